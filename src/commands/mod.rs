@@ -1,0 +1,24 @@
+//! The subcommands behind the CLI, one file each. Each takes its parsed arguments and the
+//! output to write to, and returns the process exit code.
+
+pub mod calendar;
+pub mod check_config;
+pub mod grade;
+pub mod sample;
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::calendar::Calendar;
+use crate::config::Config;
+
+/// Loads the config and the calendar it names, with the errors an operator can act on.
+pub fn load(config: Option<&Path>) -> anyhow::Result<(Config, Calendar)> {
+    let path = Config::resolve_path(config);
+    let config = Config::load(&path)?;
+    let calendar = config
+        .load_calendar()
+        .with_context(|| format!("loading the holiday calendar named in {}", path.display()))?;
+    Ok((config, calendar))
+}

@@ -1,0 +1,228 @@
+//! Configuration: `config/duban.toml` (raw TOML) → a validated `Config`. Unknown keys are
+//! rejected; every error names the file, the line and the key and says what is expected.
+//! Relative paths in the file are relative to the file's own folder, so the shipped config
+//! works from any working directory. Secrets never live in the file: keys that need one
+//! name a `DUBAN_…` environment variable instead (see `secret`).
+
+pub mod secret;
+pub mod toml_file;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::calendar::{Calendar, CalendarError};
+use crate::grading::{GradingPolicy, ThresholdOverride, Thresholds};
+pub use toml_file::FileError as ConfigError;
+use toml_file::TomlFile;
+
+/// Where the config is looked for when neither `--config` nor `DUBAN_CONFIG` names one.
+pub const DEFAULT_PATH: &str = "config/duban.toml";
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// Local dates (acceptance, deadlines, midnights) are taken in this zone.
+    pub timezone: Tz,
+    /// Folder of `<year>.toml` holiday arrangements.
+    pub holidays_dir: PathBuf,
+    /// The approval-matter catalogue (CSV: stage, matter, department, legal_days, limit_days).
+    pub matters_file: PathBuf,
+    pub grading: GradingPolicy,
+    /// Government-time targets in working days, per project category ("3211").
+    pub project_targets: BTreeMap<String, u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    timezone: Spanned<String>,
+    calendar: RawCalendar,
+    catalogue: RawCatalogue,
+    #[serde(default)]
+    grading: RawGrading,
+    #[serde(default)]
+    project_targets: BTreeMap<String, Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCalendar {
+    holidays_dir: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCatalogue {
+    matters: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGrading {
+    blue_max_share: Option<Spanned<f64>>,
+    red_on_deadline_day: Option<bool>,
+    #[serde(default)]
+    overrides: Vec<Spanned<RawOverride>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOverride {
+    matter: Option<String>,
+    department: Option<String>,
+    blue_max_share: Option<Spanned<f64>>,
+    red_on_deadline_day: Option<bool>,
+}
+
+impl Config {
+    /// The path to read: `--config`, else `DUBAN_CONFIG`, else `config/duban.toml`.
+    pub fn resolve_path(flag: Option<&Path>) -> PathBuf {
+        flag.map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("DUBAN_CONFIG").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_PATH))
+    }
+
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let file = TomlFile::read(path).map_err(|mut e| {
+            e.message
+                .push_str(" (pass --config PATH or set DUBAN_CONFIG)");
+            e
+        })?;
+        Self::from_file(&file)
+    }
+
+    pub fn from_file(file: &TomlFile) -> Result<Self, ConfigError> {
+        let raw: RawConfig = file.parse()?;
+        let timezone: Tz = raw.timezone.get_ref().parse().map_err(|_| {
+            file.error_at(
+                raw.timezone.span(),
+                format!(
+                    "unknown time zone {:?}; expected an IANA name like \"Asia/Shanghai\"",
+                    raw.timezone.get_ref()
+                ),
+            )
+        })?;
+        let base = file.path().parent().unwrap_or(Path::new("."));
+        let default = Thresholds {
+            blue_max_share: share(file, raw.grading.blue_max_share.as_ref())?.unwrap_or(0.5),
+            red_on_deadline_day: raw.grading.red_on_deadline_day.unwrap_or(false),
+        };
+        let mut overrides = Vec::new();
+        for spanned in &raw.grading.overrides {
+            let o = spanned.get_ref();
+            if o.matter.is_none() && o.department.is_none() {
+                return Err(file.error_at(
+                    spanned.span(),
+                    "an override must name a matter, a department or both",
+                ));
+            }
+            overrides.push(ThresholdOverride {
+                matter: o.matter.clone(),
+                department: o.department.clone(),
+                thresholds: Thresholds {
+                    blue_max_share: share(file, o.blue_max_share.as_ref())?
+                        .unwrap_or(default.blue_max_share),
+                    red_on_deadline_day: o
+                        .red_on_deadline_day
+                        .unwrap_or(default.red_on_deadline_day),
+                },
+            });
+        }
+        let mut project_targets = BTreeMap::new();
+        for (category, days) in &raw.project_targets {
+            let value = *days.get_ref();
+            if !(1..=10_000).contains(&value) {
+                return Err(file.error_at(
+                    days.span(),
+                    format!("a target is a number of working days from 1 to 10000, got {value}"),
+                ));
+            }
+            project_targets.insert(category.clone(), value as u32);
+        }
+        Ok(Self {
+            path: file.path().to_path_buf(),
+            timezone,
+            holidays_dir: base.join(&raw.calendar.holidays_dir),
+            matters_file: base.join(&raw.catalogue.matters),
+            grading: GradingPolicy { default, overrides },
+            project_targets,
+        })
+    }
+
+    /// Loads the holiday arrangements the config points at.
+    pub fn load_calendar(&self) -> Result<Calendar, CalendarError> {
+        Calendar::load_dir(&self.holidays_dir)
+    }
+}
+
+fn share(file: &TomlFile, value: Option<&Spanned<f64>>) -> Result<Option<f64>, ConfigError> {
+    let Some(value) = value else { return Ok(None) };
+    let share = *value.get_ref();
+    if !(0.0..=1.0).contains(&share) {
+        return Err(file.error_at(
+            value.span(),
+            format!("a share of the allowed days, from 0.0 to 1.0, got {share}"),
+        ));
+    }
+    Ok(Some(share))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped_path() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_PATH)
+    }
+
+    #[test]
+    fn the_shipped_config_loads() {
+        let config = Config::load(&shipped_path()).unwrap();
+        assert_eq!(config.timezone, chrono_tz::Asia::Shanghai);
+        assert_eq!(config.grading.default.blue_max_share, 0.5);
+        assert_eq!(config.project_targets.get("general_social"), Some(&30));
+        config.load_calendar().unwrap();
+        assert!(config.matters_file.exists());
+    }
+
+    fn load_with(replace: &str, by: &str) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(shipped_path()).unwrap();
+        assert!(text.contains(replace), "the shipped config has {replace:?}");
+        let file = TomlFile::from_text(&shipped_path(), text.replacen(replace, by, 1));
+        Config::from_file(&file)
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let err = load_with("blue_max_share = 0.5", "blue_max_share = 1.5").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("grading.blue_max_share"));
+        assert!(err.line.is_some());
+        assert!(err.to_string().contains("duban.toml:"), "{err}");
+
+        let err = load_with(
+            "timezone = \"Asia/Shanghai\"",
+            "timezone = \"Asia/Beijing\"",
+        )
+        .unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("timezone"));
+        assert_eq!(err.line, Some(text_line("timezone = ")));
+
+        let err = load_with("[grading]", "[grading]\nblue_share = 0.4").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("grading.blue_share"));
+        assert!(err.message.contains("unknown field"), "{}", err.message);
+
+        let err = load_with("general_social = 30", "general_social = 0").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("project_targets.general_social"));
+    }
+
+    fn text_line(needle: &str) -> usize {
+        let text = std::fs::read_to_string(shipped_path()).unwrap();
+        text.lines().position(|l| l.starts_with(needle)).unwrap() + 1
+    }
+}

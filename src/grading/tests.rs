@@ -1,0 +1,447 @@
+//! Every clause of DESIGN.md's clock and grading rules, pinned with real 2025 and 2026
+//! dates, and properties checked against a day-by-day reference count.
+
+use chrono::NaiveDate;
+use proptest::prelude::*;
+
+use super::project::{government_days, grade_project};
+use super::*;
+use crate::calendar::Calendar;
+use crate::calendar::tests::{d, shipped};
+use crate::item::{Item, parse_record};
+
+const DEFAULT: Thresholds = Thresholds {
+    blue_max_share: 0.5,
+    red_on_deadline_day: false,
+};
+
+fn running(accepted: &str, allowed: u32, stops: &[(&str, Option<&str>)]) -> ClockInput {
+    let stops = stops
+        .iter()
+        .map(|(from, to)| Stop {
+            from: d(from),
+            to: to.map(d),
+        })
+        .collect();
+    ClockInput::new(d(accepted), allowed, stops, None)
+}
+
+fn finished(accepted: &str, allowed: u32, stops: &[(&str, Option<&str>)], on: &str) -> ClockInput {
+    ClockInput {
+        ended_on: Some(d(on)),
+        ..running(accepted, allowed, stops)
+    }
+}
+
+fn on(input: &ClockInput, today: &str) -> Grading {
+    grade(input, &DEFAULT, &shipped(), d(today)).unwrap()
+}
+
+#[test]
+fn the_acceptance_day_is_not_counted() {
+    // Monday 2 Nov 2026, 5 days: 3, 4, 5, 6, 9 November.
+    let item = running("2026-11-02", 5, &[]);
+    let g = on(&item, "2026-11-02");
+    assert_eq!(
+        (g.used, g.remaining, g.deadline_date),
+        (0, 5, d("2026-11-09"))
+    );
+    assert_eq!(on(&item, "2026-11-03").used, 1);
+    assert_eq!(on(&item, "2026-11-08").used, 4, "the weekend adds nothing");
+}
+
+#[test]
+fn acceptance_on_a_saturday() {
+    // A plain Saturday: counting starts on Monday.
+    let item = running("2026-11-07", 1, &[]);
+    assert_eq!(on(&item, "2026-11-08").used, 0);
+    assert_eq!(on(&item, "2026-11-09").deadline_date, d("2026-11-09"));
+    // A worked Saturday before the Spring Festival: the next working day is 24 February.
+    let item = running("2026-02-14", 3, &[]);
+    assert_eq!(on(&item, "2026-02-14").deadline_date, d("2026-02-26"));
+}
+
+#[test]
+fn the_2026_spring_festival() {
+    // Friday 13 Feb; Saturday 14 worked; 15–23 off; Saturday 28 worked.
+    let deadline = |allowed| on(&running("2026-02-13", allowed, &[]), "2026-02-13").deadline_date;
+    assert_eq!(deadline(1), d("2026-02-14"));
+    assert_eq!(deadline(2), d("2026-02-24"));
+    assert_eq!(deadline(5), d("2026-02-27"));
+    assert_eq!(deadline(6), d("2026-02-28"));
+    assert_eq!(deadline(7), d("2026-03-02"));
+    let item = running("2026-02-13", 5, &[]);
+    assert_eq!(
+        on(&item, "2026-02-23").used,
+        1,
+        "only the worked Saturday is counted"
+    );
+    assert_eq!(on(&item, "2026-02-23").grade, Grade::Blue);
+}
+
+#[test]
+fn national_day_2025() {
+    // Friday 26 Sep 2025; Sunday 28 worked; 1–8 Oct off; Saturday 11 Oct worked.
+    let deadline = |allowed| on(&running("2025-09-26", allowed, &[]), "2025-09-26").deadline_date;
+    assert_eq!(deadline(1), d("2025-09-28"));
+    assert_eq!(deadline(3), d("2025-09-30"));
+    assert_eq!(deadline(4), d("2025-10-09"));
+    assert_eq!(deadline(6), d("2025-10-11"));
+    assert_eq!(deadline(7), d("2025-10-13"));
+}
+
+#[test]
+fn a_pause_across_a_holiday() {
+    // Monday 28 Sep 2026, 5 days, correction from 29 Sep to 12 Oct: 29 Sep counts (the
+    // day a pause starts still counts), then nothing until 13 Oct.
+    let item = running("2026-09-28", 5, &[("2026-09-29", Some("2026-10-12"))]);
+    let g = on(&item, "2026-10-14");
+    assert_eq!(g.used, 3, "29 Sep, 13 Oct, 14 Oct");
+    assert_eq!(g.deadline_date, d("2026-10-16"));
+    let without = on(&running("2026-09-28", 5, &[]), "2026-09-28");
+    assert_eq!(
+        without.deadline_date,
+        d("2026-10-10"),
+        "the worked Saturday after National Day"
+    );
+}
+
+#[test]
+fn an_extension_is_added_to_the_limit() {
+    let item = Item {
+        limit_days: 5,
+        extension_days: 3,
+        ..parse_record(crate::item::tests::SAMPLE).unwrap()
+    };
+    assert_eq!(item.allowed_days(), 8);
+    let input = running("2026-11-02", item.allowed_days(), &[]);
+    assert_eq!(on(&input, "2026-11-02").deadline_date, d("2026-11-12"));
+}
+
+#[test]
+fn an_immediate_item_is_blue_on_its_acceptance_date_and_red_after() {
+    let item = running("2026-11-06", 0, &[]);
+    let g = on(&item, "2026-11-06");
+    assert_eq!(
+        (g.grade, g.deadline_date, g.used, g.remaining),
+        (Grade::Blue, d("2026-11-06"), 0, 0)
+    );
+    assert_eq!(g.next_change_on, Some(d("2026-11-07")));
+    let g = on(&item, "2026-11-07");
+    assert_eq!(
+        (g.grade, g.overdue),
+        (Grade::Red, true),
+        "a Saturday is still after the deadline date"
+    );
+    let strict = Thresholds {
+        red_on_deadline_day: true,
+        ..DEFAULT
+    };
+    let g = grade(&item, &strict, &shipped(), d("2026-11-06")).unwrap();
+    assert_eq!(
+        g.grade,
+        Grade::Blue,
+        "the deadline-day policy never applies to 即办件"
+    );
+}
+
+#[test]
+fn grades_blue_yellow_red_and_the_deadline_day_policy() {
+    let item = running("2026-11-02", 5, &[]);
+    assert_eq!(on(&item, "2026-11-04").grade, Grade::Blue, "2 of 5");
+    assert_eq!(on(&item, "2026-11-05").grade, Grade::Yellow, "3 of 5");
+    assert_eq!(
+        on(&item, "2026-11-09").grade,
+        Grade::Yellow,
+        "on the deadline date"
+    );
+    let g = on(&item, "2026-11-10");
+    assert_eq!(
+        (g.grade, g.overdue, g.used, g.remaining),
+        (Grade::Red, true, 6, -1)
+    );
+    let strict = Thresholds {
+        red_on_deadline_day: true,
+        ..DEFAULT
+    };
+    assert_eq!(
+        grade(&item, &strict, &shipped(), d("2026-11-09"))
+            .unwrap()
+            .grade,
+        Grade::Red
+    );
+    assert_eq!(
+        grade(&item, &strict, &shipped(), d("2026-11-06"))
+            .unwrap()
+            .next_change_on,
+        Some(d("2026-11-09"))
+    );
+}
+
+#[test]
+fn an_open_pause_keeps_the_grade_of_its_start_and_moves_the_deadline() {
+    // Accepted 2 Nov, 5 days, expert review from 4 Nov still open.
+    let item = running("2026-11-02", 5, &[("2026-11-04", None)]);
+    let g = on(&item, "2026-11-10");
+    assert!(g.paused);
+    assert_eq!(g.used, 2, "3 and 4 Nov");
+    assert_eq!(g.grade, Grade::Blue, "2 of 5 on 4 Nov");
+    assert_eq!(
+        g.deadline_date,
+        d("2026-11-13"),
+        "as if the pause ended today: 11, 12, 13 Nov"
+    );
+    assert_eq!(g.next_change_on, None);
+    assert_eq!(
+        on(&item, "2026-11-11").deadline_date,
+        d("2026-11-16"),
+        "one working day later each day"
+    );
+    // Yellow when paused stays yellow; red when paused stays red and overdue.
+    let late = running("2026-11-02", 5, &[("2026-11-05", None)]);
+    assert_eq!(on(&late, "2026-11-20").grade, Grade::Yellow);
+    let red = running("2026-11-02", 5, &[("2026-11-11", None)]);
+    let g = on(&red, "2026-11-20");
+    assert_eq!(
+        (g.grade, g.overdue, g.deadline_date),
+        (Grade::Red, true, d("2026-11-09"))
+    );
+}
+
+#[test]
+fn finished_items_are_graded_on_their_finish_date() {
+    let late = finished("2026-11-02", 5, &[], "2026-11-11");
+    let g = on(&late, "2026-11-25");
+    assert_eq!(
+        (g.grade, g.overdue, g.used, g.remaining),
+        (Grade::Red, true, 7, -2)
+    );
+    assert_eq!(g.next_change_on, None);
+    assert_eq!(
+        on(&finished("2026-11-02", 5, &[], "2026-11-04"), "2026-11-25").grade,
+        Grade::Blue
+    );
+    assert_eq!(
+        on(&finished("2026-11-02", 5, &[], "2026-11-09"), "2026-11-25").grade,
+        Grade::Yellow
+    );
+    let strict = Thresholds {
+        red_on_deadline_day: true,
+        ..DEFAULT
+    };
+    let on_time = finished("2026-11-02", 5, &[], "2026-11-09");
+    assert_eq!(
+        grade(&on_time, &strict, &shipped(), d("2026-11-25"))
+            .unwrap()
+            .grade,
+        Grade::Yellow
+    );
+}
+
+#[test]
+fn next_change_is_local_midnight_of_the_day_the_grade_changes() {
+    let item = running("2026-11-02", 5, &[]);
+    let g = on(&item, "2026-11-03");
+    assert_eq!(g.next_change_on, Some(d("2026-11-05")));
+    let tz = chrono_tz::Asia::Shanghai;
+    assert_eq!(
+        g.next_change(tz).unwrap().to_rfc3339(),
+        "2026-11-05T00:00:00+08:00"
+    );
+    assert_eq!(
+        on(&item, "2026-11-05").next_change_on,
+        Some(d("2026-11-10"))
+    );
+    assert_eq!(on(&item, "2026-11-10").next_change_on, None);
+}
+
+#[test]
+fn acceptance_dates_are_local_dates() {
+    // 23:30 UTC on 2 Nov is 07:30 on 3 Nov in Shanghai.
+    let json = crate::item::tests::SAMPLE
+        .replace("2026-11-02T09:30:00+08:00", "2026-11-02T23:30:00+00:00")
+        .replace("\"status\":\"paused\"", "\"status\":\"pending\"")
+        .replace("\"to\":null", "\"to\":\"2026-11-04T12:00:00+08:00\"");
+    let item = parse_record(&json).unwrap();
+    let input = ClockInput::from_item(&item, chrono_tz::Asia::Shanghai);
+    assert_eq!(input.accepted_on, d("2026-11-03"));
+}
+
+#[test]
+fn dates_beyond_the_loaded_years_are_errors_naming_the_year() {
+    let item = running("2026-12-21", 10, &[]);
+    let err = grade(&item, &DEFAULT, &shipped(), d("2026-12-22")).unwrap_err();
+    assert!(err.to_string().contains("2027"), "{err}");
+}
+
+#[test]
+fn project_government_time_counts_days_any_item_ran() {
+    let items = [
+        finished("2026-11-02", 5, &[], "2026-11-06"),
+        running("2026-11-04", 10, &[("2026-11-09", Some("2026-11-12"))]),
+    ];
+    assert_eq!(
+        government_days(&items, &shipped(), d("2026-11-16")).unwrap(),
+        7
+    );
+    let paused = [running("2026-11-02", 5, &[("2026-11-04", None)])];
+    assert_eq!(
+        government_days(&paused, &shipped(), d("2026-11-16")).unwrap(),
+        2
+    );
+    let g = grade_project(7, 10, &DEFAULT);
+    assert_eq!((g.grade, g.remaining), (Grade::Yellow, 3));
+    assert_eq!(grade_project(5, 10, &DEFAULT).grade, Grade::Blue);
+    assert_eq!(grade_project(11, 10, &DEFAULT).grade, Grade::Red);
+}
+
+/// The clock counted the slow way, one date at a time, straight from the rule's words.
+fn reference_used(
+    calendar: &Calendar,
+    input: &ClockInput,
+    through: NaiveDate,
+    open_until: NaiveDate,
+) -> u32 {
+    let mut used = 0;
+    let mut day = input.accepted_on;
+    while day < through {
+        day = day.succ_opt().unwrap();
+        if is_counted(calendar, input, day, open_until) {
+            used += 1;
+        }
+    }
+    used
+}
+
+fn is_counted(
+    calendar: &Calendar,
+    input: &ClockInput,
+    day: NaiveDate,
+    open_until: NaiveDate,
+) -> bool {
+    calendar.is_working_day(day).unwrap()
+        && !input
+            .stops
+            .iter()
+            .any(|s| s.from < day && day <= s.to.unwrap_or(open_until.max(s.from)))
+}
+
+fn reference_deadline(calendar: &Calendar, input: &ClockInput, open_until: NaiveDate) -> NaiveDate {
+    let mut day = input.accepted_on;
+    let mut counted = 0;
+    while counted < input.allowed {
+        day = day.succ_opt().unwrap();
+        if is_counted(calendar, input, day, open_until) {
+            counted += 1;
+        }
+    }
+    day
+}
+
+fn arb_input() -> impl Strategy<Value = (ClockInput, NaiveDate)> {
+    let start = d("2025-01-01");
+    (
+        0i64..620,
+        0u32..25,
+        proptest::collection::vec((0i64..40, 0i64..25), 0..3),
+        proptest::option::of(0i64..30),
+        0i64..70,
+    )
+        .prop_map(move |(accepted, allowed, pauses, open, today)| {
+            let accepted_on = start + chrono::Duration::days(accepted);
+            let mut stops: Vec<Stop> = pauses
+                .into_iter()
+                .map(|(from, length)| {
+                    let from = accepted_on + chrono::Duration::days(from);
+                    Stop {
+                        from,
+                        to: Some(from + chrono::Duration::days(length)),
+                    }
+                })
+                .collect();
+            if let Some(open) = open {
+                stops.push(Stop {
+                    from: accepted_on + chrono::Duration::days(open),
+                    to: None,
+                });
+            }
+            (
+                ClockInput::new(accepted_on, allowed, stops, None),
+                accepted_on + chrono::Duration::days(today),
+            )
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn used_and_deadline_match_a_day_by_day_count((input, today) in arb_input()) {
+        let calendar = shipped();
+        let Ok(g) = grade(&input, &DEFAULT, &calendar, today) else { return Ok(()) };
+        prop_assert_eq!(g.used, reference_used(&calendar, &input, today, today));
+        prop_assert_eq!(g.deadline_date, reference_deadline(&calendar, &input, today));
+        prop_assert_eq!(g.remaining, i64::from(g.allowed) - i64::from(g.used));
+    }
+
+    #[test]
+    fn used_never_decreases_as_now_grows((input, today) in arb_input(), step in 1i64..30) {
+        let calendar = shipped();
+        let later = today + chrono::Duration::days(step);
+        if let (Ok(a), Ok(b)) = (grade(&input, &DEFAULT, &calendar, today), grade(&input, &DEFAULT, &calendar, later)) {
+            prop_assert!(a.used <= b.used, "{} then {}", a.used, b.used);
+        }
+    }
+
+    #[test]
+    fn a_pause_never_makes_a_deadline_earlier((input, today) in arb_input()) {
+        let calendar = shipped();
+        let Ok(with) = grade(&input, &DEFAULT, &calendar, today) else { return Ok(()) };
+        for skip in 0..input.stops.len() {
+            let mut fewer = input.stops.clone();
+            fewer.remove(skip);
+            let without = ClockInput::new(input.accepted_on, input.allowed, fewer, None);
+            if let Ok(g) = grade(&without, &DEFAULT, &calendar, today) {
+                prop_assert!(g.deadline_date <= with.deadline_date);
+            }
+        }
+    }
+
+    #[test]
+    fn the_deadline_is_a_working_day_after_acceptance((input, today) in arb_input()) {
+        let calendar = shipped();
+        let Ok(g) = grade(&input, &DEFAULT, &calendar, today) else { return Ok(()) };
+        if input.allowed > 0 {
+            prop_assert!(g.deadline_date > input.accepted_on);
+            prop_assert!(calendar.is_working_day(g.deadline_date).unwrap());
+        } else {
+            prop_assert_eq!(g.deadline_date, input.accepted_on);
+        }
+    }
+
+    #[test]
+    fn next_change_is_the_first_day_the_grade_differs(
+        (input, today) in arb_input(),
+        share in prop_oneof![Just(0.5), 0.0f64..=1.0],
+        strict in any::<bool>(),
+    ) {
+        let calendar = shipped();
+        let thresholds = Thresholds { blue_max_share: share, red_on_deadline_day: strict };
+        let Ok(now) = grade(&input, &thresholds, &calendar, today) else { return Ok(()) };
+        // Without outside events the grade only changes while the clock runs.
+        let horizon = now.next_change_on.unwrap_or(today + chrono::Duration::days(40));
+        let mut day = today;
+        while day < horizon {
+            day = day.succ_opt().unwrap();
+            let Ok(then) = grade(&input, &thresholds, &calendar, day) else { return Ok(()) };
+            if day < horizon || now.next_change_on.is_none() {
+                prop_assert_eq!(then.grade, now.grade, "changed on {} before next_change", day);
+            } else {
+                prop_assert_ne!(then.grade, now.grade, "unchanged on next_change {}", day);
+            }
+        }
+        if now.next_change_on.is_none() && !now.paused {
+            prop_assert_eq!(now.grade, Grade::Red);
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The `duban` binary: parses the command line, sets up logging, and hands over to
+//! `duban::commands`.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use clap::{Parser, Subcommand};
+use duban::commands;
+
+#[derive(Parser)]
+#[command(
+    name = "duban",
+    version,
+    about = "督办: supervision of construction-project approvals"
+)]
+struct Cli {
+    /// The config file (default: $DUBAN_CONFIG, else config/duban.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a config file and everything it points at; exit 0 when good.
+    CheckConfig,
+    /// Print each date of a range as `YYYY-MM-DD workday` or `YYYY-MM-DD rest`.
+    Calendar {
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        from: NaiveDate,
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        to: NaiveDate,
+    },
+    /// Grade canonical item records (JSON lines) as of an instant.
+    Grade {
+        /// The instant to grade at, RFC 3339 (default: the current time).
+        #[arg(long, value_parser = parse_instant)]
+        now: Option<DateTime<FixedOffset>>,
+        /// JSON-lines file of canonical item records, or - for standard input.
+        #[arg(default_value = "-")]
+        file: PathBuf,
+    },
+    /// Write a realistic, deterministic sample of canonical item records (JSON lines).
+    Sample {
+        /// The instant the sample describes, RFC 3339 (default: the current time).
+        #[arg(long, value_parser = parse_instant)]
+        now: Option<DateTime<FixedOffset>>,
+        /// How many items.
+        #[arg(long, default_value_t = 300)]
+        count: u64,
+        /// Seed: the same seed and instant give the same items.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+fn parse_instant(text: &str) -> Result<DateTime<FixedOffset>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map_err(|e| format!("{e}; expected an RFC 3339 time like 2026-11-25T09:00:00+08:00"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DUBAN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("duban: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = cli.config.as_deref();
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
+    match cli.command {
+        Command::CheckConfig => commands::check_config::run(config, &mut out)?,
+        Command::Calendar { from, to } => {
+            let (_, calendar) = commands::load(config)?;
+            commands::calendar::run(&calendar, from, to, &mut out)?;
+        }
+        Command::Grade { now, file } => {
+            let (config, calendar) = commands::load(config)?;
+            let now = now.unwrap_or_else(|| chrono::Local::now().fixed_offset());
+            let tally = if file.as_os_str() == "-" {
+                commands::grade::run(&config, &calendar, now, io::stdin().lock(), &mut out)?
+            } else {
+                let input =
+                    File::open(&file).with_context(|| format!("opening {}", file.display()))?;
+                commands::grade::run(
+                    &config,
+                    &calendar,
+                    now,
+                    BufReader::with_capacity(1 << 20, input),
+                    &mut out,
+                )?
+            };
+            if tally.errors > 0 {
+                eprintln!(
+                    "duban: graded {} items; {} lines could not be graded (see their error objects)",
+                    tally.graded, tally.errors
+                );
+                return Ok(ExitCode::from(2));
+            }
+        }
+        Command::Sample { now, count, seed } => {
+            let (config, calendar) = commands::load(config)?;
+            let now = now.unwrap_or_else(|| chrono::Local::now().fixed_offset());
+            commands::sample::run(&config, &calendar, now, count, seed, &mut out)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
