@@ -159,7 +159,7 @@ impl<'a> Population<'a> {
             .map_or("general_social", |(c, _)| c);
         let current_stage = 1 + r.below(4) as u8;
         // The current stage began this many working days ago; earlier stages before it.
-        let mut stage_start = r.below(26) as usize;
+        let mut stage_start = r.below(10) as usize;
         let mut items = Vec::new();
         for stage in (1..=current_stage).rev() {
             let candidates: Vec<&Matter> =
@@ -167,7 +167,8 @@ impl<'a> Population<'a> {
             if candidates.is_empty() {
                 continue;
             }
-            let take = 2 + self.random.below(3) as usize;
+            // The running stage has most of the open work; earlier stages a few finished items.
+            let take = if stage == current_stage { 3 + self.random.below(3) } else { 1 + self.random.below(3) } as usize;
             let mut chosen: Vec<&Matter> = Vec::new();
             for _ in 0..take * 2 {
                 let m = *self.random.pick(&candidates);
@@ -176,17 +177,8 @@ impl<'a> Population<'a> {
                 }
             }
             for matter in chosen {
-                let back = (stage_start + self.random.below(6) as usize)
-                    .min(self.recent.len().saturating_sub(1));
-                items.push(self.item(
-                    matter,
-                    &code,
-                    &name,
-                    category,
-                    stage,
-                    back,
-                    stage < current_stage,
-                )?);
+                let earlier = (stage < current_stage).then_some(stage_start);
+                items.push(self.item(matter, &code, &name, category, stage, earlier)?);
             }
             stage_start += 15 + self.random.below(15) as usize;
         }
@@ -201,17 +193,8 @@ impl<'a> Population<'a> {
         project_name: &str,
         category: &str,
         stage: u8,
-        back: usize,
-        must_finish: bool,
+        earlier_stage_start: Option<usize>,
     ) -> Result<Item, CalendarError> {
-        let r = &mut self.random;
-        let accepted_on = self.recent[back];
-        let accepted_at = at(
-            self.tz,
-            self.now,
-            accepted_on,
-            9 * 60 + r.below(8 * 60) as i64,
-        );
         let extension_days = if matter.legal_days > matter.limit_days && self.random.chance(0.06) {
             (5 + self.random.below(6) as u32).min(matter.legal_days - matter.limit_days)
         } else {
@@ -219,11 +202,30 @@ impl<'a> Population<'a> {
         };
         let r = &mut self.random;
         let allowed = matter.limit_days + extension_days;
-        let pace = Self::slowness(&matter.department) * (0.2 + 1.3 * r.unit());
+        let pace = Self::slowness(&matter.department) * (0.2 + 1.5 * r.unit());
         let mut handling = (f64::from(allowed) * pace).round() as usize;
+        let must_finish = earlier_stage_start.is_some();
+        // Working days since acceptance: earlier stages are done; in the running stage most
+        // items are still open (accepted less than their handling time ago).
+        let back = match earlier_stage_start {
+            Some(start) => start + r.below(4) as usize,
+            None if r.chance(0.7) => {
+                ((handling as f64 * (0.3 + 0.7 * r.unit())) as usize).min(handling.saturating_sub(1))
+            }
+            None => handling + r.below(4) as usize,
+        }
+        .min(self.recent.len() - 1);
         if must_finish {
             handling = handling.min(back);
         }
+        let accepted_on = self.recent[back];
+        let accepted_at = at(
+            self.tz,
+            self.now,
+            accepted_on,
+            9 * 60 + r.below(8 * 60) as i64,
+        );
+        let r = &mut self.random;
         let mut pauses = Vec::new();
         let mut status = Status::Pending;
         if allowed > 1 && r.chance(0.14) {
