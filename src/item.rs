@@ -122,6 +122,15 @@ struct RawPause {
 
 /// Parses and validates one canonical JSON record.
 pub fn parse_record(json: &str) -> Result<Item, RecordError> {
+    // Spreadsheet tools put a byte-order mark before the first line.
+    let json = json.strip_prefix('\u{feff}').unwrap_or(json);
+    if json.trim().is_empty() {
+        return Err(RecordError {
+            field: String::new(),
+            problem: "empty line; expected one record".into(),
+            item_id: None,
+        });
+    }
     // serde would also read a struct from a JSON array; a record is an object.
     if !json.trim_start().starts_with('{') {
         let problem = match serde_json::from_str::<serde::de::IgnoredAny>(json) {
@@ -146,32 +155,52 @@ pub fn parse_record(json: &str) -> Result<Item, RecordError> {
 fn describe_json_error(json: &str) -> RecordError {
     let mut deserializer = serde_json::Deserializer::from_str(json);
     let result: Result<RawItem, _> = serde_path_to_error::deserialize(&mut deserializer);
-    match result {
-        Ok(_) => RecordError {
-            field: String::new(),
-            problem: "not a JSON object".into(),
-            item_id: None,
-        },
+    let (field, problem) = match result.map(|_| deserializer.end()) {
+        Ok(Ok(())) => (String::new(), "not a JSON object".to_owned()),
+        Ok(Err(e)) => (
+            String::new(),
+            format!("not valid JSON: {}", strip_position(&e.to_string())),
+        ),
         Err(e) => {
             let path = e.path().to_string();
             let inner = e.into_inner();
-            let (field, problem) = if inner.is_syntax() || inner.is_eof() {
+            if inner.is_syntax() || inner.is_eof() {
                 (
                     String::new(),
                     format!("not valid JSON: {}", strip_position(&inner.to_string())),
                 )
             } else if path == "." {
-                (String::new(), format!("not a record: {inner}"))
+                (
+                    String::new(),
+                    format!("not a record: {}", plain_types(&inner.to_string())),
+                )
             } else {
-                (path, strip_position(&inner.to_string()))
-            };
-            RecordError {
-                field,
-                problem,
-                item_id: None,
+                (path, plain_types(&inner.to_string()))
             }
         }
+    };
+    // The id is worth keeping when only another field is wrong.
+    let item_id = serde_json::from_str::<serde_json::Value>(json)
+        .ok()
+        .and_then(|v| {
+            v.get("item_id")
+                .and_then(|id| id.as_str())
+                .map(str::to_owned)
+        });
+    RecordError {
+        field,
+        problem,
+        item_id,
     }
+}
+
+/// serde names Rust types ("expected i64"); say what the record should hold.
+fn plain_types(message: &str) -> String {
+    strip_position(message)
+        .replace("expected i64", "expected a whole number")
+        .replace("expected a sequence", "expected a list")
+        .replace("expected struct RawPause", "expected a pause object")
+        .replace("expected struct RawItem", "expected a record object")
 }
 
 /// serde_json appends " at line 1 column 57"; the caller reports its own line numbers.
@@ -385,10 +414,10 @@ fn time(
     text: &str,
     item_id: Option<&str>,
 ) -> Result<DateTime<FixedOffset>, RecordError> {
-    DateTime::parse_from_rfc3339(text).map_err(|e| RecordError {
+    DateTime::parse_from_rfc3339(text).map_err(|_| RecordError {
         field: field.to_owned(),
         problem: format!(
-            "{text:?} is not an RFC 3339 time with an offset, like 2026-11-02T09:30:00+08:00 ({e})"
+            "{text:?} is not an RFC 3339 time with an offset, like 2026-11-02T09:30:00+08:00"
         ),
         item_id: item_id.map(str::to_owned),
     })
@@ -435,7 +464,18 @@ pub(crate) mod tests {
             "accepted_at"
         );
         assert_eq!(field_of(&with("limit_days", (-1).into())).0, "limit_days");
-        assert_eq!(field_of(&with("limit_days", "five".into())).0, "limit_days");
+        let err = parse_record(&with("limit_days", "5".into())).unwrap_err();
+        assert_eq!(err.field, "limit_days");
+        assert_eq!(
+            err.item_id.as_deref(),
+            Some("370102-2026-000123"),
+            "the id survives a type error"
+        );
+        assert!(
+            err.problem.contains("expected a whole number"),
+            "{}",
+            err.problem
+        );
         assert_eq!(field_of(&with("stage", 5.into())).0, "stage");
         assert_eq!(field_of(&with("status", "办理中".into())).0, "status");
         assert_eq!(field_of(&with("item_id", "".into())).0, "item_id");
@@ -469,5 +509,17 @@ pub(crate) mod tests {
         assert!(err.problem.starts_with("not valid JSON"), "{}", err.problem);
         let err = parse_record("[1,2]").unwrap_err();
         assert_eq!(err.field, "");
+        let err = parse_record(&format!("{SAMPLE} trailing")).unwrap_err();
+        assert!(err.problem.contains("trailing"), "{}", err.problem);
+        assert!(
+            parse_record(&format!("\u{feff}{SAMPLE}")).is_ok(),
+            "a byte-order mark is skipped"
+        );
+        assert!(
+            parse_record("  ")
+                .unwrap_err()
+                .problem
+                .starts_with("empty line")
+        );
     }
 }

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, Write};
 
-use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, SecondsFormat};
 use serde::Serialize;
 
 use crate::calendar::{Calendar, CalendarError};
@@ -43,7 +43,7 @@ struct ErrorLine<'a> {
     error: String,
 }
 
-/// Grades every line of `input` as of `now`, writing one line per non-blank input line.
+/// Grades every line of `input` as of `now`, writing one output line per input line.
 pub fn run(
     config: &Config,
     calendar: &Calendar,
@@ -109,19 +109,32 @@ fn grade_item(
         .grading
         .thresholds_for(&item.matter, &item.department);
     let input = ClockInput::from_item(item, config.timezone);
-    grading::grade(&input, &thresholds, calendar, today).map_err(|e| calendar_error(item, e))
+    grading::grade(&input, &thresholds, calendar, today)
+        .map_err(|e| calendar_error(item, &input, e))
 }
 
-fn calendar_error(item: &Item, error: CalendarError) -> RecordError {
+fn calendar_error(item: &Item, input: &ClockInput, error: CalendarError) -> RecordError {
+    let field = match &error {
+        CalendarError::YearNotLoaded { year, .. } if *year == input.accepted_on.year() => {
+            "accepted_at"
+        }
+        CalendarError::YearNotLoaded { year, .. }
+            if input.ended_on.is_some_and(|day| day.year() == *year) =>
+        {
+            "finished_at"
+        }
+        _ => "",
+    };
     RecordError {
-        field: String::new(),
+        field: field.to_owned(),
         problem: error.to_string(),
         item_id: Some(item.item_id.clone()),
     }
 }
 
-/// Calls `visit` with the 1-based line number and the parsed record of each non-blank line.
-/// Lines that are not UTF-8 are reported as bad records, not as a failed run.
+/// Calls `visit` with the 1-based line number and the parsed record of each line (a blank
+/// line is a bad record, so output lines stay aligned with input lines). Lines that are not
+/// UTF-8 are bad records too, not a failed run.
 pub fn for_each_record(
     mut input: impl BufRead,
     mut visit: impl FnMut(u64, Result<Item, RecordError>) -> std::io::Result<()>,
@@ -135,7 +148,8 @@ pub fn for_each_record(
         }
         line += 1;
         let record = match std::str::from_utf8(&buffer) {
-            Ok(text) if text.trim().is_empty() => continue,
+            // A final line ending leaves nothing after it; anything else is a line to answer.
+            Ok("\n" | "\r\n") if input.fill_buf()?.is_empty() => continue,
             Ok(text) => item::parse_record(text),
             Err(e) => Err(RecordError {
                 field: String::new(),

@@ -22,9 +22,12 @@ pub struct ClockInput {
     pub accepted_on: NaiveDate,
     /// `limit_days + extension_days`.
     pub allowed: u32,
-    /// Sorted by start and merged, so no working day is subtracted twice; an open stop,
-    /// if any, is the last.
-    pub stops: Vec<Stop>,
+    /// Closed pauses as `(from, to]`, sorted and merged so no working day is subtracted
+    /// twice.
+    closed: Vec<(NaiveDate, NaiveDate)>,
+    /// The start of the open pause, if the clock is stopped now. Kept apart from the closed
+    /// pauses: how far it reaches depends on the day asked about.
+    pub paused_since: Option<NaiveDate>,
     /// The date the clock ended: finished (or withdrawn) items are graded on it.
     pub ended_on: Option<NaiveDate>,
 }
@@ -55,54 +58,57 @@ impl ClockInput {
         )
     }
 
+    /// An item's clock; of several open stops (which validation refuses) the earliest counts.
     pub fn new(
         accepted_on: NaiveDate,
         allowed: u32,
-        mut stops: Vec<Stop>,
+        stops: Vec<Stop>,
         ended_on: Option<NaiveDate>,
     ) -> Self {
-        stops.sort_by_key(|s| s.from);
-        let mut merged: Vec<Stop> = Vec::with_capacity(stops.len());
-        for stop in stops {
-            match merged.last_mut() {
-                // Overlapping or touching: (a, b] and (c, d] with c ≤ b make (a, max(b, d)].
-                Some(last) if last.to.is_none_or(|end| stop.from <= end) => {
-                    last.to = match (last.to, stop.to) {
-                        (Some(a), Some(b)) => Some(a.max(b)),
-                        _ => None,
-                    };
-                }
-                _ => merged.push(stop),
-            }
+        let paused_since = stops
+            .iter()
+            .filter(|s| s.to.is_none())
+            .map(|s| s.from)
+            .min();
+        let mut closed: Vec<(NaiveDate, NaiveDate)> = stops
+            .iter()
+            .filter_map(|s| s.to.map(|to| (s.from, to)))
+            .collect();
+        closed.sort_unstable();
+        let closed = Merged {
+            closed: &closed,
+            next: 0,
+            open: None,
         }
+        .collect();
         Self {
             accepted_on,
             allowed,
-            stops: merged,
+            closed,
+            paused_since,
             ended_on,
         }
     }
 
-    /// The start of the open stop, if the clock is stopped now.
-    pub fn open_stop(&self) -> Option<NaiveDate> {
-        self.stops.last().filter(|s| s.to.is_none()).map(|s| s.from)
-    }
-
-    /// Stops as closed ranges, an open one ending on `open_until` (never before it began).
-    fn closed_stops(
+    /// All pauses as merged `(from, to]` ranges in date order, the open one (if any) taken
+    /// to end on `open_until` (never before it began).
+    pub fn stops_until(
         &self,
         open_until: NaiveDate,
     ) -> impl Iterator<Item = (NaiveDate, NaiveDate)> + '_ {
-        self.stops
-            .iter()
-            .map(move |s| (s.from, s.to.unwrap_or(open_until.max(s.from))))
+        let open = self.paused_since.map(|from| (from, open_until.max(from)));
+        Merged {
+            closed: &self.closed,
+            next: 0,
+            open,
+        }
     }
 
     /// Counted days `d` with acceptance < d ≤ `day`: working days not stopped by a pause.
     pub fn used_through(&self, calendar: &Calendar, day: NaiveDate) -> Result<u32, CalendarError> {
         // Zero when `day` is not after the acceptance date; the stops below then cover nothing.
         let mut used = calendar.working_days_between(self.accepted_on, day)?;
-        for (from, to) in self.closed_stops(day) {
+        for (from, to) in self.stops_until(day) {
             let (start, end) = (from.max(self.accepted_on), to.min(day));
             if end > start {
                 used -= calendar.working_days_between(start, end)?;
@@ -124,7 +130,7 @@ impl ClockInput {
         if need == 0 {
             return calendar.nth_working_day_after(cursor, 0);
         }
-        for (from, to) in self.closed_stops(open_until) {
+        for (from, to) in self.stops_until(open_until) {
             if to <= cursor {
                 continue;
             }
@@ -147,5 +153,46 @@ impl ClockInput {
         open_until: NaiveDate,
     ) -> Result<NaiveDate, CalendarError> {
         self.nth_counted_day(calendar, self.allowed, open_until)
+    }
+}
+
+/// Merges sorted ranges `(from, to]`, plus one more range, into disjoint ones in order.
+struct Merged<'a> {
+    closed: &'a [(NaiveDate, NaiveDate)],
+    next: usize,
+    open: Option<(NaiveDate, NaiveDate)>,
+}
+
+impl Merged<'_> {
+    /// Takes whichever remaining range starts first.
+    fn take_first(&mut self) -> Option<(NaiveDate, NaiveDate)> {
+        match (self.closed.get(self.next), self.open) {
+            (Some(&closed), Some(open)) if open.0 < closed.0 => self.open.take(),
+            (Some(&closed), _) => {
+                self.next += 1;
+                Some(closed)
+            }
+            (None, _) => self.open.take(),
+        }
+    }
+
+    fn first_start(&self) -> Option<NaiveDate> {
+        let closed = self.closed.get(self.next).map(|r| r.0);
+        let open = self.open.map(|r| r.0);
+        closed.into_iter().chain(open).min()
+    }
+}
+
+impl Iterator for Merged<'_> {
+    type Item = (NaiveDate, NaiveDate);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (from, mut to) = self.take_first()?;
+        // (a, b] and (c, d] with c ≤ b cover (a, max(b, d)].
+        while self.first_start().is_some_and(|start| start <= to) {
+            let (_, end) = self.take_first()?;
+            to = to.max(end);
+        }
+        Some((from, to))
     }
 }

@@ -87,7 +87,7 @@ pub fn grade(
     let overdue = today > deadline;
     let remaining = i64::from(allowed) - i64::from(used);
 
-    if let Some(paused_on) = input.open_stop() {
+    if let Some(paused_on) = input.paused_since {
         // The grade it had on the date its pause began: nothing was stopped yet that day.
         let day = paused_on.min(today);
         let used_then = input.used_through(calendar, day)?;

@@ -31,11 +31,12 @@ pub fn government_days(
     for item in items {
         let end = item.ended_on.unwrap_or(today).min(today);
         let mut cursor = item.accepted_on;
-        for stop in &item.stops {
-            if stop.from > cursor {
-                spans.push((cursor, stop.from.min(end)));
+        // An open pause stops the item from its start on, whatever today is.
+        for (from, to) in item.stops_until(NaiveDate::MAX) {
+            if from > cursor {
+                spans.push((cursor, from.min(end)));
             }
-            cursor = cursor.max(stop.to.unwrap_or(NaiveDate::MAX));
+            cursor = cursor.max(to);
         }
         spans.push((cursor, end));
     }

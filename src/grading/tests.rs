@@ -27,10 +27,14 @@ fn running(accepted: &str, allowed: u32, stops: &[(&str, Option<&str>)]) -> Cloc
 }
 
 fn finished(accepted: &str, allowed: u32, stops: &[(&str, Option<&str>)], on: &str) -> ClockInput {
-    ClockInput {
-        ended_on: Some(d(on)),
-        ..running(accepted, allowed, stops)
-    }
+    let stops = stops
+        .iter()
+        .map(|(from, to)| Stop {
+            from: d(from),
+            to: to.map(d),
+        })
+        .collect();
+    ClockInput::new(d(accepted), allowed, stops, Some(d(on)))
 }
 
 fn on(input: &ClockInput, today: &str) -> Grading {
@@ -209,6 +213,28 @@ fn an_open_pause_keeps_the_grade_of_its_start_and_moves_the_deadline() {
 }
 
 #[test]
+fn a_pause_reopened_the_day_the_last_one_ended_keeps_its_own_start_date() {
+    // Counted: 12, 13, 16 June 2025, so the deadline is 16 June. A correction from 16 to
+    // 23 June, then an expert review from 23 June still open: on 23 June it was overdue.
+    let item = running(
+        "2025-06-11",
+        3,
+        &[("2025-06-16", Some("2025-06-23")), ("2025-06-23", None)],
+    );
+    let g = on(&item, "2025-06-25");
+    assert_eq!(
+        (g.grade, g.deadline_date, g.used, g.overdue, g.paused),
+        (Grade::Red, d("2025-06-16"), 3, true, true)
+    );
+    let overlapping = running(
+        "2025-06-11",
+        3,
+        &[("2025-06-16", Some("2025-06-23")), ("2025-06-20", None)],
+    );
+    assert_eq!(on(&overlapping, "2025-06-25").grade, Grade::Red);
+}
+
+#[test]
 fn finished_items_are_graded_on_their_finish_date() {
     let late = finished("2026-11-02", 5, &[], "2026-11-11");
     let g = on(&late, "2026-11-25");
@@ -295,50 +321,69 @@ fn project_government_time_counts_days_any_item_ran() {
     assert_eq!(grade_project(11, 10, &DEFAULT).grade, Grade::Red);
 }
 
-/// The clock counted the slow way, one date at a time, straight from the rule's words.
+/// An item as generated: its clock, and the pauses as given (for the reference count).
+#[derive(Debug, Clone)]
+struct Case {
+    input: ClockInput,
+    stops: Vec<Stop>,
+}
+
+/// The clock counted the slow way, one date at a time, straight from the rule's words and
+/// the pauses as given: a pause (P, R] stops d with P < d ≤ R; an open one ends on
+/// `open_until`, never before it began.
+fn is_counted(calendar: &Calendar, case: &Case, day: NaiveDate, open_until: NaiveDate) -> bool {
+    calendar.is_working_day(day).unwrap()
+        && !case
+            .stops
+            .iter()
+            .any(|s| s.from < day && day <= s.to.unwrap_or(open_until.max(s.from)))
+}
+
 fn reference_used(
     calendar: &Calendar,
-    input: &ClockInput,
+    case: &Case,
     through: NaiveDate,
     open_until: NaiveDate,
 ) -> u32 {
     let mut used = 0;
-    let mut day = input.accepted_on;
+    let mut day = case.input.accepted_on;
     while day < through {
         day = day.succ_opt().unwrap();
-        if is_counted(calendar, input, day, open_until) {
+        if is_counted(calendar, case, day, open_until) {
             used += 1;
         }
     }
     used
 }
 
-fn is_counted(
-    calendar: &Calendar,
-    input: &ClockInput,
-    day: NaiveDate,
-    open_until: NaiveDate,
-) -> bool {
-    calendar.is_working_day(day).unwrap()
-        && !input
-            .stops
-            .iter()
-            .any(|s| s.from < day && day <= s.to.unwrap_or(open_until.max(s.from)))
-}
-
-fn reference_deadline(calendar: &Calendar, input: &ClockInput, open_until: NaiveDate) -> NaiveDate {
-    let mut day = input.accepted_on;
+fn reference_deadline(calendar: &Calendar, case: &Case, open_until: NaiveDate) -> NaiveDate {
+    let mut day = case.input.accepted_on;
     let mut counted = 0;
-    while counted < input.allowed {
+    while counted < case.input.allowed {
         day = day.succ_opt().unwrap();
-        if is_counted(calendar, input, day, open_until) {
+        if is_counted(calendar, case, day, open_until) {
             counted += 1;
         }
     }
     day
 }
 
-fn arb_input() -> impl Strategy<Value = (ClockInput, NaiveDate)> {
+/// The grade of a pending item on `day`, by the rule's words.
+fn reference_grade(calendar: &Calendar, case: &Case, day: NaiveDate) -> Grade {
+    let allowed = case.input.allowed;
+    let used = reference_used(calendar, case, day, day);
+    if day > reference_deadline(calendar, case, day) {
+        Grade::Red
+    } else if (allowed == 0 && used == 0)
+        || (allowed > 0 && f64::from(used) / f64::from(allowed) <= 0.5)
+    {
+        Grade::Blue
+    } else {
+        Grade::Yellow
+    }
+}
+
+fn arb_case() -> impl Strategy<Value = (Case, NaiveDate)> {
     let start = d("2025-01-01");
     (
         0i64..620,
@@ -365,8 +410,9 @@ fn arb_input() -> impl Strategy<Value = (ClockInput, NaiveDate)> {
                     to: None,
                 });
             }
+            let input = ClockInput::new(accepted_on, allowed, stops.clone(), None);
             (
-                ClockInput::new(accepted_on, allowed, stops, None),
+                Case { input, stops },
                 accepted_on + chrono::Duration::days(today),
             )
         })
@@ -376,17 +422,21 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
     #[test]
-    fn used_and_deadline_match_a_day_by_day_count((input, today) in arb_input()) {
+    fn used_deadline_and_grade_match_a_day_by_day_count((case, today) in arb_case()) {
         let calendar = shipped();
-        let Ok(g) = grade(&input, &DEFAULT, &calendar, today) else { return Ok(()) };
-        prop_assert_eq!(g.used, reference_used(&calendar, &input, today, today));
-        prop_assert_eq!(g.deadline_date, reference_deadline(&calendar, &input, today));
+        let Ok(g) = grade(&case.input, &DEFAULT, &calendar, today) else { return Ok(()) };
+        prop_assert_eq!(g.used, reference_used(&calendar, &case, today, today));
+        prop_assert_eq!(g.deadline_date, reference_deadline(&calendar, &case, today));
         prop_assert_eq!(g.remaining, i64::from(g.allowed) - i64::from(g.used));
+        prop_assert_eq!(g.overdue, today > g.deadline_date);
+        // Paused: the grade of the day the open pause began (or today, if that is later).
+        let graded_on = case.input.paused_since.map_or(today, |p| p.min(today));
+        prop_assert_eq!(g.grade, reference_grade(&calendar, &case, graded_on));
     }
 
     #[test]
-    fn used_never_decreases_as_now_grows((input, today) in arb_input(), step in 1i64..30) {
-        let calendar = shipped();
+    fn used_never_decreases_as_now_grows((case, today) in arb_case(), step in 1i64..30) {
+        let (input, calendar) = (case.input, shipped());
         let later = today + chrono::Duration::days(step);
         if let (Ok(a), Ok(b)) = (grade(&input, &DEFAULT, &calendar, today), grade(&input, &DEFAULT, &calendar, later)) {
             prop_assert!(a.used <= b.used, "{} then {}", a.used, b.used);
@@ -394,11 +444,11 @@ proptest! {
     }
 
     #[test]
-    fn a_pause_never_makes_a_deadline_earlier((input, today) in arb_input()) {
-        let calendar = shipped();
-        let Ok(with) = grade(&input, &DEFAULT, &calendar, today) else { return Ok(()) };
-        for skip in 0..input.stops.len() {
-            let mut fewer = input.stops.clone();
+    fn a_pause_never_makes_a_deadline_earlier((case, today) in arb_case()) {
+        let (input, calendar) = (&case.input, shipped());
+        let Ok(with) = grade(input, &DEFAULT, &calendar, today) else { return Ok(()) };
+        for skip in 0..case.stops.len() {
+            let mut fewer = case.stops.clone();
             fewer.remove(skip);
             let without = ClockInput::new(input.accepted_on, input.allowed, fewer, None);
             if let Ok(g) = grade(&without, &DEFAULT, &calendar, today) {
@@ -408,8 +458,8 @@ proptest! {
     }
 
     #[test]
-    fn the_deadline_is_a_working_day_after_acceptance((input, today) in arb_input()) {
-        let calendar = shipped();
+    fn the_deadline_is_a_working_day_after_acceptance((case, today) in arb_case()) {
+        let (input, calendar) = (case.input, shipped());
         let Ok(g) = grade(&input, &DEFAULT, &calendar, today) else { return Ok(()) };
         if input.allowed > 0 {
             prop_assert!(g.deadline_date > input.accepted_on);
@@ -421,11 +471,11 @@ proptest! {
 
     #[test]
     fn next_change_is_the_first_day_the_grade_differs(
-        (input, today) in arb_input(),
+        (case, today) in arb_case(),
         share in prop_oneof![Just(0.5), 0.0f64..=1.0],
         strict in any::<bool>(),
     ) {
-        let calendar = shipped();
+        let (input, calendar) = (case.input, shipped());
         let thresholds = Thresholds { blue_max_share: share, red_on_deadline_day: strict };
         let Ok(now) = grade(&input, &thresholds, &calendar, today) else { return Ok(()) };
         // Without outside events the grade only changes while the clock runs.

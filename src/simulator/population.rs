@@ -168,7 +168,11 @@ impl<'a> Population<'a> {
                 continue;
             }
             // The running stage has most of the open work; earlier stages a few finished items.
-            let take = if stage == current_stage { 3 + self.random.below(3) } else { 1 + self.random.below(3) } as usize;
+            let take = if stage == current_stage {
+                3 + self.random.below(3)
+            } else {
+                1 + self.random.below(3)
+            } as usize;
             let mut chosen: Vec<&Matter> = Vec::new();
             for _ in 0..take * 2 {
                 let m = *self.random.pick(&candidates);
@@ -209,9 +213,8 @@ impl<'a> Population<'a> {
         // items are still open (accepted less than their handling time ago).
         let back = match earlier_stage_start {
             Some(start) => start + r.below(4) as usize,
-            None if r.chance(0.7) => {
-                ((handling as f64 * (0.3 + 0.7 * r.unit())) as usize).min(handling.saturating_sub(1))
-            }
+            None if r.chance(0.7) => ((handling as f64 * (0.3 + 0.7 * r.unit())) as usize)
+                .min(handling.saturating_sub(1)),
             None => handling + r.below(4) as usize,
         }
         .min(self.recent.len() - 1);
