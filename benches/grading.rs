@@ -16,7 +16,6 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use criterion::{Criterion, criterion_group, criterion_main};
 use duban::calendar::Calendar;
-use duban::catalogue;
 use duban::config::Config;
 use duban::grading::{self, ClockInput, Grade, Thresholds};
 use duban::simulator::population::Population;
@@ -45,10 +44,9 @@ fn now() -> DateTime<FixedOffset> {
 fn fixture() -> Fixture {
     let config = Config::load(&root().join("config/duban.toml")).expect("the shipped config");
     let calendar = config.load_calendar().expect("the shipped calendar");
-    let matters = catalogue::load(&config.matters_file).expect("the shipped catalogue");
     let now = now().with_timezone(&config.timezone);
     let mut population =
-        Population::new(&matters, &calendar, config.timezone, now, 42).expect("population");
+        Population::new(&config.matters, &calendar, config.timezone, now, 42).expect("population");
     let mut pending = Vec::with_capacity(ITEMS as usize);
     population
         .generate(ITEMS, |item| {

@@ -22,7 +22,7 @@ pub enum CalendarError {
          holidays/{year}.toml with the State Council's arrangement for {year}"
     )]
     YearNotLoaded { year: i32, loaded: String },
-    #[error("{0}")]
+    #[error(transparent)]
     File(#[from] FileError),
     #[error(
         "holiday folder {dir}: no <year>.toml files found; put the State Council's yearly \

@@ -20,8 +20,8 @@ pub struct Matter {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
-    #[error("{file}: cannot read the matter catalogue: {source}")]
-    Read { file: PathBuf, source: csv::Error },
+    #[error("{file}: cannot read the matter catalogue: {error}")]
+    Read { file: PathBuf, error: csv::Error },
     #[error("{file}:{line}: {message}")]
     Row {
         file: PathBuf,
@@ -33,9 +33,9 @@ pub enum CatalogueError {
 }
 
 pub fn load(path: &Path) -> Result<Vec<Matter>, CatalogueError> {
-    let mut reader = csv::Reader::from_path(path).map_err(|source| CatalogueError::Read {
+    let mut reader = csv::Reader::from_path(path).map_err(|error| CatalogueError::Read {
         file: path.to_path_buf(),
-        source,
+        error,
     })?;
     let mut matters = Vec::new();
     for row in reader.deserialize::<Matter>() {

@@ -4,11 +4,8 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::catalogue;
-
 pub fn run(config: Option<&Path>, out: &mut impl Write) -> anyhow::Result<()> {
     let (config, calendar) = super::load(config)?;
-    let matters = catalogue::load(&config.matters_file)?;
     let years = calendar.years();
     writeln!(
         out,
@@ -17,7 +14,7 @@ pub fn run(config: Option<&Path>, out: &mut impl Write) -> anyhow::Result<()> {
         config.timezone,
         years.start(),
         years.end(),
-        matters.len(),
+        config.matters.len(),
         config.grading.overrides.len(),
         config.project_targets.len(),
     )?;

@@ -6,7 +6,6 @@ use std::io::Write;
 use chrono::{DateTime, FixedOffset};
 
 use crate::calendar::Calendar;
-use crate::catalogue;
 use crate::config::Config;
 use crate::simulator::population::Population;
 
@@ -18,9 +17,8 @@ pub fn run(
     seed: u64,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let matters = catalogue::load(&config.matters_file)?;
     let now = now.with_timezone(&config.timezone);
-    let mut population = Population::new(&matters, calendar, config.timezone, now, seed)?;
+    let mut population = Population::new(&config.matters, calendar, config.timezone, now, seed)?;
     let mut result = Ok(());
     population.generate(count, |item| {
         if result.is_ok() {

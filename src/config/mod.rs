@@ -15,6 +15,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::calendar::{Calendar, CalendarError};
+use crate::catalogue::{self, Matter};
 use crate::grading::{GradingPolicy, ThresholdOverride, Thresholds};
 pub use toml_file::FileError as ConfigError;
 use toml_file::TomlFile;
@@ -33,6 +34,8 @@ pub struct Config {
     pub holidays_dir: PathBuf,
     /// The approval-matter catalogue (CSV: stage, matter, department, legal_days, limit_days).
     pub matters_file: PathBuf,
+    /// Its rows, loaded with the config so that overrides can be checked against them.
+    pub matters: Vec<Matter>,
     pub grading: GradingPolicy,
     /// Government-time targets in working days, per project category ("3211").
     pub project_targets: BTreeMap<String, u32>,
@@ -53,13 +56,13 @@ struct RawConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCalendar {
-    holidays_dir: String,
+    holidays_dir: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCatalogue {
-    matters: String,
+    matters: Spanned<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -74,8 +77,8 @@ struct RawGrading {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawOverride {
-    matter: Option<String>,
-    department: Option<String>,
+    matter: Option<Spanned<String>>,
+    department: Option<Spanned<String>>,
     blue_max_share: Option<Spanned<f64>>,
     red_on_deadline_day: Option<bool>,
 }
@@ -109,6 +112,19 @@ impl Config {
             )
         })?;
         let base = file.path().parent().unwrap_or(Path::new("."));
+        let holidays_dir = base.join(raw.calendar.holidays_dir.get_ref());
+        if !holidays_dir.is_dir() {
+            return Err(file.error_at(
+                raw.calendar.holidays_dir.span(),
+                format!(
+                    "the holiday folder {} does not exist",
+                    holidays_dir.display()
+                ),
+            ));
+        }
+        let matters_file = base.join(raw.catalogue.matters.get_ref());
+        let matters = catalogue::load(&matters_file)
+            .map_err(|e| file.error_at(raw.catalogue.matters.span(), e.to_string()))?;
         let default = Thresholds {
             blue_max_share: share(file, raw.grading.blue_max_share.as_ref())?.unwrap_or(0.5),
             red_on_deadline_day: raw.grading.red_on_deadline_day.unwrap_or(false),
@@ -122,9 +138,36 @@ impl Config {
                     "an override must name a matter, a department or both",
                 ));
             }
+            // A misspelt name would silently switch the override off.
+            if let Some(matter) = &o.matter
+                && !matters.iter().any(|m| &m.name == matter.get_ref())
+            {
+                return Err(file.error_at(
+                    matter.span(),
+                    format!(
+                        "no matter named {:?} in the catalogue {}",
+                        matter.get_ref(),
+                        matters_file.display()
+                    ),
+                ));
+            }
+            if let Some(department) = &o.department
+                && !matters
+                    .iter()
+                    .any(|m| &m.department == department.get_ref())
+            {
+                return Err(file.error_at(
+                    department.span(),
+                    format!(
+                        "no department named {:?} in the catalogue {}",
+                        department.get_ref(),
+                        matters_file.display()
+                    ),
+                ));
+            }
             overrides.push(ThresholdOverride {
-                matter: o.matter.clone(),
-                department: o.department.clone(),
+                matter: o.matter.as_ref().map(|m| m.get_ref().clone()),
+                department: o.department.as_ref().map(|d| d.get_ref().clone()),
                 thresholds: Thresholds {
                     blue_max_share: share(file, o.blue_max_share.as_ref())?
                         .unwrap_or(default.blue_max_share),
@@ -148,8 +191,9 @@ impl Config {
         Ok(Self {
             path: file.path().to_path_buf(),
             timezone,
-            holidays_dir: base.join(&raw.calendar.holidays_dir),
-            matters_file: base.join(&raw.catalogue.matters),
+            holidays_dir,
+            matters_file,
+            matters,
             grading: GradingPolicy { default, overrides },
             project_targets,
         })
@@ -219,6 +263,22 @@ mod tests {
 
         let err = load_with("general_social = 30", "general_social = 0").unwrap_err();
         assert_eq!(err.key.as_deref(), Some("project_targets.general_social"));
+
+        let err =
+            load_with("department = \"市生态环境局\"", "department = \"市环保局\"").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("grading.overrides[1].department"));
+        assert!(
+            err.message.contains("no department named"),
+            "{}",
+            err.message
+        );
+
+        let err =
+            load_with("holidays_dir = \"holidays\"", "holidays_dir = \"holiday\"").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("calendar.holidays_dir"));
+
+        let err = load_with("matters = \"matters.csv\"", "matters = \"matter.csv\"").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("catalogue.matters"));
     }
 
     fn text_line(needle: &str) -> usize {
