@@ -2,14 +2,15 @@
 //! `duban::commands`.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, IsTerminal};
-use std::path::PathBuf;
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use clap::{Parser, Subcommand};
 use duban::commands;
+use duban::commands::grade::Tally;
 
 #[derive(Parser)]
 #[command(
@@ -38,6 +39,15 @@ enum Command {
     },
     /// Grade canonical item records (JSON lines) as of an instant.
     Grade {
+        /// The instant to grade at, RFC 3339 (default: the current time).
+        #[arg(long, value_parser = parse_instant)]
+        now: Option<DateTime<FixedOffset>>,
+        /// JSON-lines file of canonical item records, or - for standard input.
+        #[arg(default_value = "-")]
+        file: PathBuf,
+    },
+    /// Grade each project's government time against its category's target.
+    Projects {
         /// The instant to grade at, RFC 3339 (default: the current time).
         #[arg(long, value_parser = parse_instant)]
         now: Option<DateTime<FixedOffset>>,
@@ -96,26 +106,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Grade { now, file } => {
             let (config, calendar) = commands::load(config)?;
             let now = now.unwrap_or_else(|| chrono::Local::now().fixed_offset());
-            let tally = if file.as_os_str() == "-" {
-                commands::grade::run(&config, &calendar, now, io::stdin().lock(), &mut out)?
-            } else {
-                let input =
-                    File::open(&file).with_context(|| format!("opening {}", file.display()))?;
-                commands::grade::run(
-                    &config,
-                    &calendar,
-                    now,
-                    BufReader::with_capacity(1 << 20, input),
-                    &mut out,
-                )?
-            };
-            if tally.errors > 0 {
-                eprintln!(
-                    "duban: graded {} items; {} lines could not be graded (see their error objects)",
-                    tally.graded, tally.errors
-                );
-                return Ok(ExitCode::from(2));
-            }
+            let tally =
+                commands::grade::run(&config, &calendar, now, open_input(&file)?, &mut out)?;
+            return Ok(report(tally, "items"));
+        }
+        Command::Projects { now, file } => {
+            let (config, calendar) = commands::load(config)?;
+            let now = now.unwrap_or_else(|| chrono::Local::now().fixed_offset());
+            let tally =
+                commands::projects::run(&config, &calendar, now, open_input(&file)?, &mut out)?;
+            return Ok(report(tally, "projects"));
         }
         Command::Sample { now, count, seed } => {
             let (config, calendar) = commands::load(config)?;
@@ -124,4 +124,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A JSON-lines input: a file, or standard input for `-`.
+fn open_input(file: &Path) -> anyhow::Result<Box<dyn BufRead>> {
+    if file.as_os_str() == "-" {
+        return Ok(Box::new(io::stdin().lock()));
+    }
+    let input = File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    Ok(Box::new(BufReader::with_capacity(1 << 20, input)))
+}
+
+/// Exit 2 when some lines could not be used; their error objects are in the output.
+fn report(tally: Tally, what: &str) -> ExitCode {
+    if tally.errors == 0 {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!(
+        "duban: graded {} {what}; {} lines could not be graded (see their error objects)",
+        tally.graded, tally.errors
+    );
+    ExitCode::from(2)
 }

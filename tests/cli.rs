@@ -255,3 +255,28 @@ fn check_config_accepts_the_shipped_file_and_locates_mistakes() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the file"));
 }
+
+#[test]
+fn projects_grades_government_time_against_the_category_target() {
+    // Two items of one project: 3–6 Nov and 5–9 Nov run, overlapping: 5 working days.
+    let second = GOOD
+        .replace("\"A-1\"", "\"A-2\"")
+        .replace("2026-11-02T09:30:00+08:00", "2026-11-04T09:30:00+08:00");
+    let finished = GOOD
+        .replace("\"status\":\"pending\"", "\"status\":\"finished\"")
+        .replace("\"finished_at\":null", "\"finished_at\":\"2026-11-06T16:00:00+08:00\"");
+    let unknown = GOOD
+        .replace("2611-370102-04-01-123456", "2611-370102-04-01-999999")
+        .replace("general_social", "space_station");
+    let input = [finished.as_str(), &second, &unknown].join("\n");
+    let out = duban(&["projects", "--now", "2026-11-09T12:00:00+08:00"], Some(&input));
+    assert_eq!(out.status.code(), Some(2), "one project has no target");
+    let rows = lines(&out);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["project_code"], "2611-370102-04-01-123456");
+    assert_eq!(rows[0]["items"], 2);
+    assert_eq!(rows[0]["government_days"], 5);
+    assert_eq!(rows[0]["target_days"], 30);
+    assert_eq!(rows[0]["grade"], "blue");
+    assert!(rows[1]["error"].as_str().unwrap().contains("space_station"));
+}

@@ -33,14 +33,26 @@ struct GradedLine<'a> {
     next_change: Option<String>,
 }
 
+/// The answer for a line that cannot be used.
 #[derive(Serialize)]
-struct ErrorLine<'a> {
+pub struct ErrorLine<'a> {
     line: u64,
     item_id: Option<&'a str>,
     /// The field at fault; `null` when the record as a whole is (not JSON, or a date beyond
     /// the loaded calendar years).
     field: Option<&'a str>,
-    error: String,
+    error: &'a str,
+}
+
+impl<'a> ErrorLine<'a> {
+    pub fn new(line: u64, error: &'a RecordError) -> Self {
+        Self {
+            line,
+            item_id: error.item_id.as_deref(),
+            field: (!error.field.is_empty()).then_some(error.field.as_str()),
+            error: &error.problem,
+        }
+    }
 }
 
 /// Grades every line of `input` as of `now`, writing one output line per input line.
@@ -80,15 +92,7 @@ pub fn run(
             }
             Err(e) => {
                 tally.errors += 1;
-                serde_json::to_writer(
-                    &mut *out,
-                    &ErrorLine {
-                        line,
-                        item_id: e.item_id.as_deref(),
-                        field: (!e.field.is_empty()).then_some(e.field.as_str()),
-                        error: e.problem,
-                    },
-                )?;
+                serde_json::to_writer(&mut *out, &ErrorLine::new(line, &e))?;
             }
         }
         out.write_all(b"\n")?;

@@ -4,6 +4,7 @@
 pub mod calendar;
 pub mod check_config;
 pub mod grade;
+pub mod projects;
 pub mod sample;
 
 use std::path::Path;
