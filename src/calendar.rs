@@ -19,9 +19,13 @@ use crate::config::toml_file::{FileError, TomlFile};
 pub enum CalendarError {
     #[error(
         "no holiday arrangement is loaded for {year} (loaded years: {loaded}): add \
-         holidays/{year}.toml with the State Council's arrangement for {year}"
+         {dir}/{year}.toml with the State Council's arrangement for {year}"
     )]
-    YearNotLoaded { year: i32, loaded: String },
+    YearNotLoaded {
+        year: i32,
+        loaded: String,
+        dir: String,
+    },
     #[error(transparent)]
     File(#[from] FileError),
     #[error(
@@ -74,6 +78,8 @@ enum Adjustment {
 /// Working days of a contiguous range of loaded years.
 #[derive(Debug, Clone)]
 pub struct Calendar {
+    /// The folder the years were loaded from, to name in errors.
+    dir: PathBuf,
     first_year: i32,
     last_year: i32,
     /// `num_days_from_ce` of 1 January of `first_year`: day offsets are relative to it.
@@ -114,9 +120,9 @@ impl Calendar {
 
     /// Builds the calendar from already-read year files (used by `load_dir` and tests).
     pub fn from_files(dir: &Path, files: &[TomlFile]) -> Result<Self, CalendarError> {
-        let mut adjustments: BTreeMap<NaiveDate, (Adjustment, usize)> = BTreeMap::new();
+        let mut adjustments: BTreeMap<NaiveDate, (Adjustment, PathBuf)> = BTreeMap::new();
         let mut years = Vec::new();
-        for (file_index, file) in files.iter().enumerate() {
+        for file in files {
             let parsed: YearFile = file.parse()?;
             let year = *parsed.year.get_ref();
             let stem = file
@@ -147,8 +153,6 @@ impl Calendar {
                     record(
                         &mut adjustments,
                         file,
-                        files,
-                        file_index,
                         &festival.from,
                         day,
                         Adjustment::Holiday,
@@ -168,15 +172,7 @@ impl Calendar {
                             )
                             .into());
                     }
-                    record(
-                        &mut adjustments,
-                        file,
-                        files,
-                        file_index,
-                        spanned,
-                        day,
-                        Adjustment::Workday,
-                    )?;
+                    record(&mut adjustments, file, spanned, day, Adjustment::Workday)?;
                 }
             }
             years.push(year);
@@ -198,6 +194,7 @@ impl Calendar {
             }
         }
         Ok(Self::build(
+            dir,
             first_year,
             last_year,
             |day| match adjustments.get(&day) {
@@ -208,7 +205,12 @@ impl Calendar {
         ))
     }
 
-    fn build(first_year: i32, last_year: i32, is_workday: impl Fn(NaiveDate) -> bool) -> Self {
+    fn build(
+        dir: &Path,
+        first_year: i32,
+        last_year: i32,
+        is_workday: impl Fn(NaiveDate) -> bool,
+    ) -> Self {
         let start = year_start(first_year);
         let end = year_start(last_year + 1);
         let days: Vec<bool> = start
@@ -227,6 +229,7 @@ impl Calendar {
             workdays_through.push(count);
         }
         Self {
+            dir: dir.to_path_buf(),
             first_year,
             last_year,
             first_day: start.num_days_from_ce(),
@@ -256,7 +259,11 @@ impl Calendar {
         } else {
             format!("{}–{}", self.first_year, self.last_year)
         };
-        CalendarError::YearNotLoaded { year, loaded }
+        CalendarError::YearNotLoaded {
+            year,
+            loaded,
+            dir: self.dir.display().to_string(),
+        }
     }
 
     fn date_at(&self, offset: u32) -> NaiveDate {
@@ -319,32 +326,35 @@ fn to_date(file: &TomlFile, value: &Spanned<Datetime>, year: i32) -> Result<Naiv
             format!("expected a date like {year}-10-01, got {datetime}"),
         ));
     };
-    // A festival may reach into a neighbouring year (New Year's Day 2024 began on
-    // 30 December 2023), never further.
-    if (date.year() - year).abs() > 1 {
+    // Only New Year's Day reaches out of its year, back into late December (2024's began on
+    // 30 December 2023); any other date elsewhere is a typo that would change another year.
+    let late_previous_december = date.year() == year - 1 && date.month() == 12 && date.day() >= 20;
+    if date.year() != year && !late_previous_december {
         return Err(file.error_at(
             value.span(),
-            format!("{date} is too far from the file's year {year}"),
+            format!(
+                "{date} is not in {year} (only New Year's Day may begin after 20 December {})",
+                year - 1
+            ),
         ));
     }
     Ok(date)
 }
 
+/// Notes what a file says of `day`; a file contradicting another (or itself) is an error.
 fn record(
-    adjustments: &mut BTreeMap<NaiveDate, (Adjustment, usize)>,
+    adjustments: &mut BTreeMap<NaiveDate, (Adjustment, PathBuf)>,
     file: &TomlFile,
-    files: &[TomlFile],
-    file_index: usize,
     at: &Spanned<Datetime>,
     day: NaiveDate,
     adjustment: Adjustment,
 ) -> Result<(), FileError> {
-    match adjustments.insert(day, (adjustment, file_index)) {
+    match adjustments.insert(day, (adjustment, file.path().to_path_buf())) {
         Some((previous, previous_file)) if previous != adjustment => Err(file.error_at(
             at.span(),
             format!(
                 "{day} is declared both a holiday and a working day (also in {})",
-                files[previous_file].path().display()
+                previous_file.display()
             ),
         )),
         _ => Ok(()),
@@ -472,14 +482,13 @@ pub(crate) mod tests {
     fn outside_the_loaded_years_names_the_year() {
         let c = shipped();
         let err = c.is_working_day(d("2027-01-04")).unwrap_err();
-        assert_eq!(
-            err,
-            CalendarError::YearNotLoaded {
-                year: 2027,
-                loaded: "2025–2026".into()
-            }
+        assert!(
+            matches!(&err, CalendarError::YearNotLoaded { year: 2027, loaded, .. } if loaded == "2025–2026")
         );
-        assert!(err.to_string().contains("holidays/2027.toml"));
+        assert!(
+            err.to_string().contains("config/holidays/2027.toml"),
+            "{err}"
+        );
         let err = c.nth_working_day_after(d("2026-12-28"), 10).unwrap_err();
         assert!(matches!(
             err,

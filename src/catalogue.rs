@@ -33,23 +33,30 @@ pub enum CatalogueError {
 }
 
 pub fn load(path: &Path) -> Result<Vec<Matter>, CatalogueError> {
-    let mut reader = csv::Reader::from_path(path).map_err(|error| CatalogueError::Read {
+    let read_error = |error| CatalogueError::Read {
         file: path.to_path_buf(),
         error,
-    })?;
+    };
+    let mut reader = csv::Reader::from_path(path).map_err(read_error)?;
+    let headers = reader.byte_headers().map_err(read_error)?.clone();
     let mut matters = Vec::new();
-    for row in reader.deserialize::<Matter>() {
-        let matter = row.map_err(|e| CatalogueError::Row {
+    for record in reader.byte_records() {
+        let record = record.map_err(read_error)?;
+        // The record's own position: the reader's has moved on to the next one.
+        let line = record.position().map_or(0, csv::Position::line);
+        let row_error = |message: String| CatalogueError::Row {
             file: path.to_path_buf(),
-            line: e.position().map_or(0, |p| p.line()),
-            message: e.to_string(),
-        })?;
+            line,
+            message,
+        };
+        let matter: Matter = record
+            .deserialize(Some(&headers))
+            .map_err(|e| row_error(e.to_string()))?;
         if !(1..=4).contains(&matter.stage) {
-            return Err(CatalogueError::Row {
-                file: path.to_path_buf(),
-                line: reader.position().line(),
-                message: format!("stage must be 1 to 4, got {}", matter.stage),
-            });
+            return Err(row_error(format!(
+                "stage must be 1 to 4, got {}",
+                matter.stage
+            )));
         }
         matters.push(matter);
     }
@@ -64,6 +71,22 @@ pub fn load(path: &Path) -> Result<Vec<Matter>, CatalogueError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_row_names_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("matters.csv");
+        std::fs::write(
+            &path,
+            "stage,matter,department,legal_days,limit_days\n1,a,b,20,5\n7,c,d,20,5\n1,e,f,20,5\n",
+        )
+        .unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("matters.csv:3: stage must be 1 to 4, got 7"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn the_shipped_catalogue_loads() {

@@ -292,12 +292,8 @@ impl RawItem {
             })?;
             let from = time(&field("from"), &required(&field("from"), raw.from, id)?, id)?;
             let to = raw.to.map(|t| time(&field("to"), &t, id)).transpose()?;
-            if from < accepted_at {
-                return Err(fail(
-                    &field("from"),
-                    format!("{from} is before accepted_at {accepted_at}"),
-                ));
-            }
+            // A pause that began before acceptance (a 补正 requested at the window) is kept:
+            // the clock only counts days after acceptance anyway.
             if let Some(to) = to
                 && to < from
             {
@@ -307,6 +303,15 @@ impl RawItem {
                 ));
             }
             pauses.push(Pause { kind, from, to });
+        }
+        // A finished or withdrawn item whose feed never closed its last pause: the pause
+        // ended when the item did.
+        if let (Status::Finished | Status::Withdrawn, end) =
+            (status, finished_at.unwrap_or(updated_at))
+        {
+            for pause in pauses.iter_mut().filter(|p| p.to.is_none()) {
+                pause.to = Some(end.max(pause.from));
+            }
         }
         let open = pauses.iter().filter(|p| p.to.is_none()).count();
         match (status, open) {
@@ -394,7 +399,7 @@ fn required_text(
     Ok(text)
 }
 
-/// Limits are working days: whole, not negative, and below a thousand years of them.
+/// Limits are working days: whole, not negative, and at most 100,000 (some 400 years).
 fn days(field: &str, value: Option<i64>, item_id: Option<&str>) -> Result<u32, RecordError> {
     let value = required(field, value, item_id)?;
     if !(0..=100_000).contains(&value) {
@@ -495,11 +500,29 @@ pub(crate) mod tests {
         assert!(problem.contains("open"), "{problem}");
         let (field, _) = field_of(&with("status", "finished".into()));
         assert_eq!(field, "finished_at");
-        let early = with(
+        let backwards = with(
             "pauses",
-            serde_json::json!([{"kind": "correction", "from": "2026-11-01T10:00:00+08:00", "to": null}]),
+            serde_json::json!([{"kind": "correction", "from": "2026-11-05T10:00:00+08:00", "to": "2026-11-04T10:00:00+08:00"}]),
         );
-        assert_eq!(field_of(&early).0, "pauses[0].from");
+        assert_eq!(field_of(&backwards).0, "pauses[0].to");
+    }
+
+    #[test]
+    fn lenient_where_the_clock_is_not_harmed() {
+        let mut v: serde_json::Value = serde_json::from_str(SAMPLE).unwrap();
+        v["status"] = "finished".into();
+        v["finished_at"] = "2026-11-06T16:00:00+08:00".into();
+        let item = parse_record(&v.to_string()).unwrap();
+        assert_eq!(
+            item.pauses[0].to, item.finished_at,
+            "an open pause ends with the item"
+        );
+
+        v["pauses"][0]["from"] = "2026-11-01T16:00:00+08:00".into();
+        assert!(
+            parse_record(&v.to_string()).is_ok(),
+            "a pause before acceptance is kept"
+        );
     }
 
     #[test]

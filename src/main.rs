@@ -6,11 +6,11 @@ use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use chrono::{DateTime, FixedOffset, NaiveDate};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use duban::commands;
-use duban::commands::grade::Tally;
+use duban::commands::records::Tally;
 
 #[derive(Parser)]
 #[command(
@@ -37,29 +37,16 @@ enum Command {
         #[arg(long, value_name = "YYYY-MM-DD")]
         to: NaiveDate,
     },
-    /// Grade canonical item records (JSON lines) as of an instant.
-    Grade {
-        /// The instant to grade at, RFC 3339 (default: the current time).
-        #[arg(long, value_parser = parse_instant)]
-        now: Option<DateTime<FixedOffset>>,
-        /// JSON-lines file of canonical item records, or - for standard input.
-        #[arg(default_value = "-")]
-        file: PathBuf,
-    },
-    /// Grade each project's government time against its category's target.
-    Projects {
-        /// The instant to grade at, RFC 3339 (default: the current time).
-        #[arg(long, value_parser = parse_instant)]
-        now: Option<DateTime<FixedOffset>>,
-        /// JSON-lines file of canonical item records, or - for standard input.
-        #[arg(default_value = "-")]
-        file: PathBuf,
-    },
+    /// Grade canonical item records (JSON lines) as of an instant; exit 2 if some lines
+    /// could not be graded (their error objects are in the output).
+    Grade(RecordsArgs),
+    /// Grade each project's government time against its category's target; exit 2 if some
+    /// lines or projects could not be graded.
+    Projects(RecordsArgs),
     /// Write a realistic, deterministic sample of canonical item records (JSON lines).
     Sample {
-        /// The instant the sample describes, RFC 3339 (default: the current time).
-        #[arg(long, value_parser = parse_instant)]
-        now: Option<DateTime<FixedOffset>>,
+        #[command(flatten)]
+        now: Now,
         /// How many items.
         #[arg(long, default_value_t = 300)]
         count: u64,
@@ -67,6 +54,29 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+}
+
+#[derive(Args)]
+struct Now {
+    /// The instant, RFC 3339 (default: the current time).
+    #[arg(long = "now", value_parser = parse_instant, value_name = "RFC3339")]
+    at: Option<DateTime<FixedOffset>>,
+}
+
+impl Now {
+    fn instant(&self) -> DateTime<FixedOffset> {
+        self.at
+            .unwrap_or_else(|| chrono::Local::now().fixed_offset())
+    }
+}
+
+#[derive(Args)]
+struct RecordsArgs {
+    #[command(flatten)]
+    now: Now,
+    /// JSON-lines file of canonical item records, or - for standard input.
+    #[arg(default_value = "-")]
+    file: PathBuf,
 }
 
 fn parse_instant(text: &str) -> Result<DateTime<FixedOffset>, String> {
@@ -86,11 +96,25 @@ fn main() -> ExitCode {
         .init();
     match run(cli) {
         Ok(code) => code,
+        // A reader that stopped early (`duban grade … | head`) is not a failure.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("duban: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                .is_some_and(|kind| kind == io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -103,33 +127,37 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (_, calendar) = commands::load(config)?;
             commands::calendar::run(&calendar, from, to, &mut out)?;
         }
-        Command::Grade { now, file } => {
+        Command::Grade(args) => {
             let (config, calendar) = commands::load(config)?;
-            let now = now.unwrap_or_else(|| chrono::Local::now().fixed_offset());
+            let input = open_input(&args.file)?;
             let tally =
-                commands::grade::run(&config, &calendar, now, open_input(&file)?, &mut out)?;
+                commands::grade::run(&config, &calendar, args.now.instant(), input, &mut out)?;
             return Ok(report(tally, "items"));
         }
-        Command::Projects { now, file } => {
+        Command::Projects(args) => {
             let (config, calendar) = commands::load(config)?;
-            let now = now.unwrap_or_else(|| chrono::Local::now().fixed_offset());
+            let input = open_input(&args.file)?;
             let tally =
-                commands::projects::run(&config, &calendar, now, open_input(&file)?, &mut out)?;
+                commands::projects::run(&config, &calendar, args.now.instant(), input, &mut out)?;
             return Ok(report(tally, "projects"));
         }
         Command::Sample { now, count, seed } => {
             let (config, calendar) = commands::load(config)?;
-            let now = now.unwrap_or_else(|| chrono::Local::now().fixed_offset());
-            commands::sample::run(&config, &calendar, now, count, seed, &mut out)?;
+            commands::sample::run(&config, &calendar, now.instant(), count, seed, &mut out)?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// A JSON-lines input: a file, or standard input for `-`.
+/// A JSON-lines input: a file, or standard input for `-` (refused when it is a terminal, where
+/// the command would seem to hang).
 fn open_input(file: &Path) -> anyhow::Result<Box<dyn BufRead>> {
     if file.as_os_str() == "-" {
-        return Ok(Box::new(io::stdin().lock()));
+        let stdin = io::stdin();
+        if stdin.is_terminal() {
+            bail!("no input: name a JSON-lines file, or pipe records into standard input");
+        }
+        return Ok(Box::new(stdin.lock()));
     }
     let input = File::open(file).with_context(|| format!("opening {}", file.display()))?;
     Ok(Box::new(BufReader::with_capacity(1 << 20, input)))
@@ -141,7 +169,7 @@ fn report(tally: Tally, what: &str) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     eprintln!(
-        "duban: graded {} {what}; {} lines could not be graded (see their error objects)",
+        "duban: graded {} {what}; {} could not be graded (see their error objects)",
         tally.graded, tally.errors
     );
     ExitCode::from(2)

@@ -5,20 +5,16 @@
 
 use std::io::{BufRead, Write};
 
+use anyhow::Context;
+
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, SecondsFormat};
 use serde::Serialize;
 
+use super::records::{ErrorLine, Tally, for_each_record};
 use crate::calendar::{Calendar, CalendarError};
 use crate::config::Config;
 use crate::grading::{self, ClockInput, Grade};
-use crate::item::{self, Item, RecordError};
-
-/// What one run saw.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Tally {
-    pub graded: u64,
-    pub errors: u64,
-}
+use crate::item::{Item, RecordError};
 
 #[derive(Serialize)]
 struct GradedLine<'a> {
@@ -33,28 +29,6 @@ struct GradedLine<'a> {
     next_change: Option<String>,
 }
 
-/// The answer for a line that cannot be used.
-#[derive(Serialize)]
-pub struct ErrorLine<'a> {
-    line: u64,
-    item_id: Option<&'a str>,
-    /// The field at fault; `null` when the record as a whole is (not JSON, or a date beyond
-    /// the loaded calendar years).
-    field: Option<&'a str>,
-    error: &'a str,
-}
-
-impl<'a> ErrorLine<'a> {
-    pub fn new(line: u64, error: &'a RecordError) -> Self {
-        Self {
-            line,
-            item_id: error.item_id.as_deref(),
-            field: (!error.field.is_empty()).then_some(error.field.as_str()),
-            error: &error.problem,
-        }
-    }
-}
-
 /// Grades every line of `input` as of `now`, writing one output line per input line.
 pub fn run(
     config: &Config,
@@ -66,7 +40,9 @@ pub fn run(
     let tz = config.timezone;
     let today = now.with_timezone(&tz).date_naive();
     // Every pending item needs today's date: fail once, not once per line.
-    calendar.is_working_day(today)?;
+    calendar
+        .is_working_day(today)
+        .with_context(|| format!("grading as of {today} (--now, or the current time)"))?;
     let mut tally = Tally::default();
     for_each_record(input, |line, record| {
         match record.and_then(|item| grade_item(config, calendar, &item, today).map(|g| (item, g)))
@@ -133,34 +109,5 @@ fn calendar_error(item: &Item, input: &ClockInput, error: CalendarError) -> Reco
         field: field.to_owned(),
         problem: error.to_string(),
         item_id: Some(item.item_id.clone()),
-    }
-}
-
-/// Calls `visit` with the 1-based line number and the parsed record of each line (a blank
-/// line is a bad record, so output lines stay aligned with input lines). Lines that are not
-/// UTF-8 are bad records too, not a failed run.
-pub fn for_each_record(
-    mut input: impl BufRead,
-    mut visit: impl FnMut(u64, Result<Item, RecordError>) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let mut buffer = Vec::with_capacity(4096);
-    let mut line = 0u64;
-    loop {
-        buffer.clear();
-        if input.read_until(b'\n', &mut buffer)? == 0 {
-            return Ok(());
-        }
-        line += 1;
-        let record = match std::str::from_utf8(&buffer) {
-            // A final line ending leaves nothing after it; anything else is a line to answer.
-            Ok("\n" | "\r\n") if input.fill_buf()?.is_empty() => continue,
-            Ok(text) => item::parse_record(text),
-            Err(e) => Err(RecordError {
-                field: String::new(),
-                problem: format!("the line is not UTF-8 text ({e})"),
-                item_id: None,
-            }),
-        };
-        visit(line, record)?;
     }
 }

@@ -1,10 +1,11 @@
 //! The subcommands behind the CLI, one file each. Each takes its parsed arguments and the
-//! output to write to, and returns the process exit code.
+//! output to write to; `records` is the JSON-lines input that `grade` and `projects` share.
 
 pub mod calendar;
 pub mod check_config;
 pub mod grade;
 pub mod projects;
+pub mod records;
 pub mod sample;
 
 use std::path::Path;
@@ -17,7 +18,13 @@ use crate::config::Config;
 /// Loads the config and the calendar it names, with the errors an operator can act on.
 pub fn load(config: Option<&Path>) -> anyhow::Result<(Config, Calendar)> {
     let path = Config::resolve_path(config);
-    let config = Config::load(&path)?;
+    let config = Config::load(&path).map_err(|mut e| {
+        if config.is_none() && e.line.is_none() {
+            e.message
+                .push_str(" (name another with --config PATH or DUBAN_CONFIG)");
+        }
+        e
+    })?;
     let calendar = config
         .load_calendar()
         .with_context(|| format!("loading the holiday calendar named in {}", path.display()))?;

@@ -6,10 +6,11 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 
+use anyhow::Context;
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 
-use super::grade::{ErrorLine, Tally, for_each_record};
+use super::records::{ErrorLine, Tally, for_each_record};
 use crate::calendar::Calendar;
 use crate::config::Config;
 use crate::grading::ClockInput;
@@ -29,6 +30,8 @@ struct Project {
     name: String,
     category: String,
     clocks: Vec<ClockInput>,
+    /// Why the project cannot be graded, when its items contradict each other.
+    conflict: Option<String>,
 }
 
 pub fn run(
@@ -39,7 +42,9 @@ pub fn run(
     out: &mut impl Write,
 ) -> anyhow::Result<Tally> {
     let today = now.with_timezone(&config.timezone).date_naive();
-    calendar.is_working_day(today)?;
+    calendar
+        .is_working_day(today)
+        .with_context(|| format!("grading as of {today} (--now, or the current time)"))?;
     let mut tally = Tally::default();
     let mut projects: BTreeMap<String, Project> = BTreeMap::new();
     for_each_record(input, |line, record| {
@@ -51,7 +56,14 @@ pub fn run(
                         name: item.project_name.clone(),
                         category: item.project_category.clone(),
                         clocks: Vec::new(),
+                        conflict: None,
                     });
+                if project.category != item.project_category && project.conflict.is_none() {
+                    project.conflict = Some(format!(
+                        "its items disagree on the category: {:?} and {:?} (item {})",
+                        project.category, item.project_category, item.item_id
+                    ));
+                }
                 project
                     .clocks
                     .push(ClockInput::from_item(&item, config.timezone));
@@ -65,20 +77,23 @@ pub fn run(
         Ok(())
     })?;
     for (code, project) in &projects {
-        let graded = config
-            .project_targets
-            .get(&project.category)
-            .ok_or_else(|| {
+        let graded = match &project.conflict {
+            Some(conflict) => Err(conflict.clone()),
+            None => Ok(()),
+        }
+        .and_then(|()| {
+            config.project_targets.get(&project.category).ok_or_else(|| {
                 format!(
                     "no government-time target is configured for category {:?} (see [project_targets] in {})",
                     project.category,
                     config.path.display()
                 )
             })
-            .and_then(|&target| {
-                let days = government_days(&project.clocks, calendar, today).map_err(|e| e.to_string())?;
-                Ok(grade_project(days, target, &config.grading.default))
-            });
+        })
+        .and_then(|&target| {
+            let days = government_days(&project.clocks, calendar, today).map_err(|e| e.to_string())?;
+            Ok(grade_project(days, target, &config.grading.default))
+        });
         match graded {
             Ok(grading) => {
                 tally.graded += 1;

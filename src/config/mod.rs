@@ -92,12 +92,7 @@ impl Config {
     }
 
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let file = TomlFile::read(path).map_err(|mut e| {
-            e.message
-                .push_str(" (pass --config PATH or set DUBAN_CONFIG)");
-            e
-        })?;
-        Self::from_file(&file)
+        Self::from_file(&TomlFile::read(path)?)
     }
 
     pub fn from_file(file: &TomlFile) -> Result<Self, ConfigError> {
@@ -165,9 +160,21 @@ impl Config {
                     ),
                 ));
             }
+            let matter = o.matter.as_ref().map(|m| m.get_ref().clone());
+            let department = o.department.as_ref().map(|d| d.get_ref().clone());
+            // Two overrides for the same items: which one applies would depend on the order.
+            if overrides
+                .iter()
+                .any(|e: &ThresholdOverride| e.matter == matter && e.department == department)
+            {
+                return Err(file.error_at(
+                    spanned.span(),
+                    "another override above names the same matter and department",
+                ));
+            }
             overrides.push(ThresholdOverride {
-                matter: o.matter.as_ref().map(|m| m.get_ref().clone()),
-                department: o.department.as_ref().map(|d| d.get_ref().clone()),
+                matter,
+                department,
                 thresholds: Thresholds {
                     blue_max_share: share(file, o.blue_max_share.as_ref())?
                         .unwrap_or(default.blue_max_share),

@@ -73,6 +73,8 @@ impl ClockInput {
         let mut closed: Vec<(NaiveDate, NaiveDate)> = stops
             .iter()
             .filter_map(|s| s.to.map(|to| (s.from, to)))
+            // A pause that ends on or before its start stops nothing.
+            .filter(|(from, to)| to > from)
             .collect();
         closed.sort_unstable();
         let closed = Merged {
@@ -135,11 +137,13 @@ impl ClockInput {
                 continue;
             }
             if from > cursor {
-                let before_stop = calendar.working_days_between(cursor, from)?;
-                if need <= before_stop {
-                    return calendar.nth_working_day_after(cursor, need);
+                // Looked up before counting to `from`, so a pause far beyond the deadline
+                // (even in a year not loaded) does not matter.
+                let without_stop = calendar.nth_working_day_after(cursor, need)?;
+                if without_stop <= from {
+                    return Ok(without_stop);
                 }
-                need -= before_stop;
+                need -= calendar.working_days_between(cursor, from)?;
             }
             cursor = to;
         }

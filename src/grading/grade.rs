@@ -2,6 +2,7 @@
 //! overdue, blue while it has used at most a configured share of its allowed days, and
 //! yellow in between; `Thresholds` holds the configurable parts of that rule.
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 /// 三色: how an item or project stands against its limit.
@@ -75,25 +76,25 @@ impl Thresholds {
         (used <= allowed).then_some(used)
     }
 
-    /// Whether a pending item is red on `day` given its deadline.
-    pub fn is_red_on(
-        &self,
-        day: chrono::NaiveDate,
-        deadline: chrono::NaiveDate,
-        allowed: u32,
-    ) -> bool {
-        day > deadline || (self.red_on_deadline_day && allowed > 0 && day == deadline)
+    /// The first day a pending item with this deadline is red: the day after it, or the
+    /// deadline date itself under the policy.
+    pub fn first_red_day(&self, deadline: NaiveDate, allowed: u32) -> NaiveDate {
+        if self.red_on_deadline_day && allowed > 0 {
+            deadline
+        } else {
+            deadline.succ_opt().unwrap_or(NaiveDate::MAX)
+        }
     }
 
     /// The grade of `used` of `allowed` days on `day`, for a pending item.
     pub fn grade_pending(
         &self,
-        day: chrono::NaiveDate,
-        deadline: chrono::NaiveDate,
+        day: NaiveDate,
+        deadline: NaiveDate,
         used: u32,
         allowed: u32,
     ) -> Grade {
-        if self.is_red_on(day, deadline, allowed) {
+        if day >= self.first_red_day(deadline, allowed) {
             Grade::Red
         } else if self.is_blue(used, allowed) {
             Grade::Blue
@@ -106,8 +107,8 @@ impl Thresholds {
     /// on time whatever the pending policy), early is blue, on time yellow.
     pub fn grade_finished(
         &self,
-        day: chrono::NaiveDate,
-        deadline: chrono::NaiveDate,
+        day: NaiveDate,
+        deadline: NaiveDate,
         used: u32,
         allowed: u32,
     ) -> Grade {

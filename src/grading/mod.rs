@@ -137,11 +137,7 @@ fn next_change_on(
     grade: Grade,
     deadline: NaiveDate,
 ) -> Result<Option<NaiveDate>, CalendarError> {
-    let red_on = if thresholds.red_on_deadline_day && input.allowed > 0 {
-        deadline
-    } else {
-        deadline.succ_opt().unwrap_or(NaiveDate::MAX)
-    };
+    let red_on = thresholds.first_red_day(deadline, input.allowed);
     Ok(match grade {
         Grade::Red => None,
         Grade::Yellow => Some(red_on),
