@@ -150,6 +150,22 @@ pub fn parse_record(json: &str) -> Result<Item, RecordError> {
     raw.validate()
 }
 
+/// Validates a record that is already JSON (a feed's record after mapping).
+pub fn from_value(value: &serde_json::Value) -> Result<Item, RecordError> {
+    let item_id = value.get("item_id").and_then(|id| id.as_str()).map(str::to_owned);
+    if !value.is_object() {
+        return Err(RecordError { field: String::new(), problem: "not a JSON object".into(), item_id });
+    }
+    match serde_path_to_error::deserialize::<_, RawItem>(value) {
+        Ok(raw) => raw.validate(),
+        Err(e) => {
+            let field = e.path().to_string();
+            let problem = plain_types(&e.into_inner().to_string());
+            Err(RecordError { field, problem, item_id })
+        }
+    }
+}
+
 /// Re-reads a record that failed to deserialize, this time tracking the path, so the
 /// error names the field whose JSON type is wrong (the fast path does not pay for this).
 fn describe_json_error(json: &str) -> RecordError {

@@ -8,12 +8,29 @@
 //! - `grading`: clock, three-colour grade, next change, project government time (pure).
 //! - `catalogue`: the approval-matter catalogue.
 //! - `simulator`: a deterministic city of projects and items for demos and benchmarks.
+//! - `feeds`: the sources polled for records, their mapping, and the poller.
+//! - `store`: all SQL (SQLite or PostgreSQL): items, history, feed runs, quarantine.
+//! - `board`: every item's current grading and next-change instant, in memory (pure).
+//! - `ingest`: the shared state, and the one path by which grades change.
+//! - `grader`: sleeps until the next grade change and re-grades what is due.
+//! - `clock`: the daemon's time, injectable for tests.
+//! - `http`: the JSON API, health and metrics. `metrics`: the counters behind it.
+//! - `app`: wiring and shutdown.
 //! - `commands`: the CLI subcommands.
 
+pub mod app;
+pub mod board;
 pub mod calendar;
 pub mod catalogue;
+pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod feeds;
+pub mod grader;
 pub mod grading;
+pub mod http;
+pub mod ingest;
 pub mod item;
+pub mod metrics;
 pub mod simulator;
+pub mod store;

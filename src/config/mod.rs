@@ -16,12 +16,16 @@ use toml::Spanned;
 
 use crate::calendar::{Calendar, CalendarError};
 use crate::catalogue::{self, Matter};
+use crate::feeds::spec::{FeedSpec, RawFeed};
 use crate::grading::{GradingPolicy, ThresholdOverride, Thresholds};
 pub use toml_file::FileError as ConfigError;
 use toml_file::TomlFile;
 
 /// Where the config is looked for when neither `--config` nor `DUBAN_CONFIG` names one.
 pub const DEFAULT_PATH: &str = "config/duban.toml";
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The embedded default store, relative to the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/duban.db";
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -39,6 +43,11 @@ pub struct Config {
     pub grading: GradingPolicy,
     /// Government-time targets in working days, per project category ("3211").
     pub project_targets: BTreeMap<String, u32>,
+    /// Where the HTTP API listens.
+    pub listen: std::net::SocketAddr,
+    /// `sqlite://…` (default `sqlite://data/duban.db`) or `postgres://…`.
+    pub database_url: String,
+    pub feeds: Vec<FeedSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -51,6 +60,31 @@ struct RawConfig {
     grading: RawGrading,
     #[serde(default)]
     project_targets: BTreeMap<String, Spanned<i64>>,
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    store: RawStore,
+    #[serde(default)]
+    feeds: Vec<RawFeed>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Spanned<String>,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        Self { listen: Spanned::new(0..0, DEFAULT_LISTEN.to_owned()) }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    database_url: Option<String>,
+    database_url_env: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -195,8 +229,40 @@ impl Config {
             }
             project_targets.insert(category.clone(), value as u32);
         }
+        let listen = raw.server.listen.get_ref().parse().map_err(|_| {
+            file.error_at(
+                raw.server.listen.span(),
+                format!("expected an address like 127.0.0.1:8080, got {:?}", raw.server.listen.get_ref()),
+            )
+        })?;
+        let database_url = match (raw.store.database_url, &raw.store.database_url_env) {
+            (Some(_), Some(env)) => {
+                return Err(file.error_at(env.span(), "give database_url or database_url_env, not both"));
+            }
+            (Some(url), None) if crate::store::redact(&url) != url => {
+                return Err(file.error(
+                    Some("store.database_url"),
+                    "the URL carries a password; put it in an environment variable and name it \
+                     with database_url_env = \"DUBAN_DATABASE_URL\"",
+                ));
+            }
+            (Some(url), None) => url,
+            (None, Some(env)) => secret::Secret::from_env(file, env)?.expose().to_owned(),
+            (None, None) => DEFAULT_DATABASE_URL.to_owned(),
+        };
+        let mut feeds = Vec::new();
+        for raw_feed in raw.feeds {
+            let feed = raw_feed.check(file, base, timezone)?;
+            if feeds.iter().any(|f: &FeedSpec| f.name == feed.name) {
+                return Err(file.error(Some("feeds"), format!("two feeds are named {:?}", feed.name)));
+            }
+            feeds.push(feed);
+        }
         Ok(Self {
             path: file.path().to_path_buf(),
+            listen,
+            database_url,
+            feeds,
             timezone,
             holidays_dir,
             matters_file,

@@ -1,0 +1,117 @@
+//! Wiring: builds the parts of the daemon (store, board, grader, feed pollers, HTTP server),
+//! spawns them under one shutdown signal, and on shutdown stops polling, lets writes finish,
+//! closes connections, and returns.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::board::Board;
+use crate::calendar::Calendar;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::ingest::Shared;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use crate::{feeds, grader, http};
+
+/// A running daemon.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub shared: Arc<Shared>,
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+/// Starts the daemon: migrates the store, rebuilds the board, binds the listener, spawns the
+/// grader, one poller per enabled feed, and the HTTP server.
+pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::Result<Running> {
+    let store = Store::open(&config.database_url)
+        .await
+        .with_context(|| format!("opening the store {}", crate::store::redact(&config.database_url)))?;
+    let listen = config.listen;
+    let shared = Arc::new(Shared {
+        config,
+        calendar,
+        store,
+        clock,
+        board: Mutex::new(Board::default()),
+        writer: tokio::sync::Mutex::new(()),
+        changed: tokio::sync::Notify::new(),
+        metrics: Metrics::default(),
+        feeds: Mutex::new(Default::default()),
+    });
+    let started = std::time::Instant::now();
+    let items = shared.load_board().await.context("loading the stored items")?;
+    tracing::info!(items, elapsed_ms = started.elapsed().as_millis() as u64, "board loaded");
+
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen} ([server] listen in the config)"))?;
+    let addr = listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    tasks.spawn(grader::run(shared.clone(), shutdown.clone()));
+    let client = reqwest::Client::builder().user_agent(concat!("duban/", env!("CARGO_PKG_VERSION"))).build()?;
+    for spec in shared.config.feeds.iter().filter(|f| f.enabled) {
+        tasks.spawn(feeds::poller::run(shared.clone(), spec.clone(), client.clone(), shutdown.clone()));
+    }
+    let router = http::router(shared.clone());
+    let stop = shutdown.clone();
+    tasks.spawn(async move {
+        let served = axum::serve(listener, router).with_graceful_shutdown(async move { stop.cancelled().await }).await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the HTTP server stopped");
+        }
+    });
+    tracing::info!(%addr, feeds = shared.config.feeds.len(), "duban is serving");
+    Ok(Running { addr, shared, shutdown, tasks })
+}
+
+impl Running {
+    /// Stops everything and waits (at most `grace`) for the tasks to finish their writes.
+    pub async fn stop(mut self, grace: Duration) {
+        self.shutdown.cancel();
+        let drained = tokio::time::timeout(grace, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("tasks still running after {grace:?}; stopping them");
+            self.tasks.abort_all();
+        }
+        self.shared.store.close().await;
+        tracing::info!("duban stopped");
+    }
+
+    /// A token that stops the daemon when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+}
+
+/// Resolves when the process is asked to stop: Ctrl-C or SIGTERM.
+pub async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

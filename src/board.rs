@@ -1,0 +1,224 @@
+//! The board: every known item's clock, thresholds and current grading in memory, with a
+//! time-ordered index of the instant each item's grade will next change. A record that did
+//! not change is recognised by its hash and costs nothing; the grader asks the board what is
+//! due and re-grades only that. Pure data: no clock, no I/O.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+
+use crate::calendar::{Calendar, CalendarError};
+use crate::grading::{self, ClockInput, Grade, Grading, Thresholds};
+use crate::item::Item;
+
+/// What the board holds of one item.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub item_id: String,
+    pub department: String,
+    /// Hash of the canonical record: the same record again is recognised without a write.
+    pub hash: u64,
+    pub clock: ClockInput,
+    pub thresholds: Thresholds,
+    pub grading: Grading,
+    /// When `grading.grade` will next change, in Unix seconds.
+    next_change: Option<i64>,
+}
+
+#[derive(Default)]
+pub struct Board {
+    entries: Vec<Entry>,
+    slots: HashMap<String, u32>,
+    /// (instant, slot) of every item whose grade will change by itself.
+    index: BTreeSet<(i64, u32)>,
+}
+
+/// A stable 64-bit hash (FNV-1a) of a canonical record: the same across runs and releases,
+/// unlike std's hasher, because it is stored.
+pub fn record_hash(item: &Item) -> u64 {
+    let text = serde_json::to_vec(item).unwrap_or_default();
+    text.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// An item graded now, ready to be written and then put on the board.
+#[derive(Debug, Clone)]
+pub struct Graded {
+    pub entry: Entry,
+    /// The grade before, if the item was on the board.
+    pub previous: Option<Grade>,
+}
+
+impl Graded {
+    pub fn next_change(&self) -> Option<DateTime<Utc>> {
+        self.entry.next_change.and_then(|s| DateTime::from_timestamp(s, 0))
+    }
+}
+
+impl Board {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn get(&self, item_id: &str) -> Option<&Entry> {
+        self.slots.get(item_id).map(|&s| &self.entries[s as usize])
+    }
+
+    /// Whether the board already holds exactly this record.
+    pub fn is_unchanged(&self, item_id: &str, hash: u64) -> bool {
+        self.get(item_id).is_some_and(|e| e.hash == hash)
+    }
+
+    /// Grades `item` on `today` (not yet on the board).
+    pub fn grade(
+        &self,
+        item: &Item,
+        hash: u64,
+        thresholds: Thresholds,
+        calendar: &Calendar,
+        tz: Tz,
+        today: NaiveDate,
+    ) -> Result<Graded, CalendarError> {
+        let clock = ClockInput::from_item(item, tz);
+        let grading = grading::grade(&clock, &thresholds, calendar, today)?;
+        let next_change = grading.next_change(tz).map(|t| t.timestamp());
+        Ok(Graded {
+            previous: self.get(&item.item_id).map(|e| e.grading.grade),
+            entry: Entry {
+                item_id: item.item_id.clone(),
+                department: item.department.clone(),
+                hash,
+                clock,
+                thresholds,
+                grading,
+                next_change,
+            },
+        })
+    }
+
+    /// Re-grades the entries whose next change has come by `now`.
+    pub fn due(
+        &self,
+        now: DateTime<Utc>,
+        calendar: &Calendar,
+        tz: Tz,
+    ) -> Vec<Result<Graded, (String, CalendarError)>> {
+        let today = now.with_timezone(&tz).date_naive();
+        self.index
+            .range(..=(now.timestamp(), u32::MAX))
+            .map(|&(_, slot)| {
+                let entry = &self.entries[slot as usize];
+                grading::grade(&entry.clock, &entry.thresholds, calendar, today)
+                    .map(|grading| Graded {
+                        previous: Some(entry.grading.grade),
+                        entry: Entry {
+                            grading,
+                            next_change: grading.next_change(tz).map(|t| t.timestamp()),
+                            ..entry.clone()
+                        },
+                    })
+                    .map_err(|e| (entry.item_id.clone(), e))
+            })
+            .collect()
+    }
+
+    /// The earliest instant any grade will change.
+    pub fn next_instant(&self) -> Option<DateTime<Utc>> {
+        self.index.first().and_then(|&(s, _)| DateTime::from_timestamp(s, 0))
+    }
+
+    /// Puts graded items on the board (after they were stored).
+    pub fn commit(&mut self, graded: impl IntoIterator<Item = Graded>) {
+        for Graded { entry, .. } in graded {
+            let next = entry.next_change;
+            let slot = match self.slots.get(&entry.item_id) {
+                Some(&slot) => {
+                    let old = &mut self.entries[slot as usize];
+                    if let Some(at) = old.next_change {
+                        self.index.remove(&(at, slot));
+                    }
+                    *old = entry;
+                    slot
+                }
+                None => {
+                    let slot = self.entries.len() as u32;
+                    self.slots.insert(entry.item_id.clone(), slot);
+                    self.entries.push(entry);
+                    slot
+                }
+            };
+            if let Some(at) = next {
+                self.index.insert((at, slot));
+            }
+        }
+    }
+
+    /// Drops an entry whose next change can no longer be computed (a date beyond the loaded
+    /// calendar), so the grader does not wake for it again and again.
+    pub fn unschedule(&mut self, item_id: &str) {
+        if let Some(&slot) = self.slots.get(item_id) {
+            let entry = &mut self.entries[slot as usize];
+            if let Some(at) = entry.next_change.take() {
+                self.index.remove(&(at, slot));
+            }
+        }
+    }
+
+    /// Counts of items by grade, pending and paused only: [blue, yellow, red].
+    pub fn open_counts(&self) -> [u64; 3] {
+        let mut counts = [0; 3];
+        for e in &self.entries {
+            if e.clock.ended_on.is_none() {
+                counts[e.grading.grade as usize] += 1;
+            }
+        }
+        counts
+    }
+
+    /// The live grading of one item on `today` (used/remaining move every working day even
+    /// when the grade does not).
+    pub fn live(&self, item_id: &str, calendar: &Calendar, today: NaiveDate) -> Option<Grading> {
+        let entry = self.get(item_id)?;
+        grading::grade(&entry.clock, &entry.thresholds, calendar, today).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::tests::shipped;
+
+    fn item(id: &str, accepted: &str) -> Item {
+        let json = format!(
+            r#"{{"item_id":"{id}","project_code":"P","project_name":"N","project_category":"general_social","matter":"M","department":"D","stage":2,"status":"pending","accepted_at":"{accepted}","limit_days":5,"legal_days":20,"extension_days":0,"pauses":[],"finished_at":null,"updated_at":"{accepted}"}}"#
+        );
+        crate::item::parse_record(&json).unwrap()
+    }
+
+    #[test]
+    fn due_items_are_regraded_and_rescheduled() {
+        let calendar = shipped();
+        let tz = chrono_tz::Asia::Shanghai;
+        let mut board = Board::default();
+        let a = item("A", "2026-11-02T09:30:00+08:00");
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let graded = board.grade(&a, record_hash(&a), Thresholds::default(), &calendar, tz, day("2026-11-03")).unwrap();
+        assert_eq!(graded.entry.grading.grade, Grade::Blue);
+        board.commit([graded]);
+        assert!(board.is_unchanged("A", record_hash(&a)));
+        let next = board.next_instant().unwrap();
+        assert_eq!(next.to_rfc3339(), "2026-11-04T16:00:00+00:00", "midnight of 5 Nov in Shanghai");
+        assert!(board.due(next - chrono::Duration::seconds(1), &calendar, tz).is_empty());
+        let due = board.due(next, &calendar, tz);
+        assert_eq!(due.len(), 1);
+        let regraded = due.into_iter().next().unwrap().unwrap();
+        assert_eq!((regraded.previous, regraded.entry.grading.grade), (Some(Grade::Blue), Grade::Yellow));
+        board.commit([regraded]);
+        assert_eq!(board.next_instant().unwrap().to_rfc3339(), "2026-11-09T16:00:00+00:00");
+        assert_eq!(board.open_counts(), [0, 1, 0]);
+    }
+}

@@ -1,0 +1,142 @@
+//! The `http_json` source: GET or POST a JSON endpoint, with bearer, basic or header auth,
+//! page or cursor pagination, an incremental `since` parameter, a timeout and a ceiling on
+//! the body size. Each page's records go to the caller before the next page is asked for.
+
+use serde_json::{Map, Value};
+
+use super::spec::{Auth, HttpJson, Pagination};
+use super::{FetchError, Page};
+
+/// Walks the pages of one run, one request a page.
+pub struct Pager<'a> {
+    spec: &'a HttpJson,
+    client: &'a reqwest::Client,
+    since: Option<String>,
+    number: u32,
+    cursor: Option<String>,
+    finished: bool,
+}
+
+impl<'a> Pager<'a> {
+    pub fn new(spec: &'a HttpJson, client: &'a reqwest::Client, since: Option<String>) -> Self {
+        let number = match &spec.pagination {
+            Pagination::Page { first_page, .. } => *first_page,
+            _ => 1,
+        };
+        Self { spec, client, since, number, cursor: None, finished: false }
+    }
+
+    /// The next page, or `None` after the last.
+    pub async fn next(&mut self) -> Result<Option<Page>, FetchError> {
+        if self.finished {
+            return Ok(None);
+        }
+        let spec = self.spec;
+        let mut params: Vec<(String, String)> = Vec::new();
+        if let (Some(name), Some(since)) = (&spec.since_param, &self.since) {
+            params.push((name.clone(), since.clone()));
+        }
+        match &spec.pagination {
+            Pagination::Page { page_param, size_param, size, .. } => {
+                params.push((page_param.clone(), self.number.to_string()));
+                params.push((size_param.clone(), size.to_string()));
+            }
+            Pagination::Cursor { cursor_param, .. } => {
+                if let Some(c) = &self.cursor {
+                    params.push((cursor_param.clone(), c.clone()));
+                }
+            }
+            Pagination::None => {}
+        }
+        let body = request(spec, self.client, &params).await?;
+        let records = records_at(&body, &spec.records_path)?;
+        match &spec.pagination {
+            Pagination::None => self.finished = true,
+            Pagination::Page { size, .. } => {
+                self.finished = records.len() < *size as usize;
+                self.number += 1;
+            }
+            Pagination::Cursor { next_field, .. } => {
+                let next = match lookup(&body, next_field) {
+                    Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+                    Some(Value::Number(n)) => Some(n.to_string()),
+                    _ => None,
+                };
+                match next {
+                    Some(next) if self.cursor.as_deref() == Some(next.as_str()) => {
+                        return Err(FetchError::fatal(format!("the cursor did not move ({next}); stopping")));
+                    }
+                    Some(next) => self.cursor = Some(next),
+                    None => self.finished = true,
+                }
+            }
+        }
+        Ok(Some(records))
+    }
+}
+
+async fn request(spec: &HttpJson, client: &reqwest::Client, params: &[(String, String)]) -> Result<Value, FetchError> {
+    let builder = if spec.post {
+        let body: Map<String, Value> = params.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+        client.post(&spec.url).json(&body)
+    } else {
+        client.get(&spec.url).query(params)
+    };
+    let builder = match &spec.auth {
+        Auth::None => builder,
+        Auth::Bearer(token) => builder.bearer_auth(token.expose()),
+        Auth::Basic { username, password } => builder.basic_auth(username, Some(password.expose())),
+        Auth::Header { name, value } => builder.header(name.as_str(), value.expose()),
+    };
+    let mut response = builder.timeout(spec.timeout).send().await.map_err(|e| {
+        let what = if e.is_timeout() { "timed out" } else { "failed" };
+        FetchError::retry(format!("GET {} {what}: {}", spec.url, root_cause(&e)))
+    })?;
+    let status = response.status();
+    if !status.is_success() {
+        let message = format!("{} answered {status}", spec.url);
+        return Err(if status.is_server_error() || status.as_u16() == 429 {
+            FetchError::retry(message)
+        } else {
+            FetchError::fatal(message)
+        });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| FetchError::retry(format!("reading {}: {}", spec.url, root_cause(&e))))?
+    {
+        body.extend_from_slice(&chunk);
+        if body.len() as u64 > spec.max_body_bytes {
+            return Err(FetchError::fatal(format!(
+                "{} sent more than max_body_bytes = {}; raise it or page the feed",
+                spec.url, spec.max_body_bytes
+            )));
+        }
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| FetchError::fatal(format!("{} did not send JSON: {e}", spec.url)))
+}
+
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+fn lookup<'a>(body: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').filter(|p| !p.is_empty()).try_fold(body, |v, key| v.get(key))
+}
+
+fn records_at(body: &Value, path: &str) -> Result<Page, FetchError> {
+    match lookup(body, path) {
+        Some(Value::Array(records)) => Ok(records.clone()),
+        _ => Err(FetchError::fatal(format!(
+            "no list of records at {:?} in the response (records_path)",
+            if path.is_empty() { "the top level" } else { path }
+        ))),
+    }
+}

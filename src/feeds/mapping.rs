@@ -1,0 +1,249 @@
+//! Mapping one source record onto the canonical item record: renamed fields (办件编号 →
+//! item_id), value words (已办结 → finished), numbers sent as text, local times without an
+//! offset ("2026-11-02 09:30:00" in the feed's zone), pauses as a list of objects or as
+//! flat columns. The result goes through the one validation every feed shares
+//! (`item::from_value`), so a bad record is refused with its field and reason.
+
+use chrono::{NaiveDate, NaiveDateTime, TimeZone};
+use serde_json::{Map, Value};
+
+use super::spec::Mapping;
+use crate::item::{self, Item, RecordError};
+
+const TIME_FIELDS: &[&str] = &["accepted_at", "finished_at", "updated_at"];
+const NUMBER_FIELDS: &[&str] = &["stage", "limit_days", "legal_days", "extension_days"];
+const TEXT_FIELDS: &[&str] = &[
+    "item_id",
+    "project_code",
+    "project_name",
+    "project_category",
+    "matter",
+    "department",
+    "status",
+];
+
+impl Mapping {
+    /// The source name of a canonical field.
+    fn source_name<'a>(&'a self, canonical: &'a str) -> &'a str {
+        self.fields.get(canonical).map_or(canonical, String::as_str)
+    }
+
+    /// Maps and validates one record.
+    pub fn to_item(&self, source: &Map<String, Value>) -> Result<Item, RecordError> {
+        let canonical = self.to_canonical(source)?;
+        item::from_value(&canonical)
+    }
+
+    /// The canonical JSON object for `source`, before validation.
+    pub fn to_canonical(&self, source: &Map<String, Value>) -> Result<Value, RecordError> {
+        let id = source.get(self.source_name("item_id")).and_then(text).map(str::to_owned);
+        let fail = |field: &str, problem: String| RecordError {
+            field: field.to_owned(),
+            problem,
+            item_id: id.clone(),
+        };
+        let mut out = Map::new();
+        for &field in TEXT_FIELDS.iter().chain(NUMBER_FIELDS).chain(TIME_FIELDS) {
+            let name = self.source_name(field);
+            let value = match source.get(name) {
+                None | Some(Value::Null) => Value::Null,
+                Some(Value::String(s)) if s.trim().is_empty() => Value::Null,
+                Some(value) => self.map_value(field, value.clone()),
+            };
+            let value = if NUMBER_FIELDS.contains(&field) {
+                number(value)
+            } else if TIME_FIELDS.contains(&field) {
+                self.time(value).map_err(|problem| fail(field, format!("{name}: {problem}")))?
+            } else {
+                value
+            };
+            out.insert(field.to_owned(), value);
+        }
+        out.insert("pauses".into(), self.pauses(source).map_err(|(f, p)| fail(&f, p))?);
+        Ok(Value::Object(out))
+    }
+
+    fn map_value(&self, field: &str, value: Value) -> Value {
+        match (self.values.get(field), &value) {
+            (Some(words), Value::String(s)) => {
+                words.get(s.trim()).map_or(value, |mapped| Value::String(mapped.clone()))
+            }
+            _ => value,
+        }
+    }
+
+    /// A time as RFC 3339 text: passed through when the feed sends RFC 3339, otherwise read
+    /// with the feed's format (a date alone means midnight) in the feed's zone.
+    fn time(&self, value: Value) -> Result<Value, String> {
+        let (Some(format), Value::String(text)) = (&self.time_format, &value) else {
+            return Ok(value);
+        };
+        let text = text.trim();
+        let local = NaiveDateTime::parse_from_str(text, format)
+            .or_else(|_| NaiveDate::parse_from_str(text, format).map(|d| d.and_time(chrono::NaiveTime::MIN)))
+            .map_err(|_| format!("{text:?} does not match the time format {format:?}"))?;
+        let zoned = self
+            .timezone
+            .from_local_datetime(&local)
+            .earliest()
+            .ok_or_else(|| format!("{text:?} does not exist in {}", self.timezone))?;
+        Ok(Value::String(zoned.fixed_offset().to_rfc3339()))
+    }
+
+    /// Pauses: a list of objects under the `pauses` field, or one pause in flat columns
+    /// named by `pause_fields` (CSV exports have no lists).
+    fn pauses(&self, source: &Map<String, Value>) -> Result<Value, (String, String)> {
+        let field = |key: &str| self.pause_fields.get(key).map_or(key, String::as_str).to_owned();
+        let one = |object: &Map<String, Value>, i: usize| -> Result<Value, (String, String)> {
+            let mut pause = Map::new();
+            for key in ["kind", "from", "to"] {
+                let value = match object.get(&field(key)) {
+                    None | Some(Value::Null) => Value::Null,
+                    Some(Value::String(s)) if s.trim().is_empty() => Value::Null,
+                    Some(v) => v.clone(),
+                };
+                let value = match key {
+                    "kind" => self.map_value("pause_kind", value),
+                    _ => self.time(value).map_err(|p| (format!("pauses[{i}].{key}"), p))?,
+                };
+                pause.insert(key.to_owned(), value);
+            }
+            Ok(Value::Object(pause))
+        };
+        match source.get(self.source_name("pauses")) {
+            Some(Value::Array(list)) => list
+                .iter()
+                .enumerate()
+                .map(|(i, p)| match p {
+                    Value::Object(object) => one(object, i),
+                    _ => Err((format!("pauses[{i}]"), "expected a pause object".to_owned())),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            Some(Value::Null) | None => {
+                let flat_from = source.get(&field("from")).is_some_and(|v| text(v).is_some_and(|t| !t.trim().is_empty()));
+                if !self.pause_fields.is_empty() && flat_from {
+                    Ok(Value::Array(vec![one(source, 0)?]))
+                } else {
+                    Ok(Value::Array(Vec::new()))
+                }
+            }
+            Some(_) => Err(("pauses".into(), "expected a list of pauses".into())),
+        }
+    }
+}
+
+fn text(value: &Value) -> Option<&str> {
+    value.as_str()
+}
+
+/// CSV cells and some feeds send numbers as text; "5" and "5.0" are 5.
+fn number(value: Value) -> Value {
+    match &value {
+        Value::String(s) => {
+            let s = s.trim();
+            if let Ok(n) = s.parse::<i64>() {
+                Value::from(n)
+            } else if let Some(n) = s.parse::<f64>().ok().filter(|f| f.fract() == 0.0 && f.abs() < 1e9) {
+                Value::from(n as i64)
+            } else {
+                value
+            }
+        }
+        _ => value,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chinese() -> Mapping {
+        let fields = [
+            ("item_id", "办件编号"),
+            ("project_code", "项目代码"),
+            ("project_name", "项目名称"),
+            ("project_category", "项目类别"),
+            ("matter", "事项名称"),
+            ("department", "办理部门"),
+            ("stage", "审批阶段"),
+            ("status", "办件状态"),
+            ("accepted_at", "受理时间"),
+            ("limit_days", "承诺时限"),
+            ("legal_days", "法定时限"),
+            ("extension_days", "延期天数"),
+            ("pauses", "暂停记录"),
+            ("finished_at", "办结时间"),
+            ("updated_at", "更新时间"),
+        ];
+        let mut values = std::collections::BTreeMap::new();
+        values.insert(
+            "status".to_owned(),
+            [("办理中", "pending"), ("已办结", "finished"), ("暂停中", "paused")]
+                .into_iter()
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .collect(),
+        );
+        values.insert(
+            "pause_kind".to_owned(),
+            [("补正", "correction"), ("专家评审", "expert_review")]
+                .into_iter()
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .collect(),
+        );
+        Mapping {
+            fields: fields.into_iter().map(|(a, b)| (a.to_owned(), b.to_owned())).collect(),
+            pause_fields: [("kind", "类型"), ("from", "开始时间"), ("to", "结束时间")]
+                .into_iter()
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .collect(),
+            values,
+            time_format: Some("%Y-%m-%d %H:%M:%S".into()),
+            timezone: chrono_tz::Asia::Shanghai,
+        }
+    }
+
+    fn record(json: Value) -> Map<String, Value> {
+        json.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn chinese_names_words_and_local_times_map() {
+        let source = record(serde_json::json!({
+            "办件编号": "CN-1", "项目代码": "2611-370102-04-01-123456", "项目名称": "某某产业园一期",
+            "项目类别": "general_social", "事项名称": "建设工程规划许可证核发", "办理部门": "市自然资源和规划局",
+            "审批阶段": "2", "办件状态": "暂停中", "受理时间": "2026-11-02 09:30:00", "承诺时限": "5",
+            "法定时限": 20, "延期天数": "", "办结时间": "",
+            "暂停记录": [{"类型": "专家评审", "开始时间": "2026-11-04 10:00:00", "结束时间": null}],
+            "更新时间": "2026-11-04 10:00:00"
+        }));
+        let item = chinese().to_item(&source).unwrap();
+        assert_eq!(item.item_id, "CN-1");
+        assert_eq!(item.status, crate::item::Status::Paused);
+        assert_eq!(item.accepted_at.to_rfc3339(), "2026-11-02T09:30:00+08:00");
+        assert_eq!((item.stage, item.limit_days, item.extension_days), (2, 5, 0));
+        assert_eq!(item.pauses[0].kind, crate::item::PauseKind::ExpertReview);
+    }
+
+    #[test]
+    fn a_bad_time_names_the_canonical_and_the_source_field() {
+        let source = record(serde_json::json!({"办件编号": "CN-2", "受理时间": "2026/11/02"}));
+        let err = chinese().to_item(&source).unwrap_err();
+        assert_eq!(err.field, "accepted_at");
+        assert!(err.problem.starts_with("受理时间: "), "{}", err.problem);
+        assert_eq!(err.item_id.as_deref(), Some("CN-2"));
+    }
+
+    #[test]
+    fn flat_pause_columns_make_one_pause() {
+        let mut mapping = chinese();
+        mapping.fields.remove("pauses");
+        mapping.fields.insert("pauses".into(), "无此列".into());
+        let source = record(serde_json::json!({
+            "办件编号": "CN-3", "类型": "补正", "开始时间": "2026-11-04 10:00:00", "结束时间": "2026-11-05 10:00:00"
+        }));
+        let canonical = mapping.to_canonical(&source).unwrap();
+        assert_eq!(canonical["pauses"][0]["kind"], "correction");
+        assert_eq!(canonical["pauses"][0]["to"], "2026-11-05T10:00:00+08:00");
+    }
+}

@@ -1,0 +1,171 @@
+//! Runs one feed on its cron schedule: fetch (with retries and backoff when the failure may
+//! pass), map and validate each record (bad ones to quarantine with field and reason), hand
+//! the good ones to ingest, record the run, and keep the feed's health: a feed that misses
+//! `stale_after_missed_runs` runs in a row is stale. Nothing a feed sends can stop the
+//! daemon or the other feeds.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::spec::{FeedSpec, Source};
+use super::{FetchError, Page, folder, http_json, newest_update, sql};
+use crate::ingest::{Outcome, Shared};
+use crate::store::feeds::{FeedRun, Quarantined};
+
+/// Polls `spec` until shutdown.
+pub async fn run(shared: Arc<Shared>, spec: FeedSpec, client: reqwest::Client, shutdown: CancellationToken) {
+    let tz = shared.config.timezone;
+    loop {
+        let now = Utc::now().with_timezone(&tz);
+        let Some(next) = spec.schedule.after(&now).next() else {
+            tracing::warn!(feed = %spec.name, "the schedule has no further runs");
+            return;
+        };
+        let wait = (next.with_timezone(&Utc) - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+        // A run is not cut off half-way by shutdown: it finishes its writes first.
+        run_once(&shared, &spec, &client, &shutdown).await;
+    }
+}
+
+/// One run: fetch every page, with up to `retries` more attempts for failures that may pass.
+pub async fn run_once(shared: &Shared, spec: &FeedSpec, client: &reqwest::Client, shutdown: &CancellationToken) -> FeedRun {
+    let started_at = Utc::now();
+    let mut run = FeedRun { feed: spec.name.clone(), started_at, ..FeedRun::default() };
+    let mut attempt = 0;
+    let result = loop {
+        let result = fetch_all(shared, spec, client, &mut run).await;
+        match result {
+            Err(e) if e.retryable && attempt < spec.retries && !shutdown.is_cancelled() => {
+                attempt += 1;
+                let backoff = Duration::from_secs(1 << attempt.min(5));
+                tracing::warn!(feed = %spec.name, attempt, error = %e, ?backoff, "feed fetch failed; retrying");
+                tokio::select! {
+                    () = shutdown.cancelled() => break Err(e),
+                    () = tokio::time::sleep(backoff) => {}
+                }
+            }
+            other => break other,
+        }
+    };
+    run.finished_at = Utc::now();
+    run.ok = result.is_ok();
+    run.error = result.err().map(|e| e.message);
+    settle(shared, spec, &run).await;
+    run
+}
+
+/// Fetches every page and ingests it, counting into `run`.
+async fn fetch_all(shared: &Shared, spec: &FeedSpec, client: &reqwest::Client, run: &mut FeedRun) -> Result<(), FetchError> {
+    let since = shared.store.since(&spec.name).await.map_err(|e| FetchError::retry(e.to_string()))?;
+    let mut newest: Option<String> = None;
+    let updated_field = spec.mapping.fields.get("updated_at").cloned().unwrap_or_else(|| "updated_at".into());
+    let mut pager = match &spec.source {
+        Source::HttpJson(http) => Pager::Http(http_json::Pager::new(http, client, since.clone())),
+        Source::Folder(dir) => Pager::Folder(folder::Pager::new(dir)?),
+        Source::Sql(query) => Pager::Sql(Some(sql::fetch(query, since.as_deref()).await?)),
+    };
+    loop {
+        let page = match &mut pager {
+            Pager::Http(p) => p.next().await?,
+            Pager::Folder(p) => p.next()?,
+            Pager::Sql(rows) => rows.take(),
+        };
+        let Some(page) = page else { break };
+        if let Some(n) = newest_update(&page, &updated_field) {
+            newest = Some(newest.take().map_or(n.clone(), |old: String| old.max(n)));
+        }
+        let outcome = ingest_page(shared, spec, page).await.map_err(|e| FetchError::retry(e.to_string()))?;
+        if let Pager::Folder(p) = &mut pager {
+            p.done()?;
+        }
+        run.records_in += outcome.stored + outcome.unchanged + outcome.quarantined;
+        run.records_ok += outcome.stored + outcome.unchanged;
+        run.unchanged += outcome.unchanged;
+        run.quarantined += outcome.quarantined;
+    }
+    if let Some(newest) = newest {
+        shared.store.set_since(&spec.name, &newest).await.map_err(|e| FetchError::retry(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Where one run's pages come from.
+enum Pager<'a> {
+    Http(http_json::Pager<'a>),
+    Folder(folder::Pager<'a>),
+    Sql(Option<Page>),
+}
+
+/// Maps and validates a page, quarantines what cannot be used, ingests the rest.
+async fn ingest_page(shared: &Shared, spec: &FeedSpec, page: Page) -> Result<Outcome, crate::store::StoreError> {
+    let mut items = Vec::with_capacity(page.len());
+    let mut quarantine = Vec::new();
+    for record in page {
+        let raw = record.to_string();
+        let mapped = match &record {
+            Value::Object(object) => spec.mapping.to_item(object),
+            _ => Err(crate::item::RecordError {
+                field: String::new(),
+                problem: "not a JSON object".into(),
+                item_id: None,
+            }),
+        };
+        match mapped {
+            Ok(item) => items.push((item, raw)),
+            Err(e) => quarantine.push(Quarantined { item_id: e.item_id, field: e.field, reason: e.problem, raw }),
+        }
+    }
+    let (mut outcome, unusable) = shared.ingest(&spec.name, items).await?;
+    quarantine.extend(unusable);
+    outcome.quarantined = quarantine.len() as u64;
+    shared.store.quarantine(&spec.name, &quarantine, shared.clock.now()).await?;
+    Ok(outcome)
+}
+
+/// Records the run and updates the feed's health and counters.
+async fn settle(shared: &Shared, spec: &FeedSpec, run: &FeedRun) {
+    if let Err(e) = shared.store.record_run(run).await {
+        tracing::error!(feed = %spec.name, error = %e, "cannot record the feed run");
+    }
+    shared.metrics.feed_run(
+        &spec.name,
+        run.ok,
+        run.records_in,
+        run.records_ok - run.unchanged,
+        run.unchanged,
+        run.quarantined,
+    );
+    let mut feeds = shared.feeds.lock().unwrap_or_else(|e| e.into_inner());
+    let health = feeds.entry(spec.name.clone()).or_default();
+    if run.ok {
+        health.last_success = Some(run.finished_at);
+        health.consecutive_failures = 0;
+        health.stale = false;
+        tracing::info!(
+            feed = %spec.name, records = run.records_in, unchanged = run.unchanged,
+            quarantined = run.quarantined, "feed run done"
+        );
+    } else {
+        health.last_error = run.error.clone();
+        health.consecutive_failures += 1;
+        let was_stale = health.stale;
+        health.stale = health.consecutive_failures >= spec.stale_after_missed_runs;
+        if health.stale && !was_stale {
+            tracing::error!(feed = %spec.name, failures = health.consecutive_failures, "feed is stale");
+        }
+        tracing::warn!(feed = %spec.name, error = ?run.error, "feed run failed");
+    }
+}
+
+/// When a feed is due next, for display.
+pub fn next_run(spec: &FeedSpec, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
+    spec.schedule.after(&Utc::now().with_timezone(&tz)).next().map(|t| t.with_timezone(&Utc))
+}

@@ -1,0 +1,45 @@
+//! The HTTP side: axum routes for the JSON API, health and metrics. Handlers are thin: they
+//! read the store or the board and shape JSON; errors go through one `ApiError`.
+
+mod api;
+mod error;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use tower_http::timeout::TimeoutLayer;
+
+pub use error::ApiError;
+
+use crate::ingest::Shared;
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/healthz", get(api::healthz))
+        .route("/metrics", get(api::metrics))
+        .route("/api/items", get(api::items))
+        .route("/api/items/{id}", get(api::item))
+        .route("/api/summary", get(api::summary))
+        .route("/api/projects/{code}", get(api::project))
+        .route("/api/feeds", get(api::feeds))
+        .route("/api/quarantine", get(api::quarantine))
+        .fallback(api::not_found)
+        .layer(middleware::from_fn_with_state(shared.clone(), count_requests))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .with_state(shared)
+}
+
+async fn count_requests(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    shared.metrics.http(&route, response.status().as_u16());
+    response
+}

@@ -1,0 +1,191 @@
+//! The daemon's shared state and the one path by which grades change: new or changed records
+//! from a feed, and items whose next-change instant has come. Both grade on the board, write
+//! the store in one transaction (items, pauses, history), and only then update the board, so
+//! the board never shows what is not stored. One writer at a time.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::Notify;
+
+use crate::board::{Board, Graded, record_hash};
+use crate::calendar::Calendar;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::item::Item;
+use crate::metrics::Metrics;
+use crate::store::items::{GradeUpdate, ItemWrite};
+use crate::store::feeds::Quarantined;
+use crate::store::{Store, StoreError};
+
+/// A feed's health as the daemon sees it now.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FeedHealth {
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+    pub stale: bool,
+}
+
+pub struct Shared {
+    pub config: Config,
+    pub calendar: Calendar,
+    pub store: Store,
+    pub clock: Clock,
+    pub board: Mutex<Board>,
+    /// Held while grades are written, so the store and the board change in the same order.
+    pub writer: tokio::sync::Mutex<()>,
+    /// Rung when the board changed, so the grader recomputes its next wake-up.
+    pub changed: Notify,
+    pub metrics: Metrics,
+    pub feeds: Mutex<BTreeMap<String, FeedHealth>>,
+}
+
+/// What one page of records came to.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    pub stored: u64,
+    pub unchanged: u64,
+    pub quarantined: u64,
+}
+
+impl Shared {
+    pub fn board(&self) -> std::sync::MutexGuard<'_, Board> {
+        self.board.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Builds the board from the store at start-up, grading every item as of now.
+    pub async fn load_board(&self) -> Result<usize, StoreError> {
+        let stored = self.store.load_items().await?;
+        let now = self.clock.now();
+        let tz = self.config.timezone;
+        let today = now.with_timezone(&tz).date_naive();
+        let mut graded = Vec::with_capacity(stored.len());
+        {
+            let board = self.board();
+            for s in &stored {
+                let thresholds = self.config.grading.thresholds_for(&s.item.matter, &s.item.department);
+                match board.grade(&s.item, s.hash, thresholds, &self.calendar, tz, today) {
+                    Ok(mut g) => {
+                        g.previous = Some(s.grade);
+                        graded.push(g);
+                    }
+                    Err(e) => tracing::warn!(item = %s.item.item_id, error = %e, "stored item cannot be graded"),
+                }
+            }
+        }
+        // Grades that changed while the daemon was down are written now, with their history.
+        let updates: Vec<GradeUpdate> = graded
+            .iter()
+            .filter(|g| g.previous != Some(g.entry.grading.grade))
+            .map(|g| GradeUpdate {
+                item_id: &g.entry.item_id,
+                grading: &g.entry.grading,
+                next_change: g.next_change(),
+                previous: g.previous,
+            })
+            .collect();
+        self.store.regrade_items(&updates, now).await?;
+        let count = graded.len();
+        self.board().commit(graded);
+        self.changed.notify_one();
+        Ok(count)
+    }
+
+    /// Stores new and changed records of `feed` and puts them on the board; unchanged ones
+    /// cost nothing. Items that cannot be graded (a date beyond the loaded calendar years)
+    /// are returned for quarantine.
+    pub async fn ingest(&self, feed: &str, items: Vec<(Item, String)>) -> Result<(Outcome, Vec<Quarantined>), StoreError> {
+        let _writer = self.writer.lock().await;
+        let now = self.clock.now();
+        let tz = self.config.timezone;
+        let today = now.with_timezone(&tz).date_naive();
+        let mut outcome = Outcome::default();
+        let mut quarantine = Vec::new();
+        let mut graded: Vec<(Item, Graded)> = Vec::new();
+        {
+            let board = self.board();
+            for (item, raw) in items {
+                let hash = record_hash(&item);
+                if board.is_unchanged(&item.item_id, hash) {
+                    outcome.unchanged += 1;
+                    continue;
+                }
+                let thresholds = self.config.grading.thresholds_for(&item.matter, &item.department);
+                match board.grade(&item, hash, thresholds, &self.calendar, tz, today) {
+                    Ok(g) => graded.push((item, g)),
+                    Err(e) => quarantine.push(Quarantined {
+                        item_id: Some(item.item_id.clone()),
+                        field: String::new(),
+                        reason: e.to_string(),
+                        raw,
+                    }),
+                }
+            }
+        }
+        // A record sent twice in one page: the later one wins, written once.
+        let mut seen = std::collections::HashSet::new();
+        let mut unique: Vec<(Item, Graded)> = Vec::with_capacity(graded.len());
+        for pair in graded.into_iter().rev() {
+            if seen.insert(pair.0.item_id.clone()) {
+                unique.push(pair);
+            }
+        }
+        unique.reverse();
+        let writes: Vec<ItemWrite> = unique
+            .iter()
+            .map(|(item, g)| ItemWrite {
+                item,
+                hash: g.entry.hash,
+                grading: &g.entry.grading,
+                next_change: g.next_change(),
+                previous: g.previous,
+                record_changed: true,
+            })
+            .collect();
+        self.store.write_items(&writes, feed, &format!("feed:{feed}"), now).await?;
+        let ids: Vec<&str> = unique.iter().map(|(item, _)| item.item_id.as_str()).collect();
+        self.store.release(feed, &ids).await?;
+        outcome.stored = unique.len() as u64;
+        outcome.quarantined = quarantine.len() as u64;
+        self.metrics.count_grades(unique.iter().map(|(_, g)| (g.previous, g.entry.grading.grade)));
+        self.board().commit(unique.into_iter().map(|(_, g)| g));
+        self.changed.notify_one();
+        Ok((outcome, quarantine))
+    }
+
+    /// Re-grades the items whose next change has come, and writes what changed.
+    pub async fn regrade_due(&self) -> Result<usize, StoreError> {
+        let _writer = self.writer.lock().await;
+        let now = self.clock.now();
+        let due = self.board().due(now, &self.calendar, self.config.timezone);
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let mut graded = Vec::with_capacity(due.len());
+        for result in due {
+            match result {
+                Ok(g) => graded.push(g),
+                Err((item_id, e)) => {
+                    tracing::warn!(item = %item_id, error = %e, "cannot re-grade; unscheduled");
+                    self.board().unschedule(&item_id);
+                }
+            }
+        }
+        let updates: Vec<GradeUpdate> = graded
+            .iter()
+            .map(|g| GradeUpdate {
+                item_id: &g.entry.item_id,
+                grading: &g.entry.grading,
+                next_change: g.next_change(),
+                previous: g.previous,
+            })
+            .collect();
+        let changed = self.store.regrade_items(&updates, now).await?;
+        self.metrics.count_grades(graded.iter().map(|g| (g.previous, g.entry.grading.grade)));
+        self.board().commit(graded);
+        Ok(changed)
+    }
+}

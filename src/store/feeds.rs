@@ -1,0 +1,223 @@
+//! What the store keeps about feeds: one row per run (when, how many records in, accepted,
+//! quarantined, unchanged, the error), the incremental `since` mark, and the quarantine of
+//! records that could not be used, with the field and the reason.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::Row;
+
+use super::items::{Param, bind_all, utc};
+use super::{Store, StoreError, query};
+
+/// One finished run of a feed.
+#[derive(Debug, Clone, Default)]
+pub struct FeedRun {
+    pub feed: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub ok: bool,
+    pub records_in: u64,
+    pub records_ok: u64,
+    pub quarantined: u64,
+    pub unchanged: u64,
+    pub error: Option<String>,
+}
+
+/// A record that could not be used.
+#[derive(Debug, Clone)]
+pub struct Quarantined {
+    pub item_id: Option<String>,
+    pub field: String,
+    pub reason: String,
+    pub raw: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QuarantineRow {
+    pub id: i64,
+    pub feed: String,
+    pub at: String,
+    pub item_id: Option<String>,
+    pub field: String,
+    pub reason: String,
+    pub raw: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LastRun {
+    pub started_at: String,
+    pub ok: bool,
+    pub records_in: i64,
+    pub records_ok: i64,
+    pub quarantined: i64,
+    pub unchanged: i64,
+    pub error: Option<String>,
+}
+
+impl Store {
+    pub async fn record_run(&self, run: &FeedRun) -> Result<(), StoreError> {
+        let sql = self.sql(
+            "INSERT INTO feed_runs (feed, started_at, finished_at, ok, records_in, records_ok, \
+             quarantined, unchanged, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        );
+        let params = vec![
+            Param::from(run.feed.as_str()),
+            utc(&run.started_at).into(),
+            utc(&run.finished_at).into(),
+            i64::from(run.ok).into(),
+            (run.records_in as i64).into(),
+            (run.records_ok as i64).into(),
+            (run.quarantined as i64).into(),
+            (run.unchanged as i64).into(),
+            run.error.clone().into(),
+        ];
+        bind_all(query(&sql), params).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn since(&self, feed: &str) -> Result<Option<String>, StoreError> {
+        let row = query(&self.sql("SELECT since FROM feed_state WHERE feed = $1"))
+            .bind(feed)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get::<Option<String>, _>("since")?,
+            None => None,
+        })
+    }
+
+    pub async fn set_since(&self, feed: &str, since: &str) -> Result<(), StoreError> {
+        query(&self.sql(
+            "INSERT INTO feed_state (feed, since) VALUES ($1, $2) \
+             ON CONFLICT (feed) DO UPDATE SET since = excluded.since",
+        ))
+        .bind(feed)
+        .bind(since)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Quarantines records; an item's earlier entries from the same feed are replaced, so a
+    /// record that stays bad run after run is listed once, with its latest reason.
+    pub async fn quarantine(&self, feed: &str, records: &[Quarantined], now: DateTime<Utc>) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        let delete = self.sql("DELETE FROM quarantine WHERE feed = $1 AND item_id = $2");
+        let insert = self.sql(
+            "INSERT INTO quarantine (feed, at, item_id, field, reason, raw) VALUES ($1, $2, $3, $4, $5, $6)",
+        );
+        let at = utc(&now);
+        for record in records {
+            if let Some(id) = &record.item_id {
+                query(&delete).bind(feed).bind(id.as_str()).execute(&mut *tx).await?;
+            }
+            let params = vec![
+                Param::from(feed),
+                at.as_str().into(),
+                record.item_id.clone().into(),
+                record.field.as_str().into(),
+                record.reason.as_str().into(),
+                record.raw.as_str().into(),
+            ];
+            bind_all(query(&insert), params).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes an item's quarantine entries once a good record for it arrives.
+    pub async fn release(&self, feed: &str, item_ids: &[&str]) -> Result<(), StoreError> {
+        for chunk in item_ids.chunks(200) {
+            let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            let sql = self.sql(&format!(
+                "DELETE FROM quarantine WHERE feed = $1 AND item_id IN ({})",
+                placeholders.join(", ")
+            ));
+            let mut params = vec![Param::from(feed)];
+            params.extend(chunk.iter().map(|id| Param::from(*id)));
+            bind_all(query(&sql), params).execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn quarantine_page(
+        &self,
+        feed: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(i64, Vec<QuarantineRow>), StoreError> {
+        let filter = if feed.is_some() { "WHERE feed = $1" } else { "WHERE $1 = $1" };
+        let total: i64 = query(&self.sql(&format!("SELECT COUNT(*) AS n FROM quarantine {filter}")))
+            .bind(feed.unwrap_or(""))
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        let rows = query(&self.sql(&format!(
+            "SELECT id, feed, at, item_id, field, reason, raw FROM quarantine {filter} \
+             ORDER BY id DESC LIMIT $2 OFFSET $3"
+        )))
+        .bind(feed.unwrap_or(""))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let rows = rows
+            .into_iter()
+            .map(|r| {
+                Ok(QuarantineRow {
+                    id: r.try_get("id")?,
+                    feed: r.try_get("feed")?,
+                    at: r.try_get("at")?,
+                    item_id: r.try_get("item_id")?,
+                    field: r.try_get("field")?,
+                    reason: r.try_get("reason")?,
+                    raw: r.try_get("raw")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        Ok((total, rows))
+    }
+
+    /// The newest run and the newest successful run of a feed.
+    pub async fn last_runs(&self, feed: &str) -> Result<(Option<LastRun>, Option<String>, Option<String>), StoreError> {
+        let last = query(&self.sql(
+            "SELECT started_at, ok, records_in, records_ok, quarantined, unchanged, error \
+             FROM feed_runs WHERE feed = $1 ORDER BY id DESC LIMIT 1",
+        ))
+        .bind(feed)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| -> Result<LastRun, sqlx::Error> {
+            Ok(LastRun {
+                started_at: r.try_get("started_at")?,
+                ok: r.try_get::<i64, _>("ok")? != 0,
+                records_in: r.try_get("records_in")?,
+                records_ok: r.try_get("records_ok")?,
+                quarantined: r.try_get("quarantined")?,
+                unchanged: r.try_get("unchanged")?,
+                error: r.try_get("error")?,
+            })
+        })
+        .transpose()?;
+        let last_success: Option<String> = query(&self.sql(
+            "SELECT MAX(finished_at) AS at FROM feed_runs WHERE feed = $1 AND ok = 1",
+        ))
+        .bind(feed)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("at")?;
+        let last_error: Option<String> = query(&self.sql(
+            "SELECT error FROM feed_runs WHERE feed = $1 AND ok = 0 ORDER BY id DESC LIMIT 1",
+        ))
+        .bind(feed)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| r.try_get("error"))
+        .transpose()?
+        .flatten();
+        Ok((last, last_success, last_error))
+    }
+}

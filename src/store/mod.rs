@@ -1,0 +1,223 @@
+//! The store: every SQL statement duban runs lives under this folder. One code path serves
+//! SQLite (an embedded file, the default) and PostgreSQL (when one machine is not enough)
+//! through sqlx's `Any` driver; queries are written once with `$1` placeholders, and the
+//! dialect's migrations live in `migrations/<dialect>/`.
+//!
+//! - `items`: items, pauses, projects, departments, grade history; loading at start-up.
+//! - `feeds`: feed runs, incremental `since` marks, quarantine.
+//! - `queries`: the reads behind the HTTP API.
+
+pub mod feeds;
+pub mod items;
+pub mod queries;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {url}: {source}")]
+    Connect { url: String, source: sqlx::Error },
+    #[error("migration {name} on {dialect}: {source}")]
+    Migrate { name: &'static str, dialect: &'static str, source: sqlx::Error },
+    #[error("database: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("unsupported database URL {0:?}: expected sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("creating the folder for {path}: {source}")]
+    Folder { path: String, source: std::io::Error },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    fn name(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+        }
+    }
+}
+
+/// The embedded migrations, in order.
+const MIGRATIONS: &[(&str, &str, &str)] = &[(
+    "0001_initial",
+    include_str!("../../migrations/sqlite/0001_initial.sql"),
+    include_str!("../../migrations/postgres/0001_initial.sql"),
+)];
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+impl Store {
+    /// Connects (creating an SQLite file and its folder if needed) and migrates.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let dialect = if url.starts_with("sqlite:") {
+            Dialect::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Dialect::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        let connect = |source| StoreError::Connect { url: redact(url), source };
+        let url = if dialect == Dialect::Sqlite { sqlite_url(url)? } else { url.to_owned() };
+        let options = AnyConnectOptions::from_str(&url).map_err(connect)?.disable_statement_logging();
+        let pool = AnyPoolOptions::new()
+            .max_connections(if dialect == Dialect::Sqlite { 4 } else { 8 })
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        // WAL lets the API read while the poller writes; the busy timeout
+                        // makes a second writer wait instead of failing.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(connect)?;
+        let store = Self { pool, dialect };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let dialect = self.dialect.name();
+        let fail = |name| move |source| StoreError::Migrate { name, dialect, source };
+        self.pool
+            .execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+            .await
+            .map_err(fail("schema_migrations"))?;
+        for &(name, sqlite, postgres) in MIGRATIONS {
+            let applied: Option<(String,)> = query_as(&self.sql("SELECT name FROM schema_migrations WHERE name = $1"))
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(fail(name))?;
+            if applied.is_some() {
+                continue;
+            }
+            let text = match self.dialect {
+                Dialect::Sqlite => sqlite,
+                Dialect::Postgres => postgres,
+            };
+            let mut tx = self.pool.begin().await.map_err(fail(name))?;
+            for statement in statements(text) {
+                tx.execute(statement).await.map_err(fail(name))?;
+            }
+            query(&self.sql("INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)"))
+                .bind(name)
+                .bind(chrono::Utc::now().to_rfc3339())
+                .execute(&mut *tx)
+                .await
+                .map_err(fail(name))?;
+            tx.commit().await.map_err(fail(name))?;
+        }
+        Ok(())
+    }
+
+    /// A query written with `$1` placeholders, in this dialect. SQLite reads `$1` as a named
+    /// parameter, bound by order of first appearance; `?1` is its numbered form.
+    fn sql(&self, text: &str) -> String {
+        match self.dialect {
+            Dialect::Postgres => text.to_owned(),
+            Dialect::Sqlite => text.replace('$', "?"),
+        }
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// A query built at run time from duban's own fixed SQL (placeholders translated, several
+/// rows a statement); values are always bound, never spliced in.
+pub(crate) fn query(sql: &str) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+}
+
+fn query_as<T>(sql: &str) -> sqlx::query::QueryAs<'static, sqlx::Any, T, sqlx::any::AnyArguments>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+{
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+}
+
+/// The statements of a migration file, split at semicolons that end a line; comments go.
+fn statements(text: &str) -> impl Iterator<Item = &str> {
+    text.split(";\n").map(str::trim).filter(|s| s.lines().any(|l| !l.trim().is_empty() && !l.trim().starts_with("--")))
+}
+
+/// `sqlite://data/duban.db` (relative to the working directory) or `sqlite:///abs/path`:
+/// create the folder, and open the file read-write, creating it.
+fn sqlite_url(url: &str) -> Result<String, StoreError> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path != ":memory:" {
+        if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|source| StoreError::Folder { path: path.to_owned(), source })?;
+        }
+    }
+    let query = if query.contains("mode=") { query.to_owned() } else if query.is_empty() { "mode=rwc".into() } else { format!("{query}&mode=rwc") };
+    Ok(format!("sqlite://{path}?{query}"))
+}
+
+/// A URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(redact("postgres://duban:s3cret@db:5432/duban"), "postgres://duban:***@db:5432/duban");
+        assert_eq!(redact("sqlite://data/duban.db"), "sqlite://data/duban.db");
+    }
+
+    #[test]
+    fn sqlite_urls_are_made_writable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/duban.db");
+        let url = sqlite_url(&format!("sqlite://{}", path.display())).unwrap();
+        assert!(url.ends_with("duban.db?mode=rwc"), "{url}");
+        assert!(path.parent().unwrap().is_dir());
+    }
+}

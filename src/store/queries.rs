@@ -1,0 +1,237 @@
+//! The reads behind the HTTP API: filtered, paginated item lists; one item with its pauses and
+//! grade history; counts by grade × department × stage; a project with its items.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::items::{Param, bind_all};
+use super::{Store, StoreError, query};
+
+/// Filters of `GET /api/items`; every one optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemFilter {
+    pub grade: Option<String>,
+    pub department: Option<String>,
+    pub stage: Option<i64>,
+    pub project: Option<String>,
+    pub status: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// An item as stored: its record and its grading at the last change.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemRow {
+    pub item_id: String,
+    pub project_code: String,
+    pub project_name: Option<String>,
+    pub matter: String,
+    pub department: String,
+    pub stage: i64,
+    pub status: String,
+    pub accepted_at: String,
+    pub finished_at: Option<String>,
+    pub updated_at: String,
+    pub limit_days: i64,
+    pub legal_days: i64,
+    pub extension_days: i64,
+    pub grade: String,
+    pub deadline_date: String,
+    pub allowed: i64,
+    pub used: i64,
+    pub remaining: i64,
+    pub overdue: bool,
+    pub paused: bool,
+    pub next_change: Option<String>,
+    pub feed: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PauseRow {
+    pub kind: String,
+    pub from: String,
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryRow {
+    pub at: String,
+    pub grade: String,
+    pub previous: Option<String>,
+    pub cause: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SummaryRow {
+    pub department: String,
+    pub stage: i64,
+    pub grade: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectRow {
+    pub project_code: String,
+    pub project_name: String,
+    pub category: String,
+}
+
+const ITEM_SELECT: &str = "SELECT i.item_id, i.project_code, p.project_name, i.matter, i.department, \
+     i.stage, i.status, i.accepted_at, i.finished_at, i.updated_at, i.limit_days, i.legal_days, \
+     i.extension_days, i.grade, i.deadline_date, i.allowed, i.used, i.remaining, i.overdue, \
+     i.paused, i.next_change, i.feed \
+     FROM items i LEFT JOIN projects p ON p.project_code = i.project_code";
+
+fn item_row(r: &AnyRow) -> Result<ItemRow, sqlx::Error> {
+    Ok(ItemRow {
+        item_id: r.try_get("item_id")?,
+        project_code: r.try_get("project_code")?,
+        project_name: r.try_get("project_name")?,
+        matter: r.try_get("matter")?,
+        department: r.try_get("department")?,
+        stage: r.try_get("stage")?,
+        status: r.try_get("status")?,
+        accepted_at: r.try_get("accepted_at")?,
+        finished_at: r.try_get("finished_at")?,
+        updated_at: r.try_get("updated_at")?,
+        limit_days: r.try_get("limit_days")?,
+        legal_days: r.try_get("legal_days")?,
+        extension_days: r.try_get("extension_days")?,
+        grade: r.try_get("grade")?,
+        deadline_date: r.try_get("deadline_date")?,
+        allowed: r.try_get("allowed")?,
+        used: r.try_get("used")?,
+        remaining: r.try_get("remaining")?,
+        overdue: r.try_get::<i64, _>("overdue")? != 0,
+        paused: r.try_get::<i64, _>("paused")? != 0,
+        next_change: r.try_get("next_change")?,
+        feed: r.try_get("feed")?,
+    })
+}
+
+impl Store {
+    /// A page of items, worst first (red, then by deadline), and how many match in all.
+    pub async fn items(&self, filter: &ItemFilter) -> Result<(i64, Vec<ItemRow>), StoreError> {
+        let mut clauses = Vec::new();
+        let mut params = Vec::new();
+        let mut add = |clause: &str, value: Param| {
+            params.push(value);
+            clauses.push(clause.replace('#', &format!("${}", params.len())));
+        };
+        if let Some(g) = &filter.grade {
+            add("i.grade = #", g.as_str().into());
+        }
+        if let Some(d) = &filter.department {
+            add("i.department = #", d.as_str().into());
+        }
+        if let Some(s) = filter.stage {
+            add("i.stage = #", s.into());
+        }
+        if let Some(p) = &filter.project {
+            add("i.project_code = #", p.as_str().into());
+        }
+        if let Some(s) = &filter.status {
+            add("i.status = #", s.as_str().into());
+        }
+        let filter_sql = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+        let count_sql = self.sql(&format!("SELECT COUNT(*) AS n FROM items i{filter_sql}"));
+        let total: i64 = bind_all(query(&count_sql), params.clone()).fetch_one(&self.pool).await?.try_get("n")?;
+        let n = params.len();
+        let sql = self.sql(&format!(
+            "{ITEM_SELECT}{filter_sql} ORDER BY CASE i.grade WHEN 'red' THEN 0 WHEN 'yellow' THEN 1 ELSE 2 END, \
+             i.deadline_date, i.item_id LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        ));
+        params.push(filter.limit.unwrap_or(50).clamp(1, 1000).into());
+        params.push(filter.offset.unwrap_or(0).max(0).into());
+        let rows = bind_all(query(&sql), params).fetch_all(&self.pool).await?;
+        let rows = rows.iter().map(item_row).collect::<Result<_, _>>()?;
+        Ok((total, rows))
+    }
+
+    pub async fn item(&self, id: &str) -> Result<Option<(ItemRow, Vec<PauseRow>, Vec<HistoryRow>)>, StoreError> {
+        let Some(row) = query(&self.sql(&format!("{ITEM_SELECT} WHERE i.item_id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let pauses = query(&self.sql("SELECT kind, from_at, to_at FROM pauses WHERE item_id = $1 ORDER BY seq"))
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok(PauseRow { kind: r.try_get("kind")?, from: r.try_get("from_at")?, to: r.try_get("to_at")? }))
+            .collect::<Result<_, sqlx::Error>>()?;
+        let history = query(&self.sql(
+            "SELECT at, grade, previous, cause FROM grade_history WHERE item_id = $1 ORDER BY id",
+        ))
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(HistoryRow {
+                at: r.try_get("at")?,
+                grade: r.try_get("grade")?,
+                previous: r.try_get("previous")?,
+                cause: r.try_get("cause")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+        Ok(Some((item_row(&row)?, pauses, history)))
+    }
+
+    /// Pending and paused items counted by department, stage and grade.
+    pub async fn summary(&self) -> Result<Vec<SummaryRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT department, stage, grade, COUNT(*) AS n FROM items \
+             WHERE status IN ('pending', 'paused') GROUP BY department, stage, grade \
+             ORDER BY department, stage, grade",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SummaryRow {
+                    department: r.try_get("department")?,
+                    stage: r.try_get("stage")?,
+                    grade: r.try_get("grade")?,
+                    count: r.try_get("n")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    pub async fn project(&self, code: &str) -> Result<Option<(ProjectRow, Vec<ItemRow>)>, StoreError> {
+        let Some(row) = query(&self.sql(
+            "SELECT project_code, project_name, category FROM projects WHERE project_code = $1",
+        ))
+        .bind(code)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let project = ProjectRow {
+            project_code: row.try_get("project_code")?,
+            project_name: row.try_get("project_name")?,
+            category: row.try_get("category")?,
+        };
+        let items = query(&self.sql(&format!(
+            "{ITEM_SELECT} WHERE i.project_code = $1 ORDER BY i.stage, i.accepted_at, i.item_id"
+        )))
+        .bind(code)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(item_row)
+        .collect::<Result<_, _>>()?;
+        Ok(Some((project, items)))
+    }
+}
