@@ -30,9 +30,12 @@ pub struct Running {
 /// Starts the daemon: migrates the store, rebuilds the board, binds the listener, spawns the
 /// grader, one poller per enabled feed, and the HTTP server.
 pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::Result<Running> {
-    let store = Store::open(&config.database_url)
-        .await
-        .with_context(|| format!("opening the store {}", crate::store::redact(&config.database_url)))?;
+    let store = Store::open(&config.database_url).await.with_context(|| {
+        format!(
+            "opening the store {}",
+            crate::store::redact(&config.database_url)
+        )
+    })?;
     let listen = config.listen;
     let shared = Arc::new(Shared {
         config,
@@ -46,8 +49,15 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
         feeds: Mutex::new(Default::default()),
     });
     let started = std::time::Instant::now();
-    let items = shared.load_board().await.context("loading the stored items")?;
-    tracing::info!(items, elapsed_ms = started.elapsed().as_millis() as u64, "board loaded");
+    let items = shared
+        .load_board()
+        .await
+        .context("loading the stored items")?;
+    tracing::info!(
+        items,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "board loaded"
+    );
 
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -56,20 +66,34 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
     tasks.spawn(grader::run(shared.clone(), shutdown.clone()));
-    let client = reqwest::Client::builder().user_agent(concat!("duban/", env!("CARGO_PKG_VERSION"))).build()?;
+    let client = reqwest::Client::builder()
+        .user_agent(concat!("duban/", env!("CARGO_PKG_VERSION")))
+        .build()?;
     for spec in shared.config.feeds.iter().filter(|f| f.enabled) {
-        tasks.spawn(feeds::poller::run(shared.clone(), spec.clone(), client.clone(), shutdown.clone()));
+        tasks.spawn(feeds::poller::run(
+            shared.clone(),
+            spec.clone(),
+            client.clone(),
+            shutdown.clone(),
+        ));
     }
     let router = http::router(shared.clone());
     let stop = shutdown.clone();
     tasks.spawn(async move {
-        let served = axum::serve(listener, router).with_graceful_shutdown(async move { stop.cancelled().await }).await;
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await;
         if let Err(e) = served {
             tracing::error!(error = %e, "the HTTP server stopped");
         }
     });
     tracing::info!(%addr, feeds = shared.config.feeds.len(), "duban is serving");
-    Ok(Running { addr, shared, shutdown, tasks })
+    Ok(Running {
+        addr,
+        shared,
+        shutdown,
+        tasks,
+    })
 }
 
 impl Running {

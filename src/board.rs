@@ -38,7 +38,9 @@ pub struct Board {
 /// unlike std's hasher, because it is stored.
 pub fn record_hash(item: &Item) -> u64 {
     let text = serde_json::to_vec(item).unwrap_or_default();
-    text.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    text.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// An item graded now, ready to be written and then put on the board.
@@ -51,7 +53,9 @@ pub struct Graded {
 
 impl Graded {
     pub fn next_change(&self) -> Option<DateTime<Utc>> {
-        self.entry.next_change.and_then(|s| DateTime::from_timestamp(s, 0))
+        self.entry
+            .next_change
+            .and_then(|s| DateTime::from_timestamp(s, 0))
     }
 }
 
@@ -128,7 +132,9 @@ impl Board {
 
     /// The earliest instant any grade will change.
     pub fn next_instant(&self) -> Option<DateTime<Utc>> {
-        self.index.first().and_then(|&(s, _)| DateTime::from_timestamp(s, 0))
+        self.index
+            .first()
+            .and_then(|&(s, _)| DateTime::from_timestamp(s, 0))
     }
 
     /// Puts graded items on the board (after they were stored).
@@ -206,19 +212,42 @@ mod tests {
         let mut board = Board::default();
         let a = item("A", "2026-11-02T09:30:00+08:00");
         let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-        let graded = board.grade(&a, record_hash(&a), Thresholds::default(), &calendar, tz, day("2026-11-03")).unwrap();
+        let graded = board
+            .grade(
+                &a,
+                record_hash(&a),
+                Thresholds::default(),
+                &calendar,
+                tz,
+                day("2026-11-03"),
+            )
+            .unwrap();
         assert_eq!(graded.entry.grading.grade, Grade::Blue);
         board.commit([graded]);
         assert!(board.is_unchanged("A", record_hash(&a)));
         let next = board.next_instant().unwrap();
-        assert_eq!(next.to_rfc3339(), "2026-11-04T16:00:00+00:00", "midnight of 5 Nov in Shanghai");
-        assert!(board.due(next - chrono::Duration::seconds(1), &calendar, tz).is_empty());
+        assert_eq!(
+            next.to_rfc3339(),
+            "2026-11-04T16:00:00+00:00",
+            "midnight of 5 Nov in Shanghai"
+        );
+        assert!(
+            board
+                .due(next - chrono::Duration::seconds(1), &calendar, tz)
+                .is_empty()
+        );
         let due = board.due(next, &calendar, tz);
         assert_eq!(due.len(), 1);
         let regraded = due.into_iter().next().unwrap().unwrap();
-        assert_eq!((regraded.previous, regraded.entry.grading.grade), (Some(Grade::Blue), Grade::Yellow));
+        assert_eq!(
+            (regraded.previous, regraded.entry.grading.grade),
+            (Some(Grade::Blue), Grade::Yellow)
+        );
         board.commit([regraded]);
-        assert_eq!(board.next_instant().unwrap().to_rfc3339(), "2026-11-09T16:00:00+00:00");
+        assert_eq!(
+            board.next_instant().unwrap().to_rfc3339(),
+            "2026-11-09T16:00:00+00:00"
+        );
         assert_eq!(board.open_counts(), [0, 1, 0]);
     }
 }

@@ -20,7 +20,10 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(start: DateTime<Utc>) -> Arc<Self> {
-        Arc::new(Self { now: Mutex::new(start), moved: watch::channel(start).0 })
+        Arc::new(Self {
+            now: Mutex::new(start),
+            moved: watch::channel(start).0,
+        })
     }
 
     /// Moves the clock; sleepers whose instant has come wake up.

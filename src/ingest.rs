@@ -16,8 +16,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::item::Item;
 use crate::metrics::Metrics;
-use crate::store::items::{GradeUpdate, ItemWrite};
 use crate::store::feeds::Quarantined;
+use crate::store::items::{GradeUpdate, ItemWrite};
 use crate::store::{Store, StoreError};
 
 /// A feed's health as the daemon sees it now.
@@ -66,13 +66,18 @@ impl Shared {
         {
             let board = self.board();
             for s in &stored {
-                let thresholds = self.config.grading.thresholds_for(&s.item.matter, &s.item.department);
+                let thresholds = self
+                    .config
+                    .grading
+                    .thresholds_for(&s.item.matter, &s.item.department);
                 match board.grade(&s.item, s.hash, thresholds, &self.calendar, tz, today) {
                     Ok(mut g) => {
                         g.previous = Some(s.grade);
                         graded.push(g);
                     }
-                    Err(e) => tracing::warn!(item = %s.item.item_id, error = %e, "stored item cannot be graded"),
+                    Err(e) => {
+                        tracing::warn!(item = %s.item.item_id, error = %e, "stored item cannot be graded")
+                    }
                 }
             }
         }
@@ -97,7 +102,11 @@ impl Shared {
     /// Stores new and changed records of `feed` and puts them on the board; unchanged ones
     /// cost nothing. Items that cannot be graded (a date beyond the loaded calendar years)
     /// are returned for quarantine.
-    pub async fn ingest(&self, feed: &str, items: Vec<(Item, String)>) -> Result<(Outcome, Vec<Quarantined>), StoreError> {
+    pub async fn ingest(
+        &self,
+        feed: &str,
+        items: Vec<(Item, String)>,
+    ) -> Result<(Outcome, Vec<Quarantined>), StoreError> {
         let _writer = self.writer.lock().await;
         let now = self.clock.now();
         let tz = self.config.timezone;
@@ -113,7 +122,10 @@ impl Shared {
                     outcome.unchanged += 1;
                     continue;
                 }
-                let thresholds = self.config.grading.thresholds_for(&item.matter, &item.department);
+                let thresholds = self
+                    .config
+                    .grading
+                    .thresholds_for(&item.matter, &item.department);
                 match board.grade(&item, hash, thresholds, &self.calendar, tz, today) {
                     Ok(g) => graded.push((item, g)),
                     Err(e) => quarantine.push(Quarantined {
@@ -145,12 +157,21 @@ impl Shared {
                 record_changed: true,
             })
             .collect();
-        self.store.write_items(&writes, feed, &format!("feed:{feed}"), now).await?;
-        let ids: Vec<&str> = unique.iter().map(|(item, _)| item.item_id.as_str()).collect();
+        self.store
+            .write_items(&writes, feed, &format!("feed:{feed}"), now)
+            .await?;
+        let ids: Vec<&str> = unique
+            .iter()
+            .map(|(item, _)| item.item_id.as_str())
+            .collect();
         self.store.release(feed, &ids).await?;
         outcome.stored = unique.len() as u64;
         outcome.quarantined = quarantine.len() as u64;
-        self.metrics.count_grades(unique.iter().map(|(_, g)| (g.previous, g.entry.grading.grade)));
+        self.metrics.count_grades(
+            unique
+                .iter()
+                .map(|(_, g)| (g.previous, g.entry.grading.grade)),
+        );
         self.board().commit(unique.into_iter().map(|(_, g)| g));
         self.changed.notify_one();
         Ok((outcome, quarantine))
@@ -184,7 +205,8 @@ impl Shared {
             })
             .collect();
         let changed = self.store.regrade_items(&updates, now).await?;
-        self.metrics.count_grades(graded.iter().map(|g| (g.previous, g.entry.grading.grade)));
+        self.metrics
+            .count_grades(graded.iter().map(|g| (g.previous, g.entry.grading.grade)));
         self.board().commit(graded);
         Ok(changed)
     }

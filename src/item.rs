@@ -152,16 +152,27 @@ pub fn parse_record(json: &str) -> Result<Item, RecordError> {
 
 /// Validates a record that is already JSON (a feed's record after mapping).
 pub fn from_value(value: &serde_json::Value) -> Result<Item, RecordError> {
-    let item_id = value.get("item_id").and_then(|id| id.as_str()).map(str::to_owned);
+    let item_id = value
+        .get("item_id")
+        .and_then(|id| id.as_str())
+        .map(str::to_owned);
     if !value.is_object() {
-        return Err(RecordError { field: String::new(), problem: "not a JSON object".into(), item_id });
+        return Err(RecordError {
+            field: String::new(),
+            problem: "not a JSON object".into(),
+            item_id,
+        });
     }
     match serde_path_to_error::deserialize::<_, RawItem>(value) {
         Ok(raw) => raw.validate(),
         Err(e) => {
             let field = e.path().to_string();
             let problem = plain_types(&e.into_inner().to_string());
-            Err(RecordError { field, problem, item_id })
+            Err(RecordError {
+                field,
+                problem,
+                item_id,
+            })
         }
     }
 }

@@ -28,6 +28,26 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the daemon: poll the feeds, keep every item graded, serve the API.
+    Serve,
+    /// Run the simulator and the daemon together on a demo store (data/demo) and print the
+    /// URLs to open.
+    Demo,
+    /// Serve a realistic, changing approval system (canonical and Chinese formats).
+    Simulate {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: std::net::SocketAddr,
+        /// Items in the city at the start (about 8 per project).
+        #[arg(long, default_value_t = 2400)]
+        items: u64,
+        /// Seed of the generated city.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Seconds between changes.
+        #[arg(long, default_value_t = 3)]
+        tick_seconds: u64,
+    },
     /// Check a config file and everything it points at; exit 0 when good.
     CheckConfig,
     /// Print each date of a range as `YYYY-MM-DD workday` or `YYYY-MM-DD rest`.
@@ -122,6 +142,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
     match cli.command {
+        Command::Serve => {
+            let (config, calendar) = commands::load(config)?;
+            runtime()?.block_on(commands::serve::run(config, calendar))?;
+        }
+        Command::Demo => {
+            let (config, calendar) = commands::load(config)?;
+            runtime()?.block_on(commands::demo::run(config, calendar))?;
+        }
+        Command::Simulate {
+            listen,
+            items,
+            seed,
+            tick_seconds,
+        } => {
+            let (config, calendar) = commands::load(config)?;
+            let options = commands::simulate::CityOptions {
+                items,
+                seed,
+                tick: std::time::Duration::from_secs(tick_seconds.max(1)),
+            };
+            runtime()?.block_on(commands::simulate::run(config, calendar, listen, options))?;
+        }
         Command::CheckConfig => commands::check_config::run(config, &mut out)?,
         Command::Calendar { from, to } => {
             let (_, calendar) = commands::load(config)?;
@@ -147,6 +189,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 /// A JSON-lines input: a file, or standard input for `-` (refused when it is a terminal, where

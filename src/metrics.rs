@@ -27,7 +27,15 @@ struct FeedCounters {
 }
 
 impl Metrics {
-    pub fn feed_run(&self, feed: &str, ok: bool, records_in: u64, stored: u64, unchanged: u64, quarantined: u64) {
+    pub fn feed_run(
+        &self,
+        feed: &str,
+        ok: bool,
+        records_in: u64,
+        stored: u64,
+        unchanged: u64,
+        quarantined: u64,
+    ) {
         let mut feeds = self.feeds.lock().unwrap_or_else(|e| e.into_inner());
         let c = feeds.entry(feed.to_owned()).or_default();
         if ok {
@@ -58,25 +66,61 @@ impl Metrics {
     pub fn render(&self, items: [u64; 3], stale: &[(String, bool)]) -> String {
         let mut out = String::new();
         let grades = ["blue", "yellow", "red"];
-        let _ = writeln!(out, "# HELP duban_items Pending and paused items by grade.\n# TYPE duban_items gauge");
+        let _ = writeln!(
+            out,
+            "# HELP duban_items Pending and paused items by grade.\n# TYPE duban_items gauge"
+        );
         for (g, n) in grades.iter().zip(items) {
             let _ = writeln!(out, "duban_items{{grade=\"{g}\"}} {n}");
         }
-        let _ = writeln!(out, "# HELP duban_grade_changes_total Grade changes, by the grade reached.\n# TYPE duban_grade_changes_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP duban_grade_changes_total Grade changes, by the grade reached.\n# TYPE duban_grade_changes_total counter"
+        );
         for (g, n) in grades.iter().zip(&self.grade_changes) {
-            let _ = writeln!(out, "duban_grade_changes_total{{grade=\"{g}\"}} {}", n.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "duban_grade_changes_total{{grade=\"{g}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
         }
         let feeds = self.feeds.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let _ = writeln!(out, "# HELP duban_feed_runs_total Feed runs by result.\n# TYPE duban_feed_runs_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP duban_feed_runs_total Feed runs by result.\n# TYPE duban_feed_runs_total counter"
+        );
         for (feed, c) in &feeds {
-            let _ = writeln!(out, "duban_feed_runs_total{{feed=\"{feed}\",result=\"ok\"}} {}", c.runs_ok);
-            let _ = writeln!(out, "duban_feed_runs_total{{feed=\"{feed}\",result=\"failed\"}} {}", c.runs_failed);
+            let _ = writeln!(
+                out,
+                "duban_feed_runs_total{{feed=\"{feed}\",result=\"ok\"}} {}",
+                c.runs_ok
+            );
+            let _ = writeln!(
+                out,
+                "duban_feed_runs_total{{feed=\"{feed}\",result=\"failed\"}} {}",
+                c.runs_failed
+            );
         }
-        let series: [(&str, &str, fn(&FeedCounters) -> u64); 4] = [
-            ("duban_feed_records_total", "Records received.", |c| c.records_in),
-            ("duban_feed_stored_total", "New or changed records stored.", |c| c.stored),
-            ("duban_feed_unchanged_total", "Records identical to the stored ones.", |c| c.unchanged),
-            ("duban_feed_quarantined_total", "Records quarantined.", |c| c.quarantined),
+        type Series = (&'static str, &'static str, fn(&FeedCounters) -> u64);
+        let series: [Series; 4] = [
+            ("duban_feed_records_total", "Records received.", |c| {
+                c.records_in
+            }),
+            (
+                "duban_feed_stored_total",
+                "New or changed records stored.",
+                |c| c.stored,
+            ),
+            (
+                "duban_feed_unchanged_total",
+                "Records identical to the stored ones.",
+                |c| c.unchanged,
+            ),
+            (
+                "duban_feed_quarantined_total",
+                "Records quarantined.",
+                |c| c.quarantined,
+            ),
         ];
         for (name, help, value) in series {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
@@ -84,13 +128,31 @@ impl Metrics {
                 let _ = writeln!(out, "{name}{{feed=\"{feed}\"}} {}", value(c));
             }
         }
-        let _ = writeln!(out, "# HELP duban_feed_stale Whether a feed has missed too many runs.\n# TYPE duban_feed_stale gauge");
+        let _ = writeln!(
+            out,
+            "# HELP duban_feed_stale Whether a feed has missed too many runs.\n# TYPE duban_feed_stale gauge"
+        );
         for (feed, is_stale) in stale {
-            let _ = writeln!(out, "duban_feed_stale{{feed=\"{feed}\"}} {}", u8::from(*is_stale));
+            let _ = writeln!(
+                out,
+                "duban_feed_stale{{feed=\"{feed}\"}} {}",
+                u8::from(*is_stale)
+            );
         }
-        let _ = writeln!(out, "# HELP duban_http_requests_total HTTP requests by route and status.\n# TYPE duban_http_requests_total counter");
-        for ((route, status), n) in self.http_requests.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            let _ = writeln!(out, "duban_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
+        let _ = writeln!(
+            out,
+            "# HELP duban_http_requests_total HTTP requests by route and status.\n# TYPE duban_http_requests_total counter"
+        );
+        for ((route, status), n) in self
+            .http_requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "duban_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+            );
         }
         out
     }

@@ -3,10 +3,13 @@
 
 pub mod calendar;
 pub mod check_config;
+pub mod demo;
 pub mod grade;
 pub mod projects;
 pub mod records;
 pub mod sample;
+pub mod serve;
+pub mod simulate;
 
 use std::path::Path;
 

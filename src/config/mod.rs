@@ -76,7 +76,9 @@ struct RawServer {
 
 impl Default for RawServer {
     fn default() -> Self {
-        Self { listen: Spanned::new(0..0, DEFAULT_LISTEN.to_owned()) }
+        Self {
+            listen: Spanned::new(0..0, DEFAULT_LISTEN.to_owned()),
+        }
     }
 }
 
@@ -232,12 +234,18 @@ impl Config {
         let listen = raw.server.listen.get_ref().parse().map_err(|_| {
             file.error_at(
                 raw.server.listen.span(),
-                format!("expected an address like 127.0.0.1:8080, got {:?}", raw.server.listen.get_ref()),
+                format!(
+                    "expected an address like 127.0.0.1:8080, got {:?}",
+                    raw.server.listen.get_ref()
+                ),
             )
         })?;
         let database_url = match (raw.store.database_url, &raw.store.database_url_env) {
             (Some(_), Some(env)) => {
-                return Err(file.error_at(env.span(), "give database_url or database_url_env, not both"));
+                return Err(file.error_at(
+                    env.span(),
+                    "give database_url or database_url_env, not both",
+                ));
             }
             (Some(url), None) if crate::store::redact(&url) != url => {
                 return Err(file.error(
@@ -254,7 +262,10 @@ impl Config {
         for raw_feed in raw.feeds {
             let feed = raw_feed.check(file, base, timezone)?;
             if feeds.iter().any(|f: &FeedSpec| f.name == feed.name) {
-                return Err(file.error(Some("feeds"), format!("two feeds are named {:?}", feed.name)));
+                return Err(file.error(
+                    Some("feeds"),
+                    format!("two feeds are named {:?}", feed.name),
+                ));
             }
             feeds.push(feed);
         }

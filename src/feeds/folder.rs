@@ -23,11 +23,15 @@ impl<'a> Pager<'a> {
             .map_err(|e| FetchError::retry(format!("listing {}: {e}", spec.path.display())))?;
         // Oldest name last, so that `pop` takes files in name order.
         files.sort_by(|a, b| b.cmp(a));
-        Ok(Self { spec, files, current: None })
+        Ok(Self {
+            spec,
+            files,
+            current: None,
+        })
     }
 
     /// The rows of the next readable file; unreadable ones move to `failed/` on the way.
-    pub fn next(&mut self) -> Result<Option<Page>, FetchError> {
+    pub fn next_page(&mut self) -> Result<Option<Page>, FetchError> {
         while let Some(file) = self.files.pop() {
             match read(&file, self.spec.gbk) {
                 Ok(rows) => {
@@ -54,9 +58,16 @@ fn waiting_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         // Files still being copied in are conventionally given a leading dot or a .part name.
-        if path.is_file() && !name.starts_with('.') && !name.ends_with(".part") && !name.ends_with(".error.txt") {
+        if path.is_file()
+            && !name.starts_with('.')
+            && !name.ends_with(".part")
+            && !name.ends_with(".error.txt")
+        {
             files.push(path);
         }
     }
@@ -65,17 +76,27 @@ fn waiting_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 /// The rows of one file as JSON objects of text cells, or why the file cannot be read.
 fn read(file: &Path, gbk: bool) -> Result<Page, String> {
-    let extension = file.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+    let extension = file
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     match extension.as_str() {
         "csv" => {}
         "xlsx" | "xls" => {
             return Err("XLSX files are not read yet: save the sheet as CSV (UTF-8 or GBK)".into());
         }
-        other => return Err(format!("not a CSV file (.{other}); only .csv files are read")),
+        other => {
+            return Err(format!(
+                "not a CSV file (.{other}); only .csv files are read"
+            ));
+        }
     }
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read the file: {e}"))?;
     let text = decode(&bytes, gbk)?;
-    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| format!("no header row: {e}"))?
@@ -85,8 +106,15 @@ fn read(file: &Path, gbk: bool) -> Result<Page, String> {
     let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| format!("row {}: {e}", i + 2))?;
-        let object: Map<String, Value> =
-            headers.iter().cloned().zip(record.iter().map(|cell| Value::String(cell.trim().to_owned()))).collect();
+        let object: Map<String, Value> = headers
+            .iter()
+            .cloned()
+            .zip(
+                record
+                    .iter()
+                    .map(|cell| Value::String(cell.trim().to_owned())),
+            )
+            .collect();
         rows.push(Value::Object(object));
     }
     Ok(rows)
@@ -101,8 +129,9 @@ fn decode(bytes: &[u8], gbk: bool) -> Result<String, String> {
         }
         Ok(text.into_owned())
     } else {
-        String::from_utf8(bytes.to_vec())
-            .map_err(|_| "not valid UTF-8 text; if the file is from a GBK system, set encoding = \"gbk\"".into())
+        String::from_utf8(bytes.to_vec()).map_err(|_| {
+            "not valid UTF-8 text; if the file is from a GBK system, set encoding = \"gbk\"".into()
+        })
     }
 }
 

@@ -23,11 +23,18 @@ impl<'a> Pager<'a> {
             Pagination::Page { first_page, .. } => *first_page,
             _ => 1,
         };
-        Self { spec, client, since, number, cursor: None, finished: false }
+        Self {
+            spec,
+            client,
+            since,
+            number,
+            cursor: None,
+            finished: false,
+        }
     }
 
     /// The next page, or `None` after the last.
-    pub async fn next(&mut self) -> Result<Option<Page>, FetchError> {
+    pub async fn next_page(&mut self) -> Result<Option<Page>, FetchError> {
         if self.finished {
             return Ok(None);
         }
@@ -37,7 +44,12 @@ impl<'a> Pager<'a> {
             params.push((name.clone(), since.clone()));
         }
         match &spec.pagination {
-            Pagination::Page { page_param, size_param, size, .. } => {
+            Pagination::Page {
+                page_param,
+                size_param,
+                size,
+                ..
+            } => {
                 params.push((page_param.clone(), self.number.to_string()));
                 params.push((size_param.clone(), size.to_string()));
             }
@@ -64,7 +76,9 @@ impl<'a> Pager<'a> {
                 };
                 match next {
                     Some(next) if self.cursor.as_deref() == Some(next.as_str()) => {
-                        return Err(FetchError::fatal(format!("the cursor did not move ({next}); stopping")));
+                        return Err(FetchError::fatal(format!(
+                            "the cursor did not move ({next}); stopping"
+                        )));
                     }
                     Some(next) => self.cursor = Some(next),
                     None => self.finished = true,
@@ -75,9 +89,16 @@ impl<'a> Pager<'a> {
     }
 }
 
-async fn request(spec: &HttpJson, client: &reqwest::Client, params: &[(String, String)]) -> Result<Value, FetchError> {
+async fn request(
+    spec: &HttpJson,
+    client: &reqwest::Client,
+    params: &[(String, String)],
+) -> Result<Value, FetchError> {
     let builder = if spec.post {
-        let body: Map<String, Value> = params.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+        let body: Map<String, Value> = params
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
         client.post(&spec.url).json(&body)
     } else {
         client.get(&spec.url).query(params)
@@ -89,7 +110,11 @@ async fn request(spec: &HttpJson, client: &reqwest::Client, params: &[(String, S
         Auth::Header { name, value } => builder.header(name.as_str(), value.expose()),
     };
     let mut response = builder.timeout(spec.timeout).send().await.map_err(|e| {
-        let what = if e.is_timeout() { "timed out" } else { "failed" };
+        let what = if e.is_timeout() {
+            "timed out"
+        } else {
+            "failed"
+        };
         FetchError::retry(format!("GET {} {what}: {}", spec.url, root_cause(&e)))
     })?;
     let status = response.status();
@@ -128,7 +153,9 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 fn lookup<'a>(body: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').filter(|p| !p.is_empty()).try_fold(body, |v, key| v.get(key))
+    path.split('.')
+        .filter(|p| !p.is_empty())
+        .try_fold(body, |v, key| v.get(key))
 }
 
 fn records_at(body: &Value, path: &str) -> Result<Page, FetchError> {
@@ -136,7 +163,11 @@ fn records_at(body: &Value, path: &str) -> Result<Page, FetchError> {
         Some(Value::Array(records)) => Ok(records.clone()),
         _ => Err(FetchError::fatal(format!(
             "no list of records at {:?} in the response (records_path)",
-            if path.is_empty() { "the top level" } else { path }
+            if path.is_empty() {
+                "the top level"
+            } else {
+                path
+            }
         ))),
     }
 }

@@ -36,7 +36,10 @@ impl Mapping {
 
     /// The canonical JSON object for `source`, before validation.
     pub fn to_canonical(&self, source: &Map<String, Value>) -> Result<Value, RecordError> {
-        let id = source.get(self.source_name("item_id")).and_then(text).map(str::to_owned);
+        let id = source
+            .get(self.source_name("item_id"))
+            .and_then(text)
+            .map(str::to_owned);
         let fail = |field: &str, problem: String| RecordError {
             field: field.to_owned(),
             problem,
@@ -53,21 +56,25 @@ impl Mapping {
             let value = if NUMBER_FIELDS.contains(&field) {
                 number(value)
             } else if TIME_FIELDS.contains(&field) {
-                self.time(value).map_err(|problem| fail(field, format!("{name}: {problem}")))?
+                self.time(value)
+                    .map_err(|problem| fail(field, format!("{name}: {problem}")))?
             } else {
                 value
             };
             out.insert(field.to_owned(), value);
         }
-        out.insert("pauses".into(), self.pauses(source).map_err(|(f, p)| fail(&f, p))?);
+        out.insert(
+            "pauses".into(),
+            self.pauses(source).map_err(|(f, p)| fail(&f, p))?,
+        );
         Ok(Value::Object(out))
     }
 
     fn map_value(&self, field: &str, value: Value) -> Value {
         match (self.values.get(field), &value) {
-            (Some(words), Value::String(s)) => {
-                words.get(s.trim()).map_or(value, |mapped| Value::String(mapped.clone()))
-            }
+            (Some(words), Value::String(s)) => words
+                .get(s.trim())
+                .map_or(value, |mapped| Value::String(mapped.clone())),
             _ => value,
         }
     }
@@ -80,7 +87,9 @@ impl Mapping {
         };
         let text = text.trim();
         let local = NaiveDateTime::parse_from_str(text, format)
-            .or_else(|_| NaiveDate::parse_from_str(text, format).map(|d| d.and_time(chrono::NaiveTime::MIN)))
+            .or_else(|_| {
+                NaiveDate::parse_from_str(text, format).map(|d| d.and_time(chrono::NaiveTime::MIN))
+            })
             .map_err(|_| format!("{text:?} does not match the time format {format:?}"))?;
         let zoned = self
             .timezone
@@ -93,7 +102,12 @@ impl Mapping {
     /// Pauses: a list of objects under the `pauses` field, or one pause in flat columns
     /// named by `pause_fields` (CSV exports have no lists).
     fn pauses(&self, source: &Map<String, Value>) -> Result<Value, (String, String)> {
-        let field = |key: &str| self.pause_fields.get(key).map_or(key, String::as_str).to_owned();
+        let field = |key: &str| {
+            self.pause_fields
+                .get(key)
+                .map_or(key, String::as_str)
+                .to_owned()
+        };
         let one = |object: &Map<String, Value>, i: usize| -> Result<Value, (String, String)> {
             let mut pause = Map::new();
             for key in ["kind", "from", "to"] {
@@ -104,7 +118,9 @@ impl Mapping {
                 };
                 let value = match key {
                     "kind" => self.map_value("pause_kind", value),
-                    _ => self.time(value).map_err(|p| (format!("pauses[{i}].{key}"), p))?,
+                    _ => self
+                        .time(value)
+                        .map_err(|p| (format!("pauses[{i}].{key}"), p))?,
                 };
                 pause.insert(key.to_owned(), value);
             }
@@ -121,7 +137,9 @@ impl Mapping {
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::Array),
             Some(Value::Null) | None => {
-                let flat_from = source.get(&field("from")).is_some_and(|v| text(v).is_some_and(|t| !t.trim().is_empty()));
+                let flat_from = source
+                    .get(&field("from"))
+                    .is_some_and(|v| text(v).is_some_and(|t| !t.trim().is_empty()));
                 if !self.pause_fields.is_empty() && flat_from {
                     Ok(Value::Array(vec![one(source, 0)?]))
                 } else {
@@ -144,7 +162,11 @@ fn number(value: Value) -> Value {
             let s = s.trim();
             if let Ok(n) = s.parse::<i64>() {
                 Value::from(n)
-            } else if let Some(n) = s.parse::<f64>().ok().filter(|f| f.fract() == 0.0 && f.abs() < 1e9) {
+            } else if let Some(n) = s
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 1e9)
+            {
                 Value::from(n as i64)
             } else {
                 value
@@ -179,10 +201,14 @@ mod tests {
         let mut values = std::collections::BTreeMap::new();
         values.insert(
             "status".to_owned(),
-            [("办理中", "pending"), ("已办结", "finished"), ("暂停中", "paused")]
-                .into_iter()
-                .map(|(a, b)| (a.to_owned(), b.to_owned()))
-                .collect(),
+            [
+                ("办理中", "pending"),
+                ("已办结", "finished"),
+                ("暂停中", "paused"),
+            ]
+            .into_iter()
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .collect(),
         );
         values.insert(
             "pause_kind".to_owned(),
@@ -192,7 +218,10 @@ mod tests {
                 .collect(),
         );
         Mapping {
-            fields: fields.into_iter().map(|(a, b)| (a.to_owned(), b.to_owned())).collect(),
+            fields: fields
+                .into_iter()
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .collect(),
             pause_fields: [("kind", "类型"), ("from", "开始时间"), ("to", "结束时间")]
                 .into_iter()
                 .map(|(a, b)| (a.to_owned(), b.to_owned()))
@@ -221,7 +250,10 @@ mod tests {
         assert_eq!(item.item_id, "CN-1");
         assert_eq!(item.status, crate::item::Status::Paused);
         assert_eq!(item.accepted_at.to_rfc3339(), "2026-11-02T09:30:00+08:00");
-        assert_eq!((item.stage, item.limit_days, item.extension_days), (2, 5, 0));
+        assert_eq!(
+            (item.stage, item.limit_days, item.extension_days),
+            (2, 5, 0)
+        );
         assert_eq!(item.pauses[0].kind, crate::item::PauseKind::ExpertReview);
     }
 

@@ -26,11 +26,17 @@ pub struct FetchError {
 
 impl FetchError {
     pub fn retry(message: impl Into<String>) -> Self {
-        Self { message: message.into(), retryable: true }
+        Self {
+            message: message.into(),
+            retryable: true,
+        }
     }
 
     pub fn fatal(message: impl Into<String>) -> Self {
-        Self { message: message.into(), retryable: false }
+        Self {
+            message: message.into(),
+            retryable: false,
+        }
     }
 }
 
@@ -39,5 +45,9 @@ pub type Page = Vec<Value>;
 
 /// The newest `updated_at` (as sent) in a page, for the next incremental run.
 pub fn newest_update(records: &[Value], field: &str) -> Option<String> {
-    records.iter().filter_map(|r| r.get(field).and_then(Value::as_str)).max().map(str::to_owned)
+    records
+        .iter()
+        .filter_map(|r| r.get(field).and_then(Value::as_str))
+        .max()
+        .map(str::to_owned)
 }

@@ -17,7 +17,12 @@ use crate::ingest::{Outcome, Shared};
 use crate::store::feeds::{FeedRun, Quarantined};
 
 /// Polls `spec` until shutdown.
-pub async fn run(shared: Arc<Shared>, spec: FeedSpec, client: reqwest::Client, shutdown: CancellationToken) {
+pub async fn run(
+    shared: Arc<Shared>,
+    spec: FeedSpec,
+    client: reqwest::Client,
+    shutdown: CancellationToken,
+) {
     let tz = shared.config.timezone;
     loop {
         let now = Utc::now().with_timezone(&tz);
@@ -25,7 +30,9 @@ pub async fn run(shared: Arc<Shared>, spec: FeedSpec, client: reqwest::Client, s
             tracing::warn!(feed = %spec.name, "the schedule has no further runs");
             return;
         };
-        let wait = (next.with_timezone(&Utc) - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        let wait = (next.with_timezone(&Utc) - Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO);
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(wait) => {}
@@ -36,9 +43,18 @@ pub async fn run(shared: Arc<Shared>, spec: FeedSpec, client: reqwest::Client, s
 }
 
 /// One run: fetch every page, with up to `retries` more attempts for failures that may pass.
-pub async fn run_once(shared: &Shared, spec: &FeedSpec, client: &reqwest::Client, shutdown: &CancellationToken) -> FeedRun {
+pub async fn run_once(
+    shared: &Shared,
+    spec: &FeedSpec,
+    client: &reqwest::Client,
+    shutdown: &CancellationToken,
+) -> FeedRun {
     let started_at = Utc::now();
-    let mut run = FeedRun { feed: spec.name.clone(), started_at, ..FeedRun::default() };
+    let mut run = FeedRun {
+        feed: spec.name.clone(),
+        started_at,
+        ..FeedRun::default()
+    };
     let mut attempt = 0;
     let result = loop {
         let result = fetch_all(shared, spec, client, &mut run).await;
@@ -63,10 +79,24 @@ pub async fn run_once(shared: &Shared, spec: &FeedSpec, client: &reqwest::Client
 }
 
 /// Fetches every page and ingests it, counting into `run`.
-async fn fetch_all(shared: &Shared, spec: &FeedSpec, client: &reqwest::Client, run: &mut FeedRun) -> Result<(), FetchError> {
-    let since = shared.store.since(&spec.name).await.map_err(|e| FetchError::retry(e.to_string()))?;
+async fn fetch_all(
+    shared: &Shared,
+    spec: &FeedSpec,
+    client: &reqwest::Client,
+    run: &mut FeedRun,
+) -> Result<(), FetchError> {
+    let since = shared
+        .store
+        .since(&spec.name)
+        .await
+        .map_err(|e| FetchError::retry(e.to_string()))?;
     let mut newest: Option<String> = None;
-    let updated_field = spec.mapping.fields.get("updated_at").cloned().unwrap_or_else(|| "updated_at".into());
+    let updated_field = spec
+        .mapping
+        .fields
+        .get("updated_at")
+        .cloned()
+        .unwrap_or_else(|| "updated_at".into());
     let mut pager = match &spec.source {
         Source::HttpJson(http) => Pager::Http(http_json::Pager::new(http, client, since.clone())),
         Source::Folder(dir) => Pager::Folder(folder::Pager::new(dir)?),
@@ -74,15 +104,17 @@ async fn fetch_all(shared: &Shared, spec: &FeedSpec, client: &reqwest::Client, r
     };
     loop {
         let page = match &mut pager {
-            Pager::Http(p) => p.next().await?,
-            Pager::Folder(p) => p.next()?,
+            Pager::Http(p) => p.next_page().await?,
+            Pager::Folder(p) => p.next_page()?,
             Pager::Sql(rows) => rows.take(),
         };
         let Some(page) = page else { break };
         if let Some(n) = newest_update(&page, &updated_field) {
             newest = Some(newest.take().map_or(n.clone(), |old: String| old.max(n)));
         }
-        let outcome = ingest_page(shared, spec, page).await.map_err(|e| FetchError::retry(e.to_string()))?;
+        let outcome = ingest_page(shared, spec, page)
+            .await
+            .map_err(|e| FetchError::retry(e.to_string()))?;
         if let Pager::Folder(p) = &mut pager {
             p.done()?;
         }
@@ -92,7 +124,11 @@ async fn fetch_all(shared: &Shared, spec: &FeedSpec, client: &reqwest::Client, r
         run.quarantined += outcome.quarantined;
     }
     if let Some(newest) = newest {
-        shared.store.set_since(&spec.name, &newest).await.map_err(|e| FetchError::retry(e.to_string()))?;
+        shared
+            .store
+            .set_since(&spec.name, &newest)
+            .await
+            .map_err(|e| FetchError::retry(e.to_string()))?;
     }
     Ok(())
 }
@@ -105,7 +141,11 @@ enum Pager<'a> {
 }
 
 /// Maps and validates a page, quarantines what cannot be used, ingests the rest.
-async fn ingest_page(shared: &Shared, spec: &FeedSpec, page: Page) -> Result<Outcome, crate::store::StoreError> {
+async fn ingest_page(
+    shared: &Shared,
+    spec: &FeedSpec,
+    page: Page,
+) -> Result<Outcome, crate::store::StoreError> {
     let mut items = Vec::with_capacity(page.len());
     let mut quarantine = Vec::new();
     for record in page {
@@ -120,13 +160,21 @@ async fn ingest_page(shared: &Shared, spec: &FeedSpec, page: Page) -> Result<Out
         };
         match mapped {
             Ok(item) => items.push((item, raw)),
-            Err(e) => quarantine.push(Quarantined { item_id: e.item_id, field: e.field, reason: e.problem, raw }),
+            Err(e) => quarantine.push(Quarantined {
+                item_id: e.item_id,
+                field: e.field,
+                reason: e.problem,
+                raw,
+            }),
         }
     }
     let (mut outcome, unusable) = shared.ingest(&spec.name, items).await?;
     quarantine.extend(unusable);
     outcome.quarantined = quarantine.len() as u64;
-    shared.store.quarantine(&spec.name, &quarantine, shared.clock.now()).await?;
+    shared
+        .store
+        .quarantine(&spec.name, &quarantine, shared.clock.now())
+        .await?;
     Ok(outcome)
 }
 
@@ -167,5 +215,8 @@ async fn settle(shared: &Shared, spec: &FeedSpec, run: &FeedRun) {
 
 /// When a feed is due next, for display.
 pub fn next_run(spec: &FeedSpec, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
-    spec.schedule.after(&Utc::now().with_timezone(&tz)).next().map(|t| t.with_timezone(&Utc))
+    spec.schedule
+        .after(&Utc::now().with_timezone(&tz))
+        .next()
+        .map(|t| t.with_timezone(&Utc))
 }

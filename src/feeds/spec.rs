@@ -124,8 +124,16 @@ pub enum Auth {
 #[derive(Debug, Clone)]
 pub enum Pagination {
     None,
-    Page { page_param: String, size_param: String, size: u32, first_page: u32 },
-    Cursor { cursor_param: String, next_field: String },
+    Page {
+        page_param: String,
+        size_param: String,
+        size: u32,
+        first_page: u32,
+    },
+    Cursor {
+        cursor_param: String,
+        next_field: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -181,7 +189,11 @@ impl RawFeed {
         default_tz: Tz,
     ) -> Result<FeedSpec, FileError> {
         let name = self.name.get_ref().clone();
-        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(file.error_at(self.name.span(), "a feed name is letters, digits, - and _"));
         }
         let schedule = cron::Schedule::from_str(self.schedule.get_ref()).map_err(|e| {
@@ -195,16 +207,24 @@ impl RawFeed {
         })?;
         let need = |value: Option<Spanned<String>>, key: &str| {
             value.ok_or_else(|| {
-                file.error_at(self.kind.span(), format!("a {} feed needs `{key}`", self.kind.get_ref()))
+                file.error_at(
+                    self.kind.span(),
+                    format!("a {} feed needs `{key}`", self.kind.get_ref()),
+                )
             })
         };
         let source = match self.kind.get_ref().as_str() {
             "http_json" => {
                 let url = need(self.url, "url")?;
-                if !(url.get_ref().starts_with("http://") || url.get_ref().starts_with("https://")) {
+                if !(url.get_ref().starts_with("http://") || url.get_ref().starts_with("https://"))
+                {
                     return Err(file.error_at(url.span(), "expected an http:// or https:// URL"));
                 }
-                let post = match self.method.as_ref().map(|m| m.get_ref().to_ascii_uppercase()) {
+                let post = match self
+                    .method
+                    .as_ref()
+                    .map(|m| m.get_ref().to_ascii_uppercase())
+                {
                     None => false,
                     Some(m) if m == "GET" => false,
                     Some(m) if m == "POST" => true,
@@ -216,7 +236,11 @@ impl RawFeed {
                 Source::HttpJson(HttpJson {
                     url: url.into_inner(),
                     post,
-                    auth: self.auth.map(|a| a.check(file)).transpose()?.unwrap_or(Auth::None),
+                    auth: self
+                        .auth
+                        .map(|a| a.check(file))
+                        .transpose()?
+                        .unwrap_or(Auth::None),
                     pagination: self
                         .pagination
                         .map(|p| p.check(file))
@@ -230,16 +254,27 @@ impl RawFeed {
             }
             "folder" => {
                 let path = need(self.path, "path")?;
-                let gbk = match self.encoding.as_ref().map(|e| e.get_ref().to_ascii_lowercase()) {
+                let gbk = match self
+                    .encoding
+                    .as_ref()
+                    .map(|e| e.get_ref().to_ascii_lowercase())
+                {
                     None => false,
                     Some(e) if e == "utf-8" || e == "utf8" => false,
                     Some(e) if e == "gbk" || e == "gb18030" || e == "gb2312" => true,
                     Some(_) => {
-                        let span = self.encoding.as_ref().map(Spanned::span).unwrap_or_default();
+                        let span = self
+                            .encoding
+                            .as_ref()
+                            .map(Spanned::span)
+                            .unwrap_or_default();
                         return Err(file.error_at(span, "encoding is utf-8 or gbk"));
                     }
                 };
-                Source::Folder(Folder { path: base.join(path.get_ref()), gbk })
+                Source::Folder(Folder {
+                    path: base.join(path.get_ref()),
+                    gbk,
+                })
             }
             "sql" => {
                 let dsn = Secret::from_env(file, &need(self.dsn_env, "dsn_env")?)?;
@@ -248,7 +283,10 @@ impl RawFeed {
                 if !(text.starts_with("select") || text.starts_with("with")) {
                     return Err(file.error_at(query.span(), "the query must be a read-only SELECT"));
                 }
-                Source::Sql(SqlSource { dsn, query: query.into_inner() })
+                Source::Sql(SqlSource {
+                    dsn,
+                    query: query.into_inner(),
+                })
             }
             other => {
                 return Err(file.error_at(

@@ -19,13 +19,18 @@ pub async fn fetch(spec: &SqlSource, since: Option<&str>) -> Result<Page, FetchE
         .connect(dsn)
         .await
         .map_err(|e| FetchError::retry(format!("connecting to the feed database: {e}")))?;
-    let query = spec.query.replace(":since", if postgres { "$1" } else { "?" });
+    let query = spec
+        .query
+        .replace(":since", if postgres { "$1" } else { "?" });
     let binds = spec.query.matches(":since").count();
     let mut q = sqlx::query(sqlx::AssertSqlSafe(query.as_str()));
     for _ in 0..binds {
         q = q.bind(since.unwrap_or(""));
     }
-    let rows = q.fetch_all(&pool).await.map_err(|e| FetchError::fatal(format!("the feed query failed: {e}")));
+    let rows = q
+        .fetch_all(&pool)
+        .await
+        .map_err(|e| FetchError::fatal(format!("the feed query failed: {e}")));
     pool.close().await;
     let rows = rows?;
     let mut records = Vec::with_capacity(rows.len());
@@ -35,7 +40,8 @@ pub async fn fetch(spec: &SqlSource, since: Option<&str>) -> Result<Page, FetchE
             let value = if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
                 v.map_or(Value::Null, Value::from)
             } else if let Ok(v) = row.try_get::<Option<f64>, _>(i) {
-                v.and_then(Number::from_f64).map_or(Value::Null, Value::Number)
+                v.and_then(Number::from_f64)
+                    .map_or(Value::Null, Value::Number)
             } else if let Ok(v) = row.try_get::<Option<String>, _>(i) {
                 v.map_or(Value::Null, Value::String)
             } else {

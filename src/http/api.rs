@@ -22,13 +22,18 @@ use crate::store::queries::{ItemFilter, ItemRow};
 type Shared_ = State<Arc<Shared>>;
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(t)| t).map_err(|e| ApiError::BadRequest(e.body_text()))
+    q.map(|Query(t)| t)
+        .map_err(|e| ApiError::BadRequest(e.body_text()))
 }
 
 /// An item row with the clock figures of today: used and remaining move every working day,
 /// and a paused item's deadline moves with them, even when the stored grade does not change.
 fn live(shared: &Shared, row: ItemRow) -> Value {
-    let today = shared.clock.now().with_timezone(&shared.config.timezone).date_naive();
+    let today = shared
+        .clock
+        .now()
+        .with_timezone(&shared.config.timezone)
+        .date_naive();
     let grading: Option<Grading> = shared.board().live(&row.item_id, &shared.calendar, today);
     let mut value = serde_json::to_value(&row).unwrap_or(Value::Null);
     if let (Some(g), Some(object)) = (grading, value.as_object_mut()) {
@@ -38,17 +43,28 @@ fn live(shared: &Shared, row: ItemRow) -> Value {
         object.insert("remaining".into(), json!(g.remaining));
         object.insert("overdue".into(), json!(g.overdue));
         object.insert("paused".into(), json!(g.paused));
-        object.insert("next_change".into(), json!(g.next_change(shared.config.timezone).map(|t| t.to_rfc3339())));
+        object.insert(
+            "next_change".into(),
+            json!(
+                g.next_change(shared.config.timezone)
+                    .map(|t| t.to_rfc3339())
+            ),
+        );
     }
     value
 }
 
-pub async fn items(State(shared): Shared_, q: Result<Query<ItemFilter>, QueryRejection>) -> Result<Json<Value>, ApiError> {
+pub async fn items(
+    State(shared): Shared_,
+    q: Result<Query<ItemFilter>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
     let filter = query(q)?;
     if let Some(g) = &filter.grade
         && !["blue", "yellow", "red"].contains(&g.as_str())
     {
-        return Err(ApiError::BadRequest(format!("grade is blue, yellow or red, not {g:?}")));
+        return Err(ApiError::BadRequest(format!(
+            "grade is blue, yellow or red, not {g:?}"
+        )));
     }
     let (total, rows) = shared.store.items(&filter).await?;
     let items: Vec<Value> = rows.into_iter().map(|r| live(&shared, r)).collect();
@@ -78,24 +94,43 @@ pub async fn summary(State(shared): Shared_) -> Result<Json<Value>, ApiError> {
     for r in &rows {
         totals[&r.grade] = json!(totals[&r.grade].as_i64().unwrap_or(0) + r.count);
     }
-    Ok(Json(json!({ "totals": totals, "by_department_stage_grade": rows })))
+    Ok(Json(
+        json!({ "totals": totals, "by_department_stage_grade": rows }),
+    ))
 }
 
-pub async fn project(State(shared): Shared_, Path(code): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn project(
+    State(shared): Shared_,
+    Path(code): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let Some((project, items)) = shared.store.project(&code).await? else {
         return Err(ApiError::NotFound(format!("no project {code:?}")));
     };
-    let today = shared.clock.now().with_timezone(&shared.config.timezone).date_naive();
+    let today = shared
+        .clock
+        .now()
+        .with_timezone(&shared.config.timezone)
+        .date_naive();
     let clocks: Vec<_> = {
         let board = shared.board();
-        items.iter().filter_map(|i| board.get(&i.item_id).map(|e| e.clock.clone())).collect()
+        items
+            .iter()
+            .filter_map(|i| board.get(&i.item_id).map(|e| e.clock.clone()))
+            .collect()
     };
-    let government = crate::grading::project::government_days(&clocks, &shared.calendar, today).ok();
-    let target = shared.config.project_targets.get(&project.category).copied();
+    let government =
+        crate::grading::project::government_days(&clocks, &shared.calendar, today).ok();
+    let target = shared
+        .config
+        .project_targets
+        .get(&project.category)
+        .copied();
     let grading = match (government, target) {
-        (Some(days), Some(target)) => {
-            Some(crate::grading::project::grade_project(days, target, &shared.config.grading.default))
-        }
+        (Some(days), Some(target)) => Some(crate::grading::project::grade_project(
+            days,
+            target,
+            &shared.config.grading.default,
+        )),
         _ => None,
     };
     let items: Vec<Value> = items.into_iter().map(|r| live(&shared, r)).collect();
@@ -113,7 +148,13 @@ pub async fn project(State(shared): Shared_, Path(code): Path<String>) -> Result
 pub async fn feeds(State(shared): Shared_) -> Result<Json<Value>, ApiError> {
     let mut out = Vec::new();
     for spec in &shared.config.feeds {
-        let health = shared.feeds.lock().unwrap_or_else(|e| e.into_inner()).get(&spec.name).cloned().unwrap_or_default();
+        let health = shared
+            .feeds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&spec.name)
+            .cloned()
+            .unwrap_or_default();
         let (last_run, last_success, last_error) = shared.store.last_runs(&spec.name).await?;
         let kind = match spec.source {
             Source::HttpJson(_) => "http_json",
@@ -143,30 +184,53 @@ pub struct QuarantineQuery {
     offset: Option<i64>,
 }
 
-pub async fn quarantine(State(shared): Shared_, q: Result<Query<QuarantineQuery>, QueryRejection>) -> Result<Json<Value>, ApiError> {
+pub async fn quarantine(
+    State(shared): Shared_,
+    q: Result<Query<QuarantineQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
     let q = query(q)?;
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
     let offset = q.offset.unwrap_or(0).max(0);
-    let (total, rows) = shared.store.quarantine_page(q.feed.as_deref(), limit, offset).await?;
-    Ok(Json(json!({ "total": total, "limit": limit, "offset": offset, "records": rows })))
+    let (total, rows) = shared
+        .store
+        .quarantine_page(q.feed.as_deref(), limit, offset)
+        .await?;
+    Ok(Json(
+        json!({ "total": total, "limit": limit, "offset": offset, "records": rows }),
+    ))
 }
 
 /// ok, or degraded with the reasons (stale or failing feeds); 503 when the store is down.
 pub async fn healthz(State(shared): Shared_) -> Response {
     let mut reasons = Vec::new();
     if let Err(e) = sqlx::query("SELECT 1").execute(shared.store.pool()).await {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "down", "reasons": [format!("store: {e}")]})))
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "down", "reasons": [format!("store: {e}")]})),
+        )
             .into_response();
     }
-    for (name, health) in shared.feeds.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+    for (name, health) in shared
+        .feeds
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+    {
         if health.stale {
-            reasons.push(format!("feed {name} is stale ({} failed runs in a row)", health.consecutive_failures));
+            reasons.push(format!(
+                "feed {name} is stale ({} failed runs in a row)",
+                health.consecutive_failures
+            ));
         } else if health.consecutive_failures > 0 {
-            reasons.push(format!("feed {name} failed its last run: {}", health.last_error.as_deref().unwrap_or("")));
+            reasons.push(format!(
+                "feed {name} failed its last run: {}",
+                health.last_error.as_deref().unwrap_or("")
+            ));
         }
     }
     let status = if reasons.is_empty() { "ok" } else { "degraded" };
-    Json(json!({ "status": status, "reasons": reasons, "items": shared.board().len() })).into_response()
+    Json(json!({ "status": status, "reasons": reasons, "items": shared.board().len() }))
+        .into_response()
 }
 
 pub async fn metrics(State(shared): Shared_) -> Response {
@@ -181,12 +245,17 @@ pub async fn metrics(State(shared): Shared_) -> Response {
         })
         .collect();
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         shared.metrics.render(items, &stale),
     )
         .into_response()
 }
 
 pub async fn not_found() -> ApiError {
-    ApiError::NotFound("no such endpoint; see /api/items, /api/summary, /api/feeds, /api/quarantine".into())
+    ApiError::NotFound(
+        "no such endpoint; see /api/items, /api/summary, /api/feeds, /api/quarantine".into(),
+    )
 }

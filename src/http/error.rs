@@ -22,7 +22,10 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
             ApiError::Store(e) => {
                 tracing::error!(error = %e, "request failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the daemon's log".to_owned())
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; see the daemon's log".to_owned(),
+                )
             }
         };
         (status, Json(serde_json::json!({ "error": message }))).into_response()

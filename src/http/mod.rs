@@ -29,12 +29,22 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/feeds", get(api::feeds))
         .route("/api/quarantine", get(api::quarantine))
         .fallback(api::not_found)
-        .layer(middleware::from_fn_with_state(shared.clone(), count_requests))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            count_requests,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
         .with_state(shared)
 }
 
-async fn count_requests(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+async fn count_requests(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()

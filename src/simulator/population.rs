@@ -128,15 +128,6 @@ impl<'a> Population<'a> {
         Ok(())
     }
 
-    /// How slow a department is (1.0 typical): a fixed, seed-independent trait of the name,
-    /// so that the same departments lag in every run of the demo.
-    fn slowness(department: &str) -> f64 {
-        let hash = department
-            .bytes()
-            .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
-        [0.55, 0.7, 0.85, 1.0, 1.0, 1.25, 1.6][(hash % 7) as usize]
-    }
-
     fn project(&mut self) -> Result<Vec<Item>, CalendarError> {
         let r = &mut self.random;
         let serial = self.next_project;
@@ -206,7 +197,7 @@ impl<'a> Population<'a> {
         };
         let r = &mut self.random;
         let allowed = matter.limit_days + extension_days;
-        let pace = Self::slowness(&matter.department) * (0.2 + 1.5 * r.unit());
+        let pace = slowness(&matter.department) * (0.2 + 1.5 * r.unit());
         let mut handling = (f64::from(allowed) * pace).round() as usize;
         let must_finish = earlier_stage_start.is_some();
         // Working days since acceptance: earlier stages are done; in the running stage most
@@ -309,4 +300,13 @@ fn at(tz: Tz, now: DateTime<FixedOffset>, day: NaiveDate, minutes: i64) -> DateT
         .earliest()
         .unwrap_or_else(|| tz.from_utc_datetime(&local));
     zoned.fixed_offset().min(now)
+}
+
+/// How slow a department is (1.0 typical): a fixed, seed-independent trait of the name, so
+/// that the same departments lag in every run of the demo.
+pub fn slowness(department: &str) -> f64 {
+    let hash = department
+        .bytes()
+        .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    [0.55, 0.7, 0.85, 1.0, 1.0, 1.25, 1.6][(hash % 7) as usize]
 }

@@ -100,7 +100,12 @@ impl Store {
 
     /// Quarantines records; an item's earlier entries from the same feed are replaced, so a
     /// record that stays bad run after run is listed once, with its latest reason.
-    pub async fn quarantine(&self, feed: &str, records: &[Quarantined], now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn quarantine(
+        &self,
+        feed: &str,
+        records: &[Quarantined],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
         }
@@ -112,7 +117,11 @@ impl Store {
         let at = utc(&now);
         for record in records {
             if let Some(id) = &record.item_id {
-                query(&delete).bind(feed).bind(id.as_str()).execute(&mut *tx).await?;
+                query(&delete)
+                    .bind(feed)
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
             }
             let params = vec![
                 Param::from(feed),
@@ -149,12 +158,17 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<(i64, Vec<QuarantineRow>), StoreError> {
-        let filter = if feed.is_some() { "WHERE feed = $1" } else { "WHERE $1 = $1" };
-        let total: i64 = query(&self.sql(&format!("SELECT COUNT(*) AS n FROM quarantine {filter}")))
-            .bind(feed.unwrap_or(""))
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
+        let filter = if feed.is_some() {
+            "WHERE feed = $1"
+        } else {
+            "WHERE $1 = $1"
+        };
+        let total: i64 =
+            query(&self.sql(&format!("SELECT COUNT(*) AS n FROM quarantine {filter}")))
+                .bind(feed.unwrap_or(""))
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?;
         let rows = query(&self.sql(&format!(
             "SELECT id, feed, at, item_id, field, reason, raw FROM quarantine {filter} \
              ORDER BY id DESC LIMIT $2 OFFSET $3"
@@ -182,7 +196,10 @@ impl Store {
     }
 
     /// The newest run and the newest successful run of a feed.
-    pub async fn last_runs(&self, feed: &str) -> Result<(Option<LastRun>, Option<String>, Option<String>), StoreError> {
+    pub async fn last_runs(
+        &self,
+        feed: &str,
+    ) -> Result<(Option<LastRun>, Option<String>, Option<String>), StoreError> {
         let last = query(&self.sql(
             "SELECT started_at, ok, records_in, records_ok, quarantined, unchanged, error \
              FROM feed_runs WHERE feed = $1 ORDER BY id DESC LIMIT 1",
@@ -202,9 +219,9 @@ impl Store {
             })
         })
         .transpose()?;
-        let last_success: Option<String> = query(&self.sql(
-            "SELECT MAX(finished_at) AS at FROM feed_runs WHERE feed = $1 AND ok = 1",
-        ))
+        let last_success: Option<String> = query(
+            &self.sql("SELECT MAX(finished_at) AS at FROM feed_runs WHERE feed = $1 AND ok = 1"),
+        )
         .bind(feed)
         .fetch_one(&self.pool)
         .await?

@@ -52,7 +52,10 @@ impl<T: Into<Param>> From<Option<T>> for Param {
     }
 }
 
-pub(crate) fn bind_all<'q>(mut query: Query<'q, Any, AnyArguments>, params: Vec<Param>) -> Query<'q, Any, AnyArguments> {
+pub(crate) fn bind_all<'q>(
+    mut query: Query<'q, Any, AnyArguments>,
+    params: Vec<Param>,
+) -> Query<'q, Any, AnyArguments> {
     for p in params {
         query = match p {
             Param::Text(s) => query.bind(s),
@@ -64,7 +67,8 @@ pub(crate) fn bind_all<'q>(mut query: Query<'q, Any, AnyArguments>, params: Vec<
 }
 
 pub fn utc(t: &DateTime<impl chrono::TimeZone>) -> String {
-    t.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Secs, true)
+    t.with_timezone(&Utc)
+        .to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 const ITEM_COLUMNS: &[&str] = &[
@@ -161,7 +165,12 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let item_suffix = upsert_suffix("item_id", ITEM_COLUMNS, &["first_seen_at"]);
         for chunk in writes.chunks(ROWS_PER_STATEMENT) {
-            let sql = self.sql(&multi_insert("items", ITEM_COLUMNS, chunk.len(), &item_suffix));
+            let sql = self.sql(&multi_insert(
+                "items",
+                ITEM_COLUMNS,
+                chunk.len(),
+                &item_suffix,
+            ));
             let mut params = Vec::with_capacity(chunk.len() * ITEM_COLUMNS.len());
             for w in chunk {
                 let (item, g) = (w.item, w.grading);
@@ -198,13 +207,25 @@ impl Store {
         let changed: Vec<&ItemWrite> = writes.iter().filter(|w| w.record_changed).collect();
         for chunk in changed.chunks(ROWS_PER_STATEMENT) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = self.sql(&format!("DELETE FROM pauses WHERE item_id IN ({})", placeholders.join(", ")));
-            let params = chunk.iter().map(|w| Param::from(w.item.item_id.as_str())).collect();
+            let sql = self.sql(&format!(
+                "DELETE FROM pauses WHERE item_id IN ({})",
+                placeholders.join(", ")
+            ));
+            let params = chunk
+                .iter()
+                .map(|w| Param::from(w.item.item_id.as_str()))
+                .collect();
             bind_all(query(&sql), params).execute(&mut *tx).await?;
         }
         let pauses: Vec<(&str, usize, &Pause)> = changed
             .iter()
-            .flat_map(|w| w.item.pauses.iter().enumerate().map(move |(i, p)| (w.item.item_id.as_str(), i, p)))
+            .flat_map(|w| {
+                w.item
+                    .pauses
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, p)| (w.item.item_id.as_str(), i, p))
+            })
             .collect();
         const PAUSE_COLUMNS: &[&str] = &["item_id", "seq", "kind", "from_at", "to_at"];
         for chunk in pauses.chunks(ROWS_PER_STATEMENT) {
@@ -224,30 +245,58 @@ impl Store {
 
         let mut projects: Vec<(&str, &str, &str)> = changed
             .iter()
-            .map(|w| (w.item.project_code.as_str(), w.item.project_name.as_str(), w.item.project_category.as_str()))
+            .map(|w| {
+                (
+                    w.item.project_code.as_str(),
+                    w.item.project_name.as_str(),
+                    w.item.project_category.as_str(),
+                )
+            })
             .collect();
         projects.sort_unstable();
         projects.dedup_by_key(|p| p.0);
         const PROJECT_COLUMNS: &[&str] = &["project_code", "project_name", "category"];
         let project_suffix = upsert_suffix("project_code", PROJECT_COLUMNS, &[]);
         for chunk in projects.chunks(ROWS_PER_STATEMENT) {
-            let sql = self.sql(&multi_insert("projects", PROJECT_COLUMNS, chunk.len(), &project_suffix));
-            let params = chunk.iter().flat_map(|(c, n, k)| [Param::from(*c), (*n).into(), (*k).into()]).collect();
+            let sql = self.sql(&multi_insert(
+                "projects",
+                PROJECT_COLUMNS,
+                chunk.len(),
+                &project_suffix,
+            ));
+            let params = chunk
+                .iter()
+                .flat_map(|(c, n, k)| [Param::from(*c), (*n).into(), (*k).into()])
+                .collect();
             bind_all(query(&sql), params).execute(&mut *tx).await?;
         }
-        let mut departments: Vec<&str> = changed.iter().map(|w| w.item.department.as_str()).collect();
+        let mut departments: Vec<&str> =
+            changed.iter().map(|w| w.item.department.as_str()).collect();
         departments.sort_unstable();
         departments.dedup();
         for chunk in departments.chunks(ROWS_PER_STATEMENT) {
-            let sql = self.sql(&multi_insert("departments", &["name"], chunk.len(), "ON CONFLICT (name) DO NOTHING"));
+            let sql = self.sql(&multi_insert(
+                "departments",
+                &["name"],
+                chunk.len(),
+                "ON CONFLICT (name) DO NOTHING",
+            ));
             let params = chunk.iter().map(|d| Param::from(*d)).collect();
             bind_all(query(&sql), params).execute(&mut *tx).await?;
         }
 
-        let history: Vec<&ItemWrite> = writes.iter().filter(|w| w.previous != Some(w.grading.grade)).collect();
+        let history: Vec<&ItemWrite> = writes
+            .iter()
+            .filter(|w| w.previous != Some(w.grading.grade))
+            .collect();
         const HISTORY_COLUMNS: &[&str] = &["item_id", "at", "grade", "previous", "cause"];
         for chunk in history.chunks(ROWS_PER_STATEMENT) {
-            let sql = self.sql(&multi_insert("grade_history", HISTORY_COLUMNS, chunk.len(), ""));
+            let sql = self.sql(&multi_insert(
+                "grade_history",
+                HISTORY_COLUMNS,
+                chunk.len(),
+                "",
+            ));
             let mut params = Vec::new();
             for w in chunk {
                 params.extend([
@@ -266,7 +315,11 @@ impl Store {
 
     /// Writes new gradings of items whose records did not change (time moved on), with a
     /// history row for each grade that changed. Returns how many grades changed.
-    pub async fn regrade_items(&self, updates: &[GradeUpdate<'_>], now: DateTime<Utc>) -> Result<usize, StoreError> {
+    pub async fn regrade_items(
+        &self,
+        updates: &[GradeUpdate<'_>],
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
         let now_text = utc(&now);
         let update = self.sql(
             "UPDATE items SET grade = $1, deadline_date = $2, allowed = $3, used = $4, remaining = $5, \
@@ -309,17 +362,25 @@ impl Store {
 
     /// Every stored item, for the board at start-up.
     pub async fn load_items(&self) -> Result<Vec<StoredItem>, StoreError> {
-        let mut pauses: std::collections::HashMap<String, Vec<Pause>> = std::collections::HashMap::new();
-        let rows = sqlx::query("SELECT item_id, kind, from_at, to_at FROM pauses ORDER BY item_id, seq")
-            .fetch_all(&self.pool)
-            .await?;
+        let mut pauses: std::collections::HashMap<String, Vec<Pause>> =
+            std::collections::HashMap::new();
+        let rows =
+            sqlx::query("SELECT item_id, kind, from_at, to_at FROM pauses ORDER BY item_id, seq")
+                .fetch_all(&self.pool)
+                .await?;
         for row in rows {
             let pause = Pause {
                 kind: parse_pause_kind(&row.try_get::<String, _>("kind")?),
                 from: parse_time(&row.try_get::<String, _>("from_at")?),
-                to: row.try_get::<Option<String>, _>("to_at")?.as_deref().map(parse_time),
+                to: row
+                    .try_get::<Option<String>, _>("to_at")?
+                    .as_deref()
+                    .map(parse_time),
             };
-            pauses.entry(row.try_get("item_id")?).or_default().push(pause);
+            pauses
+                .entry(row.try_get("item_id")?)
+                .or_default()
+                .push(pause);
         }
         let rows = sqlx::query(
             "SELECT i.item_id, i.project_code, p.project_name, p.category, i.matter, i.department, \
@@ -335,8 +396,12 @@ impl Store {
             let item = Item {
                 pauses: pauses.remove(&item_id).unwrap_or_default(),
                 project_code: row.try_get("project_code")?,
-                project_name: row.try_get::<Option<String>, _>("project_name")?.unwrap_or_default(),
-                project_category: row.try_get::<Option<String>, _>("category")?.unwrap_or_default(),
+                project_name: row
+                    .try_get::<Option<String>, _>("project_name")?
+                    .unwrap_or_default(),
+                project_category: row
+                    .try_get::<Option<String>, _>("category")?
+                    .unwrap_or_default(),
                 matter: row.try_get("matter")?,
                 department: row.try_get("department")?,
                 stage: row.try_get::<i64, _>("stage")? as u8,
@@ -345,7 +410,10 @@ impl Store {
                 limit_days: row.try_get::<i64, _>("limit_days")? as u32,
                 legal_days: row.try_get::<i64, _>("legal_days")? as u32,
                 extension_days: row.try_get::<i64, _>("extension_days")? as u32,
-                finished_at: row.try_get::<Option<String>, _>("finished_at")?.as_deref().map(parse_time),
+                finished_at: row
+                    .try_get::<Option<String>, _>("finished_at")?
+                    .as_deref()
+                    .map(parse_time),
                 updated_at: parse_time(&row.try_get::<String, _>("updated_at")?),
                 item_id,
             };

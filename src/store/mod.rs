@@ -23,13 +23,20 @@ pub enum StoreError {
     #[error("database {url}: {source}")]
     Connect { url: String, source: sqlx::Error },
     #[error("migration {name} on {dialect}: {source}")]
-    Migrate { name: &'static str, dialect: &'static str, source: sqlx::Error },
+    Migrate {
+        name: &'static str,
+        dialect: &'static str,
+        source: sqlx::Error,
+    },
     #[error("database: {0}")]
     Query(#[from] sqlx::Error),
     #[error("unsupported database URL {0:?}: expected sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
     #[error("creating the folder for {path}: {source}")]
-    Folder { path: String, source: std::io::Error },
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,9 +78,18 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_owned()));
         };
-        let connect = |source| StoreError::Connect { url: redact(url), source };
-        let url = if dialect == Dialect::Sqlite { sqlite_url(url)? } else { url.to_owned() };
-        let options = AnyConnectOptions::from_str(&url).map_err(connect)?.disable_statement_logging();
+        let connect = |source| StoreError::Connect {
+            url: redact(url),
+            source,
+        };
+        let url = if dialect == Dialect::Sqlite {
+            sqlite_url(url)?
+        } else {
+            url.to_owned()
+        };
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(connect)?
+            .disable_statement_logging();
         let pool = AnyPoolOptions::new()
             .max_connections(if dialect == Dialect::Sqlite { 4 } else { 8 })
             .acquire_timeout(Duration::from_secs(30))
@@ -104,17 +120,24 @@ impl Store {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         let dialect = self.dialect.name();
-        let fail = |name| move |source| StoreError::Migrate { name, dialect, source };
+        let fail = |name| {
+            move |source| StoreError::Migrate {
+                name,
+                dialect,
+                source,
+            }
+        };
         self.pool
             .execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
             .await
             .map_err(fail("schema_migrations"))?;
         for &(name, sqlite, postgres) in MIGRATIONS {
-            let applied: Option<(String,)> = query_as(&self.sql("SELECT name FROM schema_migrations WHERE name = $1"))
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(fail(name))?;
+            let applied: Option<(String,)> =
+                query_as(&self.sql("SELECT name FROM schema_migrations WHERE name = $1"))
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(fail(name))?;
             if applied.is_some() {
                 continue;
             }
@@ -170,7 +193,10 @@ where
 
 /// The statements of a migration file, split at semicolons that end a line; comments go.
 fn statements(text: &str) -> impl Iterator<Item = &str> {
-    text.split(";\n").map(str::trim).filter(|s| s.lines().any(|l| !l.trim().is_empty() && !l.trim().starts_with("--")))
+    text.split(";\n").map(str::trim).filter(|s| {
+        s.lines()
+            .any(|l| !l.trim().is_empty() && !l.trim().starts_with("--"))
+    })
 }
 
 /// `sqlite://data/duban.db` (relative to the working directory) or `sqlite:///abs/path`:
@@ -178,13 +204,22 @@ fn statements(text: &str) -> impl Iterator<Item = &str> {
 fn sqlite_url(url: &str) -> Result<String, StoreError> {
     let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    if path != ":memory:" {
-        if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|source| StoreError::Folder { path: path.to_owned(), source })?;
-        }
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| path != ":memory:" && !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).map_err(|source| StoreError::Folder {
+            path: path.to_owned(),
+            source,
+        })?;
     }
-    let query = if query.contains("mode=") { query.to_owned() } else if query.is_empty() { "mode=rwc".into() } else { format!("{query}&mode=rwc") };
+    let query = if query.contains("mode=") {
+        query.to_owned()
+    } else if query.is_empty() {
+        "mode=rwc".into()
+    } else {
+        format!("{query}&mode=rwc")
+    };
     Ok(format!("sqlite://{path}?{query}"))
 }
 
@@ -208,7 +243,10 @@ mod tests {
 
     #[test]
     fn passwords_are_hidden() {
-        assert_eq!(redact("postgres://duban:s3cret@db:5432/duban"), "postgres://duban:***@db:5432/duban");
+        assert_eq!(
+            redact("postgres://duban:s3cret@db:5432/duban"),
+            "postgres://duban:***@db:5432/duban"
+        );
         assert_eq!(redact("sqlite://data/duban.db"), "sqlite://data/duban.db");
     }
 

@@ -135,9 +135,16 @@ impl Store {
         if let Some(s) = &filter.status {
             add("i.status = #", s.as_str().into());
         }
-        let filter_sql = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+        let filter_sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
         let count_sql = self.sql(&format!("SELECT COUNT(*) AS n FROM items i{filter_sql}"));
-        let total: i64 = bind_all(query(&count_sql), params.clone()).fetch_one(&self.pool).await?.try_get("n")?;
+        let total: i64 = bind_all(query(&count_sql), params.clone())
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
         let n = params.len();
         let sql = self.sql(&format!(
             "{ITEM_SELECT}{filter_sql} ORDER BY CASE i.grade WHEN 'red' THEN 0 WHEN 'yellow' THEN 1 ELSE 2 END, \
@@ -152,7 +159,10 @@ impl Store {
         Ok((total, rows))
     }
 
-    pub async fn item(&self, id: &str) -> Result<Option<(ItemRow, Vec<PauseRow>, Vec<HistoryRow>)>, StoreError> {
+    pub async fn item(
+        &self,
+        id: &str,
+    ) -> Result<Option<(ItemRow, Vec<PauseRow>, Vec<HistoryRow>)>, StoreError> {
         let Some(row) = query(&self.sql(&format!("{ITEM_SELECT} WHERE i.item_id = $1")))
             .bind(id)
             .fetch_optional(&self.pool)
@@ -160,13 +170,21 @@ impl Store {
         else {
             return Ok(None);
         };
-        let pauses = query(&self.sql("SELECT kind, from_at, to_at FROM pauses WHERE item_id = $1 ORDER BY seq"))
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| Ok(PauseRow { kind: r.try_get("kind")?, from: r.try_get("from_at")?, to: r.try_get("to_at")? }))
-            .collect::<Result<_, sqlx::Error>>()?;
+        let pauses = query(
+            &self.sql("SELECT kind, from_at, to_at FROM pauses WHERE item_id = $1 ORDER BY seq"),
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(PauseRow {
+                kind: r.try_get("kind")?,
+                from: r.try_get("from_at")?,
+                to: r.try_get("to_at")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
         let history = query(&self.sql(
             "SELECT at, grade, previous, cause FROM grade_history WHERE item_id = $1 ORDER BY id",
         ))
@@ -208,7 +226,10 @@ impl Store {
             .map_err(Into::into)
     }
 
-    pub async fn project(&self, code: &str) -> Result<Option<(ProjectRow, Vec<ItemRow>)>, StoreError> {
+    pub async fn project(
+        &self,
+        code: &str,
+    ) -> Result<Option<(ProjectRow, Vec<ItemRow>)>, StoreError> {
         let Some(row) = query(&self.sql(
             "SELECT project_code, project_name, category FROM projects WHERE project_code = $1",
         ))

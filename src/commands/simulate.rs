@@ -1,0 +1,78 @@
+//! `duban simulate --listen ADDR`: serves a realistic, changing approval system over HTTP.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+
+use crate::calendar::Calendar;
+use crate::config::Config;
+use crate::simulator::city::City;
+use crate::simulator::server;
+
+/// How the simulated city is made and moves.
+#[derive(Debug, Clone, Copy)]
+pub struct CityOptions {
+    pub items: u64,
+    pub seed: u64,
+    pub tick: Duration,
+}
+
+/// Starts the simulator on `listen`; it runs until `shutdown`. Returns the bound address.
+pub async fn start(
+    config: &Config,
+    calendar: &Calendar,
+    listen: SocketAddr,
+    options: CityOptions,
+    shutdown: CancellationToken,
+) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let city = City::new(
+        config.matters.clone(),
+        calendar,
+        config.timezone,
+        Utc::now(),
+        options.items,
+        options.seed,
+    )?;
+    let city = Arc::new(Mutex::new(city));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("the simulator cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let ticks = tokio::spawn(server::run_ticks(
+        city.clone(),
+        options.tick,
+        shutdown.clone(),
+    ));
+    let handle = tokio::spawn(async move {
+        let stop = shutdown.clone();
+        let served = axum::serve(listener, server::router(city))
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the simulator stopped");
+        }
+        let _ = ticks.await;
+    });
+    Ok((addr, handle))
+}
+
+pub async fn run(
+    config: Config,
+    calendar: Calendar,
+    listen: SocketAddr,
+    options: CityOptions,
+) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let (addr, handle) = start(&config, &calendar, listen, options, shutdown.clone()).await?;
+    println!(
+        "simulated approval systems on http://{addr}/canonical/items and http://{addr}/cn/items"
+    );
+    crate::app::stop_signal().await;
+    shutdown.cancel();
+    let _ = handle.await;
+    Ok(())
+}
