@@ -111,18 +111,19 @@ impl Store {
         }
         let mut tx = self.pool.begin().await?;
         let delete = self.sql("DELETE FROM quarantine WHERE feed = $1 AND item_id = $2");
+        let delete_anonymous =
+            self.sql("DELETE FROM quarantine WHERE feed = $1 AND item_id IS NULL AND raw = $2");
         let insert = self.sql(
             "INSERT INTO quarantine (feed, at, item_id, field, reason, raw) VALUES ($1, $2, $3, $4, $5, $6)",
         );
         let at = utc(&now);
         for record in records {
-            if let Some(id) = &record.item_id {
-                query(&delete)
-                    .bind(feed)
-                    .bind(id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            // Without an id, the same raw record is the same entry.
+            let (sql, key) = match &record.item_id {
+                Some(id) => (&delete, id.as_str()),
+                None => (&delete_anonymous, record.raw.as_str()),
+            };
+            query(sql).bind(feed).bind(key).execute(&mut *tx).await?;
             let params = vec![
                 Param::from(feed),
                 at.as_str().into(),

@@ -1,0 +1,218 @@
+//! The integration harness: a daemon on port 0 with its own store, a feed server on
+//! loopback whose records and failures the test controls, and a client with one method per
+//! endpoint. Shared by the tests in this folder.
+
+#![allow(dead_code, clippy::unwrap_used)] // each test binary uses part of it; a failed unwrap is a failed test
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use duban::app::{self, Running};
+use duban::clock::Clock;
+use duban::config::Config;
+use duban::config::toml_file::TomlFile;
+use serde_json::{Value, json};
+
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A config for tests: the shipped calendar and catalogue, port 0, the given store and feeds.
+pub fn config_text(database_url: &str, feeds: &str) -> String {
+    format!(
+        r#"timezone = "Asia/Shanghai"
+[calendar]
+holidays_dir = {holidays:?}
+[catalogue]
+matters = {matters:?}
+[grading]
+blue_max_share = 0.5
+[project_targets]
+general_social = 30
+[server]
+listen = "127.0.0.1:0"
+[store]
+database_url = {database_url:?}
+{feeds}
+"#,
+        holidays = root().join("config/holidays").display().to_string(),
+        matters = root().join("config/matters.csv").display().to_string(),
+    )
+}
+
+pub fn load_config(dir: &Path, text: &str) -> Config {
+    let path = dir.join("duban.toml");
+    std::fs::write(&path, text).unwrap();
+    Config::from_file(&TomlFile::from_text(&path, text.to_owned())).unwrap()
+}
+
+pub struct TestApp {
+    pub running: Running,
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+pub async fn spawn_app(config: Config, clock: Clock) -> TestApp {
+    let calendar = config.load_calendar().unwrap();
+    let running = app::start(config, calendar, clock).await.unwrap();
+    let base = format!("http://{}", running.addr);
+    TestApp {
+        running,
+        base,
+        client: reqwest::Client::new(),
+    }
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn items(&self, query: &str) -> Value {
+        self.get(&format!("/api/items?{query}")).await.1
+    }
+
+    pub async fn item(&self, id: &str) -> Value {
+        self.get(&format!("/api/items/{id}")).await.1
+    }
+
+    pub async fn feed(&self, name: &str) -> Value {
+        let feeds = self.get("/api/feeds").await.1;
+        feeds["feeds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .cloned()
+            .unwrap()
+    }
+
+    pub async fn quarantine(&self) -> Value {
+        self.get("/api/quarantine").await.1
+    }
+
+    pub async fn stop(self) {
+        self.running.stop(Duration::from_secs(10)).await;
+    }
+}
+
+/// Polls `check` every 100 ms until it holds, for at most `seconds`.
+pub async fn eventually<F, Fut>(seconds: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out after {seconds} s waiting for: {what}");
+}
+
+/// An approval system on loopback: serves whatever records the test puts in, paged, or
+/// fails with 500 while `failing` is set.
+#[derive(Clone, Default)]
+pub struct FeedServer {
+    pub state: Arc<Mutex<FeedState>>,
+}
+
+#[derive(Default)]
+pub struct FeedState {
+    pub records: Vec<Value>,
+    pub failing: bool,
+    pub requests: u64,
+}
+
+impl FeedServer {
+    pub async fn start() -> (Self, String) {
+        let server = FeedServer::default();
+        let router = Router::new()
+            .route("/items", get(serve))
+            .with_state(server.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        (server, format!("http://{addr}/items"))
+    }
+
+    pub fn set(&self, records: Vec<Value>) {
+        self.state.lock().unwrap().records = records;
+    }
+
+    pub fn fail(&self, failing: bool) {
+        self.state.lock().unwrap().failing = failing;
+    }
+}
+
+async fn serve(
+    State(server): State<FeedServer>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let mut state = server.state.lock().unwrap();
+    state.requests += 1;
+    if state.failing {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "database is down").into_response();
+    }
+    let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+    let size: usize = q
+        .get("page_size")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1000);
+    let records: Vec<Value> = state
+        .records
+        .iter()
+        .skip((page - 1) * size)
+        .take(size)
+        .cloned()
+        .collect();
+    Json(json!({ "items": records })).into_response()
+}
+
+/// A canonical record, accepted on `accepted` (RFC 3339) with a limit of `limit` days.
+pub fn record(id: &str, accepted: &str, limit: u32) -> Value {
+    json!({
+        "item_id": id, "project_code": "2611-370102-04-01-123456", "project_name": "某某产业园一期",
+        "project_category": "general_social", "matter": "建设工程规划许可证核发",
+        "department": "市自然资源和规划局", "stage": 2, "status": "pending",
+        "accepted_at": accepted, "limit_days": limit, "legal_days": 20, "extension_days": 0,
+        "pauses": [], "finished_at": null, "updated_at": accepted
+    })
+}
+
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+pub fn sqlite_url(dir: &Path) -> String {
+    format!("sqlite://{}", dir.join("duban.db").display())
+}
+
+pub fn path_string(p: &Path) -> String {
+    p.display().to_string()
+}
+
+pub fn folder(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::create_dir_all(&path).unwrap();
+    path
+}

@@ -1,0 +1,282 @@
+//! The daemon against real peers on loopback: a feed server it polls over HTTP, a temporary
+//! SQLite store, a CSV drop folder, an injected clock.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod common;
+
+use chrono::DateTime;
+use common::*;
+use duban::clock::{Clock, ManualClock};
+use serde_json::json;
+
+fn http_feed(name: &str, url: &str, extra: &str) -> String {
+    format!(
+        r#"
+[[feeds]]
+name = "{name}"
+kind = "http_json"
+schedule = "* * * * * *"
+url = "{url}"
+records_path = "items"
+pagination = {{ kind = "page", size = 2 }}
+retries = 0
+stale_after_missed_runs = 2
+{extra}
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn records_are_mapped_quarantined_and_deduplicated() {
+    let dir = temp_dir();
+    let (feed, url) = FeedServer::start().await;
+    let mut bad_time = record("BAD-1", "2026-11-02T09:30:00+08:00", 5);
+    bad_time["accepted_at"] = json!("2026-11-02 09:30");
+    let mut bad_stage = record("BAD-2", "2026-11-02T09:30:00+08:00", 5);
+    bad_stage["stage"] = json!(9);
+    feed.set(vec![
+        record("A-1", "2026-11-02T09:30:00+08:00", 5),
+        bad_time,
+        record("A-2", "2026-11-03T09:30:00+08:00", 5),
+        json!("not an object"),
+        bad_stage,
+        record("A-3", "2026-11-04T09:30:00+08:00", 5),
+    ]);
+    let config = load_config(
+        dir.path(),
+        &config_text(&sqlite_url(dir.path()), &http_feed("main", &url, "")),
+    );
+    let app = spawn_app(config, Clock::System).await;
+
+    eventually(10, "three items stored", || async {
+        app.items("").await["total"] == 3
+    })
+    .await;
+    let quarantine = app.quarantine().await;
+    assert_eq!(quarantine["total"], 3, "{quarantine}");
+    let records = quarantine["records"].as_array().unwrap();
+    let find = |id: &str| records.iter().find(|r| r["item_id"] == id).unwrap().clone();
+    assert_eq!(find("BAD-1")["field"], "accepted_at");
+    assert!(
+        find("BAD-1")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("RFC 3339")
+    );
+    assert_eq!(find("BAD-2")["field"], "stage");
+    assert!(records.iter().any(|r| r["reason"] == "not a JSON object"));
+
+    // The same records again, run after run: nothing new is written.
+    let runs_before = app.feed("main").await["last_run"]["started_at"].clone();
+    eventually(10, "another run", || async {
+        app.feed("main").await["last_run"]["started_at"] != runs_before
+    })
+    .await;
+    let main = app.feed("main").await;
+    assert_eq!(main["last_run"]["unchanged"], 3, "{main}");
+    assert_eq!(
+        app.quarantine().await["total"],
+        3,
+        "quarantine entries are replaced, not repeated"
+    );
+    let item = app.item("A-1").await;
+    assert_eq!(item["history"].as_array().unwrap().len(), 1, "{item}");
+    assert_eq!(item["history"][0]["cause"], "feed:main");
+
+    // A changed record is stored again and its grade history grows only if the grade moves.
+    let mut changed = record("A-1", "2026-11-02T09:30:00+08:00", 5);
+    changed["status"] = json!("finished");
+    changed["finished_at"] = json!("2026-11-03T10:00:00+08:00");
+    feed.set(vec![changed]);
+    eventually(10, "the change stored", || async {
+        app.item("A-1").await["status"] == "finished"
+    })
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_chinese_format_maps_through_the_config() {
+    let dir = temp_dir();
+    let (feed, url) = FeedServer::start().await;
+    feed.set(vec![json!({
+        "办件编号": "CN-1", "项目代码": "2611-370102-04-01-654321", "项目名称": "天桥区数据中心",
+        "项目类别": "general_social", "事项名称": "建设工程消防验收", "办理部门": "市住房和城乡建设局",
+        "审批阶段": "4", "办件状态": "暂停中", "受理时间": "2026-11-02 09:30:00", "承诺时限": "10",
+        "法定时限": "15", "延期天数": "0", "办结时间": "", "更新时间": "2026-11-04 10:00:00",
+        "暂停记录": [{"类型": "专家评审", "开始时间": "2026-11-04 10:00:00", "结束时间": null}]
+    })]);
+    let shipped = std::fs::read_to_string(root().join("config/duban.toml")).unwrap();
+    let mapping = &shipped[shipped.find("[feeds.fields]").unwrap()..];
+    let feeds = format!(
+        "[[feeds]]\nname = \"cn\"\nkind = \"http_json\"\nschedule = \"* * * * * *\"\nurl = \"{url}\"\n\
+         records_path = \"items\"\ntime_format = \"%Y-%m-%d %H:%M:%S\"\n{mapping}"
+    );
+    let config = load_config(dir.path(), &config_text(&sqlite_url(dir.path()), &feeds));
+    let app = spawn_app(config, Clock::System).await;
+    eventually(10, "the record stored", || async {
+        app.items("").await["total"] == 1
+    })
+    .await;
+    let item = app.item("CN-1").await;
+    assert_eq!(item["status"], "paused");
+    assert_eq!(item["paused"], true);
+    assert_eq!(
+        item["accepted_at"], "2026-11-02T01:30:00Z",
+        "local time read in Asia/Shanghai"
+    );
+    assert_eq!(item["pauses"][0]["kind"], "expert_review");
+    assert_eq!(item["stage"], 4);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_feed_down_then_up_goes_stale_and_recovers() {
+    let dir = temp_dir();
+    let (feed, url) = FeedServer::start().await;
+    feed.fail(true);
+    let config = load_config(
+        dir.path(),
+        &config_text(&sqlite_url(dir.path()), &http_feed("flaky", &url, "")),
+    );
+    let app = spawn_app(config, Clock::System).await;
+    eventually(10, "the feed stale", || async {
+        app.feed("flaky").await["stale"] == true
+    })
+    .await;
+    let feed_state = app.feed("flaky").await;
+    assert!(
+        feed_state["last_error"].as_str().unwrap().contains("500"),
+        "{feed_state}"
+    );
+    let (_, health) = app.get("/healthz").await;
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert!(health["reasons"][0].as_str().unwrap().contains("flaky"));
+    let (_, metrics) = app.get("/metrics").await;
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains("duban_feed_stale{feed=\"flaky\"} 1")
+    );
+
+    feed.set(vec![record("U-1", "2026-11-02T09:30:00+08:00", 5)]);
+    feed.fail(false);
+    eventually(10, "the feed recovered", || async {
+        app.feed("flaky").await["stale"] == false
+    })
+    .await;
+    eventually(10, "its record stored", || async {
+        app.items("").await["total"] == 1
+    })
+    .await;
+    assert_eq!(app.get("/healthz").await.1["status"], "ok");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_keeps_items_history_and_quarantine() {
+    let dir = temp_dir();
+    let (feed, url) = FeedServer::start().await;
+    let mut bad = record("BAD", "2026-11-02T09:30:00+08:00", 5);
+    bad["limit_days"] = json!(-1);
+    feed.set(vec![record("K-1", "2026-11-02T09:30:00+08:00", 5), bad]);
+    let text = config_text(&sqlite_url(dir.path()), &http_feed("main", &url, ""));
+    let app = spawn_app(load_config(dir.path(), &text), Clock::System).await;
+    eventually(10, "stored", || async { app.items("").await["total"] == 1 }).await;
+    app.stop().await;
+
+    feed.fail(true);
+    let app = spawn_app(load_config(dir.path(), &text), Clock::System).await;
+    assert_eq!(app.items("").await["total"], 1);
+    assert_eq!(
+        app.item("K-1").await["history"].as_array().unwrap().len(),
+        1
+    );
+    assert_eq!(app.quarantine().await["total"], 1);
+    assert_eq!(
+        app.get("/healthz").await.1["items"],
+        1,
+        "the board is rebuilt from the store"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_grade_changes_at_the_right_midnight() {
+    let dir = temp_dir();
+    let (feed, url) = FeedServer::start().await;
+    // Accepted Monday 2 Nov, 5 days: blue through 4 Nov, yellow from 5 Nov 00:00 (+08:00).
+    feed.set(vec![record("M-1", "2026-11-02T09:30:00+08:00", 5)]);
+    let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+    let clock = ManualClock::new(at("2026-11-04T23:59:58+08:00"));
+    let config = load_config(
+        dir.path(),
+        &config_text(&sqlite_url(dir.path()), &http_feed("main", &url, "")),
+    );
+    let app = spawn_app(config, Clock::Manual(clock.clone())).await;
+    eventually(10, "stored", || async { app.items("").await["total"] == 1 }).await;
+    let item = app.item("M-1").await;
+    assert_eq!(
+        (item["grade"].as_str(), item["used"].as_i64()),
+        (Some("blue"), Some(2))
+    );
+    assert_eq!(item["next_change"], "2026-11-05T00:00:00+08:00");
+
+    clock.set(at("2026-11-04T23:59:59+08:00"));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(app.items("grade=blue").await["total"], 1, "not yet");
+
+    clock.set(at("2026-11-05T00:00:00+08:00"));
+    eventually(5, "yellow at midnight", || async {
+        app.items("grade=yellow").await["total"] == 1
+    })
+    .await;
+    let history = app.item("M-1").await["history"].clone();
+    assert_eq!(history[1]["cause"], "clock", "{history}");
+    assert_eq!(history[1]["at"], "2026-11-04T16:00:00Z");
+    assert_eq!(history[1]["previous"], "blue");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gbk_csv_dropped_in_a_folder_is_read_and_filed() {
+    let dir = temp_dir();
+    let drop = folder(dir.path(), "drop");
+    let csv = "办件编号,项目代码,项目名称,项目类别,事项名称,办理部门,审批阶段,办件状态,受理时间,承诺时限,法定时限,延期天数,办结时间,更新时间\n\
+               G-1,2611-370102-04-01-111111,槐荫区安置房,general_social,城市道路挖掘占用许可,市城市管理局,3,办理中,2026-11-02 09:30:00,5,20,0,,2026-11-02 09:30:00\n\
+               G-2,2611-370102-04-01-111111,槐荫区安置房,general_social,夜间施工许可,市生态环境局,3,已办结,2026-11-02 10:00:00,1,5,0,2026-11-03 16:00:00,2026-11-03 16:00:00\n\
+               G-3,2611-370102-04-01-111111,槐荫区安置房,general_social,夜间施工许可,市生态环境局,三,办理中,2026-11-02 10:00:00,1,5,0,,2026-11-03 16:00:00\n";
+    let (bytes, _, _) = encoding_rs::GBK.encode(csv);
+    std::fs::write(drop.join("export-1.csv"), &bytes).unwrap();
+    std::fs::write(drop.join("export-2.xlsx"), b"PK\x03\x04 not really").unwrap();
+    let shipped = std::fs::read_to_string(root().join("config/duban.toml")).unwrap();
+    let start = shipped.find("[feeds.fields]").unwrap();
+    let end = shipped.find("[feeds.pause_fields]").unwrap();
+    let values = &shipped[shipped.find("[feeds.values.status]").unwrap()..];
+    let feeds = format!(
+        "[[feeds]]\nname = \"drop\"\nkind = \"folder\"\nschedule = \"* * * * * *\"\npath = {:?}\nencoding = \"gbk\"\n\
+         time_format = \"%Y-%m-%d %H:%M:%S\"\n{}{values}",
+        path_string(&drop),
+        &shipped[start..end].replace("pauses = \"暂停记录\"\n", ""),
+    );
+    let config = load_config(dir.path(), &config_text(&sqlite_url(dir.path()), &feeds));
+    let app = spawn_app(config, Clock::System).await;
+    eventually(10, "two items stored", || async {
+        app.items("").await["total"] == 2
+    })
+    .await;
+    assert_eq!(app.item("G-2").await["status"], "finished");
+    let quarantine = app.quarantine().await;
+    assert_eq!(quarantine["records"][0]["item_id"], "G-3");
+    assert_eq!(quarantine["records"][0]["field"], "stage");
+    eventually(5, "files filed", || async {
+        drop.join("done/export-1.csv").exists()
+            && drop.join("failed/export-2.xlsx.error.txt").exists()
+    })
+    .await;
+    let reason = std::fs::read_to_string(drop.join("failed/export-2.xlsx.error.txt")).unwrap();
+    assert!(reason.contains("CSV"), "{reason}");
+    app.stop().await;
+}
