@@ -1,0 +1,213 @@
+//! The store on PostgreSQL and the `sql` feed on MariaDB and PostgreSQL, against the real
+//! servers named by `DUBAN_TEST_PG_URL` and `DUBAN_TEST_MYSQL_URL` (`.ci/run` sets them).
+//! Each test makes its own database or schema. Without the variables the tests say so and
+//! pass, except under `CI=true`, where a missing service is a failure.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod common;
+
+use common::*;
+use duban::clock::Clock;
+use serde_json::json;
+use sqlx::Executor;
+
+fn service_url(variable: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{variable} is not set: under CI=true the service tests must run (see .ci/run)")
+        }
+        _ => {
+            eprintln!(
+                "{variable} is not set: skipping (set it to run this test against a real server)"
+            );
+            None
+        }
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}_{}_{}", std::process::id(), nanos % 1_000_000_000)
+}
+
+async fn pool(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .unwrap()
+}
+
+/// A fresh PostgreSQL database on the server of `base`, and its URL.
+async fn fresh_pg_database(base: &str) -> String {
+    let name = unique("duban_test");
+    pool(base)
+        .await
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .unwrap();
+    let (server, _) = base.rsplit_once('/').unwrap();
+    format!("{server}/{name}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_store_on_postgres_keeps_items_history_and_quarantine() {
+    let Some(base) = service_url("DUBAN_TEST_PG_URL") else {
+        return;
+    };
+    let url = fresh_pg_database(&base).await;
+    let dir = temp_dir();
+    let (feed, feed_url) = FeedServer::start().await;
+    let mut bad = record("BAD", "2026-11-02T09:30:00+08:00", 5);
+    bad["status"] = json!("办理中");
+    feed.set(vec![
+        record("P-1", "2026-11-02T09:30:00+08:00", 5),
+        record("P-2", "2026-11-20T09:30:00+08:00", 3),
+        bad,
+    ]);
+    let feeds = format!(
+        "[[feeds]]\nname = \"pg\"\nkind = \"http_json\"\nschedule = \"* * * * * *\"\nurl = \"{feed_url}\"\nrecords_path = \"items\"\n"
+    );
+    let text = config_text(&url, &feeds);
+    let app = spawn_app(load_config(dir.path(), &text), Clock::System).await;
+    eventually(15, "two items stored", || async {
+        app.items("").await["total"] == 2
+    })
+    .await;
+    assert_eq!(app.quarantine().await["records"][0]["field"], "status");
+    let summary = app.get("/api/summary").await.1;
+    assert_eq!(
+        summary["totals"]["red"].as_i64().unwrap()
+            + summary["totals"]["yellow"].as_i64().unwrap()
+            + summary["totals"]["blue"].as_i64().unwrap(),
+        2
+    );
+    // Unchanged on the next run; kept across a restart.
+    let before = app.feed("pg").await["last_run"]["started_at"].clone();
+    eventually(10, "another run", || async {
+        app.feed("pg").await["last_run"]["started_at"] != before
+    })
+    .await;
+    assert_eq!(app.feed("pg").await["last_run"]["unchanged"], 2);
+    app.stop().await;
+    feed.fail(true);
+    let app = spawn_app(load_config(dir.path(), &text), Clock::System).await;
+    assert_eq!(app.items("").await["total"], 2);
+    assert_eq!(
+        app.item("P-1").await["history"].as_array().unwrap().len(),
+        1
+    );
+    assert_eq!(
+        app.items("project=2611-370102-04-01-123456&limit=1").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    app.stop().await;
+}
+
+/// Feeds a table of the source database to duban through a `sql` feed.
+async fn sql_feed_reads(dsn_env: &str, query: &str) {
+    let dir = temp_dir();
+    let feeds = format!(
+        "[[feeds]]\nname = \"sql\"\nkind = \"sql\"\nschedule = \"* * * * * *\"\ndsn_env = \"{dsn_env}\"\n\
+         time_format = \"%Y-%m-%d %H:%M:%S\"\nquery = \"\"\"{query}\"\"\"\n"
+    );
+    let app = spawn_app(
+        load_config(dir.path(), &config_text(&sqlite_url(dir.path()), &feeds)),
+        Clock::System,
+    )
+    .await;
+    eventually(15, "two rows stored", || async {
+        app.items("").await["total"] == 2
+    })
+    .await;
+    let item = app.item("S-1").await;
+    assert_eq!(item["accepted_at"], "2026-11-02T01:30:00Z", "{item}");
+    assert_eq!(item["limit_days"], 5);
+    let quarantine = app.quarantine().await;
+    assert_eq!(quarantine["records"][0]["item_id"], "S-3", "{quarantine}");
+    assert_eq!(quarantine["records"][0]["field"], "limit_days");
+    app.stop().await;
+}
+
+const ROWS: &str = "('S-1', '2611-370102-04-01-222222', '历下区研发中心', 'general_social', '建设工程规划许可证核发', '市自然资源和规划局', 2, 'pending', '2026-11-02 09:30:00', 5, 20, 0, NULL, '2026-11-02 09:30:00'), \
+    ('S-2', '2611-370102-04-01-222222', '历下区研发中心', 'general_social', '建设工程消防验收', '市住房和城乡建设局', 4, 'finished', '2026-11-03 09:30:00', 10, 15, 0, '2026-11-05 09:30:00', '2026-11-05 09:30:00'), \
+    ('S-3', '2611-370102-04-01-222222', '历下区研发中心', 'general_social', '夜间施工许可', '市生态环境局', 3, 'pending', '2026-11-03 09:30:00', -2, 5, 0, NULL, '2026-11-03 09:30:00')";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sql_feed_reads_mariadb() {
+    let Some(url) = service_url("DUBAN_TEST_MYSQL_URL") else {
+        return;
+    };
+    let db = unique("duban_feed");
+    let source = pool(&url).await;
+    for statement in [
+        format!("CREATE DATABASE {db} CHARACTER SET utf8mb4"),
+        format!(
+            "CREATE TABLE {db}.approvals (item_id VARCHAR(64) PRIMARY KEY, project_code VARCHAR(64), project_name VARCHAR(200), \
+             project_category VARCHAR(64), matter VARCHAR(200), department VARCHAR(200), stage BIGINT, status VARCHAR(16), \
+             accepted_at DATETIME, limit_days BIGINT, legal_days BIGINT, extension_days BIGINT, finished_at DATETIME NULL, updated_at DATETIME)"
+        ),
+        format!("INSERT INTO {db}.approvals VALUES {ROWS}"),
+    ] {
+        source
+            .execute(sqlx::AssertSqlSafe(statement))
+            .await
+            .unwrap();
+    }
+    let query = format!(
+        "SELECT item_id, project_code, project_name, project_category, matter, department, stage, status, \
+         DATE_FORMAT(accepted_at, '%Y-%m-%d %H:%i:%s') AS accepted_at, limit_days, legal_days, extension_days, \
+         DATE_FORMAT(finished_at, '%Y-%m-%d %H:%i:%s') AS finished_at, \
+         DATE_FORMAT(updated_at, '%Y-%m-%d %H:%i:%s') AS updated_at \
+         FROM {db}.approvals WHERE DATE_FORMAT(updated_at, '%Y-%m-%d %H:%i:%s') > :since"
+    );
+    sql_feed_reads("DUBAN_TEST_MYSQL_URL", &query).await;
+    source
+        .execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {db}")))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sql_feed_reads_postgres() {
+    let Some(url) = service_url("DUBAN_TEST_PG_URL") else {
+        return;
+    };
+    let schema = unique("duban_feed");
+    let source = pool(&url).await;
+    for statement in [
+        format!("CREATE SCHEMA {schema}"),
+        format!(
+            "CREATE TABLE {schema}.approvals (item_id TEXT PRIMARY KEY, project_code TEXT, project_name TEXT, \
+             project_category TEXT, matter TEXT, department TEXT, stage BIGINT, status TEXT, accepted_at TIMESTAMP, \
+             limit_days BIGINT, legal_days BIGINT, extension_days BIGINT, finished_at TIMESTAMP NULL, updated_at TIMESTAMP)"
+        ),
+        format!("INSERT INTO {schema}.approvals VALUES {ROWS}"),
+    ] {
+        source
+            .execute(sqlx::AssertSqlSafe(statement))
+            .await
+            .unwrap();
+    }
+    let query = format!(
+        "SELECT item_id, project_code, project_name, project_category, matter, department, stage, status, \
+         to_char(accepted_at, 'YYYY-MM-DD HH24:MI:SS') AS accepted_at, limit_days, legal_days, extension_days, \
+         to_char(finished_at, 'YYYY-MM-DD HH24:MI:SS') AS finished_at, \
+         to_char(updated_at, 'YYYY-MM-DD HH24:MI:SS') AS updated_at \
+         FROM {schema}.approvals WHERE to_char(updated_at, 'YYYY-MM-DD HH24:MI:SS') > :since"
+    );
+    sql_feed_reads("DUBAN_TEST_PG_URL", &query).await;
+    source
+        .execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .await
+        .unwrap();
+}
