@@ -4,6 +4,7 @@
 //! due and re-grades only that. Pure data: no clock, no I/O.
 
 use std::collections::{BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -16,7 +17,6 @@ use crate::item::Item;
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub item_id: String,
-    pub department: String,
     /// Hash of the canonical record: the same record again is recognised without a write.
     pub hash: u64,
     pub clock: ClockInput,
@@ -34,13 +34,27 @@ pub struct Board {
     index: BTreeSet<(i64, u32)>,
 }
 
-/// A stable 64-bit hash (FNV-1a) of a canonical record: the same across runs and releases,
-/// unlike std's hasher, because it is stored.
+/// A stable 64-bit hash (FNV-1a) of a canonical record. It is stored, so it must not change
+/// between runs: std's `DefaultHasher` is seeded per process; FNV over the record's `Hash`
+/// feed is not.
 pub fn record_hash(item: &Item) -> u64 {
-    let text = serde_json::to_vec(item).unwrap_or_default();
-    text.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    let mut hasher = Fnv(0xcbf2_9ce4_8422_2325);
+    item.hash(&mut hasher);
+    hasher.finish()
+}
+
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// An item graded now, ready to be written and then put on the board.
@@ -94,7 +108,6 @@ impl Board {
             previous: self.get(&item.item_id).map(|e| e.grading.grade),
             entry: Entry {
                 item_id: item.item_id.clone(),
-                department: item.department.clone(),
                 hash,
                 clock,
                 thresholds,

@@ -58,33 +58,36 @@ impl Shared {
 
     /// Builds the board from the store at start-up, grading every item as of now.
     pub async fn load_board(&self) -> Result<usize, StoreError> {
-        let stored = self.store.load_items().await?;
         let now = self.clock.now();
         let tz = self.config.timezone;
         let today = now.with_timezone(&tz).date_naive();
-        let mut graded = Vec::with_capacity(stored.len());
-        {
-            let board = self.board();
-            for s in &stored {
-                let thresholds = self
-                    .config
-                    .grading
-                    .thresholds_for(&s.item.matter, &s.item.department);
+        let mut changed: Vec<Graded> = Vec::new();
+        let mut unchanged: Vec<Graded> = Vec::new();
+        self.store
+            .for_each_item(|s| {
+                let thresholds = self.config.grading.thresholds_for(&s.item.matter, &s.item.department);
+                let board = self.board();
                 match board.grade(&s.item, s.hash, thresholds, &self.calendar, tz, today) {
                     Ok(mut g) => {
                         g.previous = Some(s.grade);
-                        graded.push(g);
+                        if g.previous == Some(g.entry.grading.grade) {
+                            unchanged.push(g);
+                        } else {
+                            changed.push(g);
+                        }
                     }
-                    Err(e) => {
-                        tracing::warn!(item = %s.item.item_id, error = %e, "stored item cannot be graded")
-                    }
+                    Err(e) => tracing::warn!(item = %s.item.item_id, error = %e, "stored item cannot be graded"),
                 }
-            }
-        }
+                if unchanged.len() >= 10_000 {
+                    drop(board);
+                    self.board().commit(unchanged.drain(..));
+                }
+            })
+            .await?;
+        self.board().commit(unchanged);
         // Grades that changed while the daemon was down are written now, with their history.
-        let updates: Vec<GradeUpdate> = graded
+        let updates: Vec<GradeUpdate> = changed
             .iter()
-            .filter(|g| g.previous != Some(g.entry.grading.grade))
             .map(|g| GradeUpdate {
                 item_id: &g.entry.item_id,
                 grading: &g.entry.grading,
@@ -93,10 +96,10 @@ impl Shared {
             })
             .collect();
         self.store.regrade_items(&updates, now).await?;
-        let count = graded.len();
-        self.board().commit(graded);
+        drop(updates);
+        self.board().commit(changed);
         self.changed.notify_one();
-        Ok(count)
+        Ok(self.board().len())
     }
 
     /// Stores new and changed records of `feed` and puts them on the board; unchanged ones
@@ -105,7 +108,7 @@ impl Shared {
     pub async fn ingest(
         &self,
         feed: &str,
-        items: Vec<(Item, String)>,
+        items: Vec<Item>,
     ) -> Result<(Outcome, Vec<Quarantined>), StoreError> {
         let _writer = self.writer.lock().await;
         let now = self.clock.now();
@@ -116,7 +119,7 @@ impl Shared {
         let mut graded: Vec<(Item, Graded)> = Vec::new();
         {
             let board = self.board();
-            for (item, raw) in items {
+            for item in items {
                 let hash = record_hash(&item);
                 if board.is_unchanged(&item.item_id, hash) {
                     outcome.unchanged += 1;
@@ -132,7 +135,8 @@ impl Shared {
                         item_id: Some(item.item_id.clone()),
                         field: String::new(),
                         reason: e.to_string(),
-                        raw,
+                        // The record was valid: its canonical form is what is kept.
+                        raw: serde_json::to_string(&item).unwrap_or_default(),
                     }),
                 }
             }

@@ -45,7 +45,7 @@ pub enum PauseKind {
     Other,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Pause {
     pub kind: PauseKind,
     pub from: DateTime<FixedOffset>,
@@ -54,7 +54,7 @@ pub struct Pause {
 }
 
 /// A validated item: every field present and consistent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Item {
     pub item_id: String,
     pub project_code: String,
@@ -150,6 +150,17 @@ pub fn parse_record(json: &str) -> Result<Item, RecordError> {
     raw.validate()
 }
 
+/// Validates a JSON object as it came from a canonical feed.
+pub fn from_object(
+    object: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Item, RecordError> {
+    use serde::de::IntoDeserializer;
+    match RawItem::deserialize(object.into_deserializer()) {
+        Ok(raw) => raw.validate(),
+        Err(_) => from_value(&serde_json::Value::Object(object.clone())),
+    }
+}
+
 /// Validates a record that is already JSON (a feed's record after mapping).
 pub fn from_value(value: &serde_json::Value) -> Result<Item, RecordError> {
     let item_id = value
@@ -162,6 +173,10 @@ pub fn from_value(value: &serde_json::Value) -> Result<Item, RecordError> {
             problem: "not a JSON object".into(),
             item_id,
         });
+    }
+    // Tracking the path costs time; only a record that fails is read again with it.
+    if let Ok(raw) = RawItem::deserialize(value) {
+        return raw.validate();
     }
     match serde_path_to_error::deserialize::<_, RawItem>(value) {
         Ok(raw) => raw.validate(),

@@ -60,8 +60,8 @@ impl<'a> Pager<'a> {
             }
             Pagination::None => {}
         }
-        let body = request(spec, self.client, &params).await?;
-        let records = records_at(&body, &spec.records_path)?;
+        let mut body = request(spec, self.client, &params).await?;
+        let records = records_at(&mut body, &spec.records_path)?;
         match &spec.pagination {
             Pagination::None => self.finished = true,
             Pagination::Page { size, .. } => {
@@ -158,9 +158,14 @@ fn lookup<'a>(body: &'a Value, path: &str) -> Option<&'a Value> {
         .try_fold(body, |v, key| v.get(key))
 }
 
-fn records_at(body: &Value, path: &str) -> Result<Page, FetchError> {
-    match lookup(body, path) {
-        Some(Value::Array(records)) => Ok(records.clone()),
+/// Takes the list of records out of the response (the rest, e.g. a cursor, stays).
+fn records_at(body: &mut Value, path: &str) -> Result<Page, FetchError> {
+    let found = path
+        .split('.')
+        .filter(|p| !p.is_empty())
+        .try_fold(body, |v, key| v.get_mut(key));
+    match found {
+        Some(Value::Array(records)) => Ok(std::mem::take(records)),
         _ => Err(FetchError::fatal(format!(
             "no list of records at {:?} in the response (records_path)",
             if path.is_empty() {

@@ -30,8 +30,19 @@ impl Mapping {
 
     /// Maps and validates one record.
     pub fn to_item(&self, source: &Map<String, Value>) -> Result<Item, RecordError> {
+        if self.is_identity() {
+            // A canonical feed: nothing to rename or convert.
+            return item::from_object(source);
+        }
         let canonical = self.to_canonical(source)?;
         item::from_value(&canonical)
+    }
+
+    fn is_identity(&self) -> bool {
+        self.fields.is_empty()
+            && self.values.is_empty()
+            && self.pause_fields.is_empty()
+            && self.time_format.is_none()
     }
 
     /// The canonical JSON object for `source`, before validation.

@@ -149,7 +149,6 @@ async fn ingest_page(
     let mut items = Vec::with_capacity(page.len());
     let mut quarantine = Vec::new();
     for record in page {
-        let raw = record.to_string();
         let mapped = match &record {
             Value::Object(object) => spec.mapping.to_item(object),
             _ => Err(crate::item::RecordError {
@@ -159,12 +158,13 @@ async fn ingest_page(
             }),
         };
         match mapped {
-            Ok(item) => items.push((item, raw)),
+            Ok(item) => items.push(item),
+            // The record as the feed sent it, kept only when it is refused.
             Err(e) => quarantine.push(Quarantined {
+                raw: record.to_string(),
                 item_id: e.item_id,
                 field: e.field,
                 reason: e.problem,
-                raw,
             }),
         }
     }

@@ -159,26 +159,31 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<(i64, Vec<QuarantineRow>), StoreError> {
-        let filter = if feed.is_some() {
-            "WHERE feed = $1"
+        // Placeholders are numbered in order, each once (SQLite binds them by position).
+        let (filter, first) = if feed.is_some() {
+            ("WHERE feed = $1", 2)
         } else {
-            "WHERE $1 = $1"
+            ("", 1)
         };
-        let total: i64 =
-            query(&self.sql(&format!("SELECT COUNT(*) AS n FROM quarantine {filter}")))
-                .bind(feed.unwrap_or(""))
-                .fetch_one(&self.pool)
-                .await?
-                .try_get("n")?;
-        let rows = query(&self.sql(&format!(
+        let mut count = query(&self.sql(&format!("SELECT COUNT(*) AS n FROM quarantine {filter}")));
+        if let Some(feed) = feed {
+            count = count.bind(feed);
+        }
+        let total: i64 = count.fetch_one(&self.pool).await?.try_get("n")?;
+        let sql = self.sql(&format!(
             "SELECT id, feed, at, item_id, field, reason, raw FROM quarantine {filter} \
-             ORDER BY id DESC LIMIT $2 OFFSET $3"
-        )))
-        .bind(feed.unwrap_or(""))
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await?;
+             ORDER BY id DESC LIMIT ${first} OFFSET ${}",
+            first + 1
+        ));
+        let mut rows_query = query(&sql);
+        if let Some(feed) = feed {
+            rows_query = rows_query.bind(feed);
+        }
+        let rows = rows_query
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
         let rows = rows
             .into_iter()
             .map(|r| {
