@@ -205,10 +205,9 @@ fn start_up_and_memory(runtime: &tokio::runtime::Runtime, dir: &Path, database_u
         .unwrap();
     let url = format!("http://{listen}/healthz");
     let seconds = loop {
-        if let Ok(body) = runtime.block_on(async { reqwest::get(&url).await?.text().await }) {
-            if body.contains("\"items\":") {
-                break started.elapsed().as_secs_f64();
-            }
+        let body = runtime.block_on(async { reqwest::get(&url).await?.text().await });
+        if body.is_ok_and(|b| b.contains("\"items\":")) {
+            break started.elapsed().as_secs_f64();
         }
         assert!(
             started.elapsed() < Duration::from_secs(120),
