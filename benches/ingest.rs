@@ -280,8 +280,14 @@ fn main() {
             pool.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                 .await
                 .unwrap();
-            let (server, _) = base.rsplit_once('/').unwrap();
-            format!("{server}/{name}")
+            // Keep any query (`?host=/var/run/postgresql` for a Unix socket).
+            let (address, query) = base
+                .split_once('?')
+                .map_or((base.as_str(), String::new()), |(a, q)| {
+                    (a, format!("?{q}"))
+                });
+            let (server, _) = address.rsplit_once('/').unwrap();
+            format!("{server}/{name}{query}")
         });
         runtime.block_on(ingest(dir.path(), &url, &feed_url));
         println!("5. psql \\copy (COPY) of the same rows");

@@ -140,7 +140,7 @@ impl Store {
 
     /// Removes an item's quarantine entries once a good record for it arrives.
     pub async fn release(&self, feed: &str, item_ids: &[&str]) -> Result<(), StoreError> {
-        for chunk in item_ids.chunks(200) {
+        for chunk in item_ids.chunks(super::items::rows_per_statement(self.dialect, 1)) {
             let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
             let sql = self.sql(&format!(
                 "DELETE FROM quarantine WHERE feed = $1 AND item_id IN ({})",

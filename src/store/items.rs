@@ -98,9 +98,16 @@ const ITEM_COLUMNS: &[&str] = &[
     "changed_at",
 ];
 
-/// Rows per multi-row statement (2,400 values): fewer statements, well under the bound-variable
-/// limits (SQLite 32,766, PostgreSQL 65,535); measured best of 20, 100 and 200 on the ingest bench.
-const ROWS_PER_STATEMENT: usize = 100;
+/// Rows per multi-row statement. SQLite: 100 (2,400 values), the best of 20, 100 and 200 on
+/// the ingest bench. PostgreSQL: as many as its 65,535 bound values allow, because sqlx 0.9.0
+/// leaves Nagle's algorithm on (sqlx issue #4335), so every statement can wait ~40 ms for a
+/// delayed ACK: fewer, larger statements wait less often.
+pub(crate) fn rows_per_statement(dialect: super::Dialect, columns: usize) -> usize {
+    match dialect {
+        super::Dialect::Sqlite => 100,
+        super::Dialect::Postgres => 60_000 / columns,
+    }
+}
 
 /// `INSERT INTO table (columns) VALUES ($1, …), (…) <suffix>` for `rows` rows.
 fn multi_insert(table: &str, columns: &[&str], rows: usize, suffix: &str) -> String {
@@ -166,7 +173,7 @@ impl Store {
         let now_text = utc(&now);
         let mut tx = self.pool.begin().await?;
         let item_suffix = upsert_suffix("item_id", ITEM_COLUMNS, &["first_seen_at"]);
-        for chunk in writes.chunks(ROWS_PER_STATEMENT) {
+        for chunk in writes.chunks(rows_per_statement(self.dialect, ITEM_COLUMNS.len())) {
             let sql = self.sql(&multi_insert(
                 "items",
                 ITEM_COLUMNS,
@@ -209,7 +216,7 @@ impl Store {
         let changed: Vec<&ItemWrite> = writes.iter().filter(|w| w.record_changed).collect();
         // Items never stored before have no pauses to replace.
         let replaced: Vec<&&ItemWrite> = changed.iter().filter(|w| w.previous.is_some()).collect();
-        for chunk in replaced.chunks(ROWS_PER_STATEMENT) {
+        for chunk in replaced.chunks(rows_per_statement(self.dialect, 1)) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = self.sql(&format!(
                 "DELETE FROM pauses WHERE item_id IN ({})",
@@ -232,7 +239,7 @@ impl Store {
             })
             .collect();
         const PAUSE_COLUMNS: &[&str] = &["item_id", "seq", "kind", "from_at", "to_at"];
-        for chunk in pauses.chunks(ROWS_PER_STATEMENT) {
+        for chunk in pauses.chunks(rows_per_statement(self.dialect, PAUSE_COLUMNS.len())) {
             let sql = self.sql(&multi_insert("pauses", PAUSE_COLUMNS, chunk.len(), ""));
             let mut params = Vec::new();
             for (id, seq, pause) in chunk {
@@ -261,7 +268,7 @@ impl Store {
         projects.dedup_by_key(|p| p.0);
         const PROJECT_COLUMNS: &[&str] = &["project_code", "project_name", "category"];
         let project_suffix = upsert_suffix("project_code", PROJECT_COLUMNS, &[]);
-        for chunk in projects.chunks(ROWS_PER_STATEMENT) {
+        for chunk in projects.chunks(rows_per_statement(self.dialect, PROJECT_COLUMNS.len())) {
             let sql = self.sql(&multi_insert(
                 "projects",
                 PROJECT_COLUMNS,
@@ -278,7 +285,7 @@ impl Store {
             changed.iter().map(|w| w.item.department.as_str()).collect();
         departments.sort_unstable();
         departments.dedup();
-        for chunk in departments.chunks(ROWS_PER_STATEMENT) {
+        for chunk in departments.chunks(rows_per_statement(self.dialect, 1)) {
             let sql = self.sql(&multi_insert(
                 "departments",
                 &["name"],
@@ -294,7 +301,7 @@ impl Store {
             .filter(|w| w.previous != Some(w.grading.grade))
             .collect();
         const HISTORY_COLUMNS: &[&str] = &["item_id", "at", "grade", "previous", "cause"];
-        for chunk in history.chunks(ROWS_PER_STATEMENT) {
+        for chunk in history.chunks(rows_per_statement(self.dialect, HISTORY_COLUMNS.len())) {
             let sql = self.sql(&multi_insert(
                 "grade_history",
                 HISTORY_COLUMNS,
