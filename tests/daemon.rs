@@ -53,6 +53,11 @@ async fn records_are_mapped_quarantined_and_deduplicated() {
         app.items("").await["total"] == 3
     })
     .await;
+    // Quarantine entries are written right after the page's items.
+    eventually(10, "three records quarantined", || async {
+        app.quarantine().await["total"] == 3
+    })
+    .await;
     let quarantine = app.quarantine().await;
     assert_eq!(quarantine["total"], 3, "{quarantine}");
     let records = quarantine["records"].as_array().unwrap();
@@ -268,6 +273,10 @@ async fn a_gbk_csv_dropped_in_a_folder_is_read_and_filed() {
     })
     .await;
     assert_eq!(app.item("G-2").await["status"], "finished");
+    eventually(10, "the bad row quarantined", || async {
+        app.quarantine().await["total"] == 1
+    })
+    .await;
     let quarantine = app.quarantine().await;
     assert_eq!(quarantine["records"][0]["item_id"], "G-3");
     assert_eq!(quarantine["records"][0]["field"], "stage");

@@ -80,6 +80,11 @@ async fn the_store_on_postgres_keeps_items_history_and_quarantine() {
         app.items("").await["total"] == 2
     })
     .await;
+    // Quarantine entries are written right after the page's items.
+    eventually(10, "the bad record quarantined", || async {
+        app.quarantine().await["total"] == 1
+    })
+    .await;
     assert_eq!(app.quarantine().await["records"][0]["field"], "status");
     let summary = app.get("/api/summary").await.1;
     assert_eq!(
@@ -132,6 +137,10 @@ async fn sql_feed_reads(dsn_env: &str, query: &str) {
     let item = app.item("S-1").await;
     assert_eq!(item["accepted_at"], "2026-11-02T01:30:00Z", "{item}");
     assert_eq!(item["limit_days"], 5);
+    eventually(10, "the bad row quarantined", || async {
+        app.quarantine().await["total"] == 1
+    })
+    .await;
     let quarantine = app.quarantine().await;
     assert_eq!(quarantine["records"][0]["item_id"], "S-3", "{quarantine}");
     assert_eq!(quarantine["records"][0]["field"], "limit_days");
