@@ -12,6 +12,7 @@ use chrono_tz::Tz;
 use crate::calendar::{Calendar, CalendarError};
 use crate::grading::{self, ClockInput, Grade, Grading, Thresholds};
 use crate::item::Item;
+use crate::store::items::GradeUpdate;
 
 /// What the board holds of one item.
 #[derive(Debug, Clone)]
@@ -70,6 +71,16 @@ impl Graded {
         self.entry
             .next_change
             .and_then(|s| DateTime::from_timestamp(s, 0))
+    }
+
+    /// The new grading as the store writes it when the record itself did not change.
+    pub fn update(&self) -> GradeUpdate<'_> {
+        GradeUpdate {
+            item_id: &self.entry.item_id,
+            grading: &self.entry.grading,
+            next_change: self.next_change(),
+            previous: self.previous,
+        }
     }
 }
 

@@ -86,15 +86,7 @@ impl Shared {
             .await?;
         self.board().commit(unchanged);
         // Grades that changed while the daemon was down are written now, with their history.
-        let updates: Vec<GradeUpdate> = changed
-            .iter()
-            .map(|g| GradeUpdate {
-                item_id: &g.entry.item_id,
-                grading: &g.entry.grading,
-                next_change: g.next_change(),
-                previous: g.previous,
-            })
-            .collect();
+        let updates: Vec<GradeUpdate> = changed.iter().map(Graded::update).collect();
         self.store.regrade_items(&updates, now).await?;
         drop(updates);
         self.board().commit(changed);
@@ -199,15 +191,7 @@ impl Shared {
                 }
             }
         }
-        let updates: Vec<GradeUpdate> = graded
-            .iter()
-            .map(|g| GradeUpdate {
-                item_id: &g.entry.item_id,
-                grading: &g.entry.grading,
-                next_change: g.next_change(),
-                previous: g.previous,
-            })
-            .collect();
+        let updates: Vec<GradeUpdate> = graded.iter().map(Graded::update).collect();
         let changed = self.store.regrade_items(&updates, now).await?;
         self.metrics
             .count_grades(graded.iter().map(|g| (g.previous, g.entry.grading.grade)));

@@ -5,12 +5,10 @@
 
 use std::io::{BufRead, Write};
 
-use anyhow::Context;
-
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, SecondsFormat};
 use serde::Serialize;
 
-use super::records::{ErrorLine, Tally, for_each_record};
+use super::records::{ErrorLine, Tally, for_each_record, today};
 use crate::calendar::{Calendar, CalendarError};
 use crate::config::Config;
 use crate::grading::{self, ClockInput, Grade};
@@ -38,11 +36,7 @@ pub fn run(
     out: &mut impl Write,
 ) -> anyhow::Result<Tally> {
     let tz = config.timezone;
-    let today = now.with_timezone(&tz).date_naive();
-    // Every pending item needs today's date: fail once, not once per line.
-    calendar
-        .is_working_day(today)
-        .with_context(|| format!("grading as of {today} (--now, or the current time)"))?;
+    let today = today(config, calendar, now)?;
     let mut tally = Tally::default();
     for_each_record(input, |line, record| {
         match record.and_then(|item| grade_item(config, calendar, &item, today).map(|g| (item, g)))

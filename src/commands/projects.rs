@@ -6,11 +6,10 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 
-use anyhow::Context;
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 
-use super::records::{ErrorLine, Tally, for_each_record};
+use super::records::{ErrorLine, Tally, for_each_record, today};
 use crate::calendar::Calendar;
 use crate::config::Config;
 use crate::grading::ClockInput;
@@ -41,10 +40,7 @@ pub fn run(
     input: impl BufRead,
     out: &mut impl Write,
 ) -> anyhow::Result<Tally> {
-    let today = now.with_timezone(&config.timezone).date_naive();
-    calendar
-        .is_working_day(today)
-        .with_context(|| format!("grading as of {today} (--now, or the current time)"))?;
+    let today = today(config, calendar, now)?;
     let mut tally = Tally::default();
     let mut projects: BTreeMap<String, Project> = BTreeMap::new();
     for_each_record(input, |line, record| {

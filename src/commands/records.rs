@@ -4,9 +4,27 @@
 
 use std::io::BufRead;
 
+use anyhow::Context;
+use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::Serialize;
 
+use crate::calendar::Calendar;
+use crate::config::Config;
 use crate::item::{self, Item, RecordError};
+
+/// The local date of `now`, checked against the calendar once: every pending item needs it,
+/// so an instant outside the loaded years fails the run, not each line.
+pub fn today(
+    config: &Config,
+    calendar: &Calendar,
+    now: DateTime<FixedOffset>,
+) -> anyhow::Result<NaiveDate> {
+    let today = now.with_timezone(&config.timezone).date_naive();
+    calendar
+        .is_working_day(today)
+        .with_context(|| format!("grading as of {today} (--now, or the current time)"))?;
+    Ok(today)
+}
 
 /// What one run saw.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
