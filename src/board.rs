@@ -20,6 +20,8 @@ pub struct Entry {
     pub item_id: String,
     /// Hash of the canonical record: the same record again is recognised without a write.
     pub hash: u64,
+    /// The record's `updated_at` (Unix seconds): an older version arriving later is ignored.
+    pub updated_at: i64,
     pub clock: ClockInput,
     pub thresholds: Thresholds,
     pub grading: Grading,
@@ -120,6 +122,7 @@ impl Board {
             entry: Entry {
                 item_id: item.item_id.clone(),
                 hash,
+                updated_at: item.updated_at.timestamp(),
                 clock,
                 thresholds,
                 grading,

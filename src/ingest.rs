@@ -111,9 +111,14 @@ impl Shared {
         let mut graded: Vec<(Item, Graded)> = Vec::new();
         {
             let board = self.board();
-            for item in items {
+            for item in newest_per_item(items, &mut outcome) {
                 let hash = record_hash(&item);
-                if board.is_unchanged(&item.item_id, hash) {
+                let stored = board.get(&item.item_id);
+                // The same record again, or an older version of one already stored (a late
+                // file, a replay): nothing to write.
+                if stored
+                    .is_some_and(|e| e.hash == hash || item.updated_at.timestamp() < e.updated_at)
+                {
                     outcome.unchanged += 1;
                     continue;
                 }
@@ -133,16 +138,7 @@ impl Shared {
                 }
             }
         }
-        // A record sent twice in one page: the later one wins, written once.
-        let mut seen = std::collections::HashSet::new();
-        let mut unique: Vec<(Item, Graded)> = Vec::with_capacity(graded.len());
-        for pair in graded.into_iter().rev() {
-            if seen.insert(pair.0.item_id.clone()) {
-                unique.push(pair);
-            }
-        }
-        unique.reverse();
-        let writes: Vec<ItemWrite> = unique
+        let writes: Vec<ItemWrite> = graded
             .iter()
             .map(|(item, g)| ItemWrite {
                 item,
@@ -153,22 +149,19 @@ impl Shared {
                 record_changed: true,
             })
             .collect();
+        // Items, pauses, history and the release of their old quarantine entries: one
+        // transaction, so the board (updated after it) never disagrees with the store.
         self.store
             .write_items(&writes, feed, &format!("feed:{feed}"), now)
             .await?;
-        let ids: Vec<&str> = unique
-            .iter()
-            .map(|(item, _)| item.item_id.as_str())
-            .collect();
-        self.store.release(feed, &ids).await?;
-        outcome.stored = unique.len() as u64;
+        outcome.stored = graded.len() as u64;
         outcome.quarantined = quarantine.len() as u64;
         self.metrics.count_grades(
-            unique
+            graded
                 .iter()
                 .map(|(_, g)| (g.previous, g.entry.grading.grade)),
         );
-        self.board().commit(unique.into_iter().map(|(_, g)| g));
+        self.board().commit(graded.into_iter().map(|(_, g)| g));
         self.changed.notify_one();
         Ok((outcome, quarantine))
     }
@@ -198,4 +191,27 @@ impl Shared {
         self.board().commit(graded);
         Ok(changed)
     }
+}
+
+/// One record per item: a page (a CSV file, a change log) may hold several versions of an item;
+/// the newest `updated_at` wins, the later one on a tie. The others count as unchanged.
+fn newest_per_item(items: Vec<Item>, outcome: &mut Outcome) -> Vec<Item> {
+    let mut index: std::collections::HashMap<String, usize> =
+        std::collections::HashMap::with_capacity(items.len());
+    let mut kept: Vec<Item> = Vec::with_capacity(items.len());
+    for item in items {
+        match index.get(&item.item_id) {
+            Some(&at) => {
+                outcome.unchanged += 1;
+                if item.updated_at >= kept[at].updated_at {
+                    kept[at] = item;
+                }
+            }
+            None => {
+                index.insert(item.item_id.clone(), kept.len());
+                kept.push(item);
+            }
+        }
+    }
+    kept
 }

@@ -177,7 +177,7 @@ async fn the_sql_feed_reads_mariadb() {
          DATE_FORMAT(accepted_at, '%Y-%m-%d %H:%i:%s') AS accepted_at, limit_days, legal_days, extension_days, \
          DATE_FORMAT(finished_at, '%Y-%m-%d %H:%i:%s') AS finished_at, \
          DATE_FORMAT(updated_at, '%Y-%m-%d %H:%i:%s') AS updated_at \
-         FROM {db}.approvals WHERE DATE_FORMAT(updated_at, '%Y-%m-%d %H:%i:%s') > :since"
+         FROM {db}.approvals WHERE DATE_FORMAT(updated_at, '%Y-%m-%d %H:%i:%s') >= :since"
     );
     sql_feed_reads("DUBAN_TEST_MYSQL_URL", &query).await;
     source
@@ -212,7 +212,7 @@ async fn the_sql_feed_reads_postgres() {
          to_char(accepted_at, 'YYYY-MM-DD HH24:MI:SS') AS accepted_at, limit_days, legal_days, extension_days, \
          to_char(finished_at, 'YYYY-MM-DD HH24:MI:SS') AS finished_at, \
          to_char(updated_at, 'YYYY-MM-DD HH24:MI:SS') AS updated_at \
-         FROM {schema}.approvals WHERE to_char(updated_at, 'YYYY-MM-DD HH24:MI:SS') > :since"
+         FROM {schema}.approvals WHERE to_char(updated_at, 'YYYY-MM-DD HH24:MI:SS') >= :since"
     );
     sql_feed_reads("DUBAN_TEST_PG_URL", &query).await;
     source

@@ -62,16 +62,27 @@ fn waiting_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default();
-        // Files still being copied in are conventionally given a leading dot or a .part name.
+        // Files still being copied in are conventionally given a leading dot or a .part name;
+        // a file written to in the last seconds may still be growing, and waits a run.
         if path.is_file()
             && !name.starts_with('.')
             && !name.ends_with(".part")
             && !name.ends_with(".error.txt")
+            && settled(&path)
         {
             files.push(path);
         }
     }
     Ok(files)
+}
+
+/// How long a file must have been left alone before it is read.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn settled(path: &Path) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .is_ok_and(|modified| modified.elapsed().is_ok_and(|age| age >= SETTLE))
 }
 
 /// The rows of one file as JSON objects of text cells, or why the file cannot be read.

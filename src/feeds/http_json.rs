@@ -115,11 +115,15 @@ async fn request(
         } else {
             "failed"
         };
-        FetchError::retry(format!("GET {} {what}: {}", spec.url, root_cause(&e)))
+        FetchError::retry(format!(
+            "GET {} {what}: {}",
+            shown(&spec.url),
+            root_cause(&e)
+        ))
     })?;
     let status = response.status();
     if !status.is_success() {
-        let message = format!("{} answered {status}", spec.url);
+        let message = format!("{} answered {status}", shown(&spec.url));
         return Err(if status.is_server_error() || status.as_u16() == 429 {
             FetchError::retry(message)
         } else {
@@ -127,21 +131,26 @@ async fn request(
         });
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| FetchError::retry(format!("reading {}: {}", spec.url, root_cause(&e))))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(|e| {
+        FetchError::retry(format!("reading {}: {}", shown(&spec.url), root_cause(&e)))
+    })? {
         body.extend_from_slice(&chunk);
         if body.len() as u64 > spec.max_body_bytes {
             return Err(FetchError::fatal(format!(
                 "{} sent more than max_body_bytes = {}; raise it or page the feed",
-                spec.url, spec.max_body_bytes
+                shown(&spec.url),
+                spec.max_body_bytes
             )));
         }
     }
     serde_json::from_slice(&body)
-        .map_err(|e| FetchError::fatal(format!("{} did not send JSON: {e}", spec.url)))
+        .map_err(|e| FetchError::fatal(format!("{} did not send JSON: {e}", shown(&spec.url))))
+}
+
+/// The URL without its query string: a token passed as `?access_token=…` must not reach
+/// logs, the run history or `/api/feeds`.
+fn shown(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
 }
 
 fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {

@@ -30,9 +30,11 @@ impl Mapping {
 
     /// Maps and validates one record.
     pub fn to_item(&self, source: &Map<String, Value>) -> Result<Item, RecordError> {
-        if self.is_identity() {
+        if self.is_identity()
+            && let Ok(item) = item::from_object(source)
+        {
             // A canonical feed: nothing to rename or convert.
-            return item::from_object(source);
+            return Ok(item);
         }
         let canonical = self.to_canonical(source)?;
         item::from_value(&canonical)
@@ -66,6 +68,9 @@ impl Mapping {
             };
             let value = if NUMBER_FIELDS.contains(&field) {
                 number(value)
+            } else if let (true, Value::Number(n)) = (TEXT_FIELDS.contains(&field), &value) {
+                // An integer key from an SQL table is an id like any other.
+                Value::String(n.to_string())
             } else if TIME_FIELDS.contains(&field) {
                 self.time(value)
                     .map_err(|problem| fail(field, format!("{name}: {problem}")))?

@@ -42,12 +42,3 @@ impl FetchError {
 
 /// One page of raw records as the source sent them.
 pub type Page = Vec<Value>;
-
-/// The newest `updated_at` (as sent) in a page, for the next incremental run.
-pub fn newest_update(records: &[Value], field: &str) -> Option<String> {
-    records
-        .iter()
-        .filter_map(|r| r.get(field).and_then(Value::as_str))
-        .max()
-        .map(str::to_owned)
-}

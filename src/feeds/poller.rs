@@ -7,12 +7,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::spec::{FeedSpec, Source};
-use super::{FetchError, Page, folder, http_json, newest_update, sql};
+use super::{FetchError, Page, folder, http_json, sql};
 use crate::ingest::{Outcome, Shared};
 use crate::store::feeds::{FeedRun, Quarantined};
 
@@ -50,14 +50,17 @@ pub async fn run_once(
     shutdown: &CancellationToken,
 ) -> FeedRun {
     let started_at = Utc::now();
-    let mut run = FeedRun {
+    let fresh = || FeedRun {
         feed: spec.name.clone(),
         started_at,
         ..FeedRun::default()
     };
+    let mut run: FeedRun;
     let mut attempt = 0;
     let result = loop {
-        let result = fetch_all(shared, spec, client, &mut run).await;
+        // Counters start again with each attempt.
+        run = fresh();
+        let result = fetch_all(shared, spec, client, &mut run, shutdown).await;
         match result {
             Err(e) if e.retryable && attempt < spec.retries && !shutdown.is_cancelled() => {
                 attempt += 1;
@@ -84,37 +87,41 @@ async fn fetch_all(
     spec: &FeedSpec,
     client: &reqwest::Client,
     run: &mut FeedRun,
+    shutdown: &CancellationToken,
 ) -> Result<(), FetchError> {
     let since = shared
         .store
         .since(&spec.name)
         .await
         .map_err(|e| FetchError::retry(e.to_string()))?;
-    let mut newest: Option<String> = None;
-    let updated_field = spec
-        .mapping
-        .fields
-        .get("updated_at")
-        .cloned()
-        .unwrap_or_else(|| "updated_at".into());
+    let mut newest: Option<Mark> = None;
     let mut pager = match &spec.source {
         Source::HttpJson(http) => Pager::Http(http_json::Pager::new(http, client, since.clone())),
         Source::Folder(dir) => Pager::Folder(folder::Pager::new(dir)?),
         Source::Sql(query) => Pager::Sql(Some(sql::fetch(query, since.as_deref()).await?)),
     };
     loop {
+        if shutdown.is_cancelled() {
+            // What was stored stays stored; `since` does not move, so the next run resumes.
+            return Err(FetchError::fatal(
+                "interrupted by shutdown; the next run picks up from here",
+            ));
+        }
         let page = match &mut pager {
             Pager::Http(p) => p.next_page().await?,
             Pager::Folder(p) => p.next_page()?,
             Pager::Sql(rows) => rows.take(),
         };
         let Some(page) = page else { break };
-        if let Some(n) = newest_update(&page, &updated_field) {
-            newest = Some(newest.take().map_or(n.clone(), |old: String| old.max(n)));
-        }
-        let outcome = ingest_page(shared, spec, page)
+        let (outcome, mark) = ingest_page(shared, spec, page)
             .await
             .map_err(|e| FetchError::retry(e.to_string()))?;
+        if mark
+            .as_ref()
+            .is_some_and(|m| newest.as_ref().is_none_or(|n| m.0 > n.0))
+        {
+            newest = mark;
+        }
         if let Pager::Folder(p) = &mut pager {
             p.done()?;
         }
@@ -123,15 +130,19 @@ async fn fetch_all(
         run.unchanged += outcome.unchanged;
         run.quarantined += outcome.quarantined;
     }
-    if let Some(newest) = newest {
+    if let Some((_, stamp)) = newest {
         shared
             .store
-            .set_since(&spec.name, &newest)
+            .set_since(&spec.name, &stamp)
             .await
             .map_err(|e| FetchError::retry(e.to_string()))?;
     }
     Ok(())
 }
+
+/// The newest `updated_at` of the usable records of a page: the instant, and the text as the
+/// feed wrote it (what `since` is sent back as).
+type Mark = (DateTime<FixedOffset>, String);
 
 /// Where one run's pages come from.
 enum Pager<'a> {
@@ -140,12 +151,21 @@ enum Pager<'a> {
     Sql(Option<Page>),
 }
 
-/// Maps and validates a page, quarantines what cannot be used, ingests the rest.
+/// Maps and validates a page, quarantines what cannot be used, ingests the rest; returns the
+/// newest `updated_at` among the usable records. A record stamped more than a day ahead is
+/// stored but does not move `since`: one wrong clock upstream must not hide later records.
 async fn ingest_page(
     shared: &Shared,
     spec: &FeedSpec,
     page: Page,
-) -> Result<Outcome, crate::store::StoreError> {
+) -> Result<(Outcome, Option<Mark>), crate::store::StoreError> {
+    let updated_field = spec
+        .mapping
+        .fields
+        .get("updated_at")
+        .map_or("updated_at", String::as_str);
+    let horizon = shared.clock.now() + chrono::Duration::days(1);
+    let mut newest: Option<Mark> = None;
     let mut items = Vec::with_capacity(page.len());
     let mut quarantine = Vec::new();
     for record in page {
@@ -158,7 +178,18 @@ async fn ingest_page(
             }),
         };
         match mapped {
-            Ok(item) => items.push(item),
+            Ok(item) => {
+                let stamp = record.get(updated_field).and_then(Value::as_str);
+                if let Some(stamp) = stamp
+                    && item.updated_at <= horizon
+                    && newest.as_ref().is_none_or(|n| item.updated_at > n.0)
+                {
+                    newest = Some((item.updated_at, stamp.to_owned()));
+                } else if item.updated_at > horizon {
+                    tracing::warn!(feed = %spec.name, item = %item.item_id, updated_at = %item.updated_at, "updated_at is in the future; not used for since");
+                }
+                items.push(item);
+            }
             // The record as the feed sent it, kept only when it is refused.
             Err(e) => quarantine.push(Quarantined {
                 raw: record.to_string(),
@@ -175,7 +206,7 @@ async fn ingest_page(
         .store
         .quarantine(&spec.name, &quarantine, shared.clock.now())
         .await?;
-    Ok(outcome)
+    Ok((outcome, newest))
 }
 
 /// Records the run and updates the feed's health and counters.

@@ -249,7 +249,7 @@ impl RawFeed {
                     records_path: self.records_path.unwrap_or_default(),
                     since_param: self.since_param,
                     timeout: Duration::from_secs(self.timeout_seconds.unwrap_or(30).max(1)),
-                    max_body_bytes: self.max_body_bytes.unwrap_or(256 << 20),
+                    max_body_bytes: self.max_body_bytes.unwrap_or(32 << 20),
                 })
             }
             "folder" => {

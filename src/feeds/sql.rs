@@ -10,6 +10,9 @@ use super::spec::SqlSource;
 use super::{FetchError, Page};
 
 /// Runs the query once; all its rows are one page.
+/// How long the source database may take to answer.
+const QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 pub async fn fetch(spec: &SqlSource, since: Option<&str>) -> Result<Page, FetchError> {
     sqlx::any::install_default_drivers();
     let dsn = spec.dsn.expose();
@@ -19,18 +22,26 @@ pub async fn fetch(spec: &SqlSource, since: Option<&str>) -> Result<Page, FetchE
         .connect(dsn)
         .await
         .map_err(|e| FetchError::retry(format!("connecting to the feed database: {e}")))?;
+    // PostgreSQL numbers its parameters, so every `:since` is `$1`, bound once; MySQL and
+    // SQLite take one `?` each.
     let query = spec
         .query
         .replace(":since", if postgres { "$1" } else { "?" });
-    let binds = spec.query.matches(":since").count();
+    let binds = if postgres {
+        usize::from(spec.query.contains(":since"))
+    } else {
+        spec.query.matches(":since").count()
+    };
     let mut q = sqlx::query(sqlx::AssertSqlSafe(query.as_str()));
     for _ in 0..binds {
         q = q.bind(since.unwrap_or(""));
     }
-    let rows = q
-        .fetch_all(&pool)
-        .await
-        .map_err(|e| FetchError::fatal(format!("the feed query failed: {e}")));
+    let rows = match tokio::time::timeout(QUERY_TIMEOUT, q.fetch_all(&pool)).await {
+        Ok(rows) => rows.map_err(|e| FetchError::fatal(format!("the feed query failed: {e}"))),
+        Err(_) => Err(FetchError::retry(format!(
+            "the feed query took longer than {QUERY_TIMEOUT:?}"
+        ))),
+    };
     pool.close().await;
     let rows = rows?;
     let mut records = Vec::with_capacity(rows.len());

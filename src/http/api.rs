@@ -66,6 +66,13 @@ pub async fn items(
             "grade is blue, yellow or red, not {g:?}"
         )));
     }
+    if let Some(s) = &filter.status
+        && !["pending", "paused", "finished", "withdrawn"].contains(&s.as_str())
+    {
+        return Err(ApiError::BadRequest(format!(
+            "status is pending, paused, finished or withdrawn, not {s:?}"
+        )));
+    }
     let (total, rows) = shared.store.items(&filter).await?;
     let items: Vec<Value> = rows.into_iter().map(|r| live(&shared, r)).collect();
     Ok(Json(json!({

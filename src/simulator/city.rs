@@ -36,6 +36,8 @@ impl City {
         seed: u64,
     ) -> Result<Self, CalendarError> {
         let mut generated = Vec::new();
+        // A city needs at least one item to take its next acceptances after.
+        let items = items.max(1);
         Population::new(&matters, calendar, tz, now.with_timezone(&tz), seed)?
             .generate(items, |item| generated.push(item.clone()))?;
         let next_id = generated.len() as u64 + 1;

@@ -138,21 +138,6 @@ impl Store {
         Ok(())
     }
 
-    /// Removes an item's quarantine entries once a good record for it arrives.
-    pub async fn release(&self, feed: &str, item_ids: &[&str]) -> Result<(), StoreError> {
-        for chunk in item_ids.chunks(super::items::rows_per_statement(self.dialect, 1)) {
-            let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
-            let sql = self.sql(&format!(
-                "DELETE FROM quarantine WHERE feed = $1 AND item_id IN ({})",
-                placeholders.join(", ")
-            ));
-            let mut params = vec![Param::from(feed)];
-            params.extend(chunk.iter().map(|id| Param::from(*id)));
-            bind_all(query(&sql), params).execute(&self.pool).await?;
-        }
-        Ok(())
-    }
-
     pub async fn quarantine_page(
         &self,
         feed: Option<&str>,

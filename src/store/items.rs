@@ -214,9 +214,7 @@ impl Store {
         }
 
         let changed: Vec<&ItemWrite> = writes.iter().filter(|w| w.record_changed).collect();
-        // Items never stored before have no pauses to replace.
-        let replaced: Vec<&&ItemWrite> = changed.iter().filter(|w| w.previous.is_some()).collect();
-        for chunk in replaced.chunks(rows_per_statement(self.dialect, 1)) {
+        for chunk in changed.chunks(rows_per_statement(self.dialect, 1)) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = self.sql(&format!(
                 "DELETE FROM pauses WHERE item_id IN ({})",
@@ -226,6 +224,17 @@ impl Store {
                 .iter()
                 .map(|w| Param::from(w.item.item_id.as_str()))
                 .collect();
+            bind_all(query(&sql), params).execute(&mut *tx).await?;
+        }
+        // A good record for an item ends its quarantine from this feed.
+        for chunk in changed.chunks(rows_per_statement(self.dialect, 1)) {
+            let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            let sql = self.sql(&format!(
+                "DELETE FROM quarantine WHERE feed = $1 AND item_id IN ({})",
+                placeholders.join(", ")
+            ));
+            let mut params = vec![Param::from(feed)];
+            params.extend(chunk.iter().map(|w| Param::from(w.item.item_id.as_str())));
             bind_all(query(&sql), params).execute(&mut *tx).await?;
         }
         let pauses: Vec<(&str, usize, &Pause)> = changed

@@ -55,11 +55,18 @@ impl Dialect {
 }
 
 /// The embedded migrations, in order.
-const MIGRATIONS: &[(&str, &str, &str)] = &[(
-    "0001_initial",
-    include_str!("../../migrations/sqlite/0001_initial.sql"),
-    include_str!("../../migrations/postgres/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(&str, &str, &str)] = &[
+    (
+        "0001_initial",
+        include_str!("../../migrations/sqlite/0001_initial.sql"),
+        include_str!("../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        "0002_quarantine_item",
+        include_str!("../../migrations/sqlite/0002_quarantine_item.sql"),
+        include_str!("../../migrations/postgres/0002_quarantine_item.sql"),
+    ),
+];
 
 #[derive(Clone)]
 pub struct Store {
