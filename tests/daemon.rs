@@ -289,3 +289,93 @@ async fn a_gbk_csv_dropped_in_a_folder_is_read_and_filed() {
     assert!(reason.contains("CSV"), "{reason}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn since_comes_from_usable_records_and_never_from_the_future() {
+    let dir = temp_dir();
+    let (feed, url) = FeedServer::start().await;
+    let mut future = record("F-1", "2026-11-04T09:30:00+08:00", 5);
+    future["updated_at"] = json!("2099-01-01T00:00:00+08:00");
+    let mut broken = record("F-2", "2026-11-04T09:30:00+08:00", 5);
+    broken["updated_at"] = json!("2026-12-31T23:59:59+08:00");
+    broken["stage"] = json!(0);
+    feed.set(vec![
+        record("S-1", "2026-11-02T09:30:00+08:00", 5),
+        record("S-2", "2026-11-03T09:30:00+08:00", 5),
+        future,
+        broken,
+    ]);
+    let feeds = http_feed("inc", &url, "since_param = \"since\"");
+    let app = spawn_app(
+        load_config(dir.path(), &config_text(&sqlite_url(dir.path()), &feeds)),
+        Clock::System,
+    )
+    .await;
+    eventually(10, "three items stored", || async {
+        app.items("").await["total"] == 3
+    })
+    .await;
+    eventually(10, "a second run with since", || async {
+        !feed.state.lock().unwrap().sinces.is_empty()
+    })
+    .await;
+    let sinces = feed.state.lock().unwrap().sinces.clone();
+    assert_eq!(sinces[0], "2026-11-03T09:30:00+08:00", "{sinces:?}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn of_two_versions_in_one_page_the_newest_wins() {
+    let dir = temp_dir();
+    let (feed, url) = FeedServer::start().await;
+    let mut finished = record("V-1", "2026-11-02T09:30:00+08:00", 5);
+    finished["status"] = json!("finished");
+    finished["finished_at"] = json!("2026-11-05T10:00:00+08:00");
+    finished["updated_at"] = json!("2026-11-05T10:00:00+08:00");
+    let mut pending = record("V-1", "2026-11-02T09:30:00+08:00", 5);
+    pending["updated_at"] = json!("2026-11-03T10:00:00+08:00");
+    feed.set(vec![finished, pending.clone()]);
+    let feeds = http_feed("v", &url, "");
+    let app = spawn_app(
+        load_config(dir.path(), &config_text(&sqlite_url(dir.path()), &feeds)),
+        Clock::System,
+    )
+    .await;
+    eventually(10, "stored", || async { app.items("").await["total"] == 1 }).await;
+    assert_eq!(app.item("V-1").await["status"], "finished");
+    // The older version alone, later: still ignored.
+    feed.set(vec![pending]);
+    let before = app.feed("v").await["last_run"]["started_at"].clone();
+    eventually(10, "another run", || async {
+        app.feed("v").await["last_run"]["started_at"] != before
+    })
+    .await;
+    assert_eq!(app.item("V-1").await["status"], "finished");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cursor_pagination_reads_every_page() {
+    let dir = temp_dir();
+    let (feed, url) = FeedServer::start().await;
+    feed.set(
+        (1..=5)
+            .map(|i| record(&format!("C-{i}"), "2026-11-02T09:30:00+08:00", 5))
+            .collect(),
+    );
+    let url = url.replace("/items", "/cursor");
+    let feeds = format!(
+        "[[feeds]]\nname = \"cur\"\nkind = \"http_json\"\nschedule = \"* * * * * *\"\nurl = \"{url}\"\n\
+         records_path = \"data.rows\"\npagination = {{ kind = \"cursor\", cursor_param = \"cursor\", next_field = \"next\" }}\n"
+    );
+    let app = spawn_app(
+        load_config(dir.path(), &config_text(&sqlite_url(dir.path()), &feeds)),
+        Clock::System,
+    )
+    .await;
+    eventually(10, "five items over three pages", || async {
+        app.items("").await["total"] == 5
+    })
+    .await;
+    app.stop().await;
+}

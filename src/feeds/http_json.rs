@@ -14,8 +14,13 @@ pub struct Pager<'a> {
     since: Option<String>,
     number: u32,
     cursor: Option<String>,
+    cursors_seen: std::collections::HashSet<String>,
+    pages: u32,
     finished: bool,
 }
+
+/// A run that needs more pages than this is taken for a server that ignores paging.
+const MAX_PAGES: u32 = 100_000;
 
 impl<'a> Pager<'a> {
     pub fn new(spec: &'a HttpJson, client: &'a reqwest::Client, since: Option<String>) -> Self {
@@ -29,6 +34,8 @@ impl<'a> Pager<'a> {
             since,
             number,
             cursor: None,
+            cursors_seen: Default::default(),
+            pages: 0,
             finished: false,
         }
     }
@@ -64,9 +71,17 @@ impl<'a> Pager<'a> {
         let records = records_at(&mut body, &spec.records_path)?;
         match &spec.pagination {
             Pagination::None => self.finished = true,
-            Pagination::Page { size, .. } => {
-                self.finished = records.len() < *size as usize;
+            Pagination::Page { .. } => {
+                // Only an empty page ends the run: a server that caps the page size below
+                // the one asked for would otherwise look finished after its first page.
+                self.finished = records.is_empty();
                 self.number += 1;
+                self.pages += 1;
+                if self.pages > MAX_PAGES {
+                    return Err(FetchError::fatal(format!(
+                        "more than {MAX_PAGES} pages in one run: the server seems to ignore the page parameter"
+                    )));
+                }
             }
             Pagination::Cursor { next_field, .. } => {
                 let next = match lookup(&body, next_field) {
@@ -75,9 +90,9 @@ impl<'a> Pager<'a> {
                     _ => None,
                 };
                 match next {
-                    Some(next) if self.cursor.as_deref() == Some(next.as_str()) => {
+                    Some(next) if !self.cursors_seen.insert(next.clone()) => {
                         return Err(FetchError::fatal(format!(
-                            "the cursor did not move ({next}); stopping"
+                            "the cursor {next} came back a second time; stopping instead of looping"
                         )));
                     }
                     Some(next) => self.cursor = Some(next),

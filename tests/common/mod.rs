@@ -141,6 +141,8 @@ pub struct FeedState {
     pub records: Vec<Value>,
     pub failing: bool,
     pub requests: u64,
+    /// Every `since` asked for, in order.
+    pub sinces: Vec<String>,
 }
 
 impl FeedServer {
@@ -148,6 +150,7 @@ impl FeedServer {
         let server = FeedServer::default();
         let router = Router::new()
             .route("/items", get(serve))
+            .route("/cursor", get(serve_cursor))
             .with_state(server.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -178,14 +181,36 @@ async fn serve(
         .get("page_size")
         .and_then(|p| p.parse().ok())
         .unwrap_or(1000);
+    let since = q.get("since").cloned();
+    if let Some(since) = &since {
+        state.sinces.push(since.clone());
+    }
+    // Like most platforms: records updated at or after `since`.
     let records: Vec<Value> = state
         .records
         .iter()
+        .filter(|r| {
+            since
+                .as_ref()
+                .is_none_or(|s| r["updated_at"].as_str().unwrap_or("") >= s.as_str())
+        })
         .skip((page - 1) * size)
         .take(size)
         .cloned()
         .collect();
     Json(json!({ "items": records })).into_response()
+}
+
+/// Cursor paging, two records a page: the cursor is the offset of the next page.
+async fn serve_cursor(
+    State(server): State<FeedServer>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let state = server.state.lock().unwrap();
+    let from: usize = q.get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
+    let records: Vec<Value> = state.records.iter().skip(from).take(2).cloned().collect();
+    let next = (from + 2 < state.records.len()).then(|| (from + 2).to_string());
+    Json(json!({ "data": { "rows": records }, "next": next })).into_response()
 }
 
 /// A canonical record, accepted on `accepted` (RFC 3339) with a limit of `limit` days.
