@@ -58,6 +58,16 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
         elapsed_ms = started.elapsed().as_millis() as u64,
         "board loaded"
     );
+    let replayed = shared
+        .replay_ungraded()
+        .await
+        .context("retrying quarantined records")?;
+    if replayed > 0 {
+        tracing::info!(
+            replayed,
+            "records quarantined for a missing holiday year are now graded"
+        );
+    }
 
     let listener = tokio::net::TcpListener::bind(listen)
         .await

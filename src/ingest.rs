@@ -94,6 +94,23 @@ impl Shared {
         Ok(self.board().len())
     }
 
+    /// Tries again the records quarantined because a date fell in a year not loaded: after
+    /// an operator adds that year's holiday file and restarts, they come back. Returns how
+    /// many were stored.
+    pub async fn replay_ungraded(&self) -> Result<u64, StoreError> {
+        let mut by_feed: BTreeMap<String, Vec<Item>> = BTreeMap::new();
+        for (feed, raw) in self.store.ungraded().await? {
+            if let Ok(item) = crate::item::parse_record(&raw) {
+                by_feed.entry(feed).or_default().push(item);
+            }
+        }
+        let mut stored = 0;
+        for (feed, items) in by_feed {
+            stored += self.ingest(&feed, items).await?.0.stored;
+        }
+        Ok(stored)
+    }
+
     /// Stores new and changed records of `feed` and puts them on the board; unchanged ones
     /// cost nothing. Items that cannot be graded (a date beyond the loaded calendar years)
     /// are returned for quarantine.

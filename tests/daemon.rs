@@ -379,3 +379,45 @@ async fn cursor_pagination_reads_every_page() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn records_waiting_for_next_years_holidays_come_back_when_it_is_added() {
+    let dir = temp_dir();
+    let holidays = folder(dir.path(), "holidays");
+    std::fs::copy(
+        root().join("config/holidays/2026.toml"),
+        holidays.join("2026.toml"),
+    )
+    .unwrap();
+    let (feed, url) = FeedServer::start().await;
+    // Accepted 21 Dec 2026 with 10 days: the deadline falls in January 2027.
+    feed.set(vec![record("Y-1", "2026-12-21T09:30:00+08:00", 10)]);
+    let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+    let clock = ManualClock::new(at("2026-12-22T10:00:00+08:00"));
+    let text = config_text_with(
+        &holidays,
+        &sqlite_url(dir.path()),
+        &http_feed("y", &url, ""),
+    );
+    let app = spawn_app(load_config(dir.path(), &text), Clock::Manual(clock.clone())).await;
+    eventually(10, "quarantined", || async {
+        app.quarantine().await["total"] == 1
+    })
+    .await;
+    let reason = app.quarantine().await["records"][0]["reason"].clone();
+    assert!(reason.as_str().unwrap().contains("2027"), "{reason}");
+    app.stop().await;
+
+    // The operator adds 2027 (here: no holidays, weekends only) and restarts; the feed is down.
+    std::fs::write(
+        holidays.join("2027.toml"),
+        "year = 2027\nsource = \"test\"\n",
+    )
+    .unwrap();
+    feed.fail(true);
+    let app = spawn_app(load_config(dir.path(), &text), Clock::Manual(clock)).await;
+    assert_eq!(app.items("").await["total"], 1);
+    assert_eq!(app.item("Y-1").await["deadline_date"], "2027-01-04");
+    assert_eq!(app.quarantine().await["total"], 0);
+    app.stop().await;
+}

@@ -138,6 +138,20 @@ impl Store {
         Ok(())
     }
 
+    /// Quarantined records that were valid but could not be graded (a date in a year whose
+    /// holidays were not loaded): their canonical form is kept, to be tried again.
+    pub async fn ungraded(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT feed, raw FROM quarantine WHERE field = '' AND item_id IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("feed")?, r.try_get("raw")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
     pub async fn quarantine_page(
         &self,
         feed: Option<&str>,

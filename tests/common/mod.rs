@@ -25,6 +25,11 @@ pub fn root() -> &'static Path {
 
 /// A config for tests: the shipped calendar and catalogue, port 0, the given store and feeds.
 pub fn config_text(database_url: &str, feeds: &str) -> String {
+    config_text_with(&root().join("config/holidays"), database_url, feeds)
+}
+
+/// The same with another holiday folder.
+pub fn config_text_with(holidays: &Path, database_url: &str, feeds: &str) -> String {
     format!(
         r#"timezone = "Asia/Shanghai"
 [calendar]
@@ -41,7 +46,7 @@ listen = "127.0.0.1:0"
 database_url = {database_url:?}
 {feeds}
 "#,
-        holidays = root().join("config/holidays").display().to_string(),
+        holidays = holidays.display().to_string(),
         matters = root().join("config/matters.csv").display().to_string(),
     )
 }
