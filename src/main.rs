@@ -158,6 +158,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let (config, calendar) = commands::load(config)?;
             let options = commands::simulate::CityOptions {
+                epoch: chrono::Utc::now(),
                 items,
                 seed,
                 tick: std::time::Duration::from_secs(tick_seconds.max(1)),

@@ -16,6 +16,8 @@ use crate::simulator::server;
 /// How the simulated city is made and moves.
 #[derive(Debug, Clone, Copy)]
 pub struct CityOptions {
+    /// The instant the generated city describes; a fixed one gives the same city again.
+    pub epoch: chrono::DateTime<Utc>,
     pub items: u64,
     pub seed: u64,
     pub tick: Duration,
@@ -33,7 +35,7 @@ pub async fn start(
         config.matters.clone(),
         calendar,
         config.timezone,
-        Utc::now(),
+        options.epoch,
         options.items,
         options.seed,
     )?;

@@ -37,8 +37,28 @@ pub async fn run(
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(wait) => {}
         }
-        // A run is not cut off half-way by shutdown: it finishes its writes first.
-        run_once(&shared, &spec, &client, &shutdown).await;
+        // A run is not cut off half-way by shutdown: it finishes its writes first. It runs as
+        // its own task so that a panic in it fails that run, visibly, not the feed for good.
+        let run = tokio::spawn({
+            let (shared, spec, client, shutdown) = (
+                shared.clone(),
+                spec.clone(),
+                client.clone(),
+                shutdown.clone(),
+            );
+            async move { run_once(&shared, &spec, &client, &shutdown).await }
+        });
+        if let Err(e) = run.await {
+            tracing::error!(feed = %spec.name, error = %e, "feed run panicked");
+            let failed = FeedRun {
+                feed: spec.name.clone(),
+                started_at: Utc::now(),
+                finished_at: Utc::now(),
+                error: Some(format!("the run failed inside duban: {e}")),
+                ..FeedRun::default()
+            };
+            settle(&shared, &spec, &failed).await;
+        }
     }
 }
 
