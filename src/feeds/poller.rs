@@ -120,22 +120,38 @@ async fn fetch_all(
         Source::Folder(dir) => Pager::Folder(folder::Pager::new(dir)?),
         Source::Sql(query) => Pager::Sql(Some(sql::fetch(query, since.as_deref()).await?)),
     };
-    loop {
+    // HTTP pages are fetched one ahead: while a page is written (the database works on its own
+    // thread), the next one is downloaded and parsed.
+    let mut ahead: Option<Page> = None;
+    let mut last_page = false;
+    while !last_page {
         if shutdown.is_cancelled() {
             // What was stored stays stored; `since` does not move, so the next run resumes.
             return Err(FetchError::fatal(
                 "interrupted by shutdown; the next run picks up from here",
             ));
         }
-        let page = match &mut pager {
-            Pager::Http(p) => p.next_page().await?,
-            Pager::Folder(p) => p.next_page()?,
-            Pager::Sql(rows) => rows.take(),
+        let page = match (ahead.take(), &mut pager) {
+            (Some(page), _) => Some(page),
+            (None, Pager::Http(p)) => p.next_page().await?,
+            (None, Pager::Folder(p)) => p.next_page()?,
+            (None, Pager::Sql(rows)) => rows.take(),
         };
         let Some(page) = page else { break };
-        let (outcome, mark) = ingest_page(shared, spec, page)
-            .await
-            .map_err(|e| FetchError::retry(e.to_string()))?;
+        let (ingested, fetched) = match &mut pager {
+            Pager::Http(p) => {
+                let (ingested, fetched) =
+                    tokio::join!(ingest_page(shared, spec, page), p.next_page());
+                (ingested, Some(fetched))
+            }
+            _ => (ingest_page(shared, spec, page).await, None),
+        };
+        let (outcome, mark) = ingested.map_err(|e| FetchError::retry(e.to_string()))?;
+        match fetched.transpose()? {
+            Some(Some(next)) => ahead = Some(next),
+            Some(None) => last_page = true,
+            None => {}
+        }
         if mark
             .as_ref()
             .is_some_and(|m| newest.as_ref().is_none_or(|n| m.0 > n.0))
