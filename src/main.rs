@@ -162,6 +162,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 items,
                 seed,
                 tick: std::time::Duration::from_secs(tick_seconds.max(1)),
+                state: None,
             };
             runtime()?.block_on(commands::simulate::run(config, calendar, listen, options))?;
         }

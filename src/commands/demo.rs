@@ -39,6 +39,7 @@ pub async fn run(mut config: Config, calendar: Calendar) -> anyhow::Result<()> {
         items: 2400,
         seed: 7,
         tick: Duration::from_secs(3),
+        state: Some("data/demo/city.json".into()),
     };
     let (addr, simulator) = simulate::start(
         &config,
@@ -53,7 +54,7 @@ pub async fn run(mut config: Config, calendar: Calendar) -> anyhow::Result<()> {
     println!();
     println!("duban demo: a simulated city of about 300 projects, polled every 5 seconds");
     println!("  items (worst first):  http://{api}/api/items?status=pending");
-    println!("  red items:            http://{api}/api/items?grade=red");
+    println!("  open red items:       http://{api}/api/items?grade=red&status=pending");
     println!("  counts:               http://{api}/api/summary");
     println!("  feeds:                http://{api}/api/feeds");
     println!("  quarantine:           http://{api}/api/quarantine");

@@ -14,12 +14,14 @@ use crate::simulator::city::City;
 use crate::simulator::server;
 
 /// How the simulated city is made and moves.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CityOptions {
     /// The instant the generated city describes; a fixed one gives the same city again.
     pub epoch: chrono::DateTime<Utc>,
     pub items: u64,
     pub seed: u64,
+    /// Where the city is saved after each step and restored from at start (the demo's).
+    pub state: Option<std::path::PathBuf>,
     pub tick: Duration,
 }
 
@@ -39,6 +41,12 @@ pub async fn start(
         options.items,
         options.seed,
     )?;
+    let mut city = city;
+    if let Some(path) = &options.state
+        && city.restore(path)
+    {
+        tracing::info!(path = %path.display(), "simulated city restored");
+    }
     let city = Arc::new(Mutex::new(city));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -47,6 +55,7 @@ pub async fn start(
     let ticks = tokio::spawn(server::run_ticks(
         city.clone(),
         options.tick,
+        options.state.clone(),
         shutdown.clone(),
     ));
     let handle = tokio::spawn(async move {

@@ -276,7 +276,7 @@ async fn settle(shared: &Shared, spec: &FeedSpec, run: &FeedRun) {
         if health.stale && !was_stale {
             tracing::error!(feed = %spec.name, failures = health.consecutive_failures, "feed is stale");
         }
-        tracing::warn!(feed = %spec.name, error = ?run.error, "feed run failed");
+        tracing::warn!(feed = %spec.name, error = run.error.as_deref().unwrap_or(""), "feed run failed");
     }
 }
 

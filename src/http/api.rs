@@ -66,6 +66,23 @@ pub async fn items(
             "grade is blue, yellow or red, not {g:?}"
         )));
     }
+    if let Some(stage) = filter.stage
+        && !(1..=4).contains(&stage)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "stage is 1, 2, 3 or 4, not {stage}"
+        )));
+    }
+    if let Some(limit) = filter.limit
+        && !(1..=1000).contains(&limit)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "limit is 1 to 1000, not {limit}"
+        )));
+    }
+    if filter.offset.is_some_and(|o| o < 0) {
+        return Err(ApiError::BadRequest("offset is 0 or more".into()));
+    }
     if let Some(s) = &filter.status
         && !["pending", "paused", "finished", "withdrawn"].contains(&s.as_str())
     {
@@ -225,8 +242,9 @@ pub async fn healthz(State(shared): Shared_) -> Response {
     {
         if health.stale {
             reasons.push(format!(
-                "feed {name} is stale ({} failed runs in a row)",
-                health.consecutive_failures
+                "feed {name} is stale ({} failed runs in a row; last: {})",
+                health.consecutive_failures,
+                health.last_error.as_deref().unwrap_or("")
             ));
         } else if health.consecutive_failures > 0 {
             reasons.push(format!(
@@ -263,6 +281,8 @@ pub async fn metrics(State(shared): Shared_) -> Response {
 
 pub async fn not_found() -> ApiError {
     ApiError::NotFound(
-        "no such endpoint; see /api/items, /api/summary, /api/feeds, /api/quarantine".into(),
+        "no such endpoint; see /api/items, /api/items/{id}, /api/summary, \
+         /api/projects/{code}, /api/feeds, /api/quarantine, /healthz, /metrics"
+            .into(),
     )
 }

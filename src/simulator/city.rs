@@ -50,6 +50,36 @@ impl City {
         })
     }
 
+    /// Writes the city's items to `path` (whole, or not at all), so a later run can go on
+    /// from here instead of from its first day.
+    pub fn save(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let partial = path.with_extension("partial");
+        let state = serde_json::json!({ "next_id": self.next_id, "items": self.items });
+        std::fs::write(&partial, serde_json::to_vec(&state)?)?;
+        std::fs::rename(partial, path)
+    }
+
+    /// Takes the items of a saved city, if `path` holds one; false when it does not.
+    pub fn restore(&mut self, path: &std::path::Path) -> bool {
+        #[derive(serde::Deserialize)]
+        struct Saved {
+            next_id: u64,
+            items: Vec<Item>,
+        }
+        let Some(saved) = std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Saved>(&b).ok())
+        else {
+            return false;
+        };
+        if saved.items.is_empty() {
+            return false;
+        }
+        self.items = saved.items;
+        self.next_id = saved.next_id;
+        true
+    }
+
     /// One step of the city at `now`; returns how many items changed.
     pub fn tick(&mut self, now: DateTime<Utc>) -> usize {
         let now = now.with_timezone(&self.tz).fixed_offset();

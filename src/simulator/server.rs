@@ -26,17 +26,25 @@ pub fn router(city: SharedCity) -> Router {
         .with_state(city)
 }
 
-/// Keeps the city changing every `tick` until shutdown.
-pub async fn run_ticks(city: SharedCity, tick: Duration, shutdown: CancellationToken) {
+/// Keeps the city changing every `tick` until shutdown, saving it to `state` after each step.
+pub async fn run_ticks(
+    city: SharedCity,
+    tick: Duration,
+    state: Option<std::path::PathBuf>,
+    shutdown: CancellationToken,
+) {
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(tick) => {}
         }
-        let changed = city
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .tick(Utc::now());
+        let mut city = city.lock().unwrap_or_else(|e| e.into_inner());
+        let changed = city.tick(Utc::now());
+        if let Some(path) = &state
+            && let Err(e) = city.save(path)
+        {
+            tracing::warn!(error = %e, path = %path.display(), "cannot save the simulated city");
+        }
         tracing::debug!(changed, "simulated city moved");
     }
 }
