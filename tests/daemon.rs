@@ -133,6 +133,23 @@ async fn the_chinese_format_maps_through_the_config() {
     );
     assert_eq!(item["pauses"][0]["kind"], "expert_review");
     assert_eq!(item["stage"], 4);
+    // Filters that cannot match are refused with a reason, not answered with an empty list.
+    for bad in [
+        "stage=9",
+        "limit=0",
+        "offset=-1",
+        "grade=purple",
+        "status=办理中",
+    ] {
+        let (status, body) = app.get(&format!("/api/items?{bad}")).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body["error"].is_string(), "{bad}: {body}");
+    }
+    let (status, body) = app.get("/api/items/nope").await;
+    assert_eq!(
+        (status.as_u16(), body["error"].as_str()),
+        (404, Some("no item \"nope\""))
+    );
     app.stop().await;
 }
 
