@@ -27,14 +27,9 @@ fn running(accepted: &str, allowed: u32, stops: &[(&str, Option<&str>)]) -> Cloc
 }
 
 fn finished(accepted: &str, allowed: u32, stops: &[(&str, Option<&str>)], on: &str) -> ClockInput {
-    let stops = stops
-        .iter()
-        .map(|(from, to)| Stop {
-            from: d(from),
-            to: to.map(d),
-        })
-        .collect();
-    ClockInput::new(d(accepted), allowed, stops, Some(d(on)))
+    let mut clock = running(accepted, allowed, stops);
+    clock.ended_on = Some(d(on));
+    clock
 }
 
 fn on(input: &ClockInput, today: &str) -> Grading {

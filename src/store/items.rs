@@ -149,6 +149,21 @@ pub struct GradeUpdate<'a> {
     pub previous: Option<Grade>,
 }
 
+/// The grading columns, in table order: grade, deadline_date, allowed, used, remaining,
+/// overdue, paused, next_change.
+fn grading_params(g: &Grading, next_change: Option<&DateTime<Utc>>) -> [Param; 8] {
+    [
+        g.grade.as_str().into(),
+        g.deadline_date.to_string().into(),
+        i64::from(g.allowed).into(),
+        i64::from(g.used).into(),
+        g.remaining.into(),
+        i64::from(g.overdue).into(),
+        i64::from(g.paused).into(),
+        next_change.map(utc).into(),
+    ]
+}
+
 /// What start-up needs of a stored item to rebuild its clock (project name and category are
 /// left empty: the clock does not need them).
 pub struct StoredItem {
@@ -198,17 +213,9 @@ impl Store {
                     utc(&item.updated_at).into(),
                     feed.into(),
                     (w.hash as i64).into(),
-                    g.grade.as_str().into(),
-                    g.deadline_date.to_string().into(),
-                    i64::from(g.allowed).into(),
-                    i64::from(g.used).into(),
-                    g.remaining.into(),
-                    i64::from(g.overdue).into(),
-                    i64::from(g.paused).into(),
-                    w.next_change.as_ref().map(utc).into(),
-                    now_text.as_str().into(),
-                    now_text.as_str().into(),
                 ]);
+                params.extend(grading_params(g, w.next_change.as_ref()));
+                params.extend([now_text.as_str().into(), now_text.as_str().into()]);
             }
             bind_all(query(&sql), params).execute(&mut *tx).await?;
         }
@@ -352,18 +359,8 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         for u in updates {
             let g = u.grading;
-            let params = vec![
-                Param::from(g.grade.as_str()),
-                g.deadline_date.to_string().into(),
-                i64::from(g.allowed).into(),
-                i64::from(g.used).into(),
-                g.remaining.into(),
-                i64::from(g.overdue).into(),
-                i64::from(g.paused).into(),
-                u.next_change.as_ref().map(utc).into(),
-                now_text.as_str().into(),
-                u.item_id.into(),
-            ];
+            let mut params = grading_params(g, u.next_change.as_ref()).to_vec();
+            params.extend([now_text.as_str().into(), u.item_id.into()]);
             bind_all(query(&update), params).execute(&mut *tx).await?;
             if u.previous != Some(g.grade) {
                 changed += 1;
