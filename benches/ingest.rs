@@ -270,6 +270,11 @@ fn main() {
 
     println!("3. start-up and memory");
     start_up_and_memory(&runtime, dir.path(), &sqlite);
+    // For profiling start-up: keep the store (DUBAN_BENCH_KEEP=path).
+    if let Ok(keep) = std::env::var("DUBAN_BENCH_KEEP") {
+        std::fs::copy(dir.path().join("duban.db"), &keep).unwrap();
+        println!("  kept the store as {keep}");
+    }
 
     if let Ok(base) = std::env::var("DUBAN_TEST_PG_URL") {
         println!("4. HTTP JSON → duban → PostgreSQL");

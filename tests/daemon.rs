@@ -203,15 +203,36 @@ async fn a_restart_keeps_items_history_and_quarantine() {
     let (feed, url) = FeedServer::start().await;
     let mut bad = record("BAD", "2026-11-02T09:30:00+08:00", 5);
     bad["limit_days"] = json!(-1);
-    feed.set(vec![record("K-1", "2026-11-02T09:30:00+08:00", 5), bad]);
+    // An item with a closed correction and an open expert review: its clock must be rebuilt.
+    let mut paused = record("K-2", "2026-11-02T09:30:00+08:00", 10);
+    paused["status"] = json!("paused");
+    paused["pauses"] = json!([
+        {"kind": "correction", "from": "2026-11-03T10:00:00+08:00", "to": "2026-11-05T10:00:00+08:00"},
+        {"kind": "expert_review", "from": "2026-11-09T10:00:00+08:00", "to": null}
+    ]);
+    feed.set(vec![
+        record("K-1", "2026-11-02T09:30:00+08:00", 5),
+        paused,
+        bad,
+    ]);
     let text = config_text(&sqlite_url(dir.path()), &http_feed("main", &url, ""));
     let app = spawn_app(load_config(dir.path(), &text), Clock::System).await;
-    eventually(10, "stored", || async { app.items("").await["total"] == 1 }).await;
+    eventually(10, "stored", || async { app.items("").await["total"] == 2 }).await;
+    let before = app.item("K-2").await;
     app.stop().await;
 
     feed.fail(true);
     let app = spawn_app(load_config(dir.path(), &text), Clock::System).await;
-    assert_eq!(app.items("").await["total"], 1);
+    assert_eq!(app.items("").await["total"], 2);
+    let after = app.item("K-2").await;
+    for field in ["grade", "used", "deadline_date", "paused", "pauses"] {
+        assert_eq!(after[field], before[field], "{field} after the restart");
+    }
+    // 3 Nov counts, 4–5 Nov stopped, 6 and 9 Nov count, then the open review.
+    assert_eq!(
+        (after["used"].as_i64(), after["paused"].as_bool()),
+        (Some(3), Some(true))
+    );
     assert_eq!(
         app.item("K-1").await["history"].as_array().unwrap().len(),
         1
@@ -219,7 +240,7 @@ async fn a_restart_keeps_items_history_and_quarantine() {
     assert_eq!(app.quarantine().await["total"], 1);
     assert_eq!(
         app.get("/healthz").await.1["items"],
-        1,
+        2,
         "the board is rebuilt from the store"
     );
     app.stop().await;

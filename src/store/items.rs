@@ -377,70 +377,155 @@ impl Store {
         Ok(changed)
     }
 
-    /// Every stored item, one at a time (a million rows are not held at once), for the
-    /// board at start-up.
+    /// Every stored item, a chunk at a time (a million rows are not held at once), for the
+    /// board at start-up. Each chunk comes back as one JSON text built by the database
+    /// (`json_group_array` / `json_agg`): handing a million rows one by one from sqlx's
+    /// database thread cost more in thread switches than everything else at start-up.
     pub async fn for_each_item(
         &self,
         mut visit: impl FnMut(StoredItem),
     ) -> Result<usize, StoreError> {
-        use futures_util::TryStreamExt;
+        type PauseRow = (String, String, String, Option<String>);
         let mut pauses: std::collections::HashMap<String, Vec<Pause>> =
             std::collections::HashMap::new();
-        let mut rows =
-            sqlx::query("SELECT item_id, kind, from_at, to_at FROM pauses ORDER BY item_id, seq")
-                .fetch(&self.pool);
-        while let Some(row) = rows.try_next().await? {
-            let pause = Pause {
-                kind: parse_pause_kind(&row.try_get::<String, _>("kind")?),
-                from: parse_time(&row.try_get::<String, _>("from_at")?),
-                to: row
-                    .try_get::<Option<String>, _>("to_at")?
-                    .as_deref()
-                    .map(parse_time),
+        let mut after = String::new();
+        loop {
+            let chunk: Vec<(String, i64, String, String, Option<String>)> = self
+                .json_chunk(
+                    "item_id, seq, kind, from_at, to_at",
+                    "pauses",
+                    "item_id, seq",
+                    &after,
+                )
+                .await?;
+            // Keyset on the item: a chunk holds whole items (see json_chunk).
+            let Some(last) = chunk.iter().map(|r| &r.0).max() else {
+                break;
             };
-            pauses
-                .entry(row.try_get("item_id")?)
-                .or_default()
-                .push(pause);
+            after = last.clone();
+            for (item_id, _, kind, from, to) in chunk {
+                let row: PauseRow = (item_id, kind, from, to);
+                pauses.entry(row.0).or_default().push(Pause {
+                    kind: parse_pause_kind(&row.1),
+                    from: parse_time(&row.2),
+                    to: row.3.as_deref().map(parse_time),
+                });
+            }
         }
-        drop(rows);
-        // Only what the clock and the thresholds need: names of projects are not.
-        let mut rows = sqlx::query(
-            "SELECT item_id, project_code, matter, department, stage, status, accepted_at, \
-             limit_days, legal_days, extension_days, finished_at, updated_at, record_hash, grade FROM items",
-        )
-        .fetch(&self.pool);
+        type ItemRow = (
+            String,
+            String,
+            String,
+            String,
+            i64,
+            String,
+            String,
+            i64,
+            i64,
+            i64,
+            Option<String>,
+            String,
+            i64,
+            String,
+        );
         let mut count = 0;
-        while let Some(row) = rows.try_next().await? {
-            let item_id: String = row.try_get("item_id")?;
-            let item = Item {
-                pauses: pauses.remove(&item_id).unwrap_or_default(),
-                project_code: row.try_get("project_code")?,
-                project_name: String::new(),
-                project_category: String::new(),
-                matter: row.try_get("matter")?,
-                department: row.try_get("department")?,
-                stage: row.try_get::<i64, _>("stage")? as u8,
-                status: parse_status(&row.try_get::<String, _>("status")?),
-                accepted_at: parse_time(&row.try_get::<String, _>("accepted_at")?),
-                limit_days: row.try_get::<i64, _>("limit_days")? as u32,
-                legal_days: row.try_get::<i64, _>("legal_days")? as u32,
-                extension_days: row.try_get::<i64, _>("extension_days")? as u32,
-                finished_at: row
-                    .try_get::<Option<String>, _>("finished_at")?
-                    .as_deref()
-                    .map(parse_time),
-                updated_at: parse_time(&row.try_get::<String, _>("updated_at")?),
-                item_id,
+        let mut after = String::new();
+        loop {
+            let chunk: Vec<ItemRow> = self
+                .json_chunk(
+                    "item_id, project_code, matter, department, stage, status, accepted_at, limit_days, \
+                     legal_days, extension_days, finished_at, updated_at, record_hash, grade",
+                    "items",
+                    "item_id",
+                    &after,
+                )
+                .await?;
+            let Some(last) = chunk.iter().map(|r| &r.0).max() else {
+                break;
             };
-            visit(StoredItem {
-                item,
-                hash: row.try_get::<i64, _>("record_hash")? as u64,
-                grade: parse_grade(&row.try_get::<String, _>("grade")?),
-            });
-            count += 1;
+            after = last.clone();
+            for (
+                item_id,
+                project_code,
+                matter,
+                department,
+                stage,
+                status,
+                accepted_at,
+                limit,
+                legal,
+                extension,
+                finished_at,
+                updated_at,
+                hash,
+                grade,
+            ) in chunk
+            {
+                let item = Item {
+                    pauses: pauses.remove(&item_id).unwrap_or_default(),
+                    project_code,
+                    project_name: String::new(),
+                    project_category: String::new(),
+                    matter,
+                    department,
+                    stage: stage as u8,
+                    status: parse_status(&status),
+                    accepted_at: parse_time(&accepted_at),
+                    limit_days: limit as u32,
+                    legal_days: legal as u32,
+                    extension_days: extension as u32,
+                    finished_at: finished_at.as_deref().map(parse_time),
+                    updated_at: parse_time(&updated_at),
+                    item_id,
+                };
+                visit(StoredItem {
+                    item,
+                    hash: hash as u64,
+                    grade: parse_grade(&grade),
+                });
+                count += 1;
+            }
         }
         Ok(count)
+    }
+
+    /// The next rows of `table` after the key `after` (by the first column of `order`), as
+    /// one JSON array of arrays of `columns`, decoded into `T`. For `pauses`, whose key is
+    /// (item, seq), a chunk is cut only between items, so keyset paging on the item is exact.
+    async fn json_chunk<T: serde::de::DeserializeOwned>(
+        &self,
+        columns: &str,
+        table: &str,
+        order: &str,
+        after: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        const CHUNK: i64 = 20_000;
+        let key = order.split(',').next().unwrap_or(order).trim();
+        let (aggregate, row) = match self.dialect {
+            super::Dialect::Sqlite => ("json_group_array", "json_array"),
+            super::Dialect::Postgres => ("json_agg", "json_build_array"),
+        };
+        // Whole items per chunk: the chunk's item keys, then all their rows.
+        let sql = self.sql(&format!(
+            "SELECT CAST({aggregate}({row}({columns})) AS TEXT) AS rows FROM \
+             (SELECT {columns} FROM {table} WHERE {key} IN \
+               (SELECT DISTINCT {key} FROM {table} WHERE {key} > $1 ORDER BY {key} LIMIT $2) \
+              ORDER BY {order}) AS chunk"
+        ));
+        let row = query(&sql)
+            .bind(after)
+            .bind(CHUNK)
+            .fetch_one(&self.pool)
+            .await?;
+        let text: Option<String> = row.try_get("rows")?;
+        match text {
+            None => Ok(Vec::new()),
+            Some(text) => serde_json::from_str(&text).map_err(|e| {
+                StoreError::Query(sqlx::Error::Decode(
+                    format!("reading {table} at start-up: {e}").into(),
+                ))
+            }),
+        }
     }
 }
 
