@@ -121,11 +121,6 @@ impl Running {
         self.shared.store.close().await;
         tracing::info!("duban stopped");
     }
-
-    /// A token that stops the daemon when cancelled.
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
-    }
 }
 
 /// Resolves when the process is asked to stop: Ctrl-C or SIGTERM.

@@ -17,6 +17,13 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 4] = [
+        Status::Pending,
+        Status::Paused,
+        Status::Finished,
+        Status::Withdrawn,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pending => "pending",
@@ -25,9 +32,14 @@ impl Status {
             Status::Withdrawn => "withdrawn",
         }
     }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
 }
 
 /// Why the clock stopped (行政许可法 art. 45 special procedures, or a correction request).
+/// The words are `as_str`'s; serde uses the same (snake_case).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PauseKind {
@@ -43,6 +55,40 @@ pub enum PauseKind {
     ExpertReview,
     /// Any other clock stop a feed reports.
     Other,
+}
+
+impl PauseKind {
+    pub const ALL: [PauseKind; 10] = [
+        PauseKind::Correction,
+        PauseKind::Hearing,
+        PauseKind::Tender,
+        PauseKind::Auction,
+        PauseKind::Inspection,
+        PauseKind::Testing,
+        PauseKind::Quarantine,
+        PauseKind::Appraisal,
+        PauseKind::ExpertReview,
+        PauseKind::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PauseKind::Correction => "correction",
+            PauseKind::Hearing => "hearing",
+            PauseKind::Tender => "tender",
+            PauseKind::Auction => "auction",
+            PauseKind::Inspection => "inspection",
+            PauseKind::Testing => "testing",
+            PauseKind::Quarantine => "quarantine",
+            PauseKind::Appraisal => "appraisal",
+            PauseKind::ExpertReview => "expert_review",
+            PauseKind::Other => "other",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -263,20 +309,12 @@ impl RawItem {
             item_id: Some(item_id.clone()),
         };
         let status_text = required_text("status", self.status, id)?;
-        let status = match status_text.as_str() {
-            "pending" => Status::Pending,
-            "paused" => Status::Paused,
-            "finished" => Status::Finished,
-            "withdrawn" => Status::Withdrawn,
-            other => {
-                return Err(fail(
-                    "status",
-                    format!(
-                        "unknown status {other:?}; expected pending, paused, finished or withdrawn"
-                    ),
-                ));
-            }
-        };
+        let status = Status::parse(&status_text).ok_or_else(|| {
+            fail(
+                "status",
+                format!("unknown status {status_text:?}; expected pending, paused, finished or withdrawn"),
+            )
+        })?;
         let stage = required("stage", self.stage, id)?;
         if !(1..=4).contains(&stage) {
             return Err(fail("stage", format!("must be 1, 2, 3 or 4, got {stage}")));
@@ -323,7 +361,7 @@ impl RawItem {
         for (i, raw) in self.pauses.unwrap_or_default().into_iter().enumerate() {
             let field = |name: &str| format!("pauses[{i}].{name}");
             let kind_text = required_text(&field("kind"), raw.kind, id)?;
-            let kind = parse_pause_kind(&kind_text).ok_or_else(|| {
+            let kind = PauseKind::parse(&kind_text).ok_or_else(|| {
                 fail(
                     &field("kind"),
                     format!(
@@ -399,22 +437,6 @@ impl RawItem {
             item_id,
         })
     }
-}
-
-fn parse_pause_kind(text: &str) -> Option<PauseKind> {
-    Some(match text {
-        "correction" => PauseKind::Correction,
-        "hearing" => PauseKind::Hearing,
-        "tender" => PauseKind::Tender,
-        "auction" => PauseKind::Auction,
-        "inspection" => PauseKind::Inspection,
-        "testing" => PauseKind::Testing,
-        "quarantine" => PauseKind::Quarantine,
-        "appraisal" => PauseKind::Appraisal,
-        "expert_review" => PauseKind::ExpertReview,
-        "other" => PauseKind::Other,
-        _ => return None,
-    })
 }
 
 fn required<T>(field: &str, value: Option<T>, item_id: Option<&str>) -> Result<T, RecordError> {

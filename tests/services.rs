@@ -118,6 +118,12 @@ async fn the_store_on_postgres_keeps_items_history_and_quarantine() {
     app.stop().await;
 }
 
+async fn run_all(pool: &sqlx::AnyPool, statements: impl IntoIterator<Item = String>) {
+    for statement in statements {
+        pool.execute(sqlx::AssertSqlSafe(statement)).await.unwrap();
+    }
+}
+
 /// Feeds a table of the source database to duban through a `sql` feed.
 async fn sql_feed_reads(dsn_env: &str, query: &str) {
     let dir = temp_dir();
@@ -158,7 +164,9 @@ async fn the_sql_feed_reads_mariadb() {
     };
     let db = unique("duban_feed");
     let source = pool(&url).await;
-    for statement in [
+    run_all(
+        &source,
+        [
         format!("CREATE DATABASE {db} CHARACTER SET utf8mb4"),
         format!(
             "CREATE TABLE {db}.approvals (item_id VARCHAR(64) PRIMARY KEY, project_code VARCHAR(64), project_name VARCHAR(200), \
@@ -166,12 +174,9 @@ async fn the_sql_feed_reads_mariadb() {
              accepted_at DATETIME, limit_days BIGINT, legal_days BIGINT, extension_days BIGINT, finished_at DATETIME NULL, updated_at DATETIME)"
         ),
         format!("INSERT INTO {db}.approvals VALUES {ROWS}"),
-    ] {
-        source
-            .execute(sqlx::AssertSqlSafe(statement))
-            .await
-            .unwrap();
-    }
+        ],
+    )
+    .await;
     let query = format!(
         "SELECT item_id, project_code, project_name, project_category, matter, department, stage, status, \
          DATE_FORMAT(accepted_at, '%Y-%m-%d %H:%i:%s') AS accepted_at, limit_days, legal_days, extension_days, \
@@ -193,7 +198,9 @@ async fn the_sql_feed_reads_postgres() {
     };
     let schema = unique("duban_feed");
     let source = pool(&url).await;
-    for statement in [
+    run_all(
+        &source,
+        [
         format!("CREATE SCHEMA {schema}"),
         format!(
             "CREATE TABLE {schema}.approvals (item_id TEXT PRIMARY KEY, project_code TEXT, project_name TEXT, \
@@ -201,12 +208,9 @@ async fn the_sql_feed_reads_postgres() {
              limit_days BIGINT, legal_days BIGINT, extension_days BIGINT, finished_at TIMESTAMP NULL, updated_at TIMESTAMP)"
         ),
         format!("INSERT INTO {schema}.approvals VALUES {ROWS}"),
-    ] {
-        source
-            .execute(sqlx::AssertSqlSafe(statement))
-            .await
-            .unwrap();
-    }
+        ],
+    )
+    .await;
     let query = format!(
         "SELECT item_id, project_code, project_name, project_category, matter, department, stage, status, \
          to_char(accepted_at, 'YYYY-MM-DD HH24:MI:SS') AS accepted_at, limit_days, legal_days, extension_days, \

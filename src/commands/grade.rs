@@ -8,7 +8,7 @@ use std::io::{BufRead, Write};
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, SecondsFormat};
 use serde::Serialize;
 
-use super::records::{ErrorLine, Tally, for_each_record, today};
+use super::records::{Tally, for_each_record, today, write_error};
 use crate::calendar::{Calendar, CalendarError};
 use crate::config::Config;
 use crate::grading::{self, ClockInput, Grade};
@@ -59,14 +59,13 @@ pub fn run(
                             .map(|t| t.fixed_offset().to_rfc3339_opts(SecondsFormat::Secs, false)),
                     },
                 )?;
+                out.write_all(b"\n")
             }
             Err(e) => {
                 tally.errors += 1;
-                serde_json::to_writer(&mut *out, &ErrorLine::new(line, &e))?;
+                write_error(out, line, &e)
             }
         }
-        out.write_all(b"\n")?;
-        Ok(())
     })?;
     out.flush()?;
     Ok(tally)

@@ -9,7 +9,7 @@ use std::io::{BufRead, Write};
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 
-use super::records::{ErrorLine, Tally, for_each_record, today};
+use super::records::{Tally, for_each_record, today, write_error};
 use crate::calendar::Calendar;
 use crate::config::Config;
 use crate::grading::ClockInput;
@@ -66,8 +66,7 @@ pub fn run(
             }
             Err(e) => {
                 tally.errors += 1;
-                serde_json::to_writer(&mut *out, &ErrorLine::new(line, &e))?;
-                out.write_all(b"\n")?;
+                write_error(out, line, &e)?;
             }
         }
         Ok(())

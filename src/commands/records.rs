@@ -2,7 +2,7 @@
 //! each line is parsed on its own, and one that cannot be used is answered in place by an
 //! error object naming its line, the field and the problem.
 
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 
 use anyhow::Context;
 use chrono::{DateTime, FixedOffset, NaiveDate};
@@ -35,7 +35,7 @@ pub struct Tally {
 
 /// The answer for a line that cannot be used.
 #[derive(Serialize)]
-pub struct ErrorLine<'a> {
+struct ErrorLine<'a> {
     line: u64,
     item_id: Option<&'a str>,
     /// The field at fault; `null` when the record as a whole is (not JSON, or a date beyond
@@ -44,15 +44,16 @@ pub struct ErrorLine<'a> {
     error: &'a str,
 }
 
-impl<'a> ErrorLine<'a> {
-    pub fn new(line: u64, error: &'a RecordError) -> Self {
-        Self {
-            line,
-            item_id: error.item_id.as_deref(),
-            field: (!error.field.is_empty()).then_some(error.field.as_str()),
-            error: &error.problem,
-        }
-    }
+/// Writes the error object for input line `line`, with its line ending.
+pub fn write_error(out: &mut impl Write, line: u64, error: &RecordError) -> std::io::Result<()> {
+    let object = ErrorLine {
+        line,
+        item_id: error.item_id.as_deref(),
+        field: (!error.field.is_empty()).then_some(error.field.as_str()),
+        error: &error.problem,
+    };
+    serde_json::to_writer(&mut *out, &object)?;
+    out.write_all(b"\n")
 }
 
 /// Calls `visit` with the 1-based line number and the parsed record of each line (a blank

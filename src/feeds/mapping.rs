@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use super::spec::Mapping;
 use crate::item::{self, Item, RecordError};
 
+/// The canonical record's fields, by how a source value is converted; `pauses` besides.
 const TIME_FIELDS: &[&str] = &["accepted_at", "finished_at", "updated_at"];
 const NUMBER_FIELDS: &[&str] = &["stage", "limit_days", "legal_days", "extension_days"];
 const TEXT_FIELDS: &[&str] = &[
@@ -21,6 +22,18 @@ const TEXT_FIELDS: &[&str] = &[
     "department",
     "status",
 ];
+
+/// Whether `field` names a field of the canonical record (or `pause_kind`, the words of a
+/// pause's kind in `values`).
+pub fn is_canonical(field: &str) -> bool {
+    TEXT_FIELDS
+        .iter()
+        .chain(NUMBER_FIELDS)
+        .chain(TIME_FIELDS)
+        .any(|f| *f == field)
+        || field == "pauses"
+        || field == "pause_kind"
+}
 
 impl Mapping {
     /// The source name of a canonical field.

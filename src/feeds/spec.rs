@@ -163,24 +163,6 @@ pub struct Mapping {
     pub timezone: Tz,
 }
 
-const CANONICAL_FIELDS: &[&str] = &[
-    "item_id",
-    "project_code",
-    "project_name",
-    "project_category",
-    "matter",
-    "department",
-    "stage",
-    "status",
-    "accepted_at",
-    "limit_days",
-    "legal_days",
-    "extension_days",
-    "pauses",
-    "finished_at",
-    "updated_at",
-];
-
 impl RawFeed {
     pub(crate) fn check(
         self,
@@ -296,8 +278,7 @@ impl RawFeed {
             }
         };
         for canonical in self.fields.keys().chain(self.values.keys()) {
-            // `pause_kind` names the words of a pause's kind in `values`.
-            if !CANONICAL_FIELDS.contains(&canonical.as_str()) && canonical != "pause_kind" {
+            if !super::mapping::is_canonical(canonical) {
                 return Err(file.error(
                     Some(&format!("feeds.{name}.fields")),
                     format!("{canonical:?} is not a field of the canonical record"),

@@ -19,7 +19,8 @@ use crate::grading::Grading;
 use crate::ingest::Shared;
 use crate::store::queries::{ItemFilter, ItemRow};
 
-type Shared_ = State<Arc<Shared>>;
+/// The daemon's state, as handlers receive it.
+type AppState = State<Arc<Shared>>;
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(t)| t)
@@ -55,7 +56,7 @@ fn live(shared: &Shared, row: ItemRow) -> Value {
 }
 
 pub async fn items(
-    State(shared): Shared_,
+    State(shared): AppState,
     q: Result<Query<ItemFilter>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let filter = query(q)?;
@@ -100,7 +101,10 @@ pub async fn items(
     })))
 }
 
-pub async fn item(State(shared): Shared_, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn item(
+    State(shared): AppState,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let Some((row, pauses, history)) = shared.store.item(&id).await? else {
         return Err(ApiError::NotFound(format!("no item {id:?}")));
     };
@@ -112,7 +116,7 @@ pub async fn item(State(shared): Shared_, Path(id): Path<String>) -> Result<Json
     Ok(Json(value))
 }
 
-pub async fn summary(State(shared): Shared_) -> Result<Json<Value>, ApiError> {
+pub async fn summary(State(shared): AppState) -> Result<Json<Value>, ApiError> {
     let rows = shared.store.summary().await?;
     let mut totals = json!({"blue": 0, "yellow": 0, "red": 0});
     for r in &rows {
@@ -124,7 +128,7 @@ pub async fn summary(State(shared): Shared_) -> Result<Json<Value>, ApiError> {
 }
 
 pub async fn project(
-    State(shared): Shared_,
+    State(shared): AppState,
     Path(code): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let Some((project, items)) = shared.store.project(&code).await? else {
@@ -169,7 +173,7 @@ pub async fn project(
     })))
 }
 
-pub async fn feeds(State(shared): Shared_) -> Result<Json<Value>, ApiError> {
+pub async fn feeds(State(shared): AppState) -> Result<Json<Value>, ApiError> {
     let mut out = Vec::new();
     for spec in &shared.config.feeds {
         let health = shared
@@ -209,7 +213,7 @@ pub struct QuarantineQuery {
 }
 
 pub async fn quarantine(
-    State(shared): Shared_,
+    State(shared): AppState,
     q: Result<Query<QuarantineQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let q = query(q)?;
@@ -225,7 +229,7 @@ pub async fn quarantine(
 }
 
 /// ok, or degraded with the reasons (stale or failing feeds); 503 when the store is down.
-pub async fn healthz(State(shared): Shared_) -> Response {
+pub async fn healthz(State(shared): AppState) -> Response {
     let mut reasons = Vec::new();
     if let Err(e) = sqlx::query("SELECT 1").execute(shared.store.pool()).await {
         return (
@@ -258,7 +262,7 @@ pub async fn healthz(State(shared): Shared_) -> Response {
         .into_response()
 }
 
-pub async fn metrics(State(shared): Shared_) -> Response {
+pub async fn metrics(State(shared): AppState) -> Response {
     let items = shared.board().open_counts();
     let stale: Vec<(String, bool)> = shared
         .config

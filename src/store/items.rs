@@ -262,7 +262,7 @@ impl Store {
                 params.extend([
                     Param::from(*id),
                     (*seq as i64).into(),
-                    pause_kind_name(pause.kind).into(),
+                    pause.kind.as_str().into(),
                     utc(&pause.from).into(),
                     pause.to.as_ref().map(utc).into(),
                 ]);
@@ -406,7 +406,8 @@ impl Store {
             for (item_id, _, kind, from, to) in chunk {
                 let row: PauseRow = (item_id, kind, from, to);
                 pauses.entry(row.0).or_default().push(Pause {
-                    kind: parse_pause_kind(&row.1),
+                    // Words duban wrote itself; one edited into nonsense by hand reads as `other`.
+                    kind: PauseKind::parse(&row.1).unwrap_or(PauseKind::Other),
                     from: parse_time(&row.2),
                     to: row.3.as_deref().map(parse_time),
                 });
@@ -469,7 +470,7 @@ impl Store {
                     matter,
                     department,
                     stage: stage as u8,
-                    status: parse_status(&status),
+                    status: Status::parse(&status).unwrap_or(Status::Pending),
                     accepted_at: parse_time(&accepted_at),
                     limit_days: limit as u32,
                     legal_days: legal as u32,
@@ -529,30 +530,8 @@ impl Store {
     }
 }
 
-pub fn pause_kind_name(kind: PauseKind) -> &'static str {
-    match kind {
-        PauseKind::Correction => "correction",
-        PauseKind::Hearing => "hearing",
-        PauseKind::Tender => "tender",
-        PauseKind::Auction => "auction",
-        PauseKind::Inspection => "inspection",
-        PauseKind::Testing => "testing",
-        PauseKind::Quarantine => "quarantine",
-        PauseKind::Appraisal => "appraisal",
-        PauseKind::ExpertReview => "expert_review",
-        PauseKind::Other => "other",
-    }
-}
-
-fn parse_pause_kind(text: &str) -> PauseKind {
-    serde_json::from_value(serde_json::Value::String(text.to_owned())).unwrap_or(PauseKind::Other)
-}
-
-/// Values duban wrote itself; a row edited by hand into nonsense reads as the most cautious.
-fn parse_status(text: &str) -> Status {
-    serde_json::from_value(serde_json::Value::String(text.to_owned())).unwrap_or(Status::Pending)
-}
-
+/// Words and times duban wrote itself; a row edited by hand into nonsense reads as red (the
+/// cautious grade) and the Unix epoch, rather than stopping start-up.
 pub fn parse_grade(text: &str) -> Grade {
     serde_json::from_value(serde_json::Value::String(text.to_owned())).unwrap_or(Grade::Red)
 }

@@ -121,10 +121,6 @@ impl Store {
         Ok(store)
     }
 
-    pub fn dialect(&self) -> Dialect {
-        self.dialect
-    }
-
     async fn migrate(&self) -> Result<(), StoreError> {
         let dialect = self.dialect.name();
         let fail = |name| {
