@@ -35,7 +35,7 @@ pub async fn run(mut config: Config, calendar: Calendar) -> anyhow::Result<()> {
     config.database_url = DEMO_DATABASE_URL.to_owned();
     let stop_simulator = CancellationToken::new();
     let options = CityOptions {
-        epoch: demo_epoch()?,
+        epoch: chrono::Utc::now(),
         items: 2400,
         seed: 7,
         tick: Duration::from_secs(3),
@@ -67,21 +67,4 @@ pub async fn run(mut config: Config, calendar: Calendar) -> anyhow::Result<()> {
     stop_simulator.cancel();
     let _ = simulator.await;
     Ok(())
-}
-
-/// The instant the demo city was first generated, kept under `data/demo`: running the demo
-/// again regenerates the same city, so the stored items continue instead of being replaced by
-/// a different city under the same ids.
-fn demo_epoch() -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
-    let path = std::path::Path::new("data/demo/city-epoch");
-    if let Some(epoch) = std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t.trim()).ok())
-    {
-        return Ok(epoch.to_utc());
-    }
-    let epoch = chrono::Utc::now();
-    std::fs::create_dir_all("data/demo").context("creating data/demo")?;
-    std::fs::write(path, epoch.to_rfc3339()).context("writing data/demo/city-epoch")?;
-    Ok(epoch)
 }

@@ -42,10 +42,19 @@ pub async fn start(
         options.seed,
     )?;
     let mut city = city;
-    if let Some(path) = &options.state
-        && city.restore(path)
-    {
-        tracing::info!(path = %path.display(), "simulated city restored");
+    // A saved city goes on where it stopped; a new one is saved at once, so even a stop
+    // before its first step does not make the next run generate a different city.
+    if let Some(path) = &options.state {
+        if city.restore(path) {
+            tracing::info!(path = %path.display(), "simulated city restored");
+        } else {
+            if let Some(folder) = path.parent() {
+                std::fs::create_dir_all(folder)
+                    .with_context(|| format!("creating {}", folder.display()))?;
+            }
+            city.save(path)
+                .with_context(|| format!("saving the simulated city to {}", path.display()))?;
+        }
     }
     let city = Arc::new(Mutex::new(city));
     let listener = tokio::net::TcpListener::bind(listen)
