@@ -1,17 +1,20 @@
 //! The board: every known item's clock, thresholds and current grading in memory, with a
 //! time-ordered index of the instant each item's grade will next change. A record that did
 //! not change is recognised by its hash and costs nothing; the grader asks the board what is
-//! due and re-grades only that. Pure data: no clock, no I/O.
+//! due and re-grades only that. It also knows each item's department, matter, project, stage
+//! and status (as small interned ids), so the live figures are counted from memory. Pure
+//! data: no clock, no I/O.
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 use crate::calendar::{Calendar, CalendarError};
 use crate::grading::{self, ClockInput, Grade, Grading, Thresholds};
-use crate::item::Item;
+use crate::item::{Item, Status};
 use crate::store::items::GradeUpdate;
 
 /// What the board holds of one item.
@@ -25,8 +28,99 @@ pub struct Entry {
     pub clock: ClockInput,
     pub thresholds: Thresholds,
     pub grading: Grading,
+    pub labels: Labels,
     /// When `grading.grade` will next change, in Unix seconds.
     next_change: Option<i64>,
+}
+
+/// Who handles an item and where it stands, as ids into the board's `Names`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Labels {
+    pub department: u32,
+    pub matter: u32,
+    pub project: u32,
+    pub stage: u8,
+    pub status: Status,
+}
+
+/// A project as its newest record names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectName {
+    pub code: Arc<str>,
+    pub name: Arc<str>,
+    pub category: Arc<str>,
+}
+
+/// Departments, matters and projects by id: each name is kept once however many items
+/// carry it.
+#[derive(Debug, Default)]
+pub struct Names {
+    departments: Interner,
+    matters: Interner,
+    project_codes: Interner,
+    projects: Vec<ProjectName>,
+}
+
+#[derive(Debug, Default)]
+struct Interner {
+    ids: HashMap<Arc<str>, u32>,
+    names: Vec<Arc<str>>,
+}
+
+impl Interner {
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        let name: Arc<str> = Arc::from(name);
+        self.names.push(name.clone());
+        self.ids.insert(name, id);
+        id
+    }
+}
+
+impl Names {
+    pub fn department(&self, id: u32) -> &Arc<str> {
+        &self.departments.names[id as usize]
+    }
+
+    pub fn departments(&self) -> &[Arc<str>] {
+        &self.departments.names
+    }
+
+    pub fn matter(&self, id: u32) -> &Arc<str> {
+        &self.matters.names[id as usize]
+    }
+
+    pub fn project(&self, id: u32) -> &ProjectName {
+        &self.projects[id as usize]
+    }
+
+    pub fn project_count(&self) -> usize {
+        self.projects.len()
+    }
+
+    fn labels(&mut self, item: &Item) -> Labels {
+        let project = self.project_codes.id(&item.project_code);
+        let newest = ProjectName {
+            code: self.project_codes.names[project as usize].clone(),
+            name: Arc::from(item.project_name.as_str()),
+            category: Arc::from(item.project_category.as_str()),
+        };
+        match self.projects.get_mut(project as usize) {
+            Some(known) if *known.name == *newest.name && *known.category == *newest.category => {}
+            Some(known) => *known = newest,
+            None => self.projects.push(newest),
+        }
+        Labels {
+            department: self.departments.id(&item.department),
+            matter: self.matters.id(&item.matter),
+            project,
+            stage: item.stage,
+            status: item.status,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -35,6 +129,7 @@ pub struct Board {
     slots: HashMap<String, u32>,
     /// (instant, slot) of every item whose grade will change by itself.
     index: BTreeSet<(i64, u32)>,
+    names: Names,
 }
 
 /// A stable 64-bit hash (FNV-1a) of a canonical record. It is stored, so it must not change
@@ -99,9 +194,17 @@ impl Board {
         self.slots.get(item_id).map(|&s| &self.entries[s as usize])
     }
 
-    /// Grades `item` on `today` (not yet on the board).
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    pub fn names(&self) -> &Names {
+        &self.names
+    }
+
+    /// Grades `item` on `today` (not yet on the board; its names are).
     pub fn grade(
-        &self,
+        &mut self,
         item: &Item,
         hash: u64,
         thresholds: Thresholds,
@@ -112,6 +215,7 @@ impl Board {
         let clock = ClockInput::from_item(item, tz);
         let grading = grading::grade(&clock, &thresholds, calendar, today)?;
         let next_change = grading.next_change(tz).map(|t| t.timestamp());
+        let labels = self.names.labels(item);
         Ok(Graded {
             previous: self.get(&item.item_id).map(|e| e.grading.grade),
             entry: Entry {
@@ -121,6 +225,7 @@ impl Board {
                 clock,
                 thresholds,
                 grading,
+                labels,
                 next_change,
             },
         })

@@ -66,7 +66,7 @@ impl Shared {
         self.store
             .for_each_item(|s| {
                 let thresholds = self.config.grading.thresholds_for(&s.item.matter, &s.item.department);
-                let board = self.board();
+                let mut board = self.board();
                 match board.grade(&s.item, s.hash, thresholds, &self.calendar, tz, today) {
                     Ok(mut g) => {
                         g.previous = Some(s.grade);
@@ -127,7 +127,7 @@ impl Shared {
         let mut quarantine = Vec::new();
         let mut graded: Vec<(Item, Graded)> = Vec::new();
         {
-            let board = self.board();
+            let mut board = self.board();
             for item in newest_per_item(items, &mut outcome) {
                 let hash = record_hash(&item);
                 let stored = board.get(&item.item_id);

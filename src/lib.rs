@@ -14,7 +14,9 @@
 //! - `ingest`: the shared state, and the one path by which grades change.
 //! - `grader`: sleeps until the next grade change and re-grades what is due.
 //! - `clock`: the daemon's time, injectable for tests.
-//! - `http`: the JSON API, health and metrics. `metrics`: the counters behind it.
+//! - `live`: the figures screens show, counted from the board; the websocket fan-out.
+//! - `charts`: the screens' charts drawn as SVG (pure).
+//! - `http`: the JSON API, pages, health and metrics. `metrics`: the counters behind it.
 //! - `app`: wiring and shutdown.
 //! - `commands`: the CLI subcommands.
 
@@ -31,6 +33,7 @@ pub mod grading;
 pub mod http;
 pub mod ingest;
 pub mod item;
+pub mod live;
 pub mod metrics;
 pub mod simulator;
 pub mod store;

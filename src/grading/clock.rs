@@ -92,6 +92,35 @@ impl ClockInput {
         }
     }
 
+    /// The clock as it stood at the end of `day`: pauses begun after it not yet known, one
+    /// still running then open, and no end unless it ended by then. `None` if the item was
+    /// not yet accepted on `day`. Used to redraw past days (the 30-day trend) from today's
+    /// records.
+    pub fn as_of(&self, day: NaiveDate) -> Option<Self> {
+        if self.accepted_on > day {
+            return None;
+        }
+        let mut paused_since = self.paused_since.filter(|from| *from <= day);
+        let mut closed = Vec::new();
+        for &(from, to) in &self.closed {
+            if from > day {
+                break;
+            }
+            if to <= day {
+                closed.push((from, to));
+            } else {
+                paused_since = Some(paused_since.map_or(from, |p| p.min(from)));
+            }
+        }
+        Some(Self {
+            accepted_on: self.accepted_on,
+            allowed: self.allowed,
+            closed,
+            paused_since,
+            ended_on: self.ended_on.filter(|end| *end <= day),
+        })
+    }
+
     /// All pauses as merged `(from, to]` ranges in date order, the open one (if any) taken
     /// to end on `open_until` (never before it began).
     pub fn stops_until(

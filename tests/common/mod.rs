@@ -4,6 +4,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)] // each test binary uses part of it; a failed unwrap is a failed test
 
+pub mod browser;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

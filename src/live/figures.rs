@@ -1,0 +1,330 @@
+//! The figures the screens show, counted from the board on one day: headline numbers, open
+//! items by grade (in all, per department, per stage), the 30-day trend, the projects
+//! furthest into their "3211" targets, and the newest red items. Open items are re-graded on
+//! the day asked about, so used days, days over and paused deadlines are today's, not those
+//! of the last grade change. Pure: the board, the calendar and the day in, values out.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{Datelike, NaiveDate};
+use serde::Serialize;
+
+use crate::board::{Board, Entry};
+use crate::calendar::Calendar;
+use crate::grading::project::{government_days, grade_project};
+use crate::grading::{self, ClockInput, Grade, Grading, Thresholds};
+use crate::item::{STAGE_NAMES, Status};
+
+/// How many projects and red items a screen lists.
+pub const PROJECT_ROWS: usize = 10;
+pub const RED_ROWS: usize = 30;
+/// Days in the trend, today included.
+pub const TREND_DAYS: usize = 30;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub blue: u64,
+    pub yellow: u64,
+    pub red: u64,
+}
+
+impl Counts {
+    fn add(&mut self, grade: Grade) {
+        match grade {
+            Grade::Blue => self.blue += 1,
+            Grade::Yellow => self.yellow += 1,
+            Grade::Red => self.red += 1,
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.blue + self.yellow + self.red
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Headline {
+    /// Open items: pending or paused.
+    pub pending: u64,
+    pub paused: u64,
+    /// Open items past their deadline date.
+    pub overdue: u64,
+    pub finished_today: u64,
+    pub finished_this_month: u64,
+    /// Share of this month's finished items finished on time; `None` before the first.
+    pub on_time_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DepartmentRow {
+    /// What `/m/dept/{id}` takes: the department's name.
+    pub id: String,
+    pub name: String,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageRow {
+    pub stage: u8,
+    pub name: &'static str,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TrendDay {
+    pub date: NaiveDate,
+    pub yellow: u64,
+    pub red: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProjectRow {
+    pub code: String,
+    pub name: String,
+    pub category: String,
+    pub government_days: u32,
+    pub target_days: u32,
+    pub grade: Grade,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RedRow {
+    pub item_id: String,
+    pub department: String,
+    pub project_name: String,
+    pub matter: String,
+    /// The first day the item was red.
+    pub red_since: NaiveDate,
+    /// Working days used beyond those allowed.
+    pub days_over: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Figures {
+    pub today: NaiveDate,
+    pub headline: Headline,
+    pub ring: Counts,
+    pub departments: Vec<DepartmentRow>,
+    pub stages: Vec<StageRow>,
+    pub trend: Vec<TrendDay>,
+    pub projects: Vec<ProjectRow>,
+    pub red_list: Vec<RedRow>,
+}
+
+/// Counts everything on `today`. `past_days` is the trend before today (see
+/// [`trend_before`]); today's point is added from the live counts.
+pub fn count(
+    board: &Board,
+    calendar: &Calendar,
+    targets: &BTreeMap<String, u32>,
+    project_thresholds: &Thresholds,
+    today: NaiveDate,
+    past_days: &[TrendDay],
+) -> Figures {
+    let names = board.names();
+    let mut headline = Headline::default();
+    let mut ring = Counts::default();
+    let mut departments = vec![Counts::default(); names.departments().len()];
+    let mut stages = [Counts::default(); 4];
+    let mut on_time_this_month = 0u64;
+    let mut open_projects: HashSet<u32> = HashSet::new();
+    let mut red: Vec<(NaiveDate, u32, &Entry)> = Vec::new();
+
+    for entry in board.entries() {
+        let labels = entry.labels;
+        if let Some(ended) = entry.clock.ended_on {
+            if labels.status == Status::Finished && same_month(ended, today) && ended <= today {
+                headline.finished_this_month += 1;
+                on_time_this_month += u64::from(!entry.grading.overdue);
+                headline.finished_today += u64::from(ended == today);
+            }
+            continue;
+        }
+        if entry.clock.accepted_on > today {
+            continue;
+        }
+        let Some(live) = live_grading(entry, calendar, today) else {
+            continue;
+        };
+        headline.pending += 1;
+        headline.paused += u64::from(live.paused);
+        headline.overdue += u64::from(live.overdue);
+        ring.add(live.grade);
+        departments[labels.department as usize].add(live.grade);
+        if let Some(stage) = stages.get_mut(usize::from(labels.stage).wrapping_sub(1)) {
+            stage.add(live.grade);
+        }
+        open_projects.insert(labels.project);
+        if live.grade == Grade::Red {
+            let red_since = entry
+                .thresholds
+                .first_red_day(live.deadline_date, live.allowed);
+            let days_over = u32::try_from(-live.remaining).unwrap_or(0);
+            red.push((red_since, days_over, entry));
+        }
+    }
+    headline.on_time_rate = (headline.finished_this_month > 0)
+        .then(|| on_time_this_month as f64 / headline.finished_this_month as f64);
+
+    let mut department_rows: Vec<DepartmentRow> = departments
+        .into_iter()
+        .enumerate()
+        .filter(|(_, c)| c.total() > 0)
+        .map(|(id, counts)| {
+            let name = names.department(id as u32).to_string();
+            DepartmentRow {
+                id: name.clone(),
+                name,
+                counts,
+            }
+        })
+        .collect();
+    department_rows.sort_by(|a, b| {
+        (b.counts.red, b.counts.yellow, &a.name).cmp(&(a.counts.red, a.counts.yellow, &b.name))
+    });
+
+    red.sort_by(|a, b| (b.0, a.1, &a.2.item_id).cmp(&(a.0, b.1, &b.2.item_id)));
+    let red_list = red
+        .into_iter()
+        .take(RED_ROWS)
+        .map(|(red_since, days_over, entry)| RedRow {
+            item_id: entry.item_id.clone(),
+            department: names.department(entry.labels.department).to_string(),
+            project_name: names.project(entry.labels.project).name.to_string(),
+            matter: names.matter(entry.labels.matter).to_string(),
+            red_since,
+            days_over,
+        })
+        .collect();
+
+    let mut trend = past_days.to_vec();
+    trend.push(TrendDay {
+        date: today,
+        yellow: ring.yellow,
+        red: ring.red,
+    });
+
+    Figures {
+        today,
+        headline,
+        ring,
+        departments: department_rows,
+        stages: stages
+            .iter()
+            .enumerate()
+            .map(|(i, counts)| StageRow {
+                stage: i as u8 + 1,
+                name: STAGE_NAMES[i],
+                counts: *counts,
+            })
+            .collect(),
+        trend,
+        projects: projects(
+            board,
+            calendar,
+            targets,
+            project_thresholds,
+            today,
+            &open_projects,
+        ),
+        red_list,
+    }
+}
+
+/// The trend's days before `today`: for each, the items open at its end, graded on it with
+/// the clock as it then stood.
+pub fn trend_before(board: &Board, calendar: &Calendar, today: NaiveDate) -> Vec<TrendDay> {
+    let days: Vec<NaiveDate> = (1..TREND_DAYS as u64)
+        .rev()
+        .filter_map(|back| today.checked_sub_days(chrono::Days::new(back)))
+        .collect();
+    let Some(&first) = days.first() else {
+        return Vec::new();
+    };
+    let mut counts = vec![Counts::default(); days.len()];
+    for entry in board.entries() {
+        // Items that ended before the window or were accepted after it add nothing.
+        if entry.clock.ended_on.is_some_and(|end| end <= first) || entry.clock.accepted_on > today
+        {
+            continue;
+        }
+        for (day, count) in days.iter().zip(counts.iter_mut()) {
+            let Some(then) = entry.clock.as_of(*day) else {
+                continue;
+            };
+            if then.ended_on.is_some() {
+                continue;
+            }
+            if let Ok(grading) = grading::grade(&then, &entry.thresholds, calendar, *day) {
+                count.add(grading.grade);
+            }
+        }
+    }
+    days.into_iter()
+        .zip(counts)
+        .map(|(date, c)| TrendDay {
+            date,
+            yellow: c.yellow,
+            red: c.red,
+        })
+        .collect()
+}
+
+fn live_grading(entry: &Entry, calendar: &Calendar, today: NaiveDate) -> Option<Grading> {
+    grading::grade(&entry.clock, &entry.thresholds, calendar, today).ok()
+}
+
+fn same_month(a: NaiveDate, b: NaiveDate) -> bool {
+    a.year() == b.year() && a.month() == b.month()
+}
+
+/// The projects with open items that have used the largest share of their target.
+fn projects(
+    board: &Board,
+    calendar: &Calendar,
+    targets: &BTreeMap<String, u32>,
+    thresholds: &Thresholds,
+    today: NaiveDate,
+    open: &HashSet<u32>,
+) -> Vec<ProjectRow> {
+    let names = board.names();
+    let mut clocks: HashMap<u32, Vec<ClockInput>> = HashMap::with_capacity(open.len());
+    for entry in board.entries() {
+        if open.contains(&entry.labels.project) {
+            clocks
+                .entry(entry.labels.project)
+                .or_default()
+                .push(entry.clock.clone());
+        }
+    }
+    let mut rows: Vec<(f64, ProjectRow)> = clocks
+        .into_iter()
+        .filter_map(|(id, clocks)| {
+            let project = names.project(id);
+            let target = *targets.get(&*project.category)?;
+            let days = government_days(&clocks, calendar, today).ok()?;
+            let graded = grade_project(days, target, thresholds);
+            Some((
+                f64::from(days) / f64::from(target),
+                ProjectRow {
+                    code: project.code.to_string(),
+                    name: project.name.to_string(),
+                    category: project.category.to_string(),
+                    government_days: days,
+                    target_days: target,
+                    grade: graded.grade,
+                },
+            ))
+        })
+        .collect();
+    rows.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.code.cmp(&b.1.code)));
+    rows.into_iter()
+        .take(PROJECT_ROWS)
+        .map(|(_, row)| row)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
