@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::ingest::Shared;
 use crate::metrics::Metrics;
 use crate::store::Store;
-use crate::{feeds, grader, http};
+use crate::{feeds, grader, http, live};
 
 /// A running daemon.
 pub struct Running {
@@ -37,7 +37,9 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
         )
     })?;
     let listen = config.listen;
+    let shutdown = CancellationToken::new();
     let shared = Arc::new(Shared {
+        stopping: shutdown.clone(),
         config,
         calendar,
         store,
@@ -45,6 +47,8 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
         board: Mutex::new(Board::default()),
         writer: tokio::sync::Mutex::new(()),
         changed: tokio::sync::Notify::new(),
+        live: tokio::sync::Notify::new(),
+        hub: Default::default(),
         metrics: Metrics::default(),
         feeds: Mutex::new(Default::default()),
     });
@@ -73,9 +77,9 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
         .await
         .with_context(|| format!("listening on {listen} ([server] listen in the config)"))?;
     let addr = listener.local_addr()?;
-    let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
     tasks.spawn(grader::run(shared.clone(), shutdown.clone()));
+    tasks.spawn(live::run(shared.clone(), shutdown.clone()));
     let client = reqwest::Client::builder()
         .user_agent(concat!("duban/", env!("CARGO_PKG_VERSION")))
         .build()?;
@@ -97,6 +101,11 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
             tracing::error!(error = %e, "the HTTP server stopped");
         }
     });
+    if !shared.config.access.enforced {
+        tracing::warn!(
+            "no [access] in the config: the pages, screens and API are open to anyone who can reach {addr}"
+        );
+    }
     tracing::info!(%addr, feeds = shared.config.feeds.len(), "duban is serving");
     Ok(Running {
         addr,

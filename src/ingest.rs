@@ -39,6 +39,11 @@ pub struct Shared {
     pub writer: tokio::sync::Mutex<()>,
     /// Rung when the board changed, so the grader recomputes its next wake-up.
     pub changed: Notify,
+    /// Rung when the board or a feed's health changed, so the screens are recounted.
+    pub live: Notify,
+    pub hub: crate::live::hub::Hub,
+    /// Cancelled when the daemon stops: websocket clients are told and closed.
+    pub stopping: tokio_util::sync::CancellationToken,
     pub metrics: Metrics,
     pub feeds: Mutex<BTreeMap<String, FeedHealth>>,
 }
@@ -180,6 +185,7 @@ impl Shared {
         );
         self.board().commit(graded.into_iter().map(|(_, g)| g));
         self.changed.notify_one();
+        self.live.notify_one();
         Ok((outcome, quarantine))
     }
 
@@ -206,6 +212,7 @@ impl Shared {
         self.metrics
             .count_grades(graded.iter().map(|g| (g.previous, g.entry.grading.grade)));
         self.board().commit(graded);
+        self.live.notify_one();
         Ok(changed)
     }
 }

@@ -24,6 +24,7 @@ pub mod app;
 pub mod board;
 pub mod calendar;
 pub mod catalogue;
+pub mod charts;
 pub mod clock;
 pub mod commands;
 pub mod config;

@@ -147,7 +147,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(commands::serve::run(config, calendar))?;
         }
         Command::Demo => {
-            let (config, calendar) = commands::load(config)?;
+            let (config, calendar) = commands::demo::load(config)?;
             runtime()?.block_on(commands::demo::run(config, calendar))?;
         }
         Command::Simulate {
@@ -156,7 +156,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seed,
             tick_seconds,
         } => {
-            let (config, calendar) = commands::load(config)?;
+            let (config, calendar) = commands::load_offline(config)?;
             let options = commands::simulate::CityOptions {
                 epoch: chrono::Utc::now(),
                 items,
@@ -168,25 +168,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::CheckConfig => commands::check_config::run(config, &mut out)?,
         Command::Calendar { from, to } => {
-            let (_, calendar) = commands::load(config)?;
+            let (_, calendar) = commands::load_offline(config)?;
             commands::calendar::run(&calendar, from, to, &mut out)?;
         }
         Command::Grade(args) => {
-            let (config, calendar) = commands::load(config)?;
+            let (config, calendar) = commands::load_offline(config)?;
             let input = open_input(&args.file)?;
             let tally =
                 commands::grade::run(&config, &calendar, args.now.instant(), input, &mut out)?;
             return Ok(report(tally, "items"));
         }
         Command::Projects(args) => {
-            let (config, calendar) = commands::load(config)?;
+            let (config, calendar) = commands::load_offline(config)?;
             let input = open_input(&args.file)?;
             let tally =
                 commands::projects::run(&config, &calendar, args.now.instant(), input, &mut out)?;
             return Ok(report(tally, "projects"));
         }
         Command::Sample { now, count, seed } => {
-            let (config, calendar) = commands::load(config)?;
+            let (config, calendar) = commands::load_offline(config)?;
             commands::sample::run(&config, &calendar, now.instant(), count, seed, &mut out)?;
         }
     }

@@ -14,6 +14,7 @@ pub struct Metrics {
     feeds: Mutex<BTreeMap<String, FeedCounters>>,
     grade_changes: [AtomicU64; 3],
     http_requests: Mutex<BTreeMap<(String, u16), u64>>,
+    ws_clients: std::sync::atomic::AtomicI64,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -55,6 +56,11 @@ impl Metrics {
                 self.grade_changes[after as usize].fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// A websocket client connected (+1) or left (-1).
+    pub fn ws_clients(&self, change: i64) {
+        self.ws_clients.fetch_add(change, Ordering::Relaxed);
     }
 
     pub fn http(&self, route: &str, status: u16) {
@@ -154,6 +160,11 @@ impl Metrics {
                 "duban_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP duban_ws_clients Open websocket connections (screens and pages).\n# TYPE duban_ws_clients gauge\nduban_ws_clients {}",
+            self.ws_clients.load(Ordering::Relaxed)
+        );
         out
     }
 }

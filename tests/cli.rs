@@ -8,11 +8,24 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+/// The shipped config's token variables, as an operator exports them.
+const TOKENS: [(&str, &str); 2] = [
+    ("DUBAN_VIEWER_TOKEN", "viewer-token"),
+    ("DUBAN_SCREEN_TOKEN", "screen-token"),
+];
+
 fn duban(args: &[&str], stdin: Option<&str>) -> Output {
+    duban_with(args, stdin, &TOKENS)
+}
+
+fn duban_with(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_duban"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("DUBAN_CONFIG")
+        .env_remove("DUBAN_VIEWER_TOKEN")
+        .env_remove("DUBAN_SCREEN_TOKEN")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -218,6 +231,17 @@ fn check_config_accepts_the_shipped_file_and_locates_mistakes() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // Commands that serve need the tokens; the others do not.
+    let out = duban_with(&["check-config"], None, &[]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("key `screens[0].token_env`") && stderr.contains("DUBAN_SCREEN_TOKEN is not set"),
+        "{stderr}"
+    );
+    let out = duban_with(&["calendar", "--from", "2026-10-01", "--to", "2026-10-02"], None, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");

@@ -14,6 +14,40 @@ use crate::config::Config;
 use crate::feeds::spec::Source;
 
 pub const DEMO_DATABASE_URL: &str = "sqlite://data/demo/duban.db";
+/// The demo's tokens, kept so that an open screen reconnects after the demo restarts.
+const TOKENS_FILE: &str = "data/demo/tokens.txt";
+const TOKEN_VARIABLES: [&str; 2] = ["DUBAN_VIEWER_TOKEN", "DUBAN_SCREEN_TOKEN"];
+
+/// Loads the config with tokens for the screens and pages: the environment's if set, else
+/// the ones the demo made on its first run.
+pub fn load(config: Option<&std::path::Path>) -> anyhow::Result<(Config, Calendar)> {
+    let tokens = demo_tokens().context("keeping the demo's tokens in data/demo")?;
+    super::load_with(config, |file| file.with_env_fallback(tokens))
+}
+
+fn demo_tokens() -> std::io::Result<Vec<(String, String)>> {
+    let kept = std::fs::read_to_string(TOKENS_FILE).unwrap_or_default();
+    let mut lines: Vec<String> = kept.lines().map(str::to_owned).filter(|l| l.len() >= 16).collect();
+    if lines.len() < TOKEN_VARIABLES.len() {
+        lines = TOKEN_VARIABLES.iter().map(|_| random_token()).collect();
+        std::fs::create_dir_all("data/demo")?;
+        std::fs::write(TOKENS_FILE, lines.join("\n") + "\n")?;
+    }
+    Ok(TOKEN_VARIABLES.iter().map(|v| (*v).to_owned()).zip(lines).collect())
+}
+
+/// 128 random bits as hex, from the process's randomly keyed hasher (seeded by the OS).
+fn random_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::new();
+    for i in 0..2u8 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u8(i);
+        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out
+}
 
 pub async fn run(mut config: Config, calendar: Calendar) -> anyhow::Result<()> {
     // The simulator listens where the config's feeds look for it.
@@ -49,10 +83,20 @@ pub async fn run(mut config: Config, calendar: Calendar) -> anyhow::Result<()> {
         stop_simulator.clone(),
     )
     .await?;
+    let viewer = config.access.viewer_tokens.first().map(|t| t.expose().to_owned()).unwrap_or_default();
+    let screen = config
+        .screens
+        .first()
+        .map(|s| (s.name.clone(), s.tokens.first().map_or(viewer.clone(), |t| t.expose().to_owned())));
     let running = app::start(config, calendar, Clock::System).await?;
     let api = running.addr;
     println!();
     println!("duban demo: a simulated city of about 300 projects, polled every 5 seconds");
+    if let Some((name, token)) = screen {
+        println!("  big-screen (F11):     http://{api}/screen/{name}?token={token}");
+    }
+    println!("  dashboard:            http://{api}/?token={viewer}");
+    println!("  API token:            add ?token={viewer} to the addresses below");
     println!("  items (worst first):  http://{api}/api/items?status=pending");
     println!("  open red items:       http://{api}/api/items?grade=red&status=pending");
     println!("  counts:               http://{api}/api/summary");

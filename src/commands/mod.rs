@@ -17,11 +17,28 @@ use anyhow::Context;
 
 use crate::calendar::Calendar;
 use crate::config::Config;
+use crate::config::toml_file::TomlFile;
 
 /// Loads the config and the calendar it names, with the errors an operator can act on.
 pub fn load(config: Option<&Path>) -> anyhow::Result<(Config, Calendar)> {
+    load_with(config, |file| file)
+}
+
+/// Loads the config for a command that uses no secret: unset `DUBAN_…` variables are fine.
+pub fn load_offline(config: Option<&Path>) -> anyhow::Result<(Config, Calendar)> {
+    load_with(config, TomlFile::with_secrets_unused)
+}
+
+/// Loads the config after `adjust` (secrets unused, or the demo's generated tokens).
+pub fn load_with(
+    config: Option<&Path>,
+    adjust: impl FnOnce(TomlFile) -> TomlFile,
+) -> anyhow::Result<(Config, Calendar)> {
     let path = Config::resolve_path(config);
-    let config = Config::load(&path).map_err(|mut e| {
+    let config = TomlFile::read(&path)
+        .map(adjust)
+        .and_then(|file| Config::from_file(&file))
+        .map_err(|mut e| {
         if config.is_none() && e.line.is_none() {
             e.message
                 .push_str(" (name another with --config PATH or DUBAN_CONFIG)");

@@ -4,6 +4,7 @@
 //! works from any working directory. Secrets never live in the file: keys that need one
 //! name a `DUBAN_…` environment variable instead (see `secret`).
 
+pub mod screens;
 pub mod secret;
 pub mod toml_file;
 
@@ -20,6 +21,7 @@ use crate::feeds::spec::{FeedSpec, RawFeed};
 use crate::grading::{GradingPolicy, ThresholdOverride, Thresholds};
 pub use toml_file::FileError as ConfigError;
 use toml_file::TomlFile;
+pub use screens::{Access, Live, Screen};
 
 /// Where the config is looked for when neither `--config` nor `DUBAN_CONFIG` names one.
 pub const DEFAULT_PATH: &str = "config/duban.toml";
@@ -48,6 +50,9 @@ pub struct Config {
     /// `sqlite://…` (default `sqlite://data/duban.db`) or `postgres://…`.
     pub database_url: String,
     pub feeds: Vec<FeedSpec>,
+    pub screens: Vec<Screen>,
+    pub access: Access,
+    pub live: Live,
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,6 +71,10 @@ struct RawConfig {
     store: RawStore,
     #[serde(default)]
     feeds: Vec<RawFeed>,
+    #[serde(default)]
+    screens: Vec<screens::RawScreen>,
+    access: Option<screens::RawAccess>,
+    live: Option<screens::RawLive>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -270,6 +279,9 @@ impl Config {
             feeds.push(feed);
         }
         Ok(Self {
+            screens: screens::screens(file, raw.screens)?,
+            access: screens::access(file, raw.access)?,
+            live: screens::live(file, raw.live)?,
             path: file.path().to_path_buf(),
             listen,
             database_url,
@@ -309,9 +321,22 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_PATH)
     }
 
+    fn tokens() -> Vec<(String, String)> {
+        vec![
+            ("DUBAN_VIEWER_TOKEN".into(), "viewer-1, viewer-2".into()),
+            ("DUBAN_SCREEN_TOKEN".into(), "screen-1".into()),
+        ]
+    }
+
     #[test]
     fn the_shipped_config_loads() {
-        let config = Config::load(&shipped_path()).unwrap();
+        let file = TomlFile::read(&shipped_path()).unwrap().with_env_fallback(tokens());
+        let config = Config::from_file(&file).unwrap();
+        assert_eq!(config.screens.len(), 2);
+        assert_eq!(config.screens[1].pages.len(), 2);
+        assert_eq!(config.screens[0].tokens[0].expose(), "screen-1");
+        assert_eq!(config.access.viewer_tokens.len(), 2, "comma-separated");
+        assert!(config.access.enforced);
         assert_eq!(config.timezone, chrono_tz::Asia::Shanghai);
         assert_eq!(config.grading.default.blue_max_share, 0.5);
         assert_eq!(config.project_targets.get("general_social"), Some(&30));
@@ -319,10 +344,30 @@ mod tests {
         assert!(config.matters_file.exists());
     }
 
+    #[test]
+    fn screens_and_access_are_checked() {
+        let e = load_with(r#""stages", "trend""#, r#""stages", "pie""#).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("screens[0].panels[4]"));
+        assert!(e.message.contains("no panel named \"pie\""), "{}", e.message);
+        let e = load_with("allowed_origins = []", r#"allowed_origins = ["portal.gov.cn/"]"#).unwrap_err();
+        assert!(e.message.contains("is not an origin"), "{}", e.message);
+        let e = load_with("rotate_seconds = 30", "rotate_seconds = 30\ncolour = 1").unwrap_err();
+        assert!(e.message.contains("colour"), "{}", e.message);
+        let text = std::fs::read_to_string(shipped_path()).unwrap();
+        let e = Config::from_file(&TomlFile::from_text(&shipped_path(), text.clone())).unwrap_err();
+        assert!(e.message.contains("DUBAN_SCREEN_TOKEN is not set"), "{}", e.message);
+        let offline = Config::from_file(&TomlFile::from_text(&shipped_path(), text).with_secrets_unused()).unwrap();
+        assert!(
+            !crate::http::access::allows(&offline.access, Some(""), None),
+            "an unset token opens nothing"
+        );
+    }
+
     fn load_with(replace: &str, by: &str) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(shipped_path()).unwrap();
         assert!(text.contains(replace), "the shipped config has {replace:?}");
-        let file = TomlFile::from_text(&shipped_path(), text.replacen(replace, by, 1));
+        let file = TomlFile::from_text(&shipped_path(), text.replacen(replace, by, 1))
+            .with_env_fallback(tokens());
         Config::from_file(&file)
     }
 

@@ -19,7 +19,11 @@ pub struct Secret {
 impl Secret {
     /// Reads the variable that `name` (a config value) names.
     pub fn from_env(file: &TomlFile, name: &Spanned<String>) -> Result<Self, FileError> {
-        Self::lookup(file, name, |variable| std::env::var(variable).ok())
+        Self::lookup(file, name, |variable| {
+            std::env::var(variable)
+                .ok()
+                .or_else(|| file.env_fallback(variable))
+        })
     }
 
     fn lookup(
@@ -39,11 +43,25 @@ impl Secret {
         }
         match read(variable) {
             Some(value) if !value.is_empty() => Ok(Self { variable: variable.clone(), value }),
+            _ if file.secrets_unused => Ok(Self { variable: variable.clone(), value: String::new() }),
             _ => Err(file.error_at(
                 name.span(),
                 format!("the environment variable {variable} is not set (or empty); export it before starting duban"),
             )),
         }
+    }
+
+    /// One secret per comma-separated part (a list of tokens in one variable).
+    pub fn split(&self, separator: char) -> Vec<Secret> {
+        self.value
+            .split(separator)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(|value| Self {
+                variable: self.variable.clone(),
+                value: value.to_owned(),
+            })
+            .collect()
     }
 
     /// The secret itself, for the one place that sends it.

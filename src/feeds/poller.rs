@@ -278,6 +278,9 @@ async fn settle(shared: &Shared, spec: &FeedSpec, run: &FeedRun) {
         }
         tracing::warn!(feed = %spec.name, error = run.error.as_deref().unwrap_or(""), "feed run failed");
     }
+    drop(feeds);
+    // A feed turning stale or recovering is shown on the screens.
+    shared.live.notify_one();
 }
 
 /// When a feed is due next, for display.

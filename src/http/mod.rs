@@ -1,8 +1,11 @@
-//! The HTTP side: axum routes for the JSON API, health and metrics. Handlers are thin: they
+//! The HTTP side: axum routes for the JSON API, the live websocket, the pages, health and
+//! metrics. Handlers are thin: they
 //! read the store or the board and shape JSON; errors go through one `ApiError`.
 
+pub mod access;
 mod api;
 mod error;
+mod pages;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,15 +22,24 @@ pub use error::ApiError;
 use crate::ingest::Shared;
 
 pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route("/healthz", get(api::healthz))
-        .route("/metrics", get(api::metrics))
+    let api = Router::new()
         .route("/api/items", get(api::items))
         .route("/api/items/{id}", get(api::item))
         .route("/api/summary", get(api::summary))
         .route("/api/projects/{code}", get(api::project))
         .route("/api/feeds", get(api::feeds))
         .route("/api/quarantine", get(api::quarantine))
+        .layer(middleware::from_fn_with_state(shared.clone(), access::api_guard));
+    Router::new()
+        .route("/healthz", get(api::healthz))
+        .route("/metrics", get(api::metrics))
+        .merge(api)
+        .route("/ws", get(crate::live::ws::upgrade))
+        .route("/", get(pages::dashboard))
+        .route("/screen/{name}", get(pages::screen))
+        .route("/item/{id}", get(pages::item))
+        .route("/m/dept/{id}", get(pages::phone))
+        .route("/static/{*path}", get(pages::static_file))
         .fallback(api::not_found)
         .layer(middleware::from_fn_with_state(
             shared.clone(),

@@ -1,4 +1,180 @@
-//! Live screens: the figures counted from the board, the charts drawn from them, and the
-//! websocket fan-out that carries both to every screen and page.
+//! Live screens: the figures counted from the board (`figures`), the charts drawn from them
+//! (`crate::charts`), the hub that encodes each state once and keeps the newest for every
+//! client (`hub`), and the websocket that carries it to screens and pages (`ws`).
+//!
+//! The live task here wakes when the board or a feed's health changes (or every 15 s for
+//! the clock), waits a moment so a burst of changes becomes one update, counts, redraws
+//! only the charts whose figures changed, and publishes.
 
 pub mod figures;
+pub mod hub;
+pub mod ws;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::charts::{self, ChartError};
+use crate::ingest::Shared;
+use figures::{Figures, TrendDay};
+use hub::Frame;
+
+/// Changes within this window after the first become one update.
+const COALESCE: Duration = Duration::from_millis(150);
+/// With no change at all, an update still goes out this often, so the data time moves.
+const KEEPALIVE: Duration = Duration::from_secs(30);
+/// How often the trend's past days are redrawn from the clocks (they change only when a
+/// record about the past arrives, or at midnight).
+const PAST_DAYS_EVERY: Duration = Duration::from_secs(600);
+
+pub async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
+    let mut painter = Painter::default();
+    let mut last_published = Instant::now();
+    loop {
+        let force = last_published.elapsed() >= KEEPALIVE;
+        let worker = shared.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let frame = painter.frame(&worker);
+            (painter, frame)
+        })
+        .await;
+        match result {
+            Ok((p, Ok(frame))) => {
+                painter = p;
+                if shared.hub.publish(frame, force).is_some() {
+                    last_published = Instant::now();
+                }
+            }
+            Ok((p, Err(e))) => {
+                painter = p;
+                tracing::error!(error = %e, "the screens keep their last charts");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "counting the live figures panicked; starting afresh");
+                painter = Painter::default();
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = shared.live.notified() => tokio::time::sleep(COALESCE).await,
+            () = tokio::time::sleep(Duration::from_secs(15)) => {}
+        }
+    }
+}
+
+/// Remembers what was drawn, so an unchanged chart is neither redrawn nor re-sent.
+#[derive(Default)]
+struct Painter {
+    past_days: Option<(NaiveDate, Instant, Vec<TrendDay>)>,
+    /// Per panel: the figures it was drawn from, and the encoded panel.
+    drawn: HashMap<&'static str, (String, String)>,
+}
+
+impl Painter {
+    fn frame(&mut self, shared: &Shared) -> Result<Frame, ChartError> {
+        let now = shared.clock.now().with_timezone(&shared.config.timezone);
+        let today = now.date_naive();
+        let figures = {
+            let board = shared.board();
+            let stale = self
+                .past_days
+                .as_ref()
+                .is_none_or(|(day, at, _)| *day != today || at.elapsed() >= PAST_DAYS_EVERY);
+            if stale {
+                let days = figures::trend_before(&board, &shared.calendar, today);
+                self.past_days = Some((today, Instant::now(), days));
+            }
+            let past = self.past_days.as_ref().map_or(&[][..], |(_, _, d)| d);
+            figures::count(
+                &board,
+                &shared.calendar,
+                &shared.config.project_targets,
+                &shared.config.grading.default,
+                today,
+                past,
+            )
+        };
+        let panels = self.panels(&figures)?;
+        Ok(Frame {
+            data_time: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            feeds: feeds_json(shared),
+            panels,
+        })
+    }
+
+    fn panels(&mut self, f: &Figures) -> Result<BTreeMap<&'static str, String>, ChartError> {
+        let mut panels = BTreeMap::new();
+        panels.insert("headline", encode(&f.headline));
+        panels.insert("red_list", json!({ "rows": f.red_list }).to_string());
+        let ring = json!({"blue": f.ring.blue, "yellow": f.ring.yellow, "red": f.ring.red, "overdue": f.headline.overdue});
+        self.chart(&mut panels, "ring", ring, || {
+            charts::ring::draw(&f.ring, f.headline.overdue)
+        })?;
+        self.chart(&mut panels, "departments", json!({ "rows": f.departments }), || {
+            charts::bars::departments(&f.departments)
+        })?;
+        self.chart(&mut panels, "stages", json!({ "rows": f.stages }), || {
+            charts::bars::stages(&f.stages)
+        })?;
+        self.chart(&mut panels, "trend", json!({ "days": f.trend }), || {
+            charts::trend::draw(&f.trend)
+        })?;
+        self.chart(&mut panels, "projects", json!({ "rows": f.projects }), || {
+            charts::projects::draw(&f.projects)
+        })?;
+        Ok(panels)
+    }
+
+    /// Adds a chart panel: its data with `svg`, drawn only if the data changed.
+    fn chart(
+        &mut self,
+        panels: &mut BTreeMap<&'static str, String>,
+        name: &'static str,
+        data: serde_json::Value,
+        draw: impl FnOnce() -> Result<String, ChartError>,
+    ) -> Result<(), ChartError> {
+        let key = data.to_string();
+        let text = match self.drawn.get(name) {
+            Some((drawn_from, text)) if *drawn_from == key => text.clone(),
+            _ => {
+                let mut panel = data;
+                panel["svg"] = serde_json::Value::String(draw()?);
+                let text = panel.to_string();
+                self.drawn.insert(name, (key, text.clone()));
+                text
+            }
+        };
+        panels.insert(name, text);
+        Ok(())
+    }
+}
+
+fn encode(value: &impl Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
+}
+
+fn feeds_json(shared: &Shared) -> String {
+    let tz = shared.config.timezone;
+    let health = shared.feeds.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let feeds: Vec<serde_json::Value> = shared
+        .config
+        .feeds
+        .iter()
+        .filter(|f| f.enabled)
+        .map(|f| {
+            let h = health.get(&f.name).cloned().unwrap_or_default();
+            json!({
+                "name": f.name,
+                "stale": h.stale,
+                "last_success": h.last_success.map(|t| t.with_timezone(&tz).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                "last_error": h.last_error,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(feeds).to_string()
+}

@@ -1,0 +1,39 @@
+//! Embeds every file under `web/` into the binary (one binary runs everything): writes a
+//! table of (path, bytes) that `http::pages` serves. The files themselves need no build.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    println!("cargo:rerun-if-changed=web");
+    let mut files = Vec::new();
+    collect(&root, &mut files);
+    files.sort();
+    let mut table = String::from("pub static ASSETS: &[(&str, &[u8])] = &[\n");
+    for file in &files {
+        println!("cargo:rerun-if-changed={}", file.display());
+        let relative = file
+            .strip_prefix(&root)
+            .expect("under web/")
+            .to_string_lossy()
+            .replace('\\', "/");
+        let _ = writeln!(table, "    ({relative:?}, include_bytes!({:?})),", file.display().to_string());
+    }
+    table.push_str("];\n");
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("web_assets.rs");
+    std::fs::write(out, table).expect("writing the asset table");
+}
+
+fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            println!("cargo:rerun-if-changed={}", path.display());
+            collect(&path, files);
+        } else if !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+            files.push(path);
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The three-colour ring: open items by grade as arcs of a ring, the total in its middle,
+//! and each grade's word, count and share beside it, with the overdue count.
+
+use std::f64::consts::PI;
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, VPos};
+
+use super::{ChartError, GRADES, MUTED, RED, TEXT, TRACK, bold, font, rect, svg, text};
+use crate::live::figures::Counts;
+
+pub const SIZE: (u32, u32) = (560, 400);
+
+pub fn draw(counts: &Counts, overdue: u64) -> Result<String, ChartError> {
+    svg("ring", SIZE, |area| {
+        let centre = (180.0, 200.0);
+        let (outer, inner) = (150.0, 104.0);
+        let values = [counts.blue, counts.yellow, counts.red];
+        let total = counts.total();
+        area.draw(&Circle::new(
+            (centre.0 as i32, centre.1 as i32),
+            outer as i32,
+            TRACK.filled(),
+        ))?;
+        if total > 0 {
+            let mut start = -PI / 2.0;
+            for (value, (_, c, _)) in values.iter().zip(GRADES.iter()) {
+                if *value == 0 {
+                    continue;
+                }
+                let sweep = 2.0 * PI * *value as f64 / total as f64;
+                // A thin gap between arcs keeps neighbouring colours apart.
+                let gap = if *value == total { 0.0 } else { 0.012 };
+                area.draw(&Polygon::new(
+                    arc(centre, outer, inner, start + gap, start + sweep - gap),
+                    c.filled(),
+                ))?;
+                start += sweep;
+            }
+        }
+        area.draw(&Circle::new(
+            (centre.0 as i32, centre.1 as i32),
+            inner as i32,
+            RGBColor(0x0B, 0x1D, 0x3A).filled(),
+        ))?;
+        let (cx, cy) = (centre.0 as i32, centre.1 as i32);
+        text(area, total.to_string(), (cx, cy - 12), &bold(46.0, &TEXT, HPos::Center, VPos::Center))?;
+        text(area, "在办件", (cx, cy + 30), &font(18.0, &MUTED, HPos::Center, VPos::Center))?;
+
+        let x = 360;
+        for (i, (value, (_, c, word))) in values.iter().zip(GRADES.iter()).enumerate() {
+            let y = 96 + 62 * i as i32;
+            rect(area, (x, y - 11), (x + 22, y + 11), c)?;
+            text(area, *word, (x + 32, y), &font(20.0, &TEXT, HPos::Left, VPos::Center))?;
+            let share = if total > 0 { *value as f64 * 100.0 / total as f64 } else { 0.0 };
+            text(
+                area,
+                format!("{value}  {share:.0}%"),
+                (x + 32, y + 26),
+                &bold(20.0, c, HPos::Left, VPos::Center),
+            )?;
+        }
+        let y = 96 + 62 * 3 + 8;
+        text(area, "超期 (逾期未办结)", (x, y), &font(17.0, &MUTED, HPos::Left, VPos::Center))?;
+        text(area, overdue.to_string(), (x, y + 28), &bold(26.0, &RED, HPos::Left, VPos::Center))?;
+        Ok(())
+    })
+}
+
+/// The outline of a ring segment from angle `a` to `b` (radians, clockwise on screen).
+fn arc(centre: (f64, f64), outer: f64, inner: f64, a: f64, b: f64) -> Vec<(i32, i32)> {
+    let steps = (((b - a).abs() / (2.0 * PI)) * 120.0).ceil().max(2.0) as usize;
+    let point = |r: f64, t: f64| {
+        (
+            (centre.0 + r * t.cos()).round() as i32,
+            (centre.1 + r * t.sin()).round() as i32,
+        )
+    };
+    let angles = (0..=steps).map(|i| a + (b - a) * i as f64 / steps as f64);
+    let mut points: Vec<(i32, i32)> = angles.clone().map(|t| point(outer, t)).collect();
+    points.extend(angles.rev().map(|t| point(inner, t)));
+    points
+}

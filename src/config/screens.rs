@@ -1,0 +1,185 @@
+//! `[[screens]]`, `[access]` and `[live]`: which big-screens exist and what each shows, the
+//! tokens that open screens and pages, the origins allowed to open the websocket, and the
+//! websocket's heartbeat and lag limits.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::secret::Secret;
+use super::toml_file::{FileError, TomlFile};
+
+/// The panels a screen page can show, as `[[screens]] panels` names them.
+pub const PANELS: [&str; 7] = [
+    "headline",
+    "ring",
+    "departments",
+    "stages",
+    "trend",
+    "projects",
+    "red_list",
+];
+
+/// One big-screen layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Screen {
+    /// In the URL: `/screen/{name}`.
+    pub name: String,
+    pub title: String,
+    /// One or more pages of panel names; several rotate every `rotate_seconds`.
+    pub pages: Vec<Vec<String>>,
+    pub rotate_seconds: u32,
+    /// Tokens that open this screen (besides viewer tokens).
+    pub tokens: Vec<Secret>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// Tokens for the pages, the API and every screen. Empty with no `[access]`: then
+    /// everything is open (a warning is logged at start-up).
+    pub viewer_tokens: Vec<Secret>,
+    /// Whether `[access]` was configured at all.
+    pub enforced: bool,
+    /// Browser origins allowed on `/ws` besides the daemon's own.
+    pub allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Live {
+    pub heartbeat: Duration,
+    /// A client whose send has not completed in this long is closed.
+    pub max_lag: Duration,
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Self {
+            heartbeat: Duration::from_secs(20),
+            max_lag: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawScreen {
+    name: Spanned<String>,
+    title: String,
+    panels: Option<Vec<Spanned<String>>>,
+    pages: Option<Vec<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    rotate_seconds: u32,
+    token_env: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAccess {
+    viewer_token_env: Spanned<String>,
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLive {
+    heartbeat_seconds: Option<Spanned<u64>>,
+    max_lag_seconds: Option<Spanned<u64>>,
+}
+
+/// Several tokens may be given in one variable, separated by commas, so one can be revoked
+/// (removed) while the others stay valid.
+fn tokens(file: &TomlFile, env: &Spanned<String>) -> Result<Vec<Secret>, FileError> {
+    Ok(Secret::from_env(file, env)?.split(','))
+}
+
+pub(super) fn screens(file: &TomlFile, raw: Vec<RawScreen>) -> Result<Vec<Screen>, FileError> {
+    let mut screens: Vec<Screen> = Vec::new();
+    for s in raw {
+        let name = s.name.get_ref();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(file.error_at(s.name.span(), "a screen name is letters, digits, - and _ (it goes in the URL)"));
+        }
+        if screens.iter().any(|o| &o.name == name) {
+            return Err(file.error_at(s.name.span(), format!("two screens are named {name:?}")));
+        }
+        let pages = match (s.panels, s.pages) {
+            (Some(panels), None) => vec![panels],
+            (None, Some(pages)) if !pages.is_empty() => pages,
+            _ => {
+                return Err(file.error_at(
+                    s.name.span(),
+                    "give the screen either panels = [...] (one page) or pages = [[...], [...]]",
+                ));
+            }
+        };
+        let mut checked = Vec::with_capacity(pages.len());
+        for page in pages {
+            if page.is_empty() {
+                return Err(file.error_at(s.name.span(), "a page of this screen has no panels"));
+            }
+            let mut names = Vec::with_capacity(page.len());
+            for panel in page {
+                if !PANELS.contains(&panel.get_ref().as_str()) {
+                    return Err(file.error_at(
+                        panel.span(),
+                        format!("no panel named {:?}; the panels are {}", panel.get_ref(), PANELS.join(", ")),
+                    ));
+                }
+                names.push(panel.into_inner());
+            }
+            checked.push(names);
+        }
+        screens.push(Screen {
+            name: name.clone(),
+            title: s.title,
+            pages: checked,
+            rotate_seconds: s.rotate_seconds,
+            tokens: match &s.token_env {
+                Some(env) => tokens(file, env)?,
+                None => Vec::new(),
+            },
+        });
+    }
+    Ok(screens)
+}
+
+pub(super) fn access(file: &TomlFile, raw: Option<RawAccess>) -> Result<Access, FileError> {
+    let Some(raw) = raw else {
+        return Ok(Access::default());
+    };
+    for origin in &raw.allowed_origins {
+        if !(origin.starts_with("http://") || origin.starts_with("https://")) || origin.ends_with('/') {
+            return Err(file.error(
+                Some("access.allowed_origins"),
+                format!("{origin:?} is not an origin like https://screen.example.gov.cn (scheme, host, port; no path)"),
+            ));
+        }
+    }
+    Ok(Access {
+        viewer_tokens: tokens(file, &raw.viewer_token_env)?,
+        enforced: true,
+        allowed_origins: raw.allowed_origins,
+    })
+}
+
+pub(super) fn live(file: &TomlFile, raw: Option<RawLive>) -> Result<Live, FileError> {
+    let mut live = Live::default();
+    let Some(raw) = raw else { return Ok(live) };
+    let seconds = |value: &Spanned<u64>, range: std::ops::RangeInclusive<u64>| {
+        let v = *value.get_ref();
+        if range.contains(&v) {
+            Ok(Duration::from_secs(v))
+        } else {
+            Err(file.error_at(value.span(), format!("seconds from {} to {}, got {v}", range.start(), range.end())))
+        }
+    };
+    if let Some(v) = &raw.heartbeat_seconds {
+        live.heartbeat = seconds(v, 5..=300)?;
+    }
+    if let Some(v) = &raw.max_lag_seconds {
+        live.max_lag = seconds(v, 1..=600)?;
+    }
+    Ok(live)
+}

@@ -1,0 +1,126 @@
+//! Who may see what: a viewer token opens the pages, the API and every screen; a screen's
+//! own token opens that screen only. Tokens come in the query (`?token=`, as a wall screen's
+//! URL carries it) or as `Authorization: Bearer`. With no `[access]` configured everything
+//! is open, which start-up warns about. Tokens are compared in constant time.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+use crate::config::{Access, Screen};
+use crate::config::secret::Secret;
+use crate::ingest::Shared;
+
+/// Whether `token` opens `screen` (or, without a screen, the pages and the API).
+pub fn allows(access: &Access, token: Option<&str>, screen: Option<&Screen>) -> bool {
+    if !access.enforced {
+        return true;
+    }
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return false;
+    };
+    let matches = |secrets: &[Secret]| secrets.iter().any(|s| same(s.expose(), token));
+    matches(&access.viewer_tokens) || screen.is_some_and(|s| matches(&s.tokens))
+}
+
+/// Compares without stopping at the first difference, so timing does not reveal a prefix.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The token of a request: `?token=` or `Authorization: Bearer`.
+pub fn token_of(uri: &Uri, headers: &HeaderMap) -> Option<String> {
+    query_token(uri).or_else(|| {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned)
+    })
+}
+
+fn query_token(uri: &Uri) -> Option<String> {
+    let query = uri.query()?;
+    url_pairs(query).find(|(k, _)| k == "token").map(|(_, v)| v)
+}
+
+/// `key=value` pairs of a query string, percent-decoded.
+fn url_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (decode(k), decode(v))
+    })
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = |c: u8| (c as char).to_digit(16);
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Guards `/api/*`: a missing or wrong viewer token is a JSON 401; a good one is taken out
+/// of the query before the handler sees it.
+pub async fn api_guard(State(shared): State<Arc<Shared>>, mut request: Request, next: Next) -> Response {
+    let token = token_of(request.uri(), request.headers());
+    if !allows(&shared.config.access, token.as_deref(), None) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            axum::Json(serde_json::json!({
+                "error": "a viewer token is needed: add ?token=… or the header Authorization: Bearer …"
+            })),
+        )
+            .into_response();
+    }
+    if let Some(query) = request.uri().query() {
+        let rest: Vec<&str> = query.split('&').filter(|p| !p.starts_with("token=")).collect();
+        let path = request.uri().path();
+        let rebuilt = if rest.is_empty() { path.to_owned() } else { format!("{path}?{}", rest.join("&")) };
+        if let Ok(uri) = rebuilt.parse::<Uri>() {
+            *request.uri_mut() = uri;
+        }
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_read_from_the_query_or_the_header() {
+        let uri: Uri = "/api/items?grade=red&token=a%2Bb%3D".parse().unwrap();
+        assert_eq!(token_of(&uri, &HeaderMap::new()).as_deref(), Some("a+b="));
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, "Bearer xyz".parse().unwrap());
+        let uri: Uri = "/api/items".parse().unwrap();
+        assert_eq!(token_of(&uri, &headers).as_deref(), Some("xyz"));
+        assert_eq!(decode("%E5%B8%82%zz"), "市%zz");
+    }
+
+    #[test]
+    fn comparison_needs_the_whole_token() {
+        assert!(same("abc", "abc"));
+        assert!(!same("abc", "abd") && !same("abc", "ab") && !same("", "a"));
+    }
+}

@@ -1,0 +1,96 @@
+//! The pages: the big-screen (`/screen/{name}`), the PC dashboard (`/`), an item's page
+//! (`/item/{id}`), a department's phone page (`/m/dept/{id}`), and their static files
+//! (`/static/…`), all embedded in the binary from `web/` at build time. A page without a
+//! token that opens it gets 401 and a page saying what to do, never data; the static files
+//! hold no data and are open.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+
+use super::access;
+use crate::ingest::Shared;
+
+mod assets {
+    include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));
+}
+
+fn asset(path: &str) -> Option<&'static [u8]> {
+    assets::ASSETS.iter().find(|(p, _)| *p == path).map(|(_, bytes)| *bytes)
+}
+
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        _ => "application/octet-stream",
+    }
+}
+
+fn html(status: StatusCode, file: &str) -> Response {
+    match asset(file) {
+        Some(bytes) => (
+            status,
+            [
+                (header::CONTENT_TYPE, content_type(file)),
+                (header::CACHE_CONTROL, "no-cache"),
+                // The token is in the URL: it must not leak to other sites as a referrer.
+                (header::REFERRER_POLICY, "no-referrer"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, format!("{file} is missing from this build")).into_response(),
+    }
+}
+
+/// Serves `file` if the request's token opens it (a screen's token only for that screen).
+fn page(shared: &Shared, uri: &Uri, headers: &HeaderMap, screen: Option<&str>, file: &str) -> Response {
+    let screen = match screen {
+        Some(name) => match shared.config.screens.iter().find(|s| s.name == name) {
+            Some(s) => Some(s),
+            None => return html(StatusCode::NOT_FOUND, "not_found.html"),
+        },
+        None => None,
+    };
+    let token = access::token_of(uri, headers);
+    if access::allows(&shared.config.access, token.as_deref(), screen) {
+        html(StatusCode::OK, file)
+    } else {
+        html(StatusCode::UNAUTHORIZED, "unauthorized.html")
+    }
+}
+
+pub async fn screen(State(shared): State<Arc<Shared>>, Path(name): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
+    page(&shared, &uri, &headers, Some(&name), "screen.html")
+}
+
+pub async fn dashboard(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> Response {
+    page(&shared, &uri, &headers, None, "dashboard.html")
+}
+
+pub async fn item(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> Response {
+    page(&shared, &uri, &headers, None, "item.html")
+}
+
+pub async fn phone(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> Response {
+    page(&shared, &uri, &headers, None, "phone.html")
+}
+
+pub async fn static_file(Path(path): Path<String>) -> Response {
+    let file = format!("static/{path}");
+    match asset(&file) {
+        Some(bytes) => (
+            [(header::CONTENT_TYPE, content_type(&file)), (header::CACHE_CONTROL, "no-cache")],
+            bytes,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such file").into_response(),
+    }
+}

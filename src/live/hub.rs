@@ -1,0 +1,211 @@
+//! The hub: the newest encoded state of every panel, a `seq` that grows by one with each
+//! update, the last updates for clients that resume with `since`, and a latest-wins signal
+//! (a `watch` holding only the newest seq) that every client task waits on. Messages are
+//! encoded once here and shared by all clients as `Utf8Bytes` (reference-counted), so a
+//! thousand screens cost one encoding, and a slow client only ever skips ahead.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::RwLock;
+
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::watch;
+
+/// Updates kept for clients that reconnect with `since`.
+pub const KEPT_UPDATES: usize = 64;
+
+/// What the live task hands over after counting and drawing.
+pub struct Frame {
+    /// RFC 3339 time the figures were computed.
+    pub data_time: String,
+    /// The `feeds` array, encoded.
+    pub feeds: String,
+    /// Every panel, encoded as a JSON object.
+    pub panels: BTreeMap<&'static str, String>,
+}
+
+pub struct Hub {
+    state: RwLock<State>,
+    latest: watch::Sender<u64>,
+}
+
+#[derive(Default)]
+struct State {
+    seq: u64,
+    data_time: String,
+    feeds: String,
+    panels: BTreeMap<&'static str, String>,
+    /// The snapshot of `seq`, built when the first client asks for it.
+    snapshot: Option<Utf8Bytes>,
+    recent: VecDeque<(u64, Utf8Bytes)>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self {
+            state: RwLock::new(State::default()),
+            latest: watch::Sender::new(0),
+        }
+    }
+}
+
+impl Hub {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes a new frame. Only the panels that differ from the last frame go into the
+    /// update; a frame that changes nothing but the time is published only when `force`
+    /// (so "数据更新于" moves while nothing else does). Returns the new seq, if published.
+    pub fn publish(&self, frame: Frame, force: bool) -> Option<u64> {
+        let mut state = self.write();
+        let changed: Vec<(&'static str, &String)> = frame
+            .panels
+            .iter()
+            .filter(|(name, text)| state.panels.get(*name) != Some(*text))
+            .map(|(name, text)| (*name, text))
+            .collect();
+        if changed.is_empty() && frame.feeds == state.feeds && !force {
+            return None;
+        }
+        let seq = state.seq + 1;
+        let update = encode("update", seq, &frame.data_time, &frame.feeds, changed.into_iter());
+        state.seq = seq;
+        state.recent.push_back((seq, Utf8Bytes::from(update)));
+        if state.recent.len() > KEPT_UPDATES {
+            state.recent.pop_front();
+        }
+        state.data_time = frame.data_time;
+        state.feeds = frame.feeds;
+        state.panels = frame.panels;
+        state.snapshot = None;
+        drop(state);
+        self.latest.send_replace(seq);
+        Some(seq)
+    }
+
+    /// The newest seq; clients wait on it changing.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.latest.subscribe()
+    }
+
+    /// Whether anything was published yet.
+    pub fn is_ready(&self) -> bool {
+        self.read().seq > 0
+    }
+
+    /// The snapshot of the newest state and its seq.
+    pub fn snapshot(&self) -> (u64, Utf8Bytes) {
+        {
+            let state = self.read();
+            if let Some(s) = &state.snapshot {
+                return (state.seq, s.clone());
+            }
+        }
+        let mut state = self.write();
+        let text = Utf8Bytes::from(encode(
+            "snapshot",
+            state.seq,
+            &state.data_time,
+            &state.feeds,
+            state.panels.iter().map(|(n, t)| (*n, t)),
+        ));
+        state.snapshot = Some(text.clone());
+        (state.seq, text)
+    }
+
+    /// The updates after `seq` up to the newest, if all of them are still held.
+    pub fn since(&self, seq: u64) -> Option<Vec<(u64, Utf8Bytes)>> {
+        let state = self.read();
+        if seq > state.seq {
+            return None;
+        }
+        let first = state.recent.front().map_or(state.seq + 1, |(s, _)| *s);
+        if seq + 1 < first {
+            return None;
+        }
+        Some(
+            state
+                .recent
+                .iter()
+                .filter(|(s, _)| *s > seq)
+                .cloned()
+                .collect(),
+        )
+    }
+}
+
+fn encode<'a>(
+    kind: &str,
+    seq: u64,
+    data_time: &str,
+    feeds: &str,
+    panels: impl Iterator<Item = (&'static str, &'a String)>,
+) -> String {
+    let mut out = format!(
+        r#"{{"type":"{kind}","seq":{seq},"data_time":"{data_time}","feeds":{feeds},"panels":{{"#
+    );
+    for (i, (name, text)) in panels.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        out.push_str(name);
+        out.push_str("\":");
+        out.push_str(text);
+    }
+    out.push_str("}}");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(panels: &[(&'static str, &str)]) -> Frame {
+        Frame {
+            data_time: "2026-11-25T20:00:00+08:00".into(),
+            feeds: "[]".into(),
+            panels: panels.iter().map(|(n, t)| (*n, (*t).to_owned())).collect(),
+        }
+    }
+
+    fn json(text: &Utf8Bytes) -> serde_json::Value {
+        serde_json::from_str(text.as_str()).unwrap()
+    }
+
+    #[test]
+    fn updates_carry_only_changed_panels_and_snapshots_everything() {
+        let hub = Hub::default();
+        assert_eq!(hub.publish(frame(&[("ring", "1"), ("trend", "2")]), false), Some(1));
+        assert_eq!(hub.publish(frame(&[("ring", "1"), ("trend", "2")]), false), None, "nothing changed");
+        assert_eq!(hub.publish(frame(&[("ring", "3"), ("trend", "2")]), false), Some(2));
+        let updates = hub.since(1).unwrap();
+        assert_eq!(updates.len(), 1);
+        let update = json(&updates[0].1);
+        assert_eq!(update["type"], "update");
+        assert_eq!(update["seq"], 2);
+        assert_eq!(update["panels"], serde_json::json!({"ring": 3}));
+        let (seq, snapshot) = hub.snapshot();
+        assert_eq!(seq, 2);
+        assert_eq!(json(&snapshot)["panels"], serde_json::json!({"ring": 3, "trend": 2}));
+        assert_eq!(hub.publish(frame(&[("ring", "3"), ("trend", "2")]), true), Some(3), "forced");
+    }
+
+    #[test]
+    fn since_returns_missed_updates_only_while_they_are_held() {
+        let hub = Hub::default();
+        for i in 0..(KEPT_UPDATES as u64 + 10) {
+            hub.publish(frame(&[("ring", &i.to_string())]), false);
+        }
+        let newest = KEPT_UPDATES as u64 + 10;
+        assert_eq!(hub.since(newest).unwrap().len(), 0, "up to date");
+        let missed = hub.since(newest - 5).unwrap();
+        assert_eq!(missed.iter().map(|(s, _)| *s).collect::<Vec<_>>(), (newest - 4..=newest).collect::<Vec<_>>());
+        assert!(hub.since(3).is_none(), "too old: a snapshot instead");
+        assert!(hub.since(newest + 1).is_none(), "from another server's life");
+    }
+}
