@@ -176,7 +176,7 @@ pub(super) fn live(file: &TomlFile, raw: Option<RawLive>) -> Result<Live, FileEr
         }
     };
     if let Some(v) = &raw.heartbeat_seconds {
-        live.heartbeat = seconds(v, 5..=300)?;
+        live.heartbeat = seconds(v, 1..=300)?;
     }
     if let Some(v) = &raw.max_lag_seconds {
         live.max_lag = seconds(v, 1..=600)?;

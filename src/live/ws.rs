@@ -2,7 +2,9 @@
 //! One task per client: a `hello`, a snapshot (or the missed updates after `since`), then
 //! whatever the hub's newest state is whenever it changes. The client's slot is the hub's
 //! `watch`: it holds only the newest seq, so a slow client skips straight to a fresh
-//! snapshot and never queues; a send that takes longer than the configured lag closes it.
+//! snapshot and never queues. A client is closed when a send or the answer to a Ping takes
+//! longer than the configured lag (the Ping catches a client that stopped reading while the
+//! kernel's buffers still accept its frames).
 //! Buffers are kept small, because a city has hundreds of idle screens and browsers.
 
 use std::sync::Arc;
@@ -110,6 +112,9 @@ async fn client(shared: Arc<Shared>, mut socket: WebSocket, screen: Option<Scree
         let mut heartbeat = tokio::time::interval(live.heartbeat);
         heartbeat.tick().await;
         let mut heard = Instant::now();
+        // The last Ping not yet answered: a client that does not read (whose kernel buffers
+        // still take our frames) does not answer either, so this measures its real lag.
+        let mut unanswered: Option<Instant> = None;
         loop {
             tokio::select! {
                 () = shared.stopping.cancelled() => return Err(Ended::Stopping),
@@ -132,6 +137,7 @@ async fn client(shared: Arc<Shared>, mut socket: WebSocket, screen: Option<Scree
                     heard = Instant::now();
                     match message {
                         None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Err(Ended::Gone),
+                        Some(Ok(Message::Pong(_))) => unanswered = None,
                         Some(Ok(Message::Text(text))) if is_ping(&text) => {
                             let pong = json!({"type": "pong", "server_time": now(&shared)}).to_string();
                             send(&mut socket, Message::Text(pong.into()), live.max_lag).await?;
@@ -143,7 +149,14 @@ async fn client(shared: Arc<Shared>, mut socket: WebSocket, screen: Option<Scree
                     if heard.elapsed() > live.heartbeat * 3 {
                         return Err(Ended::Silent);
                     }
-                    send(&mut socket, Message::Ping(Default::default()), live.max_lag).await?;
+                    match unanswered {
+                        Some(at) if at.elapsed() > live.max_lag => return Err(Ended::Lagging),
+                        Some(_) => {}
+                        None => {
+                            unanswered = Some(Instant::now());
+                            send(&mut socket, Message::Ping(Default::default()), live.max_lag).await?;
+                        }
+                    }
                 }
             }
         }

@@ -172,11 +172,13 @@ impl Browser {
                 }
             }
         });
-        let reader_connection = Arc::clone(&connection);
+        let closer = CloseOnDrop {
+            connection: Arc::clone(&connection),
+        };
         let reader = tokio::spawn(async move {
             let why = loop {
                 match stream.next().await {
-                    Some(Ok(Message::Text(text))) => reader_connection.dispatch(text.as_str()),
+                    Some(Ok(Message::Text(text))) => closer.connection.dispatch(text.as_str()),
                     Some(Ok(Message::Close(frame))) => {
                         break format!("chromium closed the socket ({frame:?})");
                     }
@@ -185,7 +187,8 @@ impl Browser {
                     None => break "the socket ended".to_owned(),
                 }
             };
-            reader_connection.close(why);
+            closer.connection.close(why);
+            // Or, if the task is aborted with the browser, `closer` closes on drop.
         });
 
         Some(Browser {
@@ -317,14 +320,18 @@ impl Page {
         match self.evaluate(js, COMMAND_TIMEOUT).await {
             Ok(Ok(object)) => value_of(&object),
             Ok(Err(exception)) => panic!("eval threw {exception}\n  expression: {js}"),
-            Err(timeout) => panic!("eval: {timeout}\n  expression: {js}"),
+            Err(error) => panic!(
+                "eval: {}",
+                error.describe("Runtime.evaluate", &json!({ "expression": js }))
+            ),
         }
     }
 
     /// Evaluates `js_condition` every 50 ms until its value is truthy (by JS rules) and
     /// returns that value. A condition that throws counts as not yet true (so
-    /// `document.querySelector('#x').textContent` may be polled before `#x` exists). Panics
-    /// after `timeout` with the condition and its last value or exception.
+    /// `document.querySelector('#x').textContent` may be polled before `#x` exists), and so
+    /// does a CDP error (such as a context destroyed by a navigation). Panics after `timeout`
+    /// with the condition and its last value or error, or at once if chromium is gone.
     pub async fn wait_for(&self, js_condition: &str, timeout: Duration) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
@@ -336,7 +343,14 @@ impl Page {
                 Ok(Ok(object)) if truthy(&object) => return value_of(&object),
                 Ok(Ok(object)) => format!("last value: {}", value_of(&object)),
                 Ok(Err(exception)) => format!("last evaluation threw {exception}"),
-                Err(timeout) => format!("last evaluation: {timeout}"),
+                Err(CallError::Timeout(after)) => {
+                    format!("last evaluation: no answer in {after:?}")
+                }
+                Err(CallError::Cdp(error)) => format!("last evaluation failed: {error}"),
+                Err(closed @ CallError::Closed(_)) => panic!(
+                    "wait_for {js_condition}: {}",
+                    closed.describe("Runtime.evaluate", &json!({ "expression": js_condition }))
+                ),
             };
             if Instant::now() >= deadline {
                 panic!(
@@ -382,26 +396,23 @@ impl Page {
             .await
     }
 
-    /// `Runtime.evaluate`: the outer error is a CDP failure to answer in time, the inner
-    /// one the text of a JS exception. Any other CDP error panics.
-    async fn evaluate(&self, js: &str, timeout: Duration) -> Result<Result<Value, String>, String> {
+    /// `Runtime.evaluate`: the remote object of the value, or the text of the JS exception;
+    /// the outer error is CDP's.
+    async fn evaluate(
+        &self,
+        js: &str,
+        timeout: Duration,
+    ) -> Result<Result<Value, String>, CallError> {
         let params = json!({
             "expression": js,
             "returnByValue": true,
             "awaitPromise": true,
             "userGesture": true,
         });
-        let result = match self
+        let result = self
             .connection
             .request(Some(&self.session_id), "Runtime.evaluate", &params, timeout)
-            .await
-        {
-            Ok(result) => result,
-            Err(CallError::Timeout(after)) => {
-                return Err(format!("Runtime.evaluate got no answer within {after:?}"));
-            }
-            Err(error) => panic!("{}", error.describe("Runtime.evaluate", &params)),
-        };
+            .await?;
         if let Some(details) = result.get("exceptionDetails") {
             let text = details
                 .pointer("/exception/description")
@@ -585,10 +596,10 @@ impl Connection {
                 };
                 let _ = waiter.send(answer);
             }
-        } else if let Some(session) = message.get("sessionId").and_then(Value::as_str) {
-            if let Some(events) = lock(&self.sessions).get(session) {
-                let _ = events.send(message);
-            }
+        } else if let Some(session) = message.get("sessionId").and_then(Value::as_str)
+            && let Some(events) = lock(&self.sessions).get(session)
+        {
+            let _ = events.send(message);
         }
     }
 
@@ -596,7 +607,7 @@ impl Connection {
     fn close(&self, why: String) {
         let waiters = {
             let mut pending = lock(&self.pending);
-            pending.closed = Some(why);
+            pending.closed.get_or_insert(why); // the first reason is the real one
             std::mem::take(&mut pending.waiters)
         };
         drop(waiters);
@@ -606,6 +617,17 @@ impl Connection {
     fn why_closed(&self) -> String {
         let why = lock(&self.pending).closed.clone().unwrap_or_default();
         format!(" ({why}){}", stderr_tail(&self.stderr))
+    }
+}
+
+/// Owned by the reader task: when the task is aborted, every waiter still learns why.
+struct CloseOnDrop {
+    connection: Arc<Connection>,
+}
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.connection.close("the browser was dropped".to_owned()); // no-op if closed
     }
 }
 
@@ -695,10 +717,10 @@ fn read_stderr(stderr: impl Read, url_tx: oneshot::Sender<String>, tail: &Mutex<
             Ok(_) => {}
         }
         let text = String::from_utf8_lossy(&line).trim_end().to_owned();
-        if let Some(url) = text.strip_prefix("DevTools listening on ") {
-            if let Some(tx) = url_tx.take() {
-                let _ = tx.send(url.trim().to_owned());
-            }
+        if let Some(url) = text.strip_prefix("DevTools listening on ")
+            && let Some(tx) = url_tx.take()
+        {
+            let _ = tx.send(url.trim().to_owned());
         }
         // Without a D-Bus, chromium logs a stream of harmless errors about it.
         if text.is_empty() || text.contains(":ERROR:dbus/") {

@@ -150,6 +150,8 @@ pub struct FeedState {
     pub requests: u64,
     /// Every `since` asked for, in order.
     pub sinces: Vec<String>,
+    /// When each request came.
+    pub request_times: Vec<std::time::Instant>,
 }
 
 impl FeedServer {
@@ -180,6 +182,7 @@ async fn serve(
 ) -> Response {
     let mut state = server.state.lock().unwrap();
     state.requests += 1;
+    state.request_times.push(std::time::Instant::now());
     if state.failing {
         return (StatusCode::INTERNAL_SERVER_ERROR, "database is down").into_response();
     }

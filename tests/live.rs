@@ -1,0 +1,333 @@
+//! The live websocket against a real client (tokio-tungstenite) on loopback: snapshot on
+//! connect, an update within a second of a feed change, seq growing by one, resuming with
+//! `since`, stalled clients not delaying a fast one, and tokens and origins refused.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use duban::clock::Clock;
+use duban::config::Config;
+use duban::config::toml_file::TomlFile;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+const SCREEN_TOKEN: &str = "screen-secret-1";
+const VIEWER_TOKEN: &str = "viewer-secret-1";
+
+fn live_config(dir: &std::path::Path, feed_url: &str, extra: &str) -> Config {
+    let feeds = format!(
+        r#"
+[[feeds]]
+name = "main"
+kind = "http_json"
+schedule = "* * * * * *"
+url = "{feed_url}"
+records_path = "items"
+retries = 0
+stale_after_missed_runs = 2
+
+[[screens]]
+name = "overview"
+title = "测试大屏"
+panels = ["headline", "ring", "departments", "stages", "trend", "projects", "red_list"]
+token_env = "DUBAN_SCREEN_TOKEN"
+
+[access]
+viewer_token_env = "DUBAN_VIEWER_TOKEN"
+{extra}
+"#
+    );
+    let text = config_text(&sqlite_url(dir), &feeds);
+    let path = dir.join("duban.toml");
+    std::fs::write(&path, &text).unwrap();
+    let file = TomlFile::from_text(&path, text).with_env_fallback([
+        ("DUBAN_SCREEN_TOKEN".to_owned(), SCREEN_TOKEN.to_owned()),
+        ("DUBAN_VIEWER_TOKEN".to_owned(), VIEWER_TOKEN.to_owned()),
+    ]);
+    Config::from_file(&file).unwrap()
+}
+
+fn ws_url(app: &TestApp, query: &str) -> String {
+    format!("{}/ws?{query}", app.base.replace("http://", "ws://"))
+}
+
+async fn connect(app: &TestApp, query: &str) -> Client {
+    tokio_tungstenite::connect_async(ws_url(app, query))
+        .await
+        .unwrap()
+        .0
+}
+
+/// The next JSON text message (pings are answered by the library).
+async fn next(client: &mut Client) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), client.next())
+            .await
+            .expect("a message within 10 s")
+            .expect("the socket open")
+            .unwrap();
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+/// Reads messages until one satisfies `wanted`.
+async fn until(client: &mut Client, wanted: impl Fn(&Value) -> bool) -> Value {
+    loop {
+        let m = next(client).await;
+        if wanted(&m) {
+            return m;
+        }
+    }
+}
+
+fn red_records(n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| record(&format!("R-{i}"), "2026-10-09T09:30:00+08:00", 5))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshot_then_an_update_within_a_second_of_a_feed_change() {
+    let dir = temp_dir();
+    let (feed, url) = FeedServer::start().await;
+    feed.set(red_records(1));
+    let app = spawn_app(live_config(dir.path(), &url, ""), Clock::System).await;
+    let mut client = connect(&app, &format!("screen=overview&token={SCREEN_TOKEN}")).await;
+    let hello = next(&mut client).await;
+    assert_eq!(hello["type"], "hello");
+    assert_eq!(hello["screen"]["title"], "测试大屏");
+    assert_eq!(hello["screen"]["pages"][0].as_array().unwrap().len(), 7);
+    let snapshot = next(&mut client).await;
+    assert_eq!(snapshot["type"], "snapshot");
+    for panel in ["headline", "ring", "departments", "stages", "trend", "projects", "red_list"] {
+        assert!(snapshot["panels"].get(panel).is_some(), "{panel} missing");
+    }
+    assert!(snapshot["panels"]["ring"]["svg"].as_str().unwrap().starts_with("<svg"));
+    let mut seq = snapshot["seq"].as_u64().unwrap();
+    // The first record arrives (if it was not in the snapshot yet).
+    if snapshot["panels"]["ring"]["red"] != 1 {
+        let update = until(&mut client, |m| m["panels"]["ring"]["red"] == 1).await;
+        seq = update["seq"].as_u64().unwrap();
+    }
+
+    // The feed changes: the update must follow within a second of the poll that sees it.
+    let requests_before = feed.state.lock().unwrap().request_times.len();
+    feed.set(red_records(2));
+    let update = until(&mut client, |m| m["panels"]["ring"]["red"] == 2).await;
+    let arrived = Instant::now();
+    let polled = feed.state.lock().unwrap().request_times[requests_before..]
+        .iter()
+        .copied()
+        .find(|t| *t <= arrived)
+        .unwrap();
+    let latency = arrived - polled;
+    assert!(latency < Duration::from_secs(1), "update {latency:?} after the poll");
+    assert_eq!(update["type"], "update");
+    assert!(update["seq"].as_u64().unwrap() > seq);
+    assert_eq!(update["panels"]["red_list"]["rows"].as_array().unwrap().len(), 2);
+    assert!(update["panels"].get("stages").is_some(), "stage counts changed");
+    assert!(update["panels"].get("trend").is_some(), "today's point changed");
+
+    // A client ping is answered.
+    client.send(Message::text(r#"{"type":"ping"}"#)).await.unwrap();
+    until(&mut client, |m| m["type"] == "pong").await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn seq_grows_by_one_and_since_resumes() {
+    let dir = temp_dir();
+    let (feed, url) = FeedServer::start().await;
+    feed.set(red_records(1));
+    let app = spawn_app(live_config(dir.path(), &url, ""), Clock::System).await;
+    let mut watcher = connect(&app, &format!("token={VIEWER_TOKEN}")).await;
+    assert_eq!(next(&mut watcher).await["screen"], Value::Null);
+    let snapshot = next(&mut watcher).await;
+    let first = snapshot["seq"].as_u64().unwrap();
+
+    // A client that leaves after the snapshot, while three changes happen.
+    let mut leaver = connect(&app, &format!("screen=overview&token={VIEWER_TOKEN}")).await;
+    next(&mut leaver).await;
+    let left_at = until(&mut leaver, |m| m["type"] == "snapshot").await["seq"]
+        .as_u64()
+        .unwrap();
+    leaver.close(None).await.unwrap();
+
+    let mut seqs = vec![first];
+    for n in 2..=4 {
+        feed.set(red_records(n));
+        let m = until(&mut watcher, |m| m["panels"]["ring"]["red"] == n as u64).await;
+        seqs.push(m["seq"].as_u64().unwrap());
+    }
+    // Every message the watcher saw after the snapshot was seq+1 (it read them all).
+    let mut all = Vec::new();
+    let mut again = connect(&app, &format!("token={VIEWER_TOKEN}&since={first}")).await;
+    next(&mut again).await; // hello
+    let newest = *seqs.last().unwrap();
+    while all.last().copied() != Some(newest) {
+        let m = next(&mut again).await;
+        assert_eq!(m["type"], "update", "missed updates, not a snapshot: {m}");
+        all.push(m["seq"].as_u64().unwrap());
+    }
+    let expected: Vec<u64> = (first + 1..=newest).collect();
+    assert_eq!(all, expected, "seq grows by exactly one");
+
+    // The leaver comes back with since and gets what it missed, ending at the newest state.
+    let mut back = connect(&app, &format!("screen=overview&token={SCREEN_TOKEN}&since={left_at}")).await;
+    next(&mut back).await;
+    let m = next(&mut back).await;
+    assert_eq!((m["type"].as_str(), m["seq"].as_u64()), (Some("update"), Some(left_at + 1)));
+
+    // A since from another life of the server (ahead of it) gets a fresh snapshot.
+    let mut stranger = connect(&app, &format!("token={VIEWER_TOKEN}&since={}", newest + 1000)).await;
+    next(&mut stranger).await;
+    let m = next(&mut stranger).await;
+    assert_eq!(m["type"], "snapshot");
+    assert_eq!(m["panels"]["ring"]["red"], 4);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stalled_clients_do_not_delay_a_fast_one_and_are_dropped() {
+    let dir = temp_dir();
+    let (feed, url) = FeedServer::start().await;
+    // Long project names make every update large (the red list carries them), so the
+    // stalled clients' buffers fill after a few updates and sends to them block.
+    let big = |n: usize| -> Vec<Value> {
+        (0..n)
+            .map(|i| {
+                let mut r = record(&format!("R-{i}"), "2026-10-09T09:30:00+08:00", 5);
+                r["project_code"] = json!(format!("P-{i}"));
+                r["project_name"] = json!(format!("{i}号{}", "很长的项目名称".repeat(400)));
+                r
+            })
+            .collect()
+    };
+    feed.set(big(20));
+    let app = spawn_app(
+        live_config(dir.path(), &url, "[live]\nheartbeat_seconds = 1\nmax_lag_seconds = 2\n"),
+        Clock::System,
+    )
+    .await;
+    // Stalled clients: tiny receive buffers, and they never read after the handshake.
+    let mut stalled = Vec::new();
+    for _ in 0..20 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(2048).unwrap();
+        let stream = socket.connect(app.running.addr).await.unwrap();
+        let request = ws_url(&app, &format!("token={VIEWER_TOKEN}"))
+            .into_client_request()
+            .unwrap();
+        let (client, _) = tokio_tungstenite::client_async(request, stream).await.unwrap();
+        stalled.push(client);
+    }
+    // The fast client reads all the time (and so answers Pings) in a task of its own.
+    let fast = connect(&app, &format!("token={VIEWER_TOKEN}")).await;
+    let (mut fast_sink, mut fast_stream) = fast.split();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = fast_stream.next().await {
+            if let Message::Text(text) = message {
+                let _ = tx.send(serde_json::from_str(&text).unwrap());
+            }
+        }
+    });
+    let mut wait_for = async |wanted: &dyn Fn(&Value) -> bool| loop {
+        let m = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap();
+        if wanted(&m) {
+            return m;
+        }
+    };
+    for n in 21..=26 {
+        let changed = Instant::now();
+        feed.set(big(n));
+        wait_for(&|m: &Value| m["panels"]["ring"]["red"] == n as u64).await;
+        assert!(
+            changed.elapsed() < Duration::from_millis(2500),
+            "the fast client waited {:?} (feed polled each second)",
+            changed.elapsed()
+        );
+    }
+    // The stalled clients are closed once they leave a Ping unanswered past the lag limit;
+    // the fast one stays.
+    eventually(15, "stalled clients dropped", || async {
+        let (_, metrics) = app.get("/metrics").await;
+        metrics.as_str().unwrap().contains("duban_ws_clients 1\n")
+    })
+    .await;
+    fast_sink.send(Message::text(r#"{"type":"ping"}"#)).await.unwrap();
+    wait_for(&|m: &Value| m["type"] == "pong").await;
+    drop(stalled);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_and_origins_are_refused_without_data() {
+    let dir = temp_dir();
+    let (feed, url) = FeedServer::start().await;
+    feed.set(red_records(1));
+    let app = spawn_app(live_config(dir.path(), &url, ""), Clock::System).await;
+    let status = |query: String| {
+        let url = ws_url(&app, &query);
+        async move {
+            match tokio_tungstenite::connect_async(url).await {
+                Ok(_) => 101,
+                Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    };
+    assert_eq!(status("screen=overview".into()).await, 401);
+    assert_eq!(status("screen=overview&token=wrong".into()).await, 401);
+    assert_eq!(status(format!("token={SCREEN_TOKEN}")).await, 401, "a screen token opens only screens");
+    assert_eq!(status(format!("screen=nope&token={VIEWER_TOKEN}")).await, 404);
+    assert_eq!(status(format!("screen=overview&token={SCREEN_TOKEN}")).await, 101);
+
+    // A browser page from another site may not open it.
+    let mut request = ws_url(&app, &format!("token={VIEWER_TOKEN}")).into_client_request().unwrap();
+    request.headers_mut().insert("Origin", "http://evil.example".parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status().as_u16(), 403),
+        other => panic!("expected 403, got {:?}", other.map(|_| ())),
+    }
+    let mut request = ws_url(&app, &format!("token={VIEWER_TOKEN}")).into_client_request().unwrap();
+    request.headers_mut().insert("Origin", app.base.parse().unwrap());
+    tokio_tungstenite::connect_async(request).await.unwrap();
+
+    // Pages and the API: 401 and a page that says what to do, never data.
+    let (status, body) = app.get("/screen/overview").await;
+    assert_eq!(status.as_u16(), 401);
+    let body = body.as_str().unwrap().to_owned();
+    assert!(body.contains("令牌") && !body.contains("R-0"), "{body}");
+    assert_eq!(app.get("/screen/overview?token=wrong").await.0.as_u16(), 401);
+    assert_eq!(app.get(&format!("/screen/overview?token={SCREEN_TOKEN}")).await.0.as_u16(), 200);
+    assert_eq!(app.get(&format!("/?token={SCREEN_TOKEN}")).await.0.as_u16(), 401);
+    assert_eq!(app.get(&format!("/?token={VIEWER_TOKEN}")).await.0.as_u16(), 200);
+    let (status, body) = app.get("/api/items").await;
+    assert_eq!(status.as_u16(), 401);
+    assert!(body["error"].as_str().unwrap().contains("token"));
+    eventually(10, "the item through the API with the token", || async {
+        app.get(&format!("/api/items?token={VIEWER_TOKEN}&status=pending")).await.1["total"] == json!(1)
+    })
+    .await;
+    let response = app
+        .client
+        .get(format!("{}/api/summary", app.base))
+        .bearer_auth(VIEWER_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    app.stop().await;
+}
