@@ -42,7 +42,10 @@ fn now() -> DateTime<FixedOffset> {
 }
 
 fn fixture() -> Fixture {
-    let config = Config::load(&root().join("config/duban.toml")).expect("the shipped config");
+    let file = duban::config::toml_file::TomlFile::read(&root().join("config/duban.toml"))
+        .expect("the shipped config")
+        .with_secrets_unused();
+    let config = Config::from_file(&file).expect("the shipped config");
     let calendar = config.load_calendar().expect("the shipped calendar");
     let now = now().with_timezone(&config.timezone);
     let mut population =

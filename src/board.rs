@@ -130,6 +130,9 @@ pub struct Board {
     /// (instant, slot) of every item whose grade will change by itself.
     index: BTreeSet<(i64, u32)>,
     names: Names,
+    /// Grows with every commit: readers that cache what they computed from the board can
+    /// tell whether it changed since.
+    generation: u64,
 }
 
 /// A stable 64-bit hash (FNV-1a) of a canonical record. It is stored, so it must not change
@@ -202,6 +205,10 @@ impl Board {
         &self.names
     }
 
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// Grades `item` on `today` (not yet on the board; its names are).
     pub fn grade(
         &mut self,
@@ -266,6 +273,7 @@ impl Board {
 
     /// Puts graded items on the board (after they were stored).
     pub fn commit(&mut self, graded: impl IntoIterator<Item = Graded>) {
+        self.generation += 1;
         for Graded { entry, .. } in graded {
             let next = entry.next_change;
             let slot = match self.slots.get(&entry.item_id) {

@@ -237,11 +237,20 @@ fn check_config_accepts_the_shipped_file_and_locates_mistakes() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("key `screens[0].token_env`") && stderr.contains("DUBAN_SCREEN_TOKEN is not set"),
+        stderr.contains("key `screens[0].token_env`")
+            && stderr.contains("DUBAN_SCREEN_TOKEN is not set"),
         "{stderr}"
     );
-    let out = duban_with(&["calendar", "--from", "2026-10-01", "--to", "2026-10-02"], None, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = duban_with(
+        &["calendar", "--from", "2026-10-01", "--to", "2026-10-02"],
+        None,
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");

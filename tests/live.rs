@@ -10,8 +10,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use duban::clock::Clock;
-use duban::config::Config;
-use duban::config::toml_file::TomlFile;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -19,42 +17,6 @@ use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-const SCREEN_TOKEN: &str = "screen-secret-1";
-const VIEWER_TOKEN: &str = "viewer-secret-1";
-
-fn live_config(dir: &std::path::Path, feed_url: &str, extra: &str) -> Config {
-    let feeds = format!(
-        r#"
-[[feeds]]
-name = "main"
-kind = "http_json"
-schedule = "* * * * * *"
-url = "{feed_url}"
-records_path = "items"
-retries = 0
-stale_after_missed_runs = 2
-
-[[screens]]
-name = "overview"
-title = "测试大屏"
-panels = ["headline", "ring", "departments", "stages", "trend", "projects", "red_list"]
-token_env = "DUBAN_SCREEN_TOKEN"
-
-[access]
-viewer_token_env = "DUBAN_VIEWER_TOKEN"
-{extra}
-"#
-    );
-    let text = config_text(&sqlite_url(dir), &feeds);
-    let path = dir.join("duban.toml");
-    std::fs::write(&path, &text).unwrap();
-    let file = TomlFile::from_text(&path, text).with_env_fallback([
-        ("DUBAN_SCREEN_TOKEN".to_owned(), SCREEN_TOKEN.to_owned()),
-        ("DUBAN_VIEWER_TOKEN".to_owned(), VIEWER_TOKEN.to_owned()),
-    ]);
-    Config::from_file(&file).unwrap()
-}
 
 fn ws_url(app: &TestApp, query: &str) -> String {
     format!("{}/ws?{query}", app.base.replace("http://", "ws://"))
@@ -110,10 +72,23 @@ async fn snapshot_then_an_update_within_a_second_of_a_feed_change() {
     assert_eq!(hello["screen"]["pages"][0].as_array().unwrap().len(), 7);
     let snapshot = next(&mut client).await;
     assert_eq!(snapshot["type"], "snapshot");
-    for panel in ["headline", "ring", "departments", "stages", "trend", "projects", "red_list"] {
+    for panel in [
+        "headline",
+        "ring",
+        "departments",
+        "stages",
+        "trend",
+        "projects",
+        "red_list",
+    ] {
         assert!(snapshot["panels"].get(panel).is_some(), "{panel} missing");
     }
-    assert!(snapshot["panels"]["ring"]["svg"].as_str().unwrap().starts_with("<svg"));
+    assert!(
+        snapshot["panels"]["ring"]["svg"]
+            .as_str()
+            .unwrap()
+            .starts_with("<svg")
+    );
     let mut seq = snapshot["seq"].as_u64().unwrap();
     // The first record arrives (if it was not in the snapshot yet).
     if snapshot["panels"]["ring"]["red"] != 1 {
@@ -132,15 +107,33 @@ async fn snapshot_then_an_update_within_a_second_of_a_feed_change() {
         .find(|t| *t <= arrived)
         .unwrap();
     let latency = arrived - polled;
-    assert!(latency < Duration::from_secs(1), "update {latency:?} after the poll");
+    assert!(
+        latency < Duration::from_secs(1),
+        "update {latency:?} after the poll"
+    );
     assert_eq!(update["type"], "update");
     assert!(update["seq"].as_u64().unwrap() > seq);
-    assert_eq!(update["panels"]["red_list"]["rows"].as_array().unwrap().len(), 2);
-    assert!(update["panels"].get("stages").is_some(), "stage counts changed");
-    assert!(update["panels"].get("trend").is_some(), "today's point changed");
+    assert_eq!(
+        update["panels"]["red_list"]["rows"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(
+        update["panels"].get("stages").is_some(),
+        "stage counts changed"
+    );
+    assert!(
+        update["panels"].get("trend").is_some(),
+        "today's point changed"
+    );
 
     // A client ping is answered.
-    client.send(Message::text(r#"{"type":"ping"}"#)).await.unwrap();
+    client
+        .send(Message::text(r#"{"type":"ping"}"#))
+        .await
+        .unwrap();
     until(&mut client, |m| m["type"] == "pong").await;
     app.stop().await;
 }
@@ -184,13 +177,24 @@ async fn seq_grows_by_one_and_since_resumes() {
     assert_eq!(all, expected, "seq grows by exactly one");
 
     // The leaver comes back with since and gets what it missed, ending at the newest state.
-    let mut back = connect(&app, &format!("screen=overview&token={SCREEN_TOKEN}&since={left_at}")).await;
+    let mut back = connect(
+        &app,
+        &format!("screen=overview&token={SCREEN_TOKEN}&since={left_at}"),
+    )
+    .await;
     next(&mut back).await;
     let m = next(&mut back).await;
-    assert_eq!((m["type"].as_str(), m["seq"].as_u64()), (Some("update"), Some(left_at + 1)));
+    assert_eq!(
+        (m["type"].as_str(), m["seq"].as_u64()),
+        (Some("update"), Some(left_at + 1))
+    );
 
     // A since from another life of the server (ahead of it) gets a fresh snapshot.
-    let mut stranger = connect(&app, &format!("token={VIEWER_TOKEN}&since={}", newest + 1000)).await;
+    let mut stranger = connect(
+        &app,
+        &format!("token={VIEWER_TOKEN}&since={}", newest + 1000),
+    )
+    .await;
     next(&mut stranger).await;
     let m = next(&mut stranger).await;
     assert_eq!(m["type"], "snapshot");
@@ -216,7 +220,11 @@ async fn stalled_clients_do_not_delay_a_fast_one_and_are_dropped() {
     };
     feed.set(big(20));
     let app = spawn_app(
-        live_config(dir.path(), &url, "[live]\nheartbeat_seconds = 1\nmax_lag_seconds = 2\n"),
+        live_config(
+            dir.path(),
+            &url,
+            "[live]\nheartbeat_seconds = 1\nmax_lag_seconds = 2\n",
+        ),
         Clock::System,
     )
     .await;
@@ -229,7 +237,9 @@ async fn stalled_clients_do_not_delay_a_fast_one_and_are_dropped() {
         let request = ws_url(&app, &format!("token={VIEWER_TOKEN}"))
             .into_client_request()
             .unwrap();
-        let (client, _) = tokio_tungstenite::client_async(request, stream).await.unwrap();
+        let (client, _) = tokio_tungstenite::client_async(request, stream)
+            .await
+            .unwrap();
         stalled.push(client);
     }
     // The fast client reads all the time (and so answers Pings) in a task of its own.
@@ -244,7 +254,10 @@ async fn stalled_clients_do_not_delay_a_fast_one_and_are_dropped() {
         }
     });
     let mut wait_for = async |wanted: &dyn Fn(&Value) -> bool| loop {
-        let m = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap();
+        let m = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
         if wanted(&m) {
             return m;
         }
@@ -266,7 +279,10 @@ async fn stalled_clients_do_not_delay_a_fast_one_and_are_dropped() {
         metrics.as_str().unwrap().contains("duban_ws_clients 1\n")
     })
     .await;
-    fast_sink.send(Message::text(r#"{"type":"ping"}"#)).await.unwrap();
+    fast_sink
+        .send(Message::text(r#"{"type":"ping"}"#))
+        .await
+        .unwrap();
     wait_for(&|m: &Value| m["type"] == "pong").await;
     drop(stalled);
     app.stop().await;
@@ -283,26 +299,46 @@ async fn tokens_and_origins_are_refused_without_data() {
         async move {
             match tokio_tungstenite::connect_async(url).await {
                 Ok(_) => 101,
-                Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+                Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                    response.status().as_u16()
+                }
                 Err(e) => panic!("{e}"),
             }
         }
     };
     assert_eq!(status("screen=overview".into()).await, 401);
     assert_eq!(status("screen=overview&token=wrong".into()).await, 401);
-    assert_eq!(status(format!("token={SCREEN_TOKEN}")).await, 401, "a screen token opens only screens");
-    assert_eq!(status(format!("screen=nope&token={VIEWER_TOKEN}")).await, 404);
-    assert_eq!(status(format!("screen=overview&token={SCREEN_TOKEN}")).await, 101);
+    assert_eq!(
+        status(format!("token={SCREEN_TOKEN}")).await,
+        401,
+        "a screen token opens only screens"
+    );
+    assert_eq!(
+        status(format!("screen=nope&token={VIEWER_TOKEN}")).await,
+        404
+    );
+    assert_eq!(
+        status(format!("screen=overview&token={SCREEN_TOKEN}")).await,
+        101
+    );
 
     // A browser page from another site may not open it.
-    let mut request = ws_url(&app, &format!("token={VIEWER_TOKEN}")).into_client_request().unwrap();
-    request.headers_mut().insert("Origin", "http://evil.example".parse().unwrap());
+    let mut request = ws_url(&app, &format!("token={VIEWER_TOKEN}"))
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("Origin", "http://evil.example".parse().unwrap());
     match tokio_tungstenite::connect_async(request).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status().as_u16(), 403),
         other => panic!("expected 403, got {:?}", other.map(|_| ())),
     }
-    let mut request = ws_url(&app, &format!("token={VIEWER_TOKEN}")).into_client_request().unwrap();
-    request.headers_mut().insert("Origin", app.base.parse().unwrap());
+    let mut request = ws_url(&app, &format!("token={VIEWER_TOKEN}"))
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("Origin", app.base.parse().unwrap());
     tokio_tungstenite::connect_async(request).await.unwrap();
 
     // Pages and the API: 401 and a page that says what to do, never data.
@@ -310,15 +346,33 @@ async fn tokens_and_origins_are_refused_without_data() {
     assert_eq!(status.as_u16(), 401);
     let body = body.as_str().unwrap().to_owned();
     assert!(body.contains("令牌") && !body.contains("R-0"), "{body}");
-    assert_eq!(app.get("/screen/overview?token=wrong").await.0.as_u16(), 401);
-    assert_eq!(app.get(&format!("/screen/overview?token={SCREEN_TOKEN}")).await.0.as_u16(), 200);
-    assert_eq!(app.get(&format!("/?token={SCREEN_TOKEN}")).await.0.as_u16(), 401);
-    assert_eq!(app.get(&format!("/?token={VIEWER_TOKEN}")).await.0.as_u16(), 200);
+    assert_eq!(
+        app.get("/screen/overview?token=wrong").await.0.as_u16(),
+        401
+    );
+    assert_eq!(
+        app.get(&format!("/screen/overview?token={SCREEN_TOKEN}"))
+            .await
+            .0
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        app.get(&format!("/?token={SCREEN_TOKEN}")).await.0.as_u16(),
+        401
+    );
+    assert_eq!(
+        app.get(&format!("/?token={VIEWER_TOKEN}")).await.0.as_u16(),
+        200
+    );
     let (status, body) = app.get("/api/items").await;
     assert_eq!(status.as_u16(), 401);
     assert!(body["error"].as_str().unwrap().contains("token"));
     eventually(10, "the item through the API with the token", || async {
-        app.get(&format!("/api/items?token={VIEWER_TOKEN}&status=pending")).await.1["total"] == json!(1)
+        app.get(&format!("/api/items?token={VIEWER_TOKEN}&status=pending"))
+            .await
+            .1["total"]
+            == json!(1)
     })
     .await;
     let response = app

@@ -29,7 +29,8 @@ pub const GRID: RGBColor = RGBColor(0x24, 0x3B, 0x5E);
 pub const TRACK: RGBColor = RGBColor(0x13, 0x27, 0x47);
 
 /// Chinese-capable fonts a screen's browser is likely to have, best first.
-const FONTS: &str = "Microsoft YaHei, PingFang SC, Noto Sans CJK SC, WenQuanYi Micro Hei, sans-serif";
+const FONTS: &str =
+    "Microsoft YaHei, PingFang SC, Noto Sans CJK SC, WenQuanYi Micro Hei, sans-serif";
 
 /// The three grades in order, with their colours and words.
 pub const GRADES: [(Grade, RGBColor, &str); 3] = [
@@ -118,7 +119,12 @@ pub(crate) fn legend(area: &Area, at: (i32, i32), counts: Option<[u64; 3]>) -> D
             Some(n) => format!("{word} {}", n[i]),
             None => (*word).to_owned(),
         };
-        text(area, label.clone(), (x + 20, y), &font(15.0, &TEXT, HPos::Left, VPos::Center))?;
+        text(
+            area,
+            label.clone(),
+            (x + 20, y),
+            &font(15.0, &TEXT, HPos::Left, VPos::Center),
+        )?;
         x += 34 + 15 * label.chars().count() as i32;
     }
     Ok(())

@@ -13,19 +13,41 @@ pub fn draw(rows: &[ProjectRow]) -> Result<String, ChartError> {
         legend(area, (260, 18), None)?;
         let (left, right, top) = (260, 860, 44);
         if rows.is_empty() {
-            text(area, "暂无在办项目", (500, 240), &font(20.0, &MUTED, HPos::Center, VPos::Center))?;
+            text(
+                area,
+                "暂无在办项目",
+                (500, 240),
+                &font(20.0, &MUTED, HPos::Center, VPos::Center),
+            )?;
         }
         // The scale fits the longest of targets and used times, so a target is a visible mark.
-        let max = rows.iter().map(|r| r.government_days.max(r.target_days)).max().unwrap_or(1).max(1);
+        let max = rows
+            .iter()
+            .map(|r| r.government_days.max(r.target_days))
+            .max()
+            .unwrap_or(1)
+            .max(1);
         let row_h = ((470 - top - 10) / rows.len().max(1) as i32).min(42);
         for (i, row) in rows.iter().enumerate() {
             let y = top + row_h * i as i32;
             let (y0, y1) = (y + row_h / 5, y + row_h - row_h / 5);
             let mid = (y0 + y1) / 2;
-            let x_of = |days: u32| left + (f64::from(right - left) * f64::from(days) / f64::from(max)).round() as i32;
-            text(area, cut(&row.name, 14), (left - 12, mid), &font(15.0, &TEXT, HPos::Right, VPos::Center))?;
+            let x_of = |days: u32| {
+                left + (f64::from(right - left) * f64::from(days) / f64::from(max)).round() as i32
+            };
+            text(
+                area,
+                cut(&row.name, 14),
+                (left - 12, mid),
+                &font(15.0, &TEXT, HPos::Right, VPos::Center),
+            )?;
             rect(area, (left, y0), (x_of(row.target_days), y1), &TRACK)?;
-            rect(area, (left, y0), (x_of(row.government_days), y1), &colour(row.grade))?;
+            rect(
+                area,
+                (left, y0),
+                (x_of(row.government_days), y1),
+                &colour(row.grade),
+            )?;
             // The target as a bright tick, so an overrun shows past it.
             let tx = x_of(row.target_days);
             rect(area, (tx - 1, y0 - 4), (tx + 1, y1 + 4), &TEXT)?;

@@ -44,15 +44,34 @@ pub fn draw(counts: &Counts, overdue: u64) -> Result<String, ChartError> {
             RGBColor(0x0B, 0x1D, 0x3A).filled(),
         ))?;
         let (cx, cy) = (centre.0 as i32, centre.1 as i32);
-        text(area, total.to_string(), (cx, cy - 12), &bold(46.0, &TEXT, HPos::Center, VPos::Center))?;
-        text(area, "在办件", (cx, cy + 30), &font(18.0, &MUTED, HPos::Center, VPos::Center))?;
+        text(
+            area,
+            total.to_string(),
+            (cx, cy - 12),
+            &bold(46.0, &TEXT, HPos::Center, VPos::Center),
+        )?;
+        text(
+            area,
+            "在办件",
+            (cx, cy + 30),
+            &font(18.0, &MUTED, HPos::Center, VPos::Center),
+        )?;
 
         let x = 360;
         for (i, (value, (_, c, word))) in values.iter().zip(GRADES.iter()).enumerate() {
             let y = 96 + 62 * i as i32;
             rect(area, (x, y - 11), (x + 22, y + 11), c)?;
-            text(area, *word, (x + 32, y), &font(20.0, &TEXT, HPos::Left, VPos::Center))?;
-            let share = if total > 0 { *value as f64 * 100.0 / total as f64 } else { 0.0 };
+            text(
+                area,
+                *word,
+                (x + 32, y),
+                &font(20.0, &TEXT, HPos::Left, VPos::Center),
+            )?;
+            let share = if total > 0 {
+                *value as f64 * 100.0 / total as f64
+            } else {
+                0.0
+            };
             text(
                 area,
                 format!("{value}  {share:.0}%"),
@@ -61,8 +80,18 @@ pub fn draw(counts: &Counts, overdue: u64) -> Result<String, ChartError> {
             )?;
         }
         let y = 96 + 62 * 3 + 8;
-        text(area, "超期 (逾期未办结)", (x, y), &font(17.0, &MUTED, HPos::Left, VPos::Center))?;
-        text(area, overdue.to_string(), (x, y + 28), &bold(26.0, &RED, HPos::Left, VPos::Center))?;
+        text(
+            area,
+            "超期 (逾期未办结)",
+            (x, y),
+            &font(17.0, &MUTED, HPos::Left, VPos::Center),
+        )?;
+        text(
+            area,
+            overdue.to_string(),
+            (x, y + 28),
+            &bold(26.0, &RED, HPos::Left, VPos::Center),
+        )?;
         Ok(())
     })
 }

@@ -16,14 +16,25 @@ fn has_text(svg: &str, s: &str) -> bool {
 }
 
 fn balanced(svg: &str) -> bool {
-    svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>") && svg.matches("<text").count() == svg.matches("</text>").count()
+    svg.starts_with("<svg")
+        && svg.trim_end().ends_with("</svg>")
+        && svg.matches("<text").count() == svg.matches("</text>").count()
 }
 
 #[test]
 fn the_ring_writes_each_grade_with_its_count_and_share() {
     let svg = ring::draw(&counts(60, 30, 10), 7).unwrap();
     assert!(balanced(&svg));
-    for expected in ["蓝 超前", "黄 正常", "红 超期", "60  60%", "30  30%", "10  10%", "100", "7"] {
+    for expected in [
+        "蓝 超前",
+        "黄 正常",
+        "红 超期",
+        "60  60%",
+        "30  30%",
+        "10  10%",
+        "100",
+        "7",
+    ] {
         assert!(has_text(&svg, expected), "{expected} missing from the ring");
     }
     // One arc per grade present, in its colour.
@@ -35,7 +46,11 @@ fn the_ring_writes_each_grade_with_its_count_and_share() {
 #[test]
 fn an_empty_board_draws_every_chart() {
     let stages: Vec<StageRow> = (1..=4)
-        .map(|s| StageRow { stage: s, name: crate::item::STAGE_NAMES[usize::from(s) - 1], counts: Counts::default() })
+        .map(|s| StageRow {
+            stage: s,
+            name: crate::item::STAGE_NAMES[usize::from(s) - 1],
+            counts: Counts::default(),
+        })
         .collect();
     for svg in [
         ring::draw(&Counts::default(), 0).unwrap(),
@@ -76,7 +91,11 @@ fn names_from_feeds_are_escaped_and_cut() {
 fn the_trend_labels_today_and_every_fifth_day() {
     let start = NaiveDate::from_ymd_opt(2026, 10, 27).unwrap();
     let days: Vec<TrendDay> = (0..30)
-        .map(|i| TrendDay { date: start + chrono::Days::new(i), yellow: i, red: 2 * i })
+        .map(|i| TrendDay {
+            date: start + chrono::Days::new(i),
+            yellow: i,
+            red: 2 * i,
+        })
         .collect();
     let svg = trend::draw(&days).unwrap();
     assert!(balanced(&svg));

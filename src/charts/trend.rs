@@ -14,34 +14,66 @@ pub fn draw(days: &[TrendDay]) -> Result<String, ChartError> {
         let (left, right, top, bottom) = (64, 900, 44, 320);
         let max = days.iter().map(|d| d.yellow.max(d.red)).max().unwrap_or(0);
         let (step, scale_top) = axis_steps(max);
-        let y_of = |v: u64| bottom - ((v as f64 / scale_top as f64) * f64::from(bottom - top)).round() as i32;
+        let y_of = |v: u64| {
+            bottom - ((v as f64 / scale_top as f64) * f64::from(bottom - top)).round() as i32
+        };
         let n = days.len().max(2) as i32 - 1;
-        let x_of = |i: usize| left + (f64::from(right - left) * i as f64 / f64::from(n)).round() as i32;
+        let x_of =
+            |i: usize| left + (f64::from(right - left) * i as f64 / f64::from(n)).round() as i32;
         let mut tick = 0;
         while tick <= scale_top {
             let y = y_of(tick);
-            area.draw(&PathElement::new(vec![(left, y), (right, y)], GRID.stroke_width(1)))?;
-            text(area, tick.to_string(), (left - 10, y), &font(13.0, &MUTED, HPos::Right, VPos::Center))?;
+            area.draw(&PathElement::new(
+                vec![(left, y), (right, y)],
+                GRID.stroke_width(1),
+            ))?;
+            text(
+                area,
+                tick.to_string(),
+                (left - 10, y),
+                &font(13.0, &MUTED, HPos::Right, VPos::Center),
+            )?;
             tick += step;
         }
         for (i, day) in days.iter().enumerate() {
             if i % 5 == (days.len() - 1) % 5 {
-                text(area, day.date.format("%m-%d").to_string(), (x_of(i), bottom + 20), &font(13.0, &MUTED, HPos::Center, VPos::Center))?;
+                text(
+                    area,
+                    day.date.format("%m-%d").to_string(),
+                    (x_of(i), bottom + 20),
+                    &font(13.0, &MUTED, HPos::Center, VPos::Center),
+                )?;
             }
         }
-        let series: [(RGBColor, &str, fn(&TrendDay) -> u64); 2] =
-            [(YELLOW, "黄 正常", |d| d.yellow), (RED, "红 超期", |d| d.red)];
+        let series: [(RGBColor, &str, fn(&TrendDay) -> u64); 2] = [
+            (YELLOW, "黄 正常", |d| d.yellow),
+            (RED, "红 超期", |d| d.red),
+        ];
         for (k, (colour, word, value)) in series.iter().enumerate() {
-            let points: Vec<(i32, i32)> = days.iter().enumerate().map(|(i, d)| (x_of(i), y_of(value(d)))).collect();
+            let points: Vec<(i32, i32)> = days
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (x_of(i), y_of(value(d))))
+                .collect();
             area.draw(&PathElement::new(points.clone(), colour.stroke_width(3)))?;
             for p in &points {
                 area.draw(&Circle::new(*p, 3, colour.filled()))?;
             }
             let lx = left + 150 * k as i32;
             rect(area, (lx, 12), (lx + 24, 16), colour)?;
-            text(area, *word, (lx + 32, 14), &font(15.0, &super::TEXT, HPos::Left, VPos::Center))?;
+            text(
+                area,
+                *word,
+                (lx + 32, 14),
+                &font(15.0, &super::TEXT, HPos::Left, VPos::Center),
+            )?;
             if let (Some(last), Some(day)) = (points.last(), days.last()) {
-                text(area, value(day).to_string(), (last.0 + 12, last.1), &bold(18.0, colour, HPos::Left, VPos::Center))?;
+                text(
+                    area,
+                    value(day).to_string(),
+                    (last.0 + 12, last.1),
+                    &bold(18.0, colour, HPos::Left, VPos::Center),
+                )?;
             }
         }
         Ok(())

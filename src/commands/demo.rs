@@ -27,13 +27,21 @@ pub fn load(config: Option<&std::path::Path>) -> anyhow::Result<(Config, Calenda
 
 fn demo_tokens() -> std::io::Result<Vec<(String, String)>> {
     let kept = std::fs::read_to_string(TOKENS_FILE).unwrap_or_default();
-    let mut lines: Vec<String> = kept.lines().map(str::to_owned).filter(|l| l.len() >= 16).collect();
+    let mut lines: Vec<String> = kept
+        .lines()
+        .map(str::to_owned)
+        .filter(|l| l.len() >= 16)
+        .collect();
     if lines.len() < TOKEN_VARIABLES.len() {
         lines = TOKEN_VARIABLES.iter().map(|_| random_token()).collect();
         std::fs::create_dir_all("data/demo")?;
         std::fs::write(TOKENS_FILE, lines.join("\n") + "\n")?;
     }
-    Ok(TOKEN_VARIABLES.iter().map(|v| (*v).to_owned()).zip(lines).collect())
+    Ok(TOKEN_VARIABLES
+        .iter()
+        .map(|v| (*v).to_owned())
+        .zip(lines)
+        .collect())
 }
 
 /// 128 random bits as hex, from the process's randomly keyed hasher (seeded by the OS).
@@ -43,7 +51,11 @@ fn random_token() -> String {
     for i in 0..2u8 {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u8(i);
-        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
         out.push_str(&format!("{:016x}", h.finish()));
     }
     out
@@ -83,11 +95,20 @@ pub async fn run(mut config: Config, calendar: Calendar) -> anyhow::Result<()> {
         stop_simulator.clone(),
     )
     .await?;
-    let viewer = config.access.viewer_tokens.first().map(|t| t.expose().to_owned()).unwrap_or_default();
-    let screen = config
-        .screens
+    let viewer = config
+        .access
+        .viewer_tokens
         .first()
-        .map(|s| (s.name.clone(), s.tokens.first().map_or(viewer.clone(), |t| t.expose().to_owned())));
+        .map(|t| t.expose().to_owned())
+        .unwrap_or_default();
+    let screen = config.screens.first().map(|s| {
+        (
+            s.name.clone(),
+            s.tokens
+                .first()
+                .map_or(viewer.clone(), |t| t.expose().to_owned()),
+        )
+    });
     let running = app::start(config, calendar, Clock::System).await?;
     let api = running.addr;
     println!();

@@ -39,12 +39,12 @@ pub fn load_with(
         .map(adjust)
         .and_then(|file| Config::from_file(&file))
         .map_err(|mut e| {
-        if config.is_none() && e.line.is_none() {
-            e.message
-                .push_str(" (name another with --config PATH or DUBAN_CONFIG)");
-        }
-        e
-    })?;
+            if config.is_none() && e.line.is_none() {
+                e.message
+                    .push_str(" (name another with --config PATH or DUBAN_CONFIG)");
+            }
+            e
+        })?;
     let calendar = config
         .load_calendar()
         .with_context(|| format!("loading the holiday calendar named in {}", path.display()))?;

@@ -19,9 +19,9 @@ use crate::calendar::{Calendar, CalendarError};
 use crate::catalogue::{self, Matter};
 use crate::feeds::spec::{FeedSpec, RawFeed};
 use crate::grading::{GradingPolicy, ThresholdOverride, Thresholds};
+pub use screens::{Access, Live, Screen};
 pub use toml_file::FileError as ConfigError;
 use toml_file::TomlFile;
-pub use screens::{Access, Live, Screen};
 
 /// Where the config is looked for when neither `--config` nor `DUBAN_CONFIG` names one.
 pub const DEFAULT_PATH: &str = "config/duban.toml";
@@ -330,7 +330,9 @@ mod tests {
 
     #[test]
     fn the_shipped_config_loads() {
-        let file = TomlFile::read(&shipped_path()).unwrap().with_env_fallback(tokens());
+        let file = TomlFile::read(&shipped_path())
+            .unwrap()
+            .with_env_fallback(tokens());
         let config = Config::from_file(&file).unwrap();
         assert_eq!(config.screens.len(), 2);
         assert_eq!(config.screens[1].pages.len(), 2);
@@ -348,15 +350,29 @@ mod tests {
     fn screens_and_access_are_checked() {
         let e = load_with(r#""stages", "trend""#, r#""stages", "pie""#).unwrap_err();
         assert_eq!(e.key.as_deref(), Some("screens[0].panels[4]"));
-        assert!(e.message.contains("no panel named \"pie\""), "{}", e.message);
-        let e = load_with("allowed_origins = []", r#"allowed_origins = ["portal.gov.cn/"]"#).unwrap_err();
+        assert!(
+            e.message.contains("no panel named \"pie\""),
+            "{}",
+            e.message
+        );
+        let e = load_with(
+            "allowed_origins = []",
+            r#"allowed_origins = ["portal.gov.cn/"]"#,
+        )
+        .unwrap_err();
         assert!(e.message.contains("is not an origin"), "{}", e.message);
         let e = load_with("rotate_seconds = 30", "rotate_seconds = 30\ncolour = 1").unwrap_err();
         assert!(e.message.contains("colour"), "{}", e.message);
         let text = std::fs::read_to_string(shipped_path()).unwrap();
         let e = Config::from_file(&TomlFile::from_text(&shipped_path(), text.clone())).unwrap_err();
-        assert!(e.message.contains("DUBAN_SCREEN_TOKEN is not set"), "{}", e.message);
-        let offline = Config::from_file(&TomlFile::from_text(&shipped_path(), text).with_secrets_unused()).unwrap();
+        assert!(
+            e.message.contains("DUBAN_SCREEN_TOKEN is not set"),
+            "{}",
+            e.message
+        );
+        let offline =
+            Config::from_file(&TomlFile::from_text(&shipped_path(), text).with_secrets_unused())
+                .unwrap();
         assert!(
             !crate::http::access::allows(&offline.access, Some(""), None),
             "an unset token opens nothing"

@@ -98,8 +98,15 @@ pub(super) fn screens(file: &TomlFile, raw: Vec<RawScreen>) -> Result<Vec<Screen
     let mut screens: Vec<Screen> = Vec::new();
     for s in raw {
         let name = s.name.get_ref();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(file.error_at(s.name.span(), "a screen name is letters, digits, - and _ (it goes in the URL)"));
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(file.error_at(
+                s.name.span(),
+                "a screen name is letters, digits, - and _ (it goes in the URL)",
+            ));
         }
         if screens.iter().any(|o| &o.name == name) {
             return Err(file.error_at(s.name.span(), format!("two screens are named {name:?}")));
@@ -124,7 +131,11 @@ pub(super) fn screens(file: &TomlFile, raw: Vec<RawScreen>) -> Result<Vec<Screen
                 if !PANELS.contains(&panel.get_ref().as_str()) {
                     return Err(file.error_at(
                         panel.span(),
-                        format!("no panel named {:?}; the panels are {}", panel.get_ref(), PANELS.join(", ")),
+                        format!(
+                            "no panel named {:?}; the panels are {}",
+                            panel.get_ref(),
+                            PANELS.join(", ")
+                        ),
                     ));
                 }
                 names.push(panel.into_inner());
@@ -150,7 +161,9 @@ pub(super) fn access(file: &TomlFile, raw: Option<RawAccess>) -> Result<Access, 
         return Ok(Access::default());
     };
     for origin in &raw.allowed_origins {
-        if !(origin.starts_with("http://") || origin.starts_with("https://")) || origin.ends_with('/') {
+        if !(origin.starts_with("http://") || origin.starts_with("https://"))
+            || origin.ends_with('/')
+        {
             return Err(file.error(
                 Some("access.allowed_origins"),
                 format!("{origin:?} is not an origin like https://screen.example.gov.cn (scheme, host, port; no path)"),
@@ -172,7 +185,10 @@ pub(super) fn live(file: &TomlFile, raw: Option<RawLive>) -> Result<Live, FileEr
         if range.contains(&v) {
             Ok(Duration::from_secs(v))
         } else {
-            Err(file.error_at(value.span(), format!("seconds from {} to {}, got {v}", range.start(), range.end())))
+            Err(file.error_at(
+                value.span(),
+                format!("seconds from {} to {}, got {v}", range.start(), range.end()),
+            ))
         }
     };
     if let Some(v) = &raw.heartbeat_seconds {

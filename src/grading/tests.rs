@@ -502,7 +502,10 @@ fn a_clock_as_of_a_past_day_knows_only_what_had_happened_by_then() {
     assert_eq!(today.as_of(d("2026-11-01")), None, "not yet accepted");
     assert_eq!(
         on(&today.as_of(d("2026-11-06")).unwrap(), "2026-11-06"),
-        on(&running("2026-11-02", 5, &[("2026-11-04", None)]), "2026-11-06"),
+        on(
+            &running("2026-11-02", 5, &[("2026-11-04", None)]),
+            "2026-11-06"
+        ),
         "the pause was still open"
     );
     assert_eq!(
@@ -513,7 +516,11 @@ fn a_clock_as_of_a_past_day_knows_only_what_had_happened_by_then() {
         ),
         "the pause had ended, the item was still running"
     );
-    assert_eq!(today.as_of(d("2026-11-20")), Some(today.clone()), "finished");
+    assert_eq!(
+        today.as_of(d("2026-11-20")),
+        Some(today.clone()),
+        "finished"
+    );
     assert_eq!(
         running("2026-11-02", 5, &[("2026-11-10", None)]).as_of(d("2026-11-05")),
         Some(running("2026-11-02", 5, &[])),

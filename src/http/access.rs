@@ -9,8 +9,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
-use crate::config::{Access, Screen};
 use crate::config::secret::Secret;
+use crate::config::{Access, Screen};
 use crate::ingest::Shared;
 
 /// Whether `token` opens `screen` (or, without a screen, the pages and the API).
@@ -27,7 +27,11 @@ pub fn allows(access: &Access, token: Option<&str>, screen: Option<&Screen>) -> 
 
 /// Compares without stopping at the first difference, so timing does not reveal a prefix.
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// The token of a request: `?token=` or `Authorization: Bearer`.
@@ -80,7 +84,11 @@ fn decode(s: &str) -> String {
 
 /// Guards `/api/*`: a missing or wrong viewer token is a JSON 401; a good one is taken out
 /// of the query before the handler sees it.
-pub async fn api_guard(State(shared): State<Arc<Shared>>, mut request: Request, next: Next) -> Response {
+pub async fn api_guard(
+    State(shared): State<Arc<Shared>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let token = token_of(request.uri(), request.headers());
     if !allows(&shared.config.access, token.as_deref(), None) {
         return (
@@ -93,9 +101,16 @@ pub async fn api_guard(State(shared): State<Arc<Shared>>, mut request: Request, 
             .into_response();
     }
     if let Some(query) = request.uri().query() {
-        let rest: Vec<&str> = query.split('&').filter(|p| !p.starts_with("token=")).collect();
+        let rest: Vec<&str> = query
+            .split('&')
+            .filter(|p| !p.starts_with("token="))
+            .collect();
         let path = request.uri().path();
-        let rebuilt = if rest.is_empty() { path.to_owned() } else { format!("{path}?{}", rest.join("&")) };
+        let rebuilt = if rest.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{}", rest.join("&"))
+        };
         if let Ok(uri) = rebuilt.parse::<Uri>() {
             *request.uri_mut() = uri;
         }

@@ -29,7 +29,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/projects/{code}", get(api::project))
         .route("/api/feeds", get(api::feeds))
         .route("/api/quarantine", get(api::quarantine))
-        .layer(middleware::from_fn_with_state(shared.clone(), access::api_guard));
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            access::api_guard,
+        ));
     Router::new()
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(api::metrics))

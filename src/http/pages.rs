@@ -18,7 +18,10 @@ mod assets {
 }
 
 fn asset(path: &str) -> Option<&'static [u8]> {
-    assets::ASSETS.iter().find(|(p, _)| *p == path).map(|(_, bytes)| *bytes)
+    assets::ASSETS
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, bytes)| *bytes)
 }
 
 fn content_type(path: &str) -> &'static str {
@@ -46,12 +49,22 @@ fn html(status: StatusCode, file: &str) -> Response {
             bytes,
         )
             .into_response(),
-        None => (StatusCode::NOT_FOUND, format!("{file} is missing from this build")).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            format!("{file} is missing from this build"),
+        )
+            .into_response(),
     }
 }
 
 /// Serves `file` if the request's token opens it (a screen's token only for that screen).
-fn page(shared: &Shared, uri: &Uri, headers: &HeaderMap, screen: Option<&str>, file: &str) -> Response {
+fn page(
+    shared: &Shared,
+    uri: &Uri,
+    headers: &HeaderMap,
+    screen: Option<&str>,
+    file: &str,
+) -> Response {
     let screen = match screen {
         Some(name) => match shared.config.screens.iter().find(|s| s.name == name) {
             Some(s) => Some(s),
@@ -67,11 +80,20 @@ fn page(shared: &Shared, uri: &Uri, headers: &HeaderMap, screen: Option<&str>, f
     }
 }
 
-pub async fn screen(State(shared): State<Arc<Shared>>, Path(name): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
+pub async fn screen(
+    State(shared): State<Arc<Shared>>,
+    Path(name): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     page(&shared, &uri, &headers, Some(&name), "screen.html")
 }
 
-pub async fn dashboard(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> Response {
+pub async fn dashboard(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     page(&shared, &uri, &headers, None, "dashboard.html")
 }
 
@@ -87,7 +109,10 @@ pub async fn static_file(Path(path): Path<String>) -> Response {
     let file = format!("static/{path}");
     match asset(&file) {
         Some(bytes) => (
-            [(header::CONTENT_TYPE, content_type(&file)), (header::CACHE_CONTROL, "no-cache")],
+            [
+                (header::CONTENT_TYPE, content_type(&file)),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
             bytes,
         )
             .into_response(),

@@ -246,8 +246,7 @@ pub fn trend_before(board: &Board, calendar: &Calendar, today: NaiveDate) -> Vec
     let mut counts = vec![Counts::default(); days.len()];
     for entry in board.entries() {
         // Items that ended before the window or were accepted after it add nothing.
-        if entry.clock.ended_on.is_some_and(|end| end <= first) || entry.clock.accepted_on > today
-        {
+        if entry.clock.ended_on.is_some_and(|end| end <= first) || entry.clock.accepted_on > today {
             continue;
         }
         for (day, count) in days.iter().zip(counts.iter_mut()) {

@@ -72,7 +72,13 @@ impl Hub {
             return None;
         }
         let seq = state.seq + 1;
-        let update = encode("update", seq, &frame.data_time, &frame.feeds, changed.into_iter());
+        let update = encode(
+            "update",
+            seq,
+            &frame.data_time,
+            &frame.feeds,
+            changed.into_iter(),
+        );
         state.seq = seq;
         state.recent.push_back((seq, Utf8Bytes::from(update)));
         if state.recent.len() > KEPT_UPDATES {
@@ -180,9 +186,19 @@ mod tests {
     #[test]
     fn updates_carry_only_changed_panels_and_snapshots_everything() {
         let hub = Hub::default();
-        assert_eq!(hub.publish(frame(&[("ring", "1"), ("trend", "2")]), false), Some(1));
-        assert_eq!(hub.publish(frame(&[("ring", "1"), ("trend", "2")]), false), None, "nothing changed");
-        assert_eq!(hub.publish(frame(&[("ring", "3"), ("trend", "2")]), false), Some(2));
+        assert_eq!(
+            hub.publish(frame(&[("ring", "1"), ("trend", "2")]), false),
+            Some(1)
+        );
+        assert_eq!(
+            hub.publish(frame(&[("ring", "1"), ("trend", "2")]), false),
+            None,
+            "nothing changed"
+        );
+        assert_eq!(
+            hub.publish(frame(&[("ring", "3"), ("trend", "2")]), false),
+            Some(2)
+        );
         let updates = hub.since(1).unwrap();
         assert_eq!(updates.len(), 1);
         let update = json(&updates[0].1);
@@ -191,8 +207,15 @@ mod tests {
         assert_eq!(update["panels"], serde_json::json!({"ring": 3}));
         let (seq, snapshot) = hub.snapshot();
         assert_eq!(seq, 2);
-        assert_eq!(json(&snapshot)["panels"], serde_json::json!({"ring": 3, "trend": 2}));
-        assert_eq!(hub.publish(frame(&[("ring", "3"), ("trend", "2")]), true), Some(3), "forced");
+        assert_eq!(
+            json(&snapshot)["panels"],
+            serde_json::json!({"ring": 3, "trend": 2})
+        );
+        assert_eq!(
+            hub.publish(frame(&[("ring", "3"), ("trend", "2")]), true),
+            Some(3),
+            "forced"
+        );
     }
 
     #[test]
@@ -204,8 +227,14 @@ mod tests {
         let newest = KEPT_UPDATES as u64 + 10;
         assert_eq!(hub.since(newest).unwrap().len(), 0, "up to date");
         let missed = hub.since(newest - 5).unwrap();
-        assert_eq!(missed.iter().map(|(s, _)| *s).collect::<Vec<_>>(), (newest - 4..=newest).collect::<Vec<_>>());
+        assert_eq!(
+            missed.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            (newest - 4..=newest).collect::<Vec<_>>()
+        );
         assert!(hub.since(3).is_none(), "too old: a snapshot instead");
-        assert!(hub.since(newest + 1).is_none(), "from another server's life");
+        assert!(
+            hub.since(newest + 1).is_none(),
+            "from another server's life"
+        );
     }
 }

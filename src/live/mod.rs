@@ -28,9 +28,10 @@ use hub::Frame;
 const COALESCE: Duration = Duration::from_millis(150);
 /// With no change at all, an update still goes out this often, so the data time moves.
 const KEEPALIVE: Duration = Duration::from_secs(30);
-/// How often the trend's past days are redrawn from the clocks (they change only when a
-/// record about the past arrives, or at midnight).
-const PAST_DAYS_EVERY: Duration = Duration::from_secs(600);
+/// The trend's past days change only when a record about the past arrives, or at midnight;
+/// redrawing them costs 29 gradings per item, so after a change they are redrawn at most
+/// this often, unless the board grew by a tenth (start-up, a first full load).
+const PAST_DAYS_EVERY: Duration = Duration::from_secs(60);
 
 pub async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
     let mut painter = Painter::default();
@@ -67,10 +68,27 @@ pub async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
     }
 }
 
+struct PastDays {
+    today: NaiveDate,
+    at: Instant,
+    generation: u64,
+    items: usize,
+    days: Vec<TrendDay>,
+}
+
+impl PastDays {
+    fn stale(&self, today: NaiveDate, board: &crate::board::Board) -> bool {
+        let changed = board.generation() != self.generation;
+        self.today != today
+            || (changed && self.at.elapsed() >= PAST_DAYS_EVERY)
+            || board.len() > self.items + self.items / 10
+    }
+}
+
 /// Remembers what was drawn, so an unchanged chart is neither redrawn nor re-sent.
 #[derive(Default)]
 struct Painter {
-    past_days: Option<(NaiveDate, Instant, Vec<TrendDay>)>,
+    past_days: Option<PastDays>,
     /// Per panel: the figures it was drawn from, and the encoded panel.
     drawn: HashMap<&'static str, (String, String)>,
 }
@@ -81,15 +99,20 @@ impl Painter {
         let today = now.date_naive();
         let figures = {
             let board = shared.board();
-            let stale = self
+            if self
                 .past_days
                 .as_ref()
-                .is_none_or(|(day, at, _)| *day != today || at.elapsed() >= PAST_DAYS_EVERY);
-            if stale {
-                let days = figures::trend_before(&board, &shared.calendar, today);
-                self.past_days = Some((today, Instant::now(), days));
+                .is_none_or(|p| p.stale(today, &board))
+            {
+                self.past_days = Some(PastDays {
+                    today,
+                    at: Instant::now(),
+                    generation: board.generation(),
+                    items: board.len(),
+                    days: figures::trend_before(&board, &shared.calendar, today),
+                });
             }
-            let past = self.past_days.as_ref().map_or(&[][..], |(_, _, d)| d);
+            let past = self.past_days.as_ref().map_or(&[][..], |p| &p.days);
             figures::count(
                 &board,
                 &shared.calendar,
@@ -115,18 +138,24 @@ impl Painter {
         self.chart(&mut panels, "ring", ring, || {
             charts::ring::draw(&f.ring, f.headline.overdue)
         })?;
-        self.chart(&mut panels, "departments", json!({ "rows": f.departments }), || {
-            charts::bars::departments(&f.departments)
-        })?;
+        self.chart(
+            &mut panels,
+            "departments",
+            json!({ "rows": f.departments }),
+            || charts::bars::departments(&f.departments),
+        )?;
         self.chart(&mut panels, "stages", json!({ "rows": f.stages }), || {
             charts::bars::stages(&f.stages)
         })?;
         self.chart(&mut panels, "trend", json!({ "days": f.trend }), || {
             charts::trend::draw(&f.trend)
         })?;
-        self.chart(&mut panels, "projects", json!({ "rows": f.projects }), || {
-            charts::projects::draw(&f.projects)
-        })?;
+        self.chart(
+            &mut panels,
+            "projects",
+            json!({ "rows": f.projects }),
+            || charts::projects::draw(&f.projects),
+        )?;
         Ok(panels)
     }
 
@@ -160,7 +189,11 @@ fn encode(value: &impl Serialize) -> String {
 
 fn feeds_json(shared: &Shared) -> String {
     let tz = shared.config.timezone;
-    let health = shared.feeds.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let health = shared
+        .feeds
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     let feeds: Vec<serde_json::Value> = shared
         .config
         .feeds

@@ -49,14 +49,25 @@ pub async fn upgrade(
         None => None,
     };
     if !access::allows(&shared.config.access, q.token.as_deref(), screen.as_ref()) {
-        return refuse(StatusCode::UNAUTHORIZED, "a valid screen or viewer token is needed (?token=…)".into());
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "a valid screen or viewer token is needed (?token=…)".into(),
+        );
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
         if !origin_allowed(origin, host, &shared.config.access.allowed_origins) {
             tracing::warn!(origin, "websocket refused: origin not allowed");
-            return refuse(StatusCode::FORBIDDEN, format!("the origin {origin} may not open this websocket; add it to [access] allowed_origins"));
+            return refuse(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "the origin {origin} may not open this websocket; add it to [access] allowed_origins"
+                ),
+            );
         }
     }
     ws.read_buffer_size(READ_BUFFER)
@@ -79,7 +90,12 @@ fn origin_allowed(origin: &str, host: &str, allowed: &[String]) -> bool {
     own || allowed.iter().any(|a| a.eq_ignore_ascii_case(origin))
 }
 
-async fn client(shared: Arc<Shared>, mut socket: WebSocket, screen: Option<Screen>, since: Option<u64>) {
+async fn client(
+    shared: Arc<Shared>,
+    mut socket: WebSocket,
+    screen: Option<Screen>,
+    since: Option<u64>,
+) {
     let live = shared.config.live;
     let hub = &shared.hub;
     let mut newest = hub.subscribe();
@@ -169,8 +185,15 @@ async fn client(shared: Arc<Shared>, mut socket: WebSocket, screen: Option<Scree
         Err(Ended::Lagging) => Some((close_code::POLICY, "too slow to keep up")),
     };
     if let Some((code, reason)) = close {
-        let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
-        let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Close(Some(frame)))).await;
+        let frame = CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        };
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            socket.send(Message::Close(Some(frame))),
+        )
+        .await;
     }
     shared.metrics.ws_clients(-1);
 }
@@ -221,9 +244,25 @@ mod tests {
 
     #[test]
     fn origins() {
-        assert!(origin_allowed("http://127.0.0.1:8080", "127.0.0.1:8080", &[]));
-        assert!(!origin_allowed("http://evil.example", "127.0.0.1:8080", &[]));
-        assert!(!origin_allowed("http://127.0.0.1:8080.evil", "127.0.0.1:8080", &[]));
-        assert!(origin_allowed("https://screen.city.gov.cn", "10.0.0.5:8080", &["https://screen.city.gov.cn".into()]));
+        assert!(origin_allowed(
+            "http://127.0.0.1:8080",
+            "127.0.0.1:8080",
+            &[]
+        ));
+        assert!(!origin_allowed(
+            "http://evil.example",
+            "127.0.0.1:8080",
+            &[]
+        ));
+        assert!(!origin_allowed(
+            "http://127.0.0.1:8080.evil",
+            "127.0.0.1:8080",
+            &[]
+        ));
+        assert!(origin_allowed(
+            "https://screen.city.gov.cn",
+            "10.0.0.5:8080",
+            &["https://screen.city.gov.cn".into()]
+        ));
     }
 }

@@ -251,3 +251,40 @@ pub fn folder(dir: &Path, name: &str) -> PathBuf {
     std::fs::create_dir_all(&path).unwrap();
     path
 }
+
+pub const SCREEN_TOKEN: &str = "screen-secret-1";
+pub const VIEWER_TOKEN: &str = "viewer-secret-1";
+
+/// A config with one feed polled every second, the `overview` screen and both tokens.
+pub fn live_config(dir: &std::path::Path, feed_url: &str, extra: &str) -> Config {
+    let feeds = format!(
+        r#"
+[[feeds]]
+name = "main"
+kind = "http_json"
+schedule = "* * * * * *"
+url = "{feed_url}"
+records_path = "items"
+retries = 0
+stale_after_missed_runs = 2
+
+[[screens]]
+name = "overview"
+title = "测试大屏"
+panels = ["headline", "ring", "departments", "stages", "trend", "projects", "red_list"]
+token_env = "DUBAN_SCREEN_TOKEN"
+
+[access]
+viewer_token_env = "DUBAN_VIEWER_TOKEN"
+{extra}
+"#
+    );
+    let text = config_text(&sqlite_url(dir), &feeds);
+    let path = dir.join("duban.toml");
+    std::fs::write(&path, &text).unwrap();
+    let file = TomlFile::from_text(&path, text).with_env_fallback([
+        ("DUBAN_SCREEN_TOKEN".to_owned(), SCREEN_TOKEN.to_owned()),
+        ("DUBAN_VIEWER_TOKEN".to_owned(), VIEWER_TOKEN.to_owned()),
+    ]);
+    Config::from_file(&file).unwrap()
+}

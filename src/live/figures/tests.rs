@@ -130,7 +130,12 @@ fn headline_ring_departments_and_stages() {
     let departments: Vec<(&str, [u64; 3])> = f
         .departments
         .iter()
-        .map(|r| (r.name.as_str(), [r.counts.blue, r.counts.yellow, r.counts.red]))
+        .map(|r| {
+            (
+                r.name.as_str(),
+                [r.counts.blue, r.counts.yellow, r.counts.red],
+            )
+        })
         .collect();
     assert_eq!(
         departments,
