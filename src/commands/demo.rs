@@ -117,12 +117,13 @@ pub async fn run(mut config: Config, calendar: Calendar) -> anyhow::Result<()> {
         println!("  big-screen (F11):     http://{api}/screen/{name}?token={token}");
     }
     println!("  dashboard:            http://{api}/?token={viewer}");
-    println!("  API token:            add ?token={viewer} to the addresses below");
-    println!("  items (worst first):  http://{api}/api/items?status=pending");
-    println!("  open red items:       http://{api}/api/items?grade=red&status=pending");
-    println!("  counts:               http://{api}/api/summary");
-    println!("  feeds:                http://{api}/api/feeds");
-    println!("  quarantine:           http://{api}/api/quarantine");
+    println!("  items (worst first):  http://{api}/api/items?status=pending&token={viewer}");
+    println!(
+        "  open red items:       http://{api}/api/items?grade=red&status=pending&token={viewer}"
+    );
+    println!("  counts:               http://{api}/api/summary?token={viewer}");
+    println!("  feeds:                http://{api}/api/feeds?token={viewer}");
+    println!("  quarantine:           http://{api}/api/quarantine?token={viewer}");
     println!("  health, metrics:      http://{api}/healthz  http://{api}/metrics");
     println!("  simulated systems:    http://{addr}/canonical/items  http://{addr}/cn/items");
     println!("  store:                {DEMO_DATABASE_URL}");

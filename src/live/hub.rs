@@ -30,7 +30,12 @@ pub struct Hub {
 
 #[derive(Default)]
 struct State {
+    /// Starts at the Unix time in milliseconds when the hub was made and grows by one per
+    /// update (at most one per 150 ms), so a `since` from an earlier run of the server is
+    /// always below the first seq of this one and is answered with a snapshot.
     seq: u64,
+    /// The seq of the first update published.
+    first: Option<u64>,
     data_time: String,
     feeds: String,
     panels: BTreeMap<&'static str, String>,
@@ -41,9 +46,13 @@ struct State {
 
 impl Default for Hub {
     fn default() -> Self {
+        let start = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
         Self {
-            state: RwLock::new(State::default()),
-            latest: watch::Sender::new(0),
+            state: RwLock::new(State {
+                seq: start,
+                ..State::default()
+            }),
+            latest: watch::Sender::new(start),
         }
     }
 }
@@ -72,6 +81,7 @@ impl Hub {
             return None;
         }
         let seq = state.seq + 1;
+        state.first.get_or_insert(seq);
         let update = encode(
             "update",
             seq,
@@ -100,7 +110,7 @@ impl Hub {
 
     /// Whether anything was published yet.
     pub fn is_ready(&self) -> bool {
-        self.read().seq > 0
+        self.read().first.is_some()
     }
 
     /// The snapshot of the newest state and its seq.
@@ -126,11 +136,9 @@ impl Hub {
     /// The updates after `seq` up to the newest, if all of them are still held.
     pub fn since(&self, seq: u64) -> Option<Vec<(u64, Utf8Bytes)>> {
         let state = self.read();
-        if seq > state.seq {
-            return None;
-        }
-        let first = state.recent.front().map_or(state.seq + 1, |(s, _)| *s);
-        if seq + 1 < first {
+        let first_held = state.recent.front().map_or(state.seq + 1, |(s, _)| *s);
+        // Not from this run (before its first update, or ahead of it), or too old.
+        if state.first.is_none_or(|first| seq < first) || seq > state.seq || seq + 1 < first_held {
             return None;
         }
         Some(
@@ -186,9 +194,12 @@ mod tests {
     #[test]
     fn updates_carry_only_changed_panels_and_snapshots_everything() {
         let hub = Hub::default();
-        assert_eq!(
-            hub.publish(frame(&[("ring", "1"), ("trend", "2")]), false),
-            Some(1)
+        let one = hub
+            .publish(frame(&[("ring", "1"), ("trend", "2")]), false)
+            .unwrap();
+        assert!(
+            one > 1_700_000_000_000,
+            "seq starts at the start-up time in ms"
         );
         assert_eq!(
             hub.publish(frame(&[("ring", "1"), ("trend", "2")]), false),
@@ -197,41 +208,47 @@ mod tests {
         );
         assert_eq!(
             hub.publish(frame(&[("ring", "3"), ("trend", "2")]), false),
-            Some(2)
+            Some(one + 1)
         );
-        let updates = hub.since(1).unwrap();
+        let updates = hub.since(one).unwrap();
         assert_eq!(updates.len(), 1);
         let update = json(&updates[0].1);
         assert_eq!(update["type"], "update");
-        assert_eq!(update["seq"], 2);
+        assert_eq!(update["seq"], one + 1);
         assert_eq!(update["panels"], serde_json::json!({"ring": 3}));
         let (seq, snapshot) = hub.snapshot();
-        assert_eq!(seq, 2);
+        assert_eq!(seq, one + 1);
         assert_eq!(
             json(&snapshot)["panels"],
             serde_json::json!({"ring": 3, "trend": 2})
         );
         assert_eq!(
             hub.publish(frame(&[("ring", "3"), ("trend", "2")]), true),
-            Some(3),
+            Some(one + 2),
             "forced"
         );
+        assert!(hub.since(one - 1).is_none(), "a seq from an earlier run");
     }
 
     #[test]
     fn since_returns_missed_updates_only_while_they_are_held() {
         let hub = Hub::default();
+        let mut newest = 0;
         for i in 0..(KEPT_UPDATES as u64 + 10) {
-            hub.publish(frame(&[("ring", &i.to_string())]), false);
+            newest = hub
+                .publish(frame(&[("ring", &i.to_string())]), false)
+                .unwrap();
         }
-        let newest = KEPT_UPDATES as u64 + 10;
         assert_eq!(hub.since(newest).unwrap().len(), 0, "up to date");
         let missed = hub.since(newest - 5).unwrap();
         assert_eq!(
             missed.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
             (newest - 4..=newest).collect::<Vec<_>>()
         );
-        assert!(hub.since(3).is_none(), "too old: a snapshot instead");
+        assert!(
+            hub.since(newest - KEPT_UPDATES as u64 - 1).is_none(),
+            "too old: a snapshot instead"
+        );
         assert!(
             hub.since(newest + 1).is_none(),
             "from another server's life"
