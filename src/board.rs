@@ -103,15 +103,20 @@ impl Names {
 
     fn labels(&mut self, item: &Item) -> Labels {
         let project = self.project_codes.id(&item.project_code);
-        let newest = ProjectName {
-            code: self.project_codes.names[project as usize].clone(),
-            name: Arc::from(item.project_name.as_str()),
-            category: Arc::from(item.project_category.as_str()),
-        };
-        match self.projects.get_mut(project as usize) {
-            Some(known) if *known.name == *newest.name && *known.category == *newest.category => {}
-            Some(known) => *known = newest,
-            None => self.projects.push(newest),
+        let known = self.projects.get(project as usize);
+        // Most records name their project as before: compare first, allocate only on change.
+        if known
+            .is_none_or(|k| *k.name != *item.project_name || *k.category != *item.project_category)
+        {
+            let newest = ProjectName {
+                code: self.project_codes.names[project as usize].clone(),
+                name: Arc::from(item.project_name.as_str()),
+                category: Arc::from(item.project_category.as_str()),
+            };
+            match self.projects.get_mut(project as usize) {
+                Some(known) => *known = newest,
+                None => self.projects.push(newest),
+            }
         }
         Labels {
             department: self.departments.id(&item.department),

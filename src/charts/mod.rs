@@ -110,22 +110,18 @@ pub(crate) fn cut(name: &str, max: usize) -> String {
     }
 }
 
-/// A legend row: a swatch, the grade's word and, if given, its count.
-pub(crate) fn legend(area: &Area, at: (i32, i32), counts: Option<[u64; 3]>) -> Drawn {
+/// A legend row: a swatch and the grade's word for each grade.
+pub(crate) fn legend(area: &Area, at: (i32, i32)) -> Drawn {
     let (mut x, y) = at;
-    for (i, (_, c, word)) in GRADES.iter().enumerate() {
-        rect(area, (x, y - 7), (x + 14, y + 7), c)?;
-        let label = match counts {
-            Some(n) => format!("{word} {}", n[i]),
-            None => (*word).to_owned(),
-        };
+    for (_, c, word) in &GRADES {
+        rect(area, (x, y - 5), (x + 10, y + 5), c)?;
         text(
             area,
-            label.clone(),
-            (x + 20, y),
-            &font(15.0, &TEXT, HPos::Left, VPos::Center),
+            *word,
+            (x + 14, y),
+            &font(12.0, &TEXT, HPos::Left, VPos::Center),
         )?;
-        x += 34 + 15 * label.chars().count() as i32;
+        x += 24 + 12 * word.chars().count() as i32;
     }
     Ok(())
 }

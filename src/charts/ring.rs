@@ -9,19 +9,17 @@ use plotters::style::text_anchor::{HPos, VPos};
 use super::{ChartError, GRADES, MUTED, RED, TEXT, TRACK, bold, font, rect, svg, text};
 use crate::live::figures::Counts;
 
-pub const SIZE: (u32, u32) = (560, 400);
+/// Drawn for the screen's ring box (about 400×230 at 1920×1080).
+pub const SIZE: (u32, u32) = (400, 230);
 
 pub fn draw(counts: &Counts, overdue: u64) -> Result<String, ChartError> {
     svg("ring", SIZE, |area| {
-        let centre = (180.0, 200.0);
-        let (outer, inner) = (150.0, 104.0);
+        let centre = (112.0, 115.0);
+        let (outer, inner) = (104.0, 70.0);
         let values = [counts.blue, counts.yellow, counts.red];
         let total = counts.total();
-        area.draw(&Circle::new(
-            (centre.0 as i32, centre.1 as i32),
-            outer as i32,
-            TRACK.filled(),
-        ))?;
+        let (cx, cy) = (centre.0 as i32, centre.1 as i32);
+        area.draw(&Circle::new((cx, cy), outer as i32, TRACK.filled()))?;
         if total > 0 {
             let mut start = -PI / 2.0;
             for (value, (_, c, _)) in values.iter().zip(GRADES.iter()) {
@@ -30,7 +28,7 @@ pub fn draw(counts: &Counts, overdue: u64) -> Result<String, ChartError> {
                 }
                 let sweep = 2.0 * PI * *value as f64 / total as f64;
                 // A thin gap between arcs keeps neighbouring colours apart.
-                let gap = if *value == total { 0.0 } else { 0.012 };
+                let gap = if *value == total { 0.0 } else { 0.015 };
                 area.draw(&Polygon::new(
                     arc(centre, outer, inner, start + gap, start + sweep - gap),
                     c.filled(),
@@ -39,33 +37,32 @@ pub fn draw(counts: &Counts, overdue: u64) -> Result<String, ChartError> {
             }
         }
         area.draw(&Circle::new(
-            (centre.0 as i32, centre.1 as i32),
+            (cx, cy),
             inner as i32,
             RGBColor(0x0B, 0x1D, 0x3A).filled(),
         ))?;
-        let (cx, cy) = (centre.0 as i32, centre.1 as i32);
         text(
             area,
             total.to_string(),
-            (cx, cy - 12),
-            &bold(46.0, &TEXT, HPos::Center, VPos::Center),
+            (cx, cy - 8),
+            &bold(30.0, &TEXT, HPos::Center, VPos::Center),
         )?;
         text(
             area,
             "在办件",
-            (cx, cy + 30),
-            &font(18.0, &MUTED, HPos::Center, VPos::Center),
+            (cx, cy + 20),
+            &font(13.0, &MUTED, HPos::Center, VPos::Center),
         )?;
 
-        let x = 360;
+        let x = 240;
         for (i, (value, (_, c, word))) in values.iter().zip(GRADES.iter()).enumerate() {
-            let y = 96 + 62 * i as i32;
-            rect(area, (x, y - 11), (x + 22, y + 11), c)?;
+            let y = 30 + 46 * i as i32;
+            rect(area, (x, y - 7), (x + 14, y + 7), c)?;
             text(
                 area,
                 *word,
-                (x + 32, y),
-                &font(20.0, &TEXT, HPos::Left, VPos::Center),
+                (x + 20, y),
+                &font(14.0, &TEXT, HPos::Left, VPos::Center),
             )?;
             let share = if total > 0 {
                 *value as f64 * 100.0 / total as f64
@@ -75,22 +72,22 @@ pub fn draw(counts: &Counts, overdue: u64) -> Result<String, ChartError> {
             text(
                 area,
                 format!("{value}  {share:.0}%"),
-                (x + 32, y + 26),
-                &bold(20.0, c, HPos::Left, VPos::Center),
+                (x + 20, y + 19),
+                &bold(15.0, c, HPos::Left, VPos::Center),
             )?;
         }
-        let y = 96 + 62 * 3 + 8;
+        let y = 30 + 46 * 3;
         text(
             area,
-            "超期 (逾期未办结)",
+            "逾期未办结",
             (x, y),
-            &font(17.0, &MUTED, HPos::Left, VPos::Center),
+            &font(13.0, &MUTED, HPos::Left, VPos::Center),
         )?;
         text(
             area,
             overdue.to_string(),
-            (x, y + 28),
-            &bold(26.0, &RED, HPos::Left, VPos::Center),
+            (x, y + 20),
+            &bold(17.0, &RED, HPos::Left, VPos::Center),
         )?;
         Ok(())
     })

@@ -4,14 +4,16 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
-use super::{ChartError, GRID, MUTED, RED, YELLOW, axis_steps, bold, font, rect, svg, text};
+use super::{ChartError, GRID, MUTED, RED, TEXT, YELLOW, axis_steps, bold, font, rect, svg, text};
 use crate::live::figures::TrendDay;
 
-pub const SIZE: (u32, u32) = (1000, 360);
+/// Drawn for the screen's trend box (about 570×285 at 1920×1080).
+pub const SIZE: (u32, u32) = (570, 285);
 
 pub fn draw(days: &[TrendDay]) -> Result<String, ChartError> {
+    let (width, height) = (SIZE.0 as i32, SIZE.1 as i32);
     svg("trend", SIZE, |area| {
-        let (left, right, top, bottom) = (64, 900, 44, 320);
+        let (left, right, top, bottom) = (44, width - 44, 34, height - 24);
         let max = days.iter().map(|d| d.yellow.max(d.red)).max().unwrap_or(0);
         let (step, scale_top) = axis_steps(max);
         let y_of = |v: u64| {
@@ -30,8 +32,8 @@ pub fn draw(days: &[TrendDay]) -> Result<String, ChartError> {
             text(
                 area,
                 tick.to_string(),
-                (left - 10, y),
-                &font(13.0, &MUTED, HPos::Right, VPos::Center),
+                (left - 8, y),
+                &font(12.0, &MUTED, HPos::Right, VPos::Center),
             )?;
             tick += step;
         }
@@ -40,8 +42,8 @@ pub fn draw(days: &[TrendDay]) -> Result<String, ChartError> {
                 text(
                     area,
                     day.date.format("%m-%d").to_string(),
-                    (x_of(i), bottom + 20),
-                    &font(13.0, &MUTED, HPos::Center, VPos::Center),
+                    (x_of(i), bottom + 14),
+                    &font(12.0, &MUTED, HPos::Center, VPos::Center),
                 )?;
             }
         }
@@ -55,24 +57,24 @@ pub fn draw(days: &[TrendDay]) -> Result<String, ChartError> {
                 .enumerate()
                 .map(|(i, d)| (x_of(i), y_of(value(d))))
                 .collect();
-            area.draw(&PathElement::new(points.clone(), colour.stroke_width(3)))?;
+            area.draw(&PathElement::new(points.clone(), colour.stroke_width(2)))?;
             for p in &points {
-                area.draw(&Circle::new(*p, 3, colour.filled()))?;
+                area.draw(&Circle::new(*p, 2, colour.filled()))?;
             }
-            let lx = left + 150 * k as i32;
-            rect(area, (lx, 12), (lx + 24, 16), colour)?;
+            let lx = left + 110 * k as i32;
+            rect(area, (lx, 10), (lx + 18, 13), colour)?;
             text(
                 area,
                 *word,
-                (lx + 32, 14),
-                &font(15.0, &super::TEXT, HPos::Left, VPos::Center),
+                (lx + 24, 12),
+                &font(13.0, &TEXT, HPos::Left, VPos::Center),
             )?;
             if let (Some(last), Some(day)) = (points.last(), days.last()) {
                 text(
                     area,
                     value(day).to_string(),
-                    (last.0 + 12, last.1),
-                    &bold(18.0, colour, HPos::Left, VPos::Center),
+                    (last.0 + 8, last.1),
+                    &bold(14.0, colour, HPos::Left, VPos::Center),
                 )?;
             }
         }

@@ -236,39 +236,66 @@ pub fn count(
 /// The trend's days before `today`: for each, the items open at its end, graded on it with
 /// the clock as it then stood.
 pub fn trend_before(board: &Board, calendar: &Calendar, today: NaiveDate) -> Vec<TrendDay> {
-    let days: Vec<NaiveDate> = (1..TREND_DAYS as u64)
-        .rev()
-        .filter_map(|back| today.checked_sub_days(chrono::Days::new(back)))
-        .collect();
-    let Some(&first) = days.first() else {
-        return Vec::new();
-    };
-    let mut counts = vec![Counts::default(); days.len()];
-    for entry in board.entries() {
-        // Items that ended before the window or were accepted after it add nothing.
-        if entry.clock.ended_on.is_some_and(|end| end <= first) || entry.clock.accepted_on > today {
-            continue;
+    let mut tally = TrendTally::new(today);
+    tally.add(board.entries(), calendar);
+    tally.finish()
+}
+
+/// The trend's past days counted a slice of entries at a time, so a caller can let go of the
+/// board between slices (29 gradings per item take a while on a large board).
+pub struct TrendTally {
+    days: Vec<NaiveDate>,
+    counts: Vec<Counts>,
+}
+
+impl TrendTally {
+    pub fn new(today: NaiveDate) -> Self {
+        let days: Vec<NaiveDate> = (1..TREND_DAYS as u64)
+            .rev()
+            .filter_map(|back| today.checked_sub_days(chrono::Days::new(back)))
+            .collect();
+        Self {
+            counts: vec![Counts::default(); days.len()],
+            days,
         }
-        for (day, count) in days.iter().zip(counts.iter_mut()) {
-            let Some(then) = entry.clock.as_of(*day) else {
-                continue;
-            };
-            if then.ended_on.is_some() {
+    }
+
+    pub fn add(&mut self, entries: &[Entry], calendar: &Calendar) {
+        let (Some(&first), Some(&last)) = (self.days.first(), self.days.last()) else {
+            return;
+        };
+        for entry in entries {
+            // Items that ended before the window or were accepted after it add nothing.
+            if entry.clock.ended_on.is_some_and(|end| end <= first)
+                || entry.clock.accepted_on > last
+            {
                 continue;
             }
-            if let Ok(grading) = grading::grade(&then, &entry.thresholds, calendar, *day) {
-                count.add(grading.grade);
+            for (day, count) in self.days.iter().zip(self.counts.iter_mut()) {
+                let Some(then) = entry.clock.as_of(*day) else {
+                    continue;
+                };
+                if then.ended_on.is_some() {
+                    continue;
+                }
+                if let Ok(grading) = grading::grade(&then, &entry.thresholds, calendar, *day) {
+                    count.add(grading.grade);
+                }
             }
         }
     }
-    days.into_iter()
-        .zip(counts)
-        .map(|(date, c)| TrendDay {
-            date,
-            yellow: c.yellow,
-            red: c.red,
-        })
-        .collect()
+
+    pub fn finish(self) -> Vec<TrendDay> {
+        self.days
+            .into_iter()
+            .zip(self.counts)
+            .map(|(date, c)| TrendDay {
+                date,
+                yellow: c.yellow,
+                red: c.red,
+            })
+            .collect()
+    }
 }
 
 fn live_grading(entry: &Entry, calendar: &Calendar, today: NaiveDate) -> Option<Grading> {

@@ -85,6 +85,32 @@ impl PastDays {
     }
 }
 
+/// Entries counted for the trend per hold of the board's lock.
+const TREND_SLICE: usize = 50_000;
+
+/// Redraws the trend's past days a slice at a time, letting go of the board in between so
+/// feeds and the API are not held up on a large board.
+fn past_days(shared: &Shared, today: NaiveDate) -> PastDays {
+    let mut tally = figures::TrendTally::new(today);
+    let mut at = 0;
+    let (generation, items) = loop {
+        let board = shared.board();
+        let end = (at + TREND_SLICE).min(board.len());
+        tally.add(&board.entries()[at.min(end)..end], &shared.calendar);
+        at = end;
+        if at >= board.len() {
+            break (board.generation(), board.len());
+        }
+    };
+    PastDays {
+        today,
+        at: Instant::now(),
+        generation,
+        items,
+        days: tally.finish(),
+    }
+}
+
 /// Remembers what was drawn, so an unchanged chart is neither redrawn nor re-sent.
 #[derive(Default)]
 struct Painter {
@@ -97,21 +123,17 @@ impl Painter {
     fn frame(&mut self, shared: &Shared) -> Result<Frame, ChartError> {
         let now = shared.clock.now().with_timezone(&shared.config.timezone);
         let today = now.date_naive();
-        let figures = {
+        let stale = {
             let board = shared.board();
-            if self
-                .past_days
+            self.past_days
                 .as_ref()
                 .is_none_or(|p| p.stale(today, &board))
-            {
-                self.past_days = Some(PastDays {
-                    today,
-                    at: Instant::now(),
-                    generation: board.generation(),
-                    items: board.len(),
-                    days: figures::trend_before(&board, &shared.calendar, today),
-                });
-            }
+        };
+        if stale {
+            self.past_days = Some(past_days(shared, today));
+        }
+        let figures = {
+            let board = shared.board();
             let past = self.past_days.as_ref().map_or(&[][..], |p| &p.days);
             figures::count(
                 &board,

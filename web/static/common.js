@@ -4,8 +4,9 @@
  *  - data from the server is placed with textContent only (el(), setText()); the server's
  *    chart SVG strings are the one exception, and only screen.js places them;
  *  - the access token comes from the page URL and is passed on to every API call and link;
- *  - times are shown as the server wrote them (RFC 3339 with the daemon's zone offset), so a
- *    browser in another zone or with a wrong clock still shows the supervision office's time.
+ *  - times are shown in the daemon's zone (learnt from its hello), whatever the browser's
+ *    zone, and the clock is corrected when the machine's own clock is clearly wrong, so a
+ *    screen PC set up carelessly still shows the supervision office's time.
  */
 (function () {
   'use strict';
@@ -97,16 +98,43 @@
     return { y: m[1], mo: m[2], d: m[3], h: m[4] || '00', mi: m[5] || '00', s: m[6] || '00' };
   }
 
+  /**
+   * The parts of a time in the daemon's zone. The websocket's times carry the zone's offset
+   * already, but the API's stored times are UTC ("…Z"), so every instant is converted: to
+   * the zone learnt from the server's own clock (hello/pong), or before that to the offset
+   * the string carries, or for a "Z" string to the browser's zone. Dates without a time and
+   * times without a zone are shown as written.
+   */
+  function zparts(s) {
+    s = s ? String(s) : '';
+    var own = offsetOf(s);
+    var t = Date.parse(s);
+    if (own === null || !isFinite(t) || !/\d[T ]\d{2}:\d{2}/.test(s)) return parts(s);
+    var off = clock.offset !== null ? clock.offset
+      : (/Z$/i.test(s) ? -new Date(t).getTimezoneOffset() : own);
+    var d = new Date(t + off * 60000);
+    return {
+      y: String(d.getUTCFullYear()), mo: pad(d.getUTCMonth() + 1), d: pad(d.getUTCDate()),
+      h: pad(d.getUTCHours()), mi: pad(d.getUTCMinutes()), s: pad(d.getUTCSeconds())
+    };
+  }
+
   /** "2026-11-25 20:01" from an RFC 3339 string (or the date alone for a date). */
   function dateTime(s) {
-    var p = parts(s);
+    var p = zparts(s);
     if (!p) return s ? String(s) : '—';
     if (String(s).length <= 10) return p.y + '-' + p.mo + '-' + p.d;
     return p.y + '-' + p.mo + '-' + p.d + ' ' + p.h + ':' + p.mi;
   }
 
+  /** The date (YYYY-MM-DD) of a time in the daemon's zone. */
+  function dateOf(s) {
+    var p = zparts(s);
+    return p ? p.y + '-' + p.mo + '-' + p.d : '';
+  }
+
   function hms(s) {
-    var p = parts(s);
+    var p = zparts(s);
     return p ? p.h + ':' + p.mi + ':' + p.s : '—';
   }
 
@@ -127,7 +155,10 @@
   function syncClock(serverTime) {
     var t = Date.parse(serverTime || '');
     if (!isFinite(t)) return;
-    clock.skew = t - Date.now();
+    // Server times carry whole seconds and arrive after some latency: only a clock that is
+    // clearly wrong (over 2 s) is corrected, so the display does not jitter by a second.
+    var skew = t - Date.now();
+    clock.skew = Math.abs(skew) > 2000 ? skew : 0;
     var off = offsetOf(serverTime);
     if (off !== null) clock.offset = off;
   }
@@ -156,7 +187,7 @@
 
   /** 数据更新于 text: the time, with the date in front when it is not today. */
   function dataTimeText(s) {
-    var p = parts(s);
+    var p = zparts(s);
     if (!p) return '—';
     var t = p.h + ':' + p.mi + ':' + p.s;
     if (p.y + '-' + p.mo + '-' + p.d !== todayIso()) t = p.mo + '月' + p.d + '日 ' + t;
@@ -238,7 +269,7 @@
   window.Duban = {
     token: token, params: params, GRADE: GRADE, STAGES: STAGES, STATUS: STATUS,
     el: el, setText: setText, int: int, rate: rate, withToken: withToken, api: api,
-    parts: parts, dateTime: dateTime, hms: hms, syncClock: syncClock, clockText: clockText,
+    parts: parts, zparts: zparts, dateTime: dateTime, dateOf: dateOf, hms: hms, syncClock: syncClock, clockText: clockText,
     todayIso: todayIso, dataTimeText: dataTimeText, stageName: stageName,
     gradeFull: gradeFull, statusWord: statusWord, pauseWord: pauseWord,
     categoryWord: categoryWord, causeWord: causeWord, remainingText: remainingText,

@@ -1,0 +1,147 @@
+/* duban item page (/item/{item_id}?token=T): GET /api/items/{id}, refreshed (at most once
+ * a second) after every applied websocket message, since the clock figures move. */
+(function () {
+  'use strict';
+
+  var D = window.Duban;
+  var el = D.el;
+  var setText = D.setText;
+
+  var match = /^\/item\/([^/]+)/.exec(location.pathname);
+  var itemId = match ? decodeURIComponent(match[1]) : '';
+  var main = document.getElementById('main');
+  var box = document.getElementById('item');
+  var message = document.getElementById('message');
+  var staleBanner = document.getElementById('banner-stale');
+  var dataTime = document.getElementById('data-time');
+  function $(id) { return document.getElementById(id); }
+
+  $('back').href = D.withToken('/');
+
+  var inflight = null;
+  var stopped = false;
+
+  function notice(title, text, cls) {
+    var n = el('div', 'notice ' + (cls || 'notice-error'));
+    n.appendChild(el('h2', null, title));
+    n.appendChild(el('p', null, text));
+    message.replaceChildren(n);
+  }
+
+  function load() {
+    if (stopped || !itemId) return;
+    if (inflight) inflight.abort();
+    var ctrl = new AbortController();
+    inflight = ctrl;
+    D.api('/api/items/' + encodeURIComponent(itemId), null, ctrl.signal).then(function (it) {
+      if (inflight !== ctrl) return;
+      inflight = null;
+      message.replaceChildren();
+      render(it);
+      box.hidden = false;
+      document.body.dataset.loaded = 'ready';
+    }).catch(function (err) {
+      if (err.name === 'AbortError' || inflight !== ctrl) return;
+      inflight = null;
+      if (err.status === 401) {
+        stopped = true;
+        D.showUnauthorized(main);
+        document.body.dataset.loaded = 'unauthorized';
+        if (live) live.unauthorized();
+      } else if (err.status === 404) {
+        box.hidden = true;
+        notice('未找到该办件', '办件编号 ' + itemId + ' 不存在，或已不在督办范围内。');
+        document.body.dataset.loaded = 'not-found';
+      } else {
+        notice('加载失败', err.message + '（数据更新时将自动重试）');
+        document.body.dataset.loaded = 'error';
+      }
+    });
+  }
+  var refresh = D.throttle(load, 1000);
+
+  function render(it) {
+    document.title = it.matter + ' · 办件详情';
+    setText($('item-matter'), it.matter);
+    setText($('item-project'), it.project_name || '（未命名项目）');
+    setText($('item-project-code'), it.project_code);
+    setText($('item-department'), it.department);
+    setText($('item-stage'), '第' + it.stage + '阶段 ' + D.stageName(it.stage));
+    $('item-grade').replaceChildren(D.gradeChip(it.grade));
+    setText($('item-status'), D.statusWord(it.status) + (it.paused && it.status !== 'paused' ? ' · 暂停计时' : ''));
+    setText($('item-id'), '办件编号 ' + it.item_id);
+
+    setText($('deadline'), it.deadline_date || '—');
+    setText($('used-allowed'), D.int(it.used) + ' / ' + D.int(it.allowed));
+    var rem = $('remaining');
+    var open = it.status === 'pending' || it.status === 'paused';
+    setText(rem, open ? D.remainingText(it)
+      : (it.remaining < 0 ? '超期 ' + D.int(-it.remaining) + ' 个工作日办结' : '按时办结'));
+    rem.className = 'v' + (it.remaining < 0 || it.overdue ? ' late' : it.remaining === 0 && open ? ' due' : '');
+    setText($('next-change'), it.next_change ? D.dateTime(it.next_change) : (it.paused ? '暂停期间不变' : '—'));
+    setText($('accepted'), D.dateTime(it.accepted_at));
+    setText($('finished'), it.finished_at ? D.dateTime(it.finished_at) : '—');
+    setText($('limits'), D.int(it.limit_days) + ' / ' + D.int(it.legal_days) + ' / ' + D.int(it.extension_days));
+    setText($('source'), (it.feed || '—') + ' · ' + D.dateTime(it.updated_at));
+
+    // used of allowed, as a bar in the grade's colour (the grade word is in the chip above)
+    var share = it.allowed > 0 ? Math.min(1, it.used / it.allowed) : (it.used > 0 ? 1 : 0);
+    var fill = $('meter-fill');
+    fill.style.width = (share * 100).toFixed(1) + '%';
+    fill.className = 'meter-fill g-' + it.grade;
+    setText($('meter-left'), '已用 ' + D.int(it.used) + ' 个工作日（' + D.gradeFull(it.grade) + '）');
+    setText($('meter-right'), '允许 ' + D.int(it.allowed) + ' 个工作日');
+
+    var pauses = Array.isArray(it.pauses) ? it.pauses : [];
+    var prow = pauses.map(function (p) {
+      var tr = el('tr');
+      tr.appendChild(el('td', null, D.pauseWord(p.kind)));
+      tr.appendChild(el('td', 'num', D.dateTime(p.from)));
+      tr.appendChild(el('td', p.to ? 'num' : 'due', p.to ? D.dateTime(p.to) : '进行中'));
+      return tr;
+    });
+    if (!prow.length) prow.push(emptyRow(3, '没有暂停计时'));
+    $('pauses').tBodies[0].replaceChildren.apply($('pauses').tBodies[0], prow);
+    setText($('pause-count'), pauses.length ? pauses.length + ' 次' : '');
+
+    var history = Array.isArray(it.history) ? it.history : [];
+    // newest first: what changed last matters most
+    var hrow = history.slice().reverse().map(function (h) {
+      var tr = el('tr');
+      tr.appendChild(el('td', 'num', D.dateTime(h.at)));
+      var g = el('td');
+      g.appendChild(D.gradeChip(h.grade));
+      tr.appendChild(g);
+      var p = el('td');
+      if (h.previous) p.appendChild(D.gradeChip(h.previous)); else p.textContent = '—（首次）';
+      tr.appendChild(p);
+      tr.appendChild(el('td', null, D.causeWord(h.cause)));
+      return tr;
+    });
+    if (!hrow.length) hrow.push(emptyRow(4, '没有等级变化记录'));
+    $('history').tBodies[0].replaceChildren.apply($('history').tBodies[0], hrow);
+    setText($('history-count'), history.length ? history.length + ' 次' : '');
+  }
+
+  function emptyRow(span, text) {
+    var tr = el('tr');
+    var td = el('td', 'empty', text);
+    td.colSpan = span;
+    tr.appendChild(td);
+    return tr;
+  }
+
+  if (!itemId) notice('地址有误', '缺少办件编号。');
+  // The first load waits for the websocket's first message (it brings the daemon's zone,
+  // so stored UTC times show in it), or 1.5 s if the socket is slow or down.
+  var first = setTimeout(refresh, 1500);
+  var live = DubanLive.connect({
+    screen: null,
+    onData: function (msg) {
+      setText(dataTime, D.dataTimeText(msg.data_time));
+      D.showFeeds(staleBanner, msg.feeds);
+      clearTimeout(first);
+      refresh();
+    }
+  });
+})();

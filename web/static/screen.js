@@ -1,0 +1,600 @@
+/* duban big-screen (/screen/{name}?token=T).
+ *
+ * Memory and DOM stay flat for weeks: every panel is built once, the first time a page
+ * needs it, and afterwards only its text, its chart (one innerHTML swap per changed chart)
+ * and a bounded set of row nodes change. Page rotation only re-templates the grid and
+ * toggles `hidden`. Timers: the clock, the carousel, the red-list ticker (one each).
+ */
+(function () {
+  'use strict';
+
+  var D = window.Duban;
+  var el = D.el;
+  var setText = D.setText;
+
+  var KNOWN = ['headline', 'ring', 'departments', 'stages', 'trend', 'projects', 'red_list'];
+  var DEFAULT_PAGE = KNOWN.slice();
+  var TITLES = {
+    ring: '三色预警总览',
+    departments: '各部门办件情况',
+    stages: '四个审批阶段',
+    trend: '近30天黄红件趋势',
+    projects: '项目"3211"用时',
+    red_list: '最新超期件'
+  };
+  var GRADES = ['red', 'yellow', 'blue'];   // table column order: worst first
+  var RED_MAX = 30;
+  var TICK_MS = 3500;                        // red list: one row every 3.5 s
+
+  var stage = document.getElementById('stage');
+  var grid = document.getElementById('grid');
+  var headline = document.getElementById('headline');
+  var pager = document.getElementById('pager');
+  var clockNode = document.getElementById('clock');
+  var dataTimeNode = document.getElementById('data-time');
+  var titleNode = document.getElementById('title');
+  var staleBanner = document.getElementById('banner-stale');
+
+  var match = /^\/screen\/([^/]+)/.exec(location.pathname);
+  var screenName = match ? decodeURIComponent(match[1]) : 'overview';
+
+  var panels = {};   // name -> {root, render(data)}; built once
+  var latest = {};   // name -> the newest panel data (replaced, never accumulated)
+
+  /* ---------- fit the 1920×1080 stage to the window ---------- */
+  function fit() {
+    var s = Math.min(window.innerWidth / 1920, window.innerHeight / 1080);
+    if (!(s > 0)) s = 1;
+    stage.style.transform = 'translate(-50%, -50%) scale(' + s + ')';
+  }
+  window.addEventListener('resize', fit);
+  fit();
+
+  /* ---------- clock: one timeout at a time, aligned to the next second ---------- */
+  function tickClock() {
+    setText(clockNode, D.clockText());
+    setTimeout(tickClock, 1000 - (Date.now() % 1000) + 15);
+  }
+  tickClock();
+
+  /* ---------- small builders ---------- */
+  function frame(name) {
+    var root = el('section', 'panel panel-' + name);
+    root.dataset.panel = name;
+    root.style.gridArea = name;
+    var head = el('div', 'panel-head');
+    var title = el('h2', 'panel-title', TITLES[name]);
+    var extra = el('div', 'panel-extra');
+    head.appendChild(title);
+    head.appendChild(extra);
+    var body = el('div', 'panel-body');
+    root.appendChild(head);
+    root.appendChild(body);
+    root.hidden = true;
+    grid.appendChild(root);
+    return { root: root, extra: extra, body: body };
+  }
+
+  /** A box for a server-drawn chart; swaps its SVG only when the string changed. */
+  function chartBox(parent) {
+    var node = el('div', 'chart');
+    parent.appendChild(node);
+    var last = null;
+    return function set(svg) {
+      if (typeof svg !== 'string' || svg === last) return;
+      last = svg;
+      // The server's SVG is the only markup placed as HTML; anything else is refused.
+      var text = svg.replace(/^\s*<\?xml[^>]*\?>\s*/i, '');
+      if (!/^<svg[\s>]/i.test(text)) { node.replaceChildren(); return; }
+      node.innerHTML = text;
+      var s = node.firstElementChild;
+      if (s && !s.getAttribute('viewBox')) {
+        var w = parseFloat(s.getAttribute('width'));
+        var h = parseFloat(s.getAttribute('height'));
+        if (w > 0 && h > 0) s.setAttribute('viewBox', '0 0 ' + w + ' ' + h);
+      }
+      if (s) s.setAttribute('preserveAspectRatio', 'xMidYMid meet');
+    };
+  }
+
+  /** "蓝 超前 1,204" — colour, word and count together. */
+  function legendItem(grade) {
+    var item = el('span', 'legend-item g-' + grade);
+    item.appendChild(el('i', 'dot'));
+    item.appendChild(el('span', 'word', D.GRADE[grade].full));
+    var count = el('span', 'count', '—');
+    item.appendChild(count);
+    return { node: item, count: count };
+  }
+
+  /** Keeps exactly n children in `box`, reusing the existing ones. */
+  function sizeRows(box, n, make) {
+    while (box.children.length > n) box.removeChild(box.lastChild);
+    while (box.children.length < n) box.appendChild(make());
+  }
+
+  function num(n) { return typeof n === 'number' ? n : 0; }
+
+  /** Header row of a grade table: 红 超期 / 黄 正常 / 蓝 超前 with their colours. */
+  /** first: a narrow leading column's label, or null for none. */
+  function gradeHead(first, second) {
+    var head = el('div', 'gt-row gt-head');
+    if (first !== null) head.appendChild(el('span', null, first));
+    head.appendChild(el('span', null, second));
+    GRADES.forEach(function (g) {
+      var c = el('span', 'num-col g-' + g);
+      c.appendChild(el('i', 'dot'));
+      c.appendChild(el('span', null, D.GRADE[g].full));
+      head.appendChild(c);
+    });
+    return head;
+  }
+
+  /** firstClass: a narrow leading column (the stage number), or null for none. */
+  function gradeRow(firstClass) {
+    var row = el('div', 'gt-row');
+    if (firstClass !== null) row.appendChild(el('span', firstClass));
+    row.appendChild(el('span', 'gt-name'));
+    GRADES.forEach(function (g) { row.appendChild(el('span', 'gt-num n-' + g)); });
+    return row;
+  }
+
+  function fillCounts(row, data, from) {
+    GRADES.forEach(function (g, i) {
+      var cell = row.children[from + i];
+      var v = num(data[g]);
+      setText(cell, D.int(v));
+      cell.classList.toggle('zero', v === 0);
+    });
+  }
+
+  /* ---------- panels ---------- */
+  var builders = {
+    ring: function () {
+      // The server's ring carries its own small legend; below it the three figures again,
+      // large enough to read across the hall.
+      var f = frame('ring');
+      f.body.classList.add('ring-body');
+      var setSvg = chartBox(f.body);
+      var figs = el('div', 'ring-figures');
+      var rows = {};
+      ['blue', 'yellow', 'red'].forEach(function (g) {
+        var cell = el('div', 'ring-cell g-' + g);
+        var word = el('div', 'word');
+        word.appendChild(el('i', 'dot'));
+        word.appendChild(el('span', null, D.GRADE[g].full));
+        cell.appendChild(word);
+        var count = el('div', 'count', '—');
+        cell.appendChild(count);
+        var share = el('div', 'share', '');
+        cell.appendChild(share);
+        figs.appendChild(cell);
+        rows[g] = { count: count, share: share };
+      });
+      f.body.appendChild(figs);
+      return {
+        root: f.root,
+        render: function (d) {
+          setSvg(d.svg);
+          var sum = num(d.blue) + num(d.yellow) + num(d.red);
+          ['blue', 'yellow', 'red'].forEach(function (g) {
+            setText(rows[g].count, D.int(num(d[g])));
+            setText(rows[g].share, sum ? '占 ' + (num(d[g]) * 100 / sum).toFixed(1) + '%' : '占 —');
+          });
+          f.extra.replaceChildren('合计 ', el('b', null, D.int(sum)), ' 件 · 超期 ',
+            el('b', null, D.int(num(d.overdue))), ' 件');
+        }
+      };
+    },
+
+    departments: function () {
+      var f = frame('departments');
+      f.body.classList.add('dep-body');
+      var setSvg = chartBox(f.body);
+      var table = el('div', 'gtable');
+      table.appendChild(gradeHead(null, '部门'));
+      var rowsBox = el('div', 'gt-rows');
+      rowsBox.style.cssText = 'display:flex;flex-direction:column;flex:1;min-height:0';
+      table.appendChild(rowsBox);
+      f.body.appendChild(table);
+      return {
+        root: f.root,
+        render: function (d) {
+          setSvg(d.svg);
+          var all = Array.isArray(d.rows) ? d.rows : [];
+          // Rows shrink to fit; a city with many departments shows the worst that stay
+          // readable (rows come sorted by red, then yellow).
+          var room = rowsBox.clientHeight ? Math.max(1, Math.floor(rowsBox.clientHeight / 20)) : all.length;
+          var rows = all.slice(0, room);
+          sizeRows(rowsBox, rows.length, function () { return gradeRow(null); });
+          rows.forEach(function (r, i) {
+            var row = rowsBox.children[i];
+            setText(row.children[0], r.name);
+            row.children[0].title = r.name || '';
+            row.classList.toggle('worst', i < 3 && num(r.red) > 0);
+            fillCounts(row, r, 1);
+          });
+          var red = 0;
+          all.forEach(function (r) { if (num(r.red) > 0) red += 1; });
+          f.extra.replaceChildren('共 ', el('b', null, all.length), ' 个部门 · 有超期件 ',
+            el('b', null, red), ' 个');
+        }
+      };
+    },
+
+    stages: function () {
+      var f = frame('stages');
+      f.body.classList.add('stage-body');
+      var setSvg = chartBox(f.body);
+      var table = el('div', 'gtable');
+      table.appendChild(gradeHead('', '阶段'));
+      var rowsBox = el('div', 'gt-rows');
+      rowsBox.style.cssText = 'display:flex;flex-direction:column';
+      table.appendChild(rowsBox);
+      f.body.appendChild(table);
+      return {
+        root: f.root,
+        render: function (d) {
+          setSvg(d.svg);
+          var rows = Array.isArray(d.rows) ? d.rows.slice(0, 8) : [];
+          sizeRows(rowsBox, rows.length, function () { return gradeRow('gt-rank'); });
+          rows.forEach(function (r, i) {
+            var row = rowsBox.children[i];
+            setText(row.children[0], r.stage);
+            var name = r.name || D.stageName(r.stage);
+            setText(row.children[1], name);
+            row.children[1].title = name;
+            fillCounts(row, r, 2);
+          });
+        }
+      };
+    },
+
+    trend: function () {
+      var f = frame('trend');
+      f.body.classList.add('trend-body');
+      var setSvg = chartBox(f.body);
+      var legend = el('div', 'legend');
+      var label = el('span', 'legend-item', '今日');
+      var y = legendItem('yellow');
+      var r = legendItem('red');
+      var peak = el('span', 'legend-item');
+      var peakNote = el('span', 'note');
+      peak.appendChild(peakNote);
+      legend.appendChild(label);
+      legend.appendChild(y.node);
+      legend.appendChild(r.node);
+      legend.appendChild(peak);
+      f.body.appendChild(legend);
+      return {
+        root: f.root,
+        render: function (d) {
+          setSvg(d.svg);
+          var days = Array.isArray(d.days) ? d.days : [];
+          var last = days.length ? days[days.length - 1] : null;
+          setText(y.count, last ? D.int(num(last.yellow)) : '—');
+          setText(r.count, last ? D.int(num(last.red)) : '—');
+          var max = 0;
+          days.forEach(function (x) { if (num(x.red) > max) max = num(x.red); });
+          setText(peakNote, days.length ? '30天内红件最多 ' + D.int(max) + ' 件' : '');
+          if (days.length) {
+            var a = D.parts(days[0].date);
+            var b = D.parts(last.date);
+            setText(f.extra, a && b ? a.mo + '-' + a.d + ' 至 ' + b.mo + '-' + b.d : '');
+          } else {
+            setText(f.extra, '');
+          }
+        }
+      };
+    },
+
+    projects: function () {
+      var f = frame('projects');
+      f.body.classList.add('proj-body');
+      var setSvg = chartBox(f.body);
+      var table = el('div', 'gtable');
+      var head = el('div', 'gt-row gt-head');
+      head.appendChild(el('span', null, '项目'));
+      var h2 = el('span', null, '用时/目标');
+      h2.style.textAlign = 'right';
+      head.appendChild(h2);
+      var h3 = el('span', null, '等级');
+      h3.style.textAlign = 'right';
+      head.appendChild(h3);
+      table.appendChild(head);
+      var rowsBox = el('div', 'gt-rows');
+      rowsBox.style.cssText = 'display:flex;flex-direction:column;flex:1;min-height:0';
+      table.appendChild(rowsBox);
+      f.body.appendChild(table);
+      var empty = el('div', 'empty', '暂无在办项目');
+      empty.hidden = true;
+      f.body.appendChild(empty);
+      function makeRow() {
+        var row = el('div', 'gt-row');
+        var name = el('span', 'proj-name');
+        name.appendChild(el('span', 'nm'));
+        name.appendChild(el('span', 'cat'));
+        row.appendChild(name);
+        var days = el('span', 'proj-days');
+        days.appendChild(el('b'));
+        days.appendChild(el('span'));
+        row.appendChild(days);
+        row.appendChild(el('span', 'gchip'));
+        return row;
+      }
+      return {
+        root: f.root,
+        render: function (d) {
+          setSvg(d.svg);
+          var rows = Array.isArray(d.rows) ? d.rows.slice(0, 10) : [];
+          sizeRows(rowsBox, rows.length, makeRow);
+          rows.forEach(function (p, i) {
+            var row = rowsBox.children[i];
+            var nm = row.children[0].children[0];
+            setText(nm, p.name || p.code);
+            nm.title = (p.name || '') + ' ' + (p.code || '');
+            setText(row.children[0].children[1], D.categoryWord(p.category));
+            setText(row.children[1].children[0], D.int(p.government_days));
+            setText(row.children[1].children[1], ' / ' + D.int(p.target_days));
+            var chip = row.children[2];
+            chip.className = 'gchip g-' + (D.GRADE[p.grade] ? p.grade : 'none');
+            setText(chip, D.gradeFull(p.grade));
+          });
+          setText(f.extra, rows.length ? '政府用时占目标比例最高的 ' + rows.length + ' 个 · 单位：工作日' : '');
+          empty.hidden = rows.length > 0;
+          table.hidden = rows.length === 0;
+          f.body.classList.toggle('is-empty', rows.length === 0);
+        }
+      };
+    },
+
+    red_list: function () {
+      var f = frame('red_list');
+      f.body.classList.add('red-body');
+      var head = el('div', 'rl-row rl-head');
+      ['部门', '项目', '事项', '超期(工作日)'].forEach(function (t, i) {
+        var c = el('span', null, t);
+        if (i === 3) c.style.textAlign = 'right';
+        head.appendChild(c);
+      });
+      var view = el('div', 'rl-view');
+      var track = el('div', 'rl-track');
+      view.appendChild(track);
+      var empty = el('div', 'empty', '暂无超期件');
+      empty.hidden = true;
+      f.body.appendChild(head);
+      f.body.appendChild(view);
+      f.body.appendChild(empty);
+
+      // Step ticker: rows[i] shows data[(i + k) % n]. A tick slides the track up one row;
+      // the next tick first re-renders with k + 1 and snaps back (identical picture), so
+      // the node count stays n and nothing depends on transitionend (which a throttled
+      // tab may never deliver).
+      var data = [];
+      var k = 0;
+      var shifted = false;
+      var today = '';
+
+      function makeRow() {
+        var row = el('div', 'rl-row');
+        var dept = el('span', 'rl-dept');
+        row.appendChild(dept);
+        var proj = el('span', 'rl-proj');
+        proj.appendChild(el('span', 'rl-new', '新'));
+        proj.appendChild(el('span'));
+        row.appendChild(proj);
+        row.appendChild(el('span', 'rl-matter'));
+        var days = el('span', 'rl-days');
+        days.appendChild(el('b'));
+        row.appendChild(days);
+        return row;
+      }
+      function paint() {
+        var n = data.length;
+        for (var i = 0; i < n; i++) {
+          var r = data[(i + k) % n];
+          var row = track.children[i];
+          setText(row.children[0], r.department);
+          row.children[0].title = r.department || '';
+          var isNew = !!r.red_since && D.dateOf(r.red_since) === today;
+          row.children[1].children[0].hidden = !isNew;
+          setText(row.children[1].children[1], r.project_name);
+          row.children[1].title = r.project_name || '';
+          setText(row.children[2], r.matter);
+          row.children[2].title = r.matter || '';
+          setText(row.children[3].children[0], D.int(r.days_over));
+        }
+      }
+      function snapBack() {
+        track.style.transition = 'none';
+        track.style.transform = '';
+        void track.offsetHeight;   // commit the snap before the transition comes back
+        track.style.transition = '';
+        shifted = false;
+      }
+      function tick() {
+        var n = data.length;
+        if (!n || f.root.hidden) return;
+        if (shifted) {
+          k = (k + 1) % n;
+          paint();
+          snapBack();
+        }
+        var overflow = track.offsetHeight > view.clientHeight + 1;
+        view.classList.toggle('ticking', overflow);
+        if (!overflow) {
+          if (k !== 0) { k = 0; paint(); }
+          return;               // everything fits: no need to scroll
+        }
+        var h = track.firstElementChild ? track.firstElementChild.offsetHeight : 0;
+        if (!h) return;
+        track.style.transform = 'translateY(' + (-h) + 'px)';
+        shifted = true;
+      }
+      setInterval(tick, TICK_MS);
+
+      return {
+        root: f.root,
+        render: function (d) {
+          var rows = Array.isArray(d.rows) ? d.rows : [];
+          data = rows.slice(0, RED_MAX);
+          today = D.todayIso();
+          if (shifted) snapBack();
+          k = data.length ? k % data.length : 0;
+          sizeRows(track, data.length, makeRow);
+          paint();
+          empty.hidden = data.length > 0;
+          view.hidden = data.length === 0;
+          view.classList.toggle('ticking', track.offsetHeight > view.clientHeight + 1);
+          f.extra.replaceChildren('最新 ', el('b', null, data.length), ' 件');
+        }
+      };
+    }
+  };
+
+  function ensurePanel(name) {
+    if (!panels[name] && builders[name]) {
+      panels[name] = builders[name]();
+      if (latest[name]) panels[name].render(latest[name]);
+    }
+    return panels[name];
+  }
+
+  /* ---------- headline ---------- */
+  var headFields = {};
+  Array.prototype.forEach.call(headline.querySelectorAll('[data-field]'), function (n) {
+    headFields[n.dataset.field] = n;
+  });
+  function renderHeadline(d) {
+    ['pending', 'overdue', 'finished_today', 'paused', 'finished_this_month'].forEach(function (k) {
+      if (headFields[k]) setText(headFields[k], D.int(d[k]));
+    });
+    setText(headFields.on_time_rate, D.rate(d.on_time_rate));
+  }
+
+  /* ---------- layout of one page ---------- */
+  // Column weights for one-row layouts: wide charts get more room.
+  var WEIGHT = { ring: 0.85, stages: 0.95, trend: 1, projects: 1.25, departments: 1.45, red_list: 1.15 };
+
+  function layout(page) {
+    var names = [];
+    (Array.isArray(page) ? page : DEFAULT_PAGE).forEach(function (n) {
+      if (KNOWN.indexOf(n) >= 0 && names.indexOf(n) < 0) names.push(n);
+    });
+    var showHeadline = names.indexOf('headline') >= 0;
+    var rest = names.filter(function (n) { return n !== 'headline'; });
+    // The red list reads best at the right edge, where a tall column fits it.
+    if (rest.indexOf('red_list') >= 0 && rest.length !== 6) {
+      rest.splice(rest.indexOf('red_list'), 1);
+      rest.push('red_list');
+    }
+    var cols;
+    var rowsTpl;
+    var areas;
+    var n = rest.length;
+    function weights(list) {
+      return list.map(function (x) { return 'minmax(0, ' + (WEIGHT[x] || 1) + 'fr)'; }).join(' ');
+    }
+    if (n === 6) {
+      // The designed command-centre page (any order of the six).
+      cols = '440px minmax(0, 1fr) 610px';
+      rowsTpl = 'minmax(0, 1fr) minmax(0, 1fr)';
+      areas = '"ring departments red_list" "stages projects trend"';
+    } else if (n <= 3) {
+      cols = n ? weights(rest) : '1fr';
+      rowsTpl = 'minmax(0, 1fr)';
+      areas = n ? '"' + rest.join(' ') + '"' : 'none';
+    } else if (n === 4) {
+      cols = 'minmax(0, 1fr) minmax(0, 1fr)';
+      rowsTpl = 'minmax(0, 1fr) minmax(0, 1fr)';
+      areas = '"' + rest[0] + ' ' + rest[1] + '" "' + rest[2] + ' ' + rest[3] + '"';
+    } else {
+      // five: the last (red list or departments when present) spans both rows at the right
+      var tall = rest.indexOf('red_list') >= 0 ? 'red_list'
+        : rest.indexOf('departments') >= 0 ? 'departments' : rest[4];
+      var others = rest.filter(function (x) { return x !== tall; });
+      cols = 'minmax(0, 1fr) minmax(0, 1fr) minmax(0, 1.15fr)';
+      rowsTpl = 'minmax(0, 1fr) minmax(0, 1fr)';
+      areas = '"' + others[0] + ' ' + others[1] + ' ' + tall + '" "' +
+        others[2] + ' ' + others[3] + ' ' + tall + '"';
+    }
+    rest.forEach(ensurePanel);
+    grid.style.gridTemplateColumns = cols;
+    grid.style.gridTemplateRows = rowsTpl;
+    grid.style.gridTemplateAreas = areas;
+    Object.keys(panels).forEach(function (name) {
+      panels[name].root.hidden = rest.indexOf(name) < 0;
+    });
+    headline.hidden = !showHeadline;
+    stage.dataset.page = names.join(',');
+    rest.forEach(function (name) {
+      if (latest[name]) panels[name].render(latest[name]);
+    });
+  }
+
+  /* ---------- carousel ---------- */
+  var pages = [DEFAULT_PAGE];
+  var pageIndex = 0;
+  var rotateTimer = 0;
+  var configKey = '';
+
+  function showPage(i, animate) {
+    pageIndex = i;
+    layout(pages[i]);
+    Array.prototype.forEach.call(pager.children, function (dot, j) {
+      dot.classList.toggle('on', j === i);
+    });
+    stage.dataset.pageIndex = String(i);
+    if (animate && grid.animate) {
+      grid.animate([{ opacity: 0, transform: 'translateY(12px)' }, { opacity: 1, transform: 'none' }],
+        { duration: 700, easing: 'ease-out' });
+    }
+  }
+
+  function configure(screen) {
+    var list = screen && Array.isArray(screen.pages) && screen.pages.length ? screen.pages : [DEFAULT_PAGE];
+    var rotate = screen && screen.rotate_seconds > 0 ? screen.rotate_seconds : 0;
+    var key = JSON.stringify([list, rotate]);
+    if (key === configKey) return;   // a reconnect with the same config keeps the page and timer
+    configKey = key;
+    pages = list;
+    clearInterval(rotateTimer);
+    rotateTimer = 0;
+    pager.replaceChildren();
+    if (pages.length > 1) {
+      pages.forEach(function () { pager.appendChild(el('i')); });
+    }
+    showPage(pageIndex < pages.length ? pageIndex : 0, false);
+    if (rotate > 0 && pages.length > 1) {
+      rotateTimer = setInterval(function () {
+        showPage((pageIndex + 1) % pages.length, true);
+      }, rotate * 1000);
+    }
+  }
+
+  /* ---------- live data ---------- */
+  function onHello(msg) {
+    var screen = msg.screen || null;
+    if (screen && screen.title) {
+      setText(titleNode, screen.title);
+      document.title = screen.title + ' · 大屏';
+    }
+    configure(screen);
+  }
+
+  function onData(msg, isSnapshot) {
+    var incoming = msg.panels || {};
+    if (isSnapshot) latest = {};
+    Object.keys(incoming).forEach(function (name) {
+      if (KNOWN.indexOf(name) < 0 || !incoming[name]) return;
+      latest[name] = incoming[name];
+      if (name === 'headline') renderHeadline(incoming[name]);
+      else if (panels[name]) panels[name].render(incoming[name]);
+    });
+    setText(dataTimeNode, D.dataTimeText(msg.data_time));
+    D.showFeeds(staleBanner, msg.feeds);
+  }
+
+  configure(null);
+  DubanLive.connect({ screen: screenName, onHello: onHello, onData: onData });
+})();
