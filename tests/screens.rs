@@ -178,3 +178,160 @@ async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected() {
     page.screenshot(&out.join("overview-disconnected.png"))
         .await;
 }
+
+/// The text of `selector`, or "" if absent.
+fn inner_text(selector: &str) -> String {
+    format!("document.querySelector({selector:?})?.innerText ?? ''")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_item_and_phone_pages_stay_live() {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let dir = temp_dir();
+    let (feed, url) = FeedServer::start().await;
+    let config = live_config(dir.path(), &url, "");
+    let mut records = city(&config, 400);
+    feed.set(records.clone());
+    let app = spawn_app(config, Clock::System).await;
+    let api_total = |query: &'static str| {
+        let app = &app;
+        async move {
+            app.get(&format!("/api/items?token={VIEWER_TOKEN}&limit=1&{query}"))
+                .await
+                .1["total"]
+                .as_u64()
+                .unwrap()
+        }
+    };
+    eventually(20, "the city stored", || async {
+        api_total("").await > 300
+    })
+    .await;
+    let out = screens_dir();
+
+    // The dashboard lists the open items, worst first; a filter narrows it.
+    let page = browser.new_page(1440, 900).await;
+    page.goto(&format!("{}/?token={VIEWER_TOKEN}", app.base))
+        .await;
+    page.wait_for(
+        "document.body.dataset.list === 'ready' && document.querySelectorAll('#items tbody tr[data-item-id]').length > 0",
+        Duration::from_secs(15),
+    )
+    .await;
+    let open = api_total("status=open").await;
+    page.wait_for(
+        &format!("{}.includes('{open}')", inner_text("#total")),
+        Duration::from_secs(5),
+    )
+    .await;
+    let first_row_class = page
+        .eval("document.querySelector('#items tbody tr[data-item-id]').className")
+        .await;
+    assert!(
+        first_row_class.as_str().unwrap().contains("is-red"),
+        "worst first: {first_row_class}"
+    );
+    page.eval(
+        "(() => { const s = document.querySelector('#filters [name=grade]'); s.value = 'red'; s.dispatchEvent(new Event('change', {bubbles: true})); })()",
+    )
+    .await;
+    let red = api_total("status=open&grade=red").await;
+    page.wait_for(
+        &format!("{}.includes('{red}')", inner_text("#total")),
+        Duration::from_secs(5),
+    )
+    .await;
+    page.wait_for(
+        "[...document.querySelectorAll('#items tbody tr[data-item-id]')].every(r => r.className.includes('is-red'))",
+        Duration::from_secs(5),
+    )
+    .await;
+    page.screenshot(&out.join("dashboard.png")).await;
+
+    // A new red item arrives through the feed: the filtered list follows without a reload.
+    let mut late = record("LIVE-1", "2026-10-09T09:30:00+08:00", 5);
+    late["department"] = serde_json::json!("市气象局");
+    records.push(late);
+    feed.set(records.clone());
+    page.wait_for(
+        &format!("{}.includes('{}')", inner_text("#total"), red + 1),
+        Duration::from_secs(10),
+    )
+    .await;
+
+    // Its item page: deadline, used/allowed, grade history.
+    page.goto(&format!("{}/item/LIVE-1?token={VIEWER_TOKEN}", app.base))
+        .await;
+    page.wait_for(
+        "document.body.dataset.loaded === 'ready'",
+        Duration::from_secs(10),
+    )
+    .await;
+    let deadline = page.eval(&inner_text("#deadline")).await;
+    assert!(deadline.as_str().unwrap().contains("10"), "{deadline}");
+    let used = page.eval(&inner_text("#used-allowed")).await;
+    assert!(used.as_str().unwrap().contains('5'), "allowed 5: {used}");
+    let history = page
+        .eval("document.querySelectorAll('#history tbody tr').length")
+        .await;
+    assert!(history.as_u64().unwrap() >= 1, "{history}");
+    page.screenshot(&out.join("item.png")).await;
+
+    // The department's phone page: its open items, nothing wider than the phone.
+    let phone = browser.new_page(390, 844).await;
+    phone
+        .goto(&format!(
+            "{}/m/dept/%E5%B8%82%E6%B0%94%E8%B1%A1%E5%B1%80?token={VIEWER_TOKEN}",
+            app.base
+        ))
+        .await;
+    phone
+        .wait_for(
+            "document.body.dataset.list === 'ready'",
+            Duration::from_secs(15),
+        )
+        .await;
+    assert_eq!(phone.eval(&inner_text("#dept-name")).await, "市气象局");
+    let shown = phone
+        .eval("document.querySelectorAll('#items a[data-item-id]').length")
+        .await;
+    let expected = api_total("status=open&department=%E5%B8%82%E6%B0%94%E8%B1%A1%E5%B1%80").await;
+    // The page shows the first 50 and offers more.
+    assert_eq!(
+        shown.as_u64().unwrap(),
+        expected.min(50),
+        "{shown} of {expected}"
+    );
+    let counts = ["#count-red", "#count-yellow", "#count-blue"].map(|id| inner_text(id));
+    let mut sum = 0;
+    for js in counts {
+        sum += phone
+            .eval(&js)
+            .await
+            .as_str()
+            .unwrap()
+            .trim()
+            .parse::<u64>()
+            .unwrap();
+    }
+    assert_eq!(sum, expected, "the counts add up to the list");
+    let first = phone
+        .eval("document.querySelector('#items a[data-item-id]').dataset.itemId")
+        .await;
+    assert_eq!(first, "LIVE-1", "the reddest first");
+    let wide = phone.eval("document.documentElement.scrollWidth").await;
+    assert!(wide.as_u64().unwrap() <= 390, "{wide}");
+    phone.screenshot(&out.join("phone.png")).await;
+
+    // A wrong token: the 401 page, no data.
+    let denied = browser.new_page(1280, 720).await;
+    denied.goto(&format!("{}/?token=wrong", app.base)).await;
+    let text = denied.eval("document.body.innerText").await;
+    assert!(
+        text.as_str().unwrap().contains("令牌") && !text.as_str().unwrap().contains("市气象局"),
+        "{text}"
+    );
+    app.stop().await;
+}

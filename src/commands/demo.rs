@@ -117,10 +117,8 @@ pub async fn run(mut config: Config, calendar: Calendar) -> anyhow::Result<()> {
         println!("  big-screen (F11):     http://{api}/screen/{name}?token={token}");
     }
     println!("  dashboard:            http://{api}/?token={viewer}");
-    println!("  items (worst first):  http://{api}/api/items?status=pending&token={viewer}");
-    println!(
-        "  open red items:       http://{api}/api/items?grade=red&status=pending&token={viewer}"
-    );
+    println!("  items (worst first):  http://{api}/api/items?status=open&token={viewer}");
+    println!("  open red items:       http://{api}/api/items?grade=red&status=open&token={viewer}");
     println!("  counts:               http://{api}/api/summary?token={viewer}");
     println!("  feeds:                http://{api}/api/feeds?token={viewer}");
     println!("  quarantine:           http://{api}/api/quarantine?token={viewer}");

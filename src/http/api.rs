@@ -85,10 +85,10 @@ pub async fn items(
         return Err(ApiError::BadRequest("offset is 0 or more".into()));
     }
     if let Some(s) = &filter.status
-        && !["pending", "paused", "finished", "withdrawn"].contains(&s.as_str())
+        && !["open", "pending", "paused", "finished", "withdrawn"].contains(&s.as_str())
     {
         return Err(ApiError::BadRequest(format!(
-            "status is pending, paused, finished or withdrawn, not {s:?}"
+            "status is open (pending or paused), pending, paused, finished or withdrawn, not {s:?}"
         )));
     }
     let (total, rows) = shared.store.items(&filter).await?;

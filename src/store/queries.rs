@@ -132,8 +132,11 @@ impl Store {
         if let Some(p) = &filter.project {
             add("i.project_code = #", p.as_str().into());
         }
-        if let Some(s) = &filter.status {
-            add("i.status = #", s.as_str().into());
+        match filter.status.as_deref() {
+            // Open: what is still with the department, running or paused.
+            Some("open") => clauses.push("i.status IN ('pending', 'paused')".to_owned()),
+            Some(s) => add("i.status = #", s.into()),
+            None => {}
         }
         let filter_sql = if clauses.is_empty() {
             String::new()

@@ -28,7 +28,7 @@
   });
 
   /* ---------- filter state (from and to the URL) ---------- */
-  var state = { department: '', stage: '', grade: '', project: '', status: 'pending', offset: 0 };
+  var state = { department: '', stage: '', grade: '', project: '', status: 'open', offset: 0 };
   FILTERS.forEach(function (k) {
     if (D.params.has(k)) state[k] = D.params.get(k) || '';
   });
@@ -49,7 +49,7 @@
     ['department', 'stage', 'grade', 'project'].forEach(function (k) {
       if (state[k]) qs.set(k, state[k]);
     });
-    if (state.status !== 'pending') qs.set('status', state.status);   // "" = every status
+    if (state.status !== 'open') qs.set('status', state.status);   // "" = every status
     if (state.offset) qs.set('offset', String(state.offset));
     history.replaceState(null, '', location.pathname + '?' + qs.toString());
   }
@@ -193,7 +193,7 @@
     typing = setTimeout(applyFilters, 500);
   });
   document.getElementById('reset').addEventListener('click', function () {
-    state = { department: '', stage: '', grade: '', project: '', status: 'pending', offset: 0 };
+    state = { department: '', stage: '', grade: '', project: '', status: 'open', offset: 0 };
     toForm();
     applyFilters();
   });

@@ -1,6 +1,6 @@
 /* duban phone page (/m/dept/{id}?token=T): one department's counts by grade (from the
- * websocket's departments panel) and its pending items worst first
- * (GET /api/items?department=NAME&status=pending), re-fetched at most once a second after
+ * websocket's departments panel) and its open items (running or paused) worst first
+ * (GET /api/items?department=NAME&status=open), re-fetched at most once a second after
  * every applied websocket message. */
 (function () {
   'use strict';
@@ -42,7 +42,7 @@
     if (inflight) inflight.abort();
     var ctrl = new AbortController();
     inflight = ctrl;
-    D.api('/api/items', { department: deptName, status: 'pending', limit: limit, offset: 0 }, ctrl.signal)
+    D.api('/api/items', { department: deptName, status: 'open', limit: limit, offset: 0 }, ctrl.signal)
       .then(function (res) {
         if (inflight !== ctrl) return;
         inflight = null;
