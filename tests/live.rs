@@ -83,11 +83,31 @@ async fn snapshot_then_an_update_within_a_second_of_a_feed_change() {
     ] {
         assert!(snapshot["panels"].get(panel).is_some(), "{panel} missing");
     }
+    // Charts come by URL: fetched with a token, cacheable for good at their version.
+    let ring_url = snapshot["panels"]["ring"]["svg_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, svg) = app.get(&format!("{ring_url}&token={SCREEN_TOKEN}")).await;
+    assert_eq!(status.as_u16(), 200);
+    assert!(svg.as_str().unwrap().starts_with("<svg"), "{svg}");
+    let response = app
+        .client
+        .get(format!("{}{ring_url}&token={SCREEN_TOKEN}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "image/svg+xml");
     assert!(
-        snapshot["panels"]["ring"]["svg"]
-            .as_str()
+        response.headers()["cache-control"]
+            .to_str()
             .unwrap()
-            .starts_with("<svg")
+            .contains("immutable")
+    );
+    assert_eq!(
+        app.get(&ring_url).await.0.as_u16(),
+        401,
+        "no token, no chart"
     );
     let mut seq = snapshot["seq"].as_u64().unwrap();
     // The first record arrives (if it was not in the snapshot yet).
@@ -112,6 +132,13 @@ async fn snapshot_then_an_update_within_a_second_of_a_feed_change() {
         "update {latency:?} after the poll"
     );
     assert_eq!(update["type"], "update");
+    let new_url = update["panels"]["ring"]["svg_url"].as_str().unwrap();
+    assert_ne!(new_url, ring_url, "a new drawing, a new URL");
+    let (_, svg) = app.get(&format!("{new_url}&token={VIEWER_TOKEN}")).await;
+    assert!(
+        svg.as_str().unwrap().contains("\n2\n</text>"),
+        "the new drawing shows 2 red"
+    );
     assert!(update["seq"].as_u64().unwrap() > seq);
     assert_eq!(
         update["panels"]["red_list"]["rows"]

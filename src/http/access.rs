@@ -25,6 +25,11 @@ pub fn allows(access: &Access, token: Option<&str>, screen: Option<&Screen>) -> 
     matches(&access.viewer_tokens) || screen.is_some_and(|s| matches(&s.tokens))
 }
 
+/// Whether `token` opens any screen or the pages: what the screens share (their charts).
+pub fn allows_some_screen(access: &Access, screens: &[Screen], token: Option<&str>) -> bool {
+    allows(access, token, None) || screens.iter().any(|s| allows(access, token, Some(s)))
+}
+
 /// Compares without stopping at the first difference, so timing does not reveal a prefix.
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()

@@ -43,6 +43,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/item/{id}", get(pages::item))
         .route("/m/dept/{id}", get(pages::phone))
         .route("/static/{*path}", get(pages::static_file))
+        .route("/live/charts/{file}", get(pages::chart))
         .fallback(api::not_found)
         .layer(middleware::from_fn_with_state(
             shared.clone(),

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
@@ -103,6 +103,53 @@ pub async fn item(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMa
 
 pub async fn phone(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> Response {
     page(&shared, &uri, &headers, None, "phone.html")
+}
+
+/// A chart the live panels point at (`svg_url`), for anyone who may open a screen. The URL
+/// carries the drawing's version: asked for the current one, it may be cached for good.
+pub async fn chart(
+    State(shared): State<Arc<Shared>>,
+    Path(file): Path<String>,
+    Query(q): Query<ChartQuery>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let token = access::token_of(&uri, &headers);
+    if !access::allows_some_screen(
+        &shared.config.access,
+        &shared.config.screens,
+        token.as_deref(),
+    ) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "a screen or viewer token is needed",
+        )
+            .into_response();
+    }
+    let Some(chart) = file
+        .strip_suffix(".svg")
+        .and_then(|name| shared.hub.chart(name))
+    else {
+        return (StatusCode::NOT_FOUND, "no such chart").into_response();
+    };
+    let cache = if q.v.as_deref() == Some(chart.version.as_str()) {
+        "private, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, cache),
+        ],
+        chart.svg,
+    )
+        .into_response()
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct ChartQuery {
+    v: Option<String>,
 }
 
 pub async fn static_file(Path(path): Path<String>) -> Response {

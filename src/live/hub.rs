@@ -21,6 +21,34 @@ pub struct Frame {
     pub feeds: String,
     /// Every panel, encoded as a JSON object.
     pub panels: BTreeMap<&'static str, String>,
+    /// The chart of each chart panel, served at the panel's `svg_url`.
+    pub charts: BTreeMap<&'static str, Chart>,
+}
+
+/// One drawn chart, shared by every request for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chart {
+    /// A hash of the SVG: part of the URL, so a browser caches each drawing once and a new
+    /// drawing has a new URL.
+    pub version: String,
+    pub svg: axum::body::Bytes,
+}
+
+impl Chart {
+    pub fn new(svg: String) -> Self {
+        use std::hash::{Hash, Hasher};
+        // SipHash with fixed keys: the same drawing has the same version in every run.
+        let mut hasher = std::hash::DefaultHasher::new();
+        svg.hash(&mut hasher);
+        Self {
+            version: format!("{:016x}", hasher.finish()),
+            svg: axum::body::Bytes::from(svg),
+        }
+    }
+
+    pub fn url(&self, name: &str) -> String {
+        format!("/live/charts/{name}.svg?v={}", self.version)
+    }
 }
 
 pub struct Hub {
@@ -39,6 +67,7 @@ struct State {
     data_time: String,
     feeds: String,
     panels: BTreeMap<&'static str, String>,
+    charts: BTreeMap<&'static str, Chart>,
     /// The snapshot of `seq`, built when the first client asks for it.
     snapshot: Option<Utf8Bytes>,
     recent: VecDeque<(u64, Utf8Bytes)>,
@@ -77,6 +106,8 @@ impl Hub {
             .filter(|(name, text)| state.panels.get(*name) != Some(*text))
             .map(|(name, text)| (*name, text))
             .collect();
+        // The charts are in place before any client hears of their URLs.
+        state.charts = frame.charts;
         if changed.is_empty() && frame.feeds == state.feeds && !force {
             return None;
         }
@@ -101,6 +132,11 @@ impl Hub {
         drop(state);
         self.latest.send_replace(seq);
         Some(seq)
+    }
+
+    /// The newest drawing of a chart.
+    pub fn chart(&self, name: &str) -> Option<Chart> {
+        self.read().charts.get(name).cloned()
     }
 
     /// The newest seq; clients wait on it changing.
@@ -184,6 +220,7 @@ mod tests {
             data_time: "2026-11-25T20:00:00+08:00".into(),
             feeds: "[]".into(),
             panels: panels.iter().map(|(n, t)| (*n, (*t).to_owned())).collect(),
+            charts: BTreeMap::new(),
         }
     }
 

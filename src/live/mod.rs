@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::charts::{self, ChartError};
 use crate::ingest::Shared;
 use figures::{Figures, TrendDay};
-use hub::Frame;
+use hub::{Chart, Frame};
 
 /// Changes within this window after the first become one update.
 const COALESCE: Duration = Duration::from_millis(150);
@@ -115,8 +115,8 @@ fn past_days(shared: &Shared, today: NaiveDate) -> PastDays {
 #[derive(Default)]
 struct Painter {
     past_days: Option<PastDays>,
-    /// Per panel: the figures it was drawn from, and the encoded panel.
-    drawn: HashMap<&'static str, (String, String)>,
+    /// Per chart panel: the figures it was drawn from, the encoded panel, and the chart.
+    drawn: HashMap<&'static str, (String, String, Chart)>,
 }
 
 impl Painter {
@@ -149,6 +149,11 @@ impl Painter {
             data_time: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             feeds: feeds_json(shared),
             panels,
+            charts: self
+                .drawn
+                .iter()
+                .map(|(name, (_, _, chart))| (*name, chart.clone()))
+                .collect(),
         })
     }
 
@@ -181,7 +186,9 @@ impl Painter {
         Ok(panels)
     }
 
-    /// Adds a chart panel: its data with `svg`, drawn only if the data changed.
+    /// Adds a chart panel: its data with `svg_url`, the chart drawn only if the data
+    /// changed. The SVG itself is fetched from that URL (which changes with it), so the
+    /// websocket's messages stay small and every client's buffers with them.
     fn chart(
         &mut self,
         panels: &mut BTreeMap<&'static str, String>,
@@ -191,12 +198,13 @@ impl Painter {
     ) -> Result<(), ChartError> {
         let key = data.to_string();
         let text = match self.drawn.get(name) {
-            Some((drawn_from, text)) if *drawn_from == key => text.clone(),
+            Some((drawn_from, text, _)) if *drawn_from == key => text.clone(),
             _ => {
+                let chart = Chart::new(draw()?);
                 let mut panel = data;
-                panel["svg"] = serde_json::Value::String(draw()?);
+                panel["svg_url"] = serde_json::Value::String(chart.url(name));
                 let text = panel.to_string();
-                self.drawn.insert(name, (key, text.clone()));
+                self.drawn.insert(name, (key, text.clone(), chart));
                 text
             }
         };

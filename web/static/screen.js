@@ -75,14 +75,14 @@
     return { root: root, extra: extra, body: body };
   }
 
-  /** A box for a server-drawn chart; swaps its SVG only when the string changed. */
+  /** A box for a server-drawn chart. The panel carries the chart's URL (it changes with the
+   *  drawing); the SVG is fetched once per new URL and placed inline, so CSS can scale it. */
   function chartBox(parent) {
     var node = el('div', 'chart');
     parent.appendChild(node);
     var last = null;
-    return function set(svg) {
-      if (typeof svg !== 'string' || svg === last) return;
-      last = svg;
+    var inflight = null;
+    function place(svg) {
       // The server's SVG is the only markup placed as HTML; anything else is refused.
       var text = svg.replace(/^\s*<\?xml[^>]*\?>\s*/i, '');
       if (!/^<svg[\s>]/i.test(text)) { node.replaceChildren(); return; }
@@ -94,6 +94,21 @@
         if (w > 0 && h > 0) s.setAttribute('viewBox', '0 0 ' + w + ' ' + h);
       }
       if (s) s.setAttribute('preserveAspectRatio', 'xMidYMid meet');
+    }
+    return function set(url) {
+      if (typeof url !== 'string' || url === last) return;
+      last = url;
+      if (inflight) inflight.abort();
+      var ctrl = new AbortController();
+      inflight = ctrl;
+      fetch(D.withToken(url), { signal: ctrl.signal, credentials: 'same-origin' })
+        .then(function (r) { return r.ok ? r.text() : Promise.reject(new Error('HTTP ' + r.status)); })
+        .then(function (svg) { if (url === last) place(svg); })
+        .catch(function () {
+          // Try again with the next update (a newer URL, or this one once more).
+          if (url === last && !ctrl.signal.aborted) last = null;
+        })
+        .then(function () { if (inflight === ctrl) inflight = null; });
     };
   }
 
@@ -175,7 +190,7 @@
       return {
         root: f.root,
         render: function (d) {
-          setSvg(d.svg);
+          setSvg(d.svg_url);
           var sum = num(d.blue) + num(d.yellow) + num(d.red);
           ['blue', 'yellow', 'red'].forEach(function (g) {
             setText(rows[g].count, D.int(num(d[g])));
@@ -200,7 +215,7 @@
       return {
         root: f.root,
         render: function (d) {
-          setSvg(d.svg);
+          setSvg(d.svg_url);
           var all = Array.isArray(d.rows) ? d.rows : [];
           // Rows shrink to fit; a city with many departments shows the worst that stay
           // readable (rows come sorted by red, then yellow).
@@ -235,7 +250,7 @@
       return {
         root: f.root,
         render: function (d) {
-          setSvg(d.svg);
+          setSvg(d.svg_url);
           var rows = Array.isArray(d.rows) ? d.rows.slice(0, 8) : [];
           sizeRows(rowsBox, rows.length, function () { return gradeRow('gt-rank'); });
           rows.forEach(function (r, i) {
@@ -269,7 +284,7 @@
       return {
         root: f.root,
         render: function (d) {
-          setSvg(d.svg);
+          setSvg(d.svg_url);
           var days = Array.isArray(d.days) ? d.days : [];
           var last = days.length ? days[days.length - 1] : null;
           setText(y.count, last ? D.int(num(last.yellow)) : '—');
@@ -325,7 +340,7 @@
       return {
         root: f.root,
         render: function (d) {
-          setSvg(d.svg);
+          setSvg(d.svg_url);
           var rows = Array.isArray(d.rows) ? d.rows.slice(0, 10) : [];
           sizeRows(rowsBox, rows.length, makeRow);
           rows.forEach(function (p, i) {
