@@ -7,6 +7,11 @@ use std::path::{Path, PathBuf};
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
     println!("cargo:rerun-if-changed=web");
+    assert!(
+        root.is_dir(),
+        "web/ is missing: the pages are embedded from it ({})",
+        root.display()
+    );
     let mut files = Vec::new();
     collect(&root, &mut files);
     files.sort();
@@ -18,22 +23,36 @@ fn main() {
             .expect("under web/")
             .to_string_lossy()
             .replace('\\', "/");
-        let _ = writeln!(table, "    ({relative:?}, include_bytes!({:?})),", file.display().to_string());
+        let _ = writeln!(
+            table,
+            "    ({relative:?}, include_bytes!({:?})),",
+            file.display().to_string()
+        );
     }
     table.push_str("];\n");
-    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("web_assets.rs");
+    let out =
+        PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("web_assets.rs");
     std::fs::write(out, table).expect("writing the asset table");
 }
 
 fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
             println!("cargo:rerun-if-changed={}", path.display());
             collect(&path, files);
-        } else if !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
-            files.push(path);
+        } else {
+            // Hidden files and editors' backups are not part of the site.
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if !(name.starts_with('.') || name.starts_with('#') || name.ends_with('~')) {
+                files.push(path);
+            }
         }
     }
 }

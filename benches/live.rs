@@ -64,7 +64,7 @@ fn count(config: &Config, calendar: &Calendar, board: &Board) -> Figures {
         .with_timezone(&config.timezone)
         .date_naive();
     let past = figures::trend_before(board, calendar, today);
-    figures::count(
+    figures::count_all(
         board,
         calendar,
         &config.project_targets,
@@ -104,7 +104,7 @@ fn benches(c: &mut Criterion) {
         let past = figures::trend_before(&board, &calendar, today);
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter(|| {
-                black_box(figures::count(
+                black_box(figures::count_all(
                     &board,
                     &calendar,
                     &config.project_targets,

@@ -40,6 +40,7 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
     let shutdown = CancellationToken::new();
     let shared = Arc::new(Shared {
         stopping: shutdown.clone(),
+        ws_tasks: tokio_util::task::TaskTracker::new(),
         config,
         calendar,
         store,
@@ -127,6 +128,9 @@ impl Running {
             tracing::warn!("tasks still running after {grace:?}; stopping them");
             self.tasks.abort_all();
         }
+        // Websocket clients have been told the daemon is stopping (close code 1001).
+        self.shared.ws_tasks.close();
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.shared.ws_tasks.wait()).await;
         self.shared.store.close().await;
         tracing::info!("duban stopped");
     }

@@ -278,7 +278,10 @@ impl Board {
 
     /// Puts graded items on the board (after they were stored).
     pub fn commit(&mut self, graded: impl IntoIterator<Item = Graded>) {
-        self.generation += 1;
+        let mut graded = graded.into_iter().peekable();
+        if graded.peek().is_some() {
+            self.generation += 1;
+        }
         for Graded { entry, .. } in graded {
             let next = entry.next_change;
             let slot = match self.slots.get(&entry.item_id) {

@@ -44,6 +44,9 @@ pub struct Shared {
     pub hub: crate::live::hub::Hub,
     /// Cancelled when the daemon stops: websocket clients are told and closed.
     pub stopping: tokio_util::sync::CancellationToken,
+    /// The websocket clients' tasks (spawned by the server on upgrade, outside the daemon's
+    /// own tasks): shutdown waits for them to say goodbye.
+    pub ws_tasks: tokio_util::task::TaskTracker,
     pub metrics: Metrics,
     pub feeds: Mutex<BTreeMap<String, FeedHealth>>,
 }
@@ -183,9 +186,11 @@ impl Shared {
                 .iter()
                 .map(|(_, g)| (g.previous, g.entry.grading.grade)),
         );
-        self.board().commit(graded.into_iter().map(|(_, g)| g));
-        self.changed.notify_one();
-        self.live.notify_one();
+        if !graded.is_empty() {
+            self.board().commit(graded.into_iter().map(|(_, g)| g));
+            self.changed.notify_one();
+            self.live.notify_one();
+        }
         Ok((outcome, quarantine))
     }
 

@@ -6,10 +6,10 @@
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
-/// Where an item stands in its department.
 /// The four approval stages (审批阶段) by number, 1 to 4.
 pub const STAGE_NAMES: [&str; 4] = ["立项用地规划许可", "工程建设许可", "施工许可", "竣工验收"];
 
+/// Where an item stands in its department.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {

@@ -345,6 +345,11 @@ async fn tokens_and_origins_are_refused_without_data() {
         404
     );
     assert_eq!(
+        status(format!("screen=nope&token={SCREEN_TOKEN}")).await,
+        401,
+        "which screens exist is not told to a screen token"
+    );
+    assert_eq!(
         status(format!("screen=overview&token={SCREEN_TOKEN}")).await,
         101
     );
@@ -392,6 +397,9 @@ async fn tokens_and_origins_are_refused_without_data() {
         app.get(&format!("/?token={VIEWER_TOKEN}")).await.0.as_u16(),
         200
     );
+    // The token may hide behind percent-encoding; it is still taken out before the handler.
+    let (status, _) = app.get(&format!("/api/items?%74oken={VIEWER_TOKEN}")).await;
+    assert_eq!(status.as_u16(), 200);
     let (status, body) = app.get("/api/items").await;
     assert_eq!(status.as_u16(), 401);
     assert!(body["error"].as_str().unwrap().contains("token"));

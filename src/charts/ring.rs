@@ -28,7 +28,12 @@ pub fn draw(counts: &Counts, overdue: u64) -> Result<String, ChartError> {
                 }
                 let sweep = 2.0 * PI * *value as f64 / total as f64;
                 // A thin gap between arcs keeps neighbouring colours apart.
-                let gap = if *value == total { 0.0 } else { 0.015 };
+                // (never more than a quarter of a small arc, so it is not drawn backwards).
+                let gap = if *value == total {
+                    0.0
+                } else {
+                    (sweep / 4.0).min(0.015)
+                };
                 area.draw(&Polygon::new(
                     arc(centre, outer, inner, start + gap, start + sweep - gap),
                     c.filled(),

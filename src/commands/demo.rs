@@ -33,9 +33,21 @@ fn demo_tokens() -> std::io::Result<Vec<(String, String)>> {
         .filter(|l| l.len() >= 16)
         .collect();
     if lines.len() < TOKEN_VARIABLES.len() {
-        lines = TOKEN_VARIABLES.iter().map(|_| random_token()).collect();
+        lines = TOKEN_VARIABLES
+            .iter()
+            .map(|_| random_token())
+            .collect::<std::io::Result<_>>()?;
         std::fs::create_dir_all("data/demo")?;
-        std::fs::write(TOKENS_FILE, lines.join("\n") + "\n")?;
+        // Readable by the owner only: the tokens open the screens and the API.
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(TOKENS_FILE)?;
+        file.write_all((lines.join("\n") + "\n").as_bytes())?;
     }
     Ok(TOKEN_VARIABLES
         .iter()
@@ -44,21 +56,11 @@ fn demo_tokens() -> std::io::Result<Vec<(String, String)>> {
         .collect())
 }
 
-/// 128 random bits as hex, from the process's randomly keyed hasher (seeded by the OS).
-fn random_token() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut out = String::new();
-    for i in 0..2u8 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u8(i);
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        out.push_str(&format!("{:016x}", h.finish()));
-    }
-    out
+/// 128 random bits from the operating system, as hex.
+fn random_token() -> std::io::Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 pub async fn run(mut config: Config, calendar: Calendar) -> anyhow::Result<()> {

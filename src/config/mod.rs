@@ -279,7 +279,7 @@ impl Config {
             feeds.push(feed);
         }
         Ok(Self {
-            screens: screens::screens(file, raw.screens)?,
+            screens: screens::screens(file, raw.screens, raw.access.is_some())?,
             access: screens::access(file, raw.access)?,
             live: screens::live(file, raw.live)?,
             path: file.path().to_path_buf(),
@@ -363,6 +363,33 @@ mod tests {
         assert!(e.message.contains("is not an origin"), "{}", e.message);
         let e = load_with("rotate_seconds = 30", "rotate_seconds = 30\ncolour = 1").unwrap_err();
         assert!(e.message.contains("colour"), "{}", e.message);
+        let e = load_with("rotate_seconds = 30", "rotate_seconds = 0").unwrap_err();
+        assert!(
+            e.message.contains("rotate_seconds = 5 or more"),
+            "{}",
+            e.message
+        );
+        let e = load_with("[access]", "[no_access]").unwrap_err();
+        assert!(
+            e.message.contains("no_access"),
+            "unknown table: {}",
+            e.message
+        );
+        let without_access = {
+            let text = std::fs::read_to_string(shipped_path()).unwrap();
+            let start = text.find("[access]").unwrap();
+            let end = text.find("[live]").unwrap();
+            format!("{}{}", &text[..start], &text[end..])
+        };
+        let e = Config::from_file(
+            &TomlFile::from_text(&shipped_path(), without_access).with_env_fallback(tokens()),
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("without an [access] table"),
+            "{}",
+            e.message
+        );
         let text = std::fs::read_to_string(shipped_path()).unwrap();
         let e = Config::from_file(&TomlFile::from_text(&shipped_path(), text.clone())).unwrap_err();
         assert!(

@@ -94,7 +94,14 @@ fn tokens(file: &TomlFile, env: &Spanned<String>) -> Result<Vec<Secret>, FileErr
     Ok(Secret::from_env(file, env)?.split(','))
 }
 
-pub(super) fn screens(file: &TomlFile, raw: Vec<RawScreen>) -> Result<Vec<Screen>, FileError> {
+/// The shortest carousel turn: a page must stay long enough to be read.
+const MIN_ROTATE_SECONDS: u32 = 5;
+
+pub(super) fn screens(
+    file: &TomlFile,
+    raw: Vec<RawScreen>,
+    access_configured: bool,
+) -> Result<Vec<Screen>, FileError> {
     let mut screens: Vec<Screen> = Vec::new();
     for s in raw {
         let name = s.name.get_ref();
@@ -121,6 +128,22 @@ pub(super) fn screens(file: &TomlFile, raw: Vec<RawScreen>) -> Result<Vec<Screen
                 ));
             }
         };
+        if pages.len() > 1 && s.rotate_seconds < MIN_ROTATE_SECONDS {
+            return Err(file.error_at(
+                s.name.span(),
+                format!(
+                    "a screen with several pages needs rotate_seconds = {MIN_ROTATE_SECONDS} or more, or its other pages are never shown"
+                ),
+            ));
+        }
+        if let Some(env) = &s.token_env
+            && !access_configured
+        {
+            return Err(file.error_at(
+                env.span(),
+                "a screen token has no effect without an [access] table (everything is open); add [access] with viewer_token_env",
+            ));
+        }
         let mut checked = Vec::with_capacity(pages.len());
         for page in pages {
             if page.is_empty() {

@@ -260,6 +260,7 @@ async fn settle(shared: &Shared, spec: &FeedSpec, run: &FeedRun) {
     );
     let mut feeds = shared.feeds.lock().unwrap_or_else(|e| e.into_inner());
     let health = feeds.entry(spec.name.clone()).or_default();
+    let was_stale = health.stale;
     if run.ok {
         health.last_success = Some(run.finished_at);
         health.consecutive_failures = 0;
@@ -271,16 +272,18 @@ async fn settle(shared: &Shared, spec: &FeedSpec, run: &FeedRun) {
     } else {
         health.last_error = run.error.clone();
         health.consecutive_failures += 1;
-        let was_stale = health.stale;
         health.stale = health.consecutive_failures >= spec.stale_after_missed_runs;
         if health.stale && !was_stale {
             tracing::error!(feed = %spec.name, failures = health.consecutive_failures, "feed is stale");
         }
         tracing::warn!(feed = %spec.name, error = run.error.as_deref().unwrap_or(""), "feed run failed");
     }
+    let flipped = health.stale != was_stale;
     drop(feeds);
     // A feed turning stale or recovering is shown on the screens.
-    shared.live.notify_one();
+    if flipped {
+        shared.live.notify_one();
+    }
 }
 
 /// When a feed is due next, for display.

@@ -45,8 +45,12 @@ pub fn token_of(uri: &Uri, headers: &HeaderMap) -> Option<String> {
         headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_owned)
+            // The scheme's name is case-insensitive (RFC 7235).
+            .and_then(|v| {
+                v.get(..7)
+                    .filter(|s| s.eq_ignore_ascii_case("bearer "))
+                    .map(|_| v[7..].trim().to_owned())
+            })
     })
 }
 
@@ -108,7 +112,8 @@ pub async fn api_guard(
     if let Some(query) = request.uri().query() {
         let rest: Vec<&str> = query
             .split('&')
-            .filter(|p| !p.starts_with("token="))
+            // Judged by the decoded key, as `token_of` reads it (`%74oken=` is `token=`).
+            .filter(|p| decode(p.split_once('=').map_or(*p, |(k, _)| k)) != "token")
             .collect();
         let path = request.uri().path();
         let rebuilt = if rest.is_empty() {
@@ -132,7 +137,7 @@ mod tests {
         let uri: Uri = "/api/items?grade=red&token=a%2Bb%3D".parse().unwrap();
         assert_eq!(token_of(&uri, &HeaderMap::new()).as_deref(), Some("a+b="));
         let mut headers = HeaderMap::new();
-        headers.insert(header::AUTHORIZATION, "Bearer xyz".parse().unwrap());
+        headers.insert(header::AUTHORIZATION, "bearer xyz".parse().unwrap());
         let uri: Uri = "/api/items".parse().unwrap();
         assert_eq!(token_of(&uri, &headers).as_deref(), Some("xyz"));
         assert_eq!(decode("%E5%B8%82%zz"), "市%zz");

@@ -65,14 +65,18 @@ fn page(
     screen: Option<&str>,
     file: &str,
 ) -> Response {
+    let token = access::token_of(uri, headers);
     let screen = match screen {
         Some(name) => match shared.config.screens.iter().find(|s| s.name == name) {
             Some(s) => Some(s),
-            None => return html(StatusCode::NOT_FOUND, "not_found.html"),
+            // Which screens exist is told only to those who may see them all.
+            None if access::allows(&shared.config.access, token.as_deref(), None) => {
+                return html(StatusCode::NOT_FOUND, "not_found.html");
+            }
+            None => return html(StatusCode::UNAUTHORIZED, "unauthorized.html"),
         },
         None => None,
     };
-    let token = access::token_of(uri, headers);
     if access::allows(&shared.config.access, token.as_deref(), screen) {
         html(StatusCode::OK, file)
     } else {
@@ -141,6 +145,12 @@ pub async fn chart(
         [
             (header::CONTENT_TYPE, "image/svg+xml"),
             (header::CACHE_CONTROL, cache),
+            // Opened on its own, the drawing can run nothing and load nothing.
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ),
         ],
         chart.svg,
     )

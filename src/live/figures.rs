@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
-use crate::board::{Board, Entry};
+use crate::board::{Board, Entry, ProjectName};
 use crate::calendar::Calendar;
 use crate::grading::project::{government_days, grade_project};
 use crate::grading::{self, ClockInput, Grade, Grading, Thresholds};
@@ -53,6 +53,9 @@ pub struct Headline {
     pub finished_this_month: u64,
     /// Share of this month's finished items finished on time; `None` before the first.
     pub on_time_rate: Option<f64>,
+    /// Open items that cannot be graded today (a date in a year whose holidays are not
+    /// loaded): left out of the other figures, so they are counted here.
+    pub ungradable: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -113,9 +116,9 @@ pub struct Figures {
     pub red_list: Vec<RedRow>,
 }
 
-/// Counts everything on `today`. `past_days` is the trend before today (see
-/// [`trend_before`]); today's point is added from the live counts.
-pub fn count(
+/// Counts everything on `today`, projects included: [`count`], then [`ProjectClocks`] and
+/// [`rank_projects`] over the whole board at once.
+pub fn count_all(
     board: &Board,
     calendar: &Calendar,
     targets: &BTreeMap<String, u32>,
@@ -123,6 +126,24 @@ pub fn count(
     today: NaiveDate,
     past_days: &[TrendDay],
 ) -> Figures {
+    let (mut figures, open) = count(board, calendar, today, past_days);
+    let mut clocks = ProjectClocks::default();
+    clocks.add(board, board.entries(), &open);
+    figures.projects = rank_projects(clocks, calendar, targets, project_thresholds, today);
+    figures
+}
+
+/// Counts everything but the projects on `today`, and returns the projects that have open
+/// items. `past_days` is the trend before today (see [`trend_before`]); today's point is
+/// added from the live counts. Only red and paused items are re-graded: a running item's
+/// stored grade is kept current by the grader at its next-change instant, and only red
+/// items need today's days over.
+pub fn count(
+    board: &Board,
+    calendar: &Calendar,
+    today: NaiveDate,
+    past_days: &[TrendDay],
+) -> (Figures, HashSet<u32>) {
     let names = board.names();
     let mut headline = Headline::default();
     let mut ring = Counts::default();
@@ -145,12 +166,26 @@ pub fn count(
         if entry.clock.accepted_on > today {
             continue;
         }
-        let Some(live) = live_grading(entry, calendar, today) else {
-            continue;
+        let live = if entry.grading.grade == Grade::Red || entry.clock.paused_since.is_some() {
+            match live_grading(entry, calendar, today) {
+                Some(live) => live,
+                None => {
+                    headline.ungradable += 1;
+                    continue;
+                }
+            }
+        } else {
+            entry.grading
         };
         headline.pending += 1;
         headline.paused += u64::from(live.paused);
-        headline.overdue += u64::from(live.overdue);
+        // A stopped clock is overdue only if the item was already red when it stopped.
+        let overdue = if live.paused {
+            live.grade == Grade::Red
+        } else {
+            live.overdue
+        };
+        headline.overdue += u64::from(overdue);
         ring.add(live.grade);
         departments[labels.department as usize].add(live.grade);
         if let Some(stage) = stages.get_mut(usize::from(labels.stage).wrapping_sub(1)) {
@@ -206,7 +241,7 @@ pub fn count(
         red: ring.red,
     });
 
-    Figures {
+    let figures = Figures {
         today,
         headline,
         ring,
@@ -221,16 +256,10 @@ pub fn count(
             })
             .collect(),
         trend,
-        projects: projects(
-            board,
-            calendar,
-            targets,
-            project_thresholds,
-            today,
-            &open_projects,
-        ),
+        projects: Vec::new(),
         red_list,
-    }
+    };
+    (figures, open_projects)
 }
 
 /// The trend's days before `today`: for each, the items open at its end, graded on it with
@@ -306,29 +335,40 @@ fn same_month(a: NaiveDate, b: NaiveDate) -> bool {
     a.year() == b.year() && a.month() == b.month()
 }
 
-/// The projects with open items that have used the largest share of their target.
-fn projects(
-    board: &Board,
+/// The clocks of every item of the projects that have open items, gathered a slice of the
+/// board at a time; the government days are counted from them without the board.
+#[derive(Default)]
+pub struct ProjectClocks {
+    projects: HashMap<u32, (ProjectName, Vec<ClockInput>)>,
+}
+
+impl ProjectClocks {
+    pub fn add(&mut self, board: &Board, entries: &[Entry], open: &HashSet<u32>) {
+        for entry in entries {
+            let id = entry.labels.project;
+            if open.contains(&id) {
+                self.projects
+                    .entry(id)
+                    .or_insert_with(|| (board.names().project(id).clone(), Vec::new()))
+                    .1
+                    .push(entry.clock.clone());
+            }
+        }
+    }
+}
+
+/// The projects that have used the largest share of their category's target, worst first.
+pub fn rank_projects(
+    clocks: ProjectClocks,
     calendar: &Calendar,
     targets: &BTreeMap<String, u32>,
     thresholds: &Thresholds,
     today: NaiveDate,
-    open: &HashSet<u32>,
 ) -> Vec<ProjectRow> {
-    let names = board.names();
-    let mut clocks: HashMap<u32, Vec<ClockInput>> = HashMap::with_capacity(open.len());
-    for entry in board.entries() {
-        if open.contains(&entry.labels.project) {
-            clocks
-                .entry(entry.labels.project)
-                .or_default()
-                .push(entry.clock.clone());
-        }
-    }
     let mut rows: Vec<(f64, ProjectRow)> = clocks
-        .into_iter()
-        .filter_map(|(id, clocks)| {
-            let project = names.project(id);
+        .projects
+        .into_values()
+        .filter_map(|(project, clocks)| {
             let target = *targets.get(&*project.category)?;
             let days = government_days(&clocks, calendar, today).ok()?;
             let graded = grade_project(days, target, thresholds);

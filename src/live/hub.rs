@@ -158,6 +158,10 @@ impl Hub {
             }
         }
         let mut state = self.write();
+        // Another client may have built it while this one waited for the lock.
+        if let Some(s) = &state.snapshot {
+            return (state.seq, s.clone());
+        }
         let text = Utf8Bytes::from(encode(
             "snapshot",
             state.seq,

@@ -85,21 +85,23 @@ impl PastDays {
     }
 }
 
-/// Entries counted for the trend per hold of the board's lock.
-const TREND_SLICE: usize = 50_000;
+/// Entries looked at per hold of the board's lock when counting the trend or the projects.
+const SLICE: usize = 50_000;
 
 /// Redraws the trend's past days a slice at a time, letting go of the board in between so
 /// feeds and the API are not held up on a large board.
 fn past_days(shared: &Shared, today: NaiveDate) -> PastDays {
     let mut tally = figures::TrendTally::new(today);
     let mut at = 0;
-    let (generation, items) = loop {
+    // Taken before the first slice: a change made while counting is then seen as new.
+    let generation = shared.board().generation();
+    let items = loop {
         let board = shared.board();
-        let end = (at + TREND_SLICE).min(board.len());
+        let end = (at + SLICE).min(board.len());
         tally.add(&board.entries()[at.min(end)..end], &shared.calendar);
         at = end;
         if at >= board.len() {
-            break (board.generation(), board.len());
+            break board.len();
         }
     };
     PastDays {
@@ -111,10 +113,39 @@ fn past_days(shared: &Shared, today: NaiveDate) -> PastDays {
     }
 }
 
+/// The projects furthest into their targets: their items' clocks gathered a slice of the
+/// board at a time, their government days counted without it.
+fn projects(
+    shared: &Shared,
+    today: NaiveDate,
+    open: &std::collections::HashSet<u32>,
+) -> Vec<figures::ProjectRow> {
+    let mut clocks = figures::ProjectClocks::default();
+    let mut at = 0;
+    loop {
+        let board = shared.board();
+        let end = (at + SLICE).min(board.len());
+        clocks.add(&board, &board.entries()[at.min(end)..end], open);
+        at = end;
+        if at >= board.len() {
+            break;
+        }
+    }
+    figures::rank_projects(
+        clocks,
+        &shared.calendar,
+        &shared.config.project_targets,
+        &shared.config.grading.default,
+        today,
+    )
+}
+
 /// Remembers what was drawn, so an unchanged chart is neither redrawn nor re-sent.
 #[derive(Default)]
 struct Painter {
     past_days: Option<PastDays>,
+    /// The projects panel's rows, for the day and board generation they were counted on.
+    projects: Option<(NaiveDate, u64, Vec<figures::ProjectRow>)>,
     /// Per chart panel: the figures it was drawn from, the encoded panel, and the chart.
     drawn: HashMap<&'static str, (String, String, Chart)>,
 }
@@ -132,17 +163,25 @@ impl Painter {
         if stale {
             self.past_days = Some(past_days(shared, today));
         }
-        let figures = {
+        let (mut figures, open, generation) = {
             let board = shared.board();
             let past = self.past_days.as_ref().map_or(&[][..], |p| &p.days);
-            figures::count(
-                &board,
-                &shared.calendar,
-                &shared.config.project_targets,
-                &shared.config.grading.default,
-                today,
-                past,
-            )
+            let (figures, open) = figures::count(&board, &shared.calendar, today, past);
+            (figures, open, board.generation())
+        };
+        if figures.headline.ungradable > 0 {
+            tracing::warn!(
+                items = figures.headline.ungradable,
+                "open items cannot be graded today (a holiday year not loaded); they are left out of the screens' figures"
+            );
+        }
+        figures.projects = match &self.projects {
+            Some((day, seen, rows)) if *day == today && *seen == generation => rows.clone(),
+            _ => {
+                let rows = projects(shared, today, &open);
+                self.projects = Some((today, generation, rows.clone()));
+                rows
+            }
         };
         let panels = self.panels(&figures)?;
         Ok(Frame {
@@ -199,8 +238,19 @@ impl Painter {
         let key = data.to_string();
         let text = match self.drawn.get(name) {
             Some((drawn_from, text, _)) if *drawn_from == key => text.clone(),
-            _ => {
-                let chart = Chart::new(draw()?);
+            previous => {
+                let chart = match draw() {
+                    Ok(svg) => Chart::new(svg),
+                    // One chart failing must not freeze the rest of the screen: it keeps
+                    // its last drawing (or is left out) and the error is logged.
+                    Err(e) => {
+                        tracing::error!(error = %e, "the chart keeps its last drawing");
+                        if let Some((_, text, _)) = previous {
+                            panels.insert(name, text.clone());
+                        }
+                        return Ok(());
+                    }
+                };
                 let mut panel = data;
                 panel["svg_url"] = serde_json::Value::String(chart.url(name));
                 let text = panel.to_string();
@@ -231,12 +281,18 @@ fn feeds_json(shared: &Shared) -> String {
         .filter(|f| f.enabled)
         .map(|f| {
             let h = health.get(&f.name).cloned().unwrap_or_default();
-            json!({
-                "name": f.name,
-                "stale": h.stale,
-                "last_success": h.last_success.map(|t| t.with_timezone(&tz).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-                "last_error": h.last_error,
-            })
+            // A healthy feed's entry does not change with each poll, so polls that bring
+            // nothing new publish nothing; a stale one says since when and why.
+            if h.stale {
+                json!({
+                    "name": f.name,
+                    "stale": true,
+                    "last_success": h.last_success.map(|t| t.with_timezone(&tz).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                    "last_error": h.last_error,
+                })
+            } else {
+                json!({ "name": f.name, "stale": false })
+            }
         })
         .collect();
     serde_json::Value::Array(feeds).to_string()

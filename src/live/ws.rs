@@ -44,7 +44,16 @@ pub async fn upgrade(
     let screen = match &q.screen {
         Some(name) => match shared.config.screens.iter().find(|s| &s.name == name) {
             Some(s) => Some(s.clone()),
-            None => return refuse(StatusCode::NOT_FOUND, format!("no screen named {name:?}")),
+            // Which screens exist is told only to those who may see them all.
+            None if access::allows(&shared.config.access, q.token.as_deref(), None) => {
+                return refuse(StatusCode::NOT_FOUND, format!("no screen named {name:?}"));
+            }
+            None => {
+                return refuse(
+                    StatusCode::UNAUTHORIZED,
+                    "a valid screen or viewer token is needed (?token=…)".into(),
+                );
+            }
         },
         None => None,
     };
@@ -96,6 +105,7 @@ async fn client(
     screen: Option<Screen>,
     since: Option<u64>,
 ) {
+    let _tracked = shared.ws_tasks.token();
     let live = shared.config.live;
     let hub = &shared.hub;
     let mut newest = hub.subscribe();
@@ -126,6 +136,7 @@ async fn client(
             }
         };
         let mut heartbeat = tokio::time::interval(live.heartbeat);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         heartbeat.tick().await;
         let mut heard = Instant::now();
         // The last Ping not yet answered: a client that does not read (whose kernel buffers

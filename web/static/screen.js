@@ -95,20 +95,32 @@
       }
       if (s) s.setAttribute('preserveAspectRatio', 'xMidYMid meet');
     }
-    return function set(url) {
-      if (typeof url !== 'string' || url === last) return;
-      last = url;
+    var retry = null;
+    var delay = 2000;
+    function load(url) {
       if (inflight) inflight.abort();
       var ctrl = new AbortController();
       inflight = ctrl;
       fetch(D.withToken(url), { signal: ctrl.signal, credentials: 'same-origin' })
         .then(function (r) { return r.ok ? r.text() : Promise.reject(new Error('HTTP ' + r.status)); })
-        .then(function (svg) { if (url === last) place(svg); })
+        .then(function (svg) {
+          if (url === last) { place(svg); delay = 2000; }
+        })
         .catch(function () {
-          // Try again with the next update (a newer URL, or this one once more).
-          if (url === last && !ctrl.signal.aborted) last = null;
+          // The chart may not change for hours: try this URL again, backing off to a minute.
+          if (url !== last || ctrl.signal.aborted) return;
+          clearTimeout(retry);
+          retry = setTimeout(function () { if (url === last) load(url); }, delay);
+          delay = Math.min(delay * 2, 60000);
         })
         .then(function () { if (inflight === ctrl) inflight = null; });
+    }
+    return function set(url) {
+      if (typeof url !== 'string' || url === last) return;
+      last = url;
+      clearTimeout(retry);
+      delay = 2000;
+      load(url);
     };
   }
 

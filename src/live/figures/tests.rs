@@ -95,7 +95,7 @@ fn sample() -> Board {
 fn figures(board: &Board, today: &str) -> Figures {
     let targets = BTreeMap::from([("general_social".to_owned(), 30)]);
     let past = trend_before(board, &shipped(), d(today));
-    count(
+    count_all(
         board,
         &shipped(),
         &targets,
@@ -117,6 +117,7 @@ fn headline_ring_departments_and_stages() {
             finished_today: 1,
             finished_this_month: 2,
             on_time_rate: Some(0.5),
+            ungradable: 0,
         }
     );
     assert_eq!(
@@ -161,8 +162,18 @@ fn the_newest_red_items_with_days_over() {
     );
     assert_eq!(a.project_name, "项目P1");
     // A day later C has passed its deadline: the newest red item comes first, and A is one
-    // more day over.
-    let f = figures(&sample(), "2026-11-26");
+    // more day over. (At midnight the grader re-grades what is due; the figures trust it.)
+    let mut board = sample();
+    let midnight = chrono::DateTime::parse_from_rfc3339("2026-11-26T00:00:00+08:00")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let due: Vec<_> = board
+        .due(midnight, &shipped(), chrono_tz::Asia::Shanghai)
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    board.commit(due);
+    let f = figures(&board, "2026-11-26");
     let rows: Vec<(&str, u32)> = f
         .red_list
         .iter()
@@ -198,4 +209,21 @@ fn projects_are_ranked_by_the_share_of_their_target_used() {
     // Running since the 2nd, F's pause never stops the project while A runs: 17 days.
     assert_eq!(p.government_days, 17);
     assert_eq!(p.grade, Grade::Yellow);
+}
+
+#[test]
+fn a_clock_stopped_on_its_deadline_day_is_not_counted_overdue() {
+    // One day allowed, due on the 17th; a correction was asked for that day. Its clock is
+    // stopped with nothing over: yellow, not overdue, not on the red list.
+    let board = board(&[Spec {
+        paused_from: Some("2026-11-17"),
+        ..spec("G", "市自然资源和规划局", "2026-11-16", 1)
+    }]);
+    let f = figures(&board, "2026-11-25");
+    assert_eq!(
+        (f.headline.pending, f.headline.paused, f.headline.overdue),
+        (1, 1, 0)
+    );
+    assert_eq!(f.ring.yellow, 1);
+    assert!(f.red_list.is_empty());
 }
