@@ -304,7 +304,7 @@ async fn the_dashboard_item_and_phone_pages_stay_live() {
         expected.min(50),
         "{shown} of {expected}"
     );
-    let counts = ["#count-red", "#count-yellow", "#count-blue"].map(|id| inner_text(id));
+    let counts = ["#count-red", "#count-yellow", "#count-blue"].map(inner_text);
     let mut sum = 0;
     for js in counts {
         sum += phone

@@ -10,6 +10,9 @@ use crate::live::figures::TrendDay;
 /// Drawn for the screen's trend box (about 570×285 at 1920×1080).
 pub const SIZE: (u32, u32) = (570, 285);
 
+/// A line: its colour, its word, and the count it draws.
+type Series = (RGBColor, &'static str, fn(&TrendDay) -> u64);
+
 pub fn draw(days: &[TrendDay]) -> Result<String, ChartError> {
     let (width, height) = (SIZE.0 as i32, SIZE.1 as i32);
     svg("trend", SIZE, |area| {
@@ -47,7 +50,7 @@ pub fn draw(days: &[TrendDay]) -> Result<String, ChartError> {
                 )?;
             }
         }
-        let series: [(RGBColor, &str, fn(&TrendDay) -> u64); 2] = [
+        let series: [Series; 2] = [
             (YELLOW, "黄 正常", |d| d.yellow),
             (RED, "红 超期", |d| d.red),
         ];
