@@ -243,6 +243,17 @@ async fn a_restart_keeps_items_history_and_quarantine() {
         2,
         "the board is rebuilt from the store"
     );
+    // With its projects' names and categories: the screens name them and rank them.
+    {
+        let board = app.running.shared.board();
+        let project = board
+            .names()
+            .project(board.get("K-1").unwrap().labels.project);
+        assert_eq!(
+            (&*project.name, &*project.category),
+            ("某某产业园一期", "general_social")
+        );
+    }
     app.stop().await;
 }
 

@@ -302,7 +302,7 @@ async fn stalled_clients_do_not_delay_a_fast_one_and_are_dropped() {
     // The stalled clients are closed once they leave a Ping unanswered past the lag limit;
     // the fast one stays.
     eventually(15, "stalled clients dropped", || async {
-        let (_, metrics) = app.get("/metrics").await;
+        let (_, metrics) = app.get(&format!("/metrics?token={VIEWER_TOKEN}")).await;
         metrics.as_str().unwrap().contains("duban_ws_clients 1\n")
     })
     .await;

@@ -111,7 +111,7 @@ async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected() {
         let headline = page
             .eval("document.querySelector('[data-panel=headline]').innerText")
             .await;
-        for word in ["在办件", "超期件", "本月按时办结率", "今日办结"] {
+        for word in ["在办件", "逾期未办结", "本月按时办结率", "今日办结"] {
             assert!(
                 headline.as_str().unwrap().contains(word),
                 "{word} at {w}x{h}: {headline}"

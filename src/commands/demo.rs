@@ -25,35 +25,36 @@ pub fn load(config: Option<&std::path::Path>) -> anyhow::Result<(Config, Calenda
     super::load_with(config, |file| file.with_env_fallback(tokens))
 }
 
+/// `DUBAN_VIEWER_TOKEN=…` lines, as a shell would export them.
 fn demo_tokens() -> std::io::Result<Vec<(String, String)>> {
     let kept = std::fs::read_to_string(TOKENS_FILE).unwrap_or_default();
-    let mut lines: Vec<String> = kept
+    let known: Vec<(String, String)> = kept
         .lines()
-        .map(str::to_owned)
-        .filter(|l| l.len() >= 16)
+        .filter_map(|l| l.split_once('='))
+        .filter(|(k, v)| TOKEN_VARIABLES.contains(k) && v.len() >= 16)
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    if lines.len() < TOKEN_VARIABLES.len() {
-        lines = TOKEN_VARIABLES
-            .iter()
-            .map(|_| random_token())
-            .collect::<std::io::Result<_>>()?;
-        std::fs::create_dir_all("data/demo")?;
-        // Readable by the owner only: the tokens open the screens and the API.
-        use std::io::Write as _;
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(TOKENS_FILE)?;
-        file.write_all((lines.join("\n") + "\n").as_bytes())?;
+    if known.len() == TOKEN_VARIABLES.len() {
+        return Ok(known);
     }
-    Ok(TOKEN_VARIABLES
+    let made: Vec<(String, String)> = TOKEN_VARIABLES
         .iter()
-        .map(|v| (*v).to_owned())
-        .zip(lines)
-        .collect())
+        .map(|v| random_token().map(|t| ((*v).to_owned(), t)))
+        .collect::<std::io::Result<_>>()?;
+    std::fs::create_dir_all("data/demo")?;
+    // Readable by the owner only: the tokens open the screens and the API.
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(TOKENS_FILE)?;
+    for (k, v) in &made {
+        writeln!(file, "{k}={v}")?;
+    }
+    Ok(made)
 }
 
 /// 128 random bits from the operating system, as hex.
@@ -103,28 +104,34 @@ pub async fn run(mut config: Config, calendar: Calendar) -> anyhow::Result<()> {
         .first()
         .map(|t| t.expose().to_owned())
         .unwrap_or_default();
-    let screen = config.screens.first().map(|s| {
-        (
-            s.name.clone(),
-            s.tokens
+    let screens: Vec<(String, String)> = config
+        .screens
+        .iter()
+        .map(|s| {
+            let token = s
+                .tokens
                 .first()
-                .map_or(viewer.clone(), |t| t.expose().to_owned()),
-        )
-    });
+                .map_or(viewer.clone(), |t| t.expose().to_owned());
+            (s.name.clone(), token)
+        })
+        .collect();
     let running = app::start(config, calendar, Clock::System).await?;
     let api = running.addr;
     println!();
     println!("duban demo: a simulated city of about 300 projects, polled every 5 seconds");
-    if let Some((name, token)) = screen {
+    for (name, token) in &screens {
         println!("  big-screen (F11):     http://{api}/screen/{name}?token={token}");
     }
     println!("  dashboard:            http://{api}/?token={viewer}");
+    println!(
+        "  a department's phone: http://{api}/m/dept/%E5%B8%82%E6%B0%94%E8%B1%A1%E5%B1%80?token={viewer}  (市气象局)"
+    );
     println!("  items (worst first):  http://{api}/api/items?status=open&token={viewer}");
     println!("  open red items:       http://{api}/api/items?grade=red&status=open&token={viewer}");
     println!("  counts:               http://{api}/api/summary?token={viewer}");
     println!("  feeds:                http://{api}/api/feeds?token={viewer}");
     println!("  quarantine:           http://{api}/api/quarantine?token={viewer}");
-    println!("  health, metrics:      http://{api}/healthz  http://{api}/metrics");
+    println!("  health, metrics:      http://{api}/healthz  http://{api}/metrics?token={viewer}");
     println!("  simulated systems:    http://{addr}/canonical/items  http://{addr}/cn/items");
     println!("  store:                {DEMO_DATABASE_URL}");
     println!("Ctrl-C stops it; running it again continues from the stored state.");

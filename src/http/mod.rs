@@ -29,13 +29,14 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/projects/{code}", get(api::project))
         .route("/api/feeds", get(api::feeds))
         .route("/api/quarantine", get(api::quarantine))
+        // Counts by grade are data: scrapers send the viewer token as a bearer token.
+        .route("/metrics", get(api::metrics))
         .layer(middleware::from_fn_with_state(
             shared.clone(),
             access::api_guard,
         ));
     Router::new()
         .route("/healthz", get(api::healthz))
-        .route("/metrics", get(api::metrics))
         .merge(api)
         .route("/ws", get(crate::live::ws::upgrade))
         .route("/", get(pages::dashboard))
@@ -44,7 +45,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/m/dept/{id}", get(pages::phone))
         .route("/static/{*path}", get(pages::static_file))
         .route("/live/charts/{file}", get(pages::chart))
-        .fallback(api::not_found)
+        .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(
             shared.clone(),
             count_requests,

@@ -162,6 +162,15 @@ pub struct ChartQuery {
     v: Option<String>,
 }
 
+/// An address that is nothing: JSON for the API's paths, the Chinese 404 page for people.
+pub async fn not_found(uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        super::api::not_found().await.into_response()
+    } else {
+        html(StatusCode::NOT_FOUND, "not_found.html")
+    }
+}
+
 pub async fn static_file(Path(path): Path<String>) -> Response {
     let file = format!("static/{path}");
     match asset(&file) {

@@ -37,10 +37,13 @@ pub struct WsQuery {
 
 pub async fn upgrade(
     State(shared): State<Arc<Shared>>,
-    Query(q): Query<WsQuery>,
+    Query(mut q): Query<WsQuery>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // As on every other route: `?token=` or `Authorization: Bearer`.
+    q.token = access::token_of(&uri, &headers);
     let screen = match &q.screen {
         Some(name) => match shared.config.screens.iter().find(|s| &s.name == name) {
             Some(s) => Some(s.clone()),

@@ -413,6 +413,30 @@ impl Store {
                 });
             }
         }
+        // Projects are kept once each; items carry their names again at start-up, since the
+        // screens name the projects of red items and rank projects by category target.
+        let mut projects: std::collections::HashMap<String, (String, String)> =
+            std::collections::HashMap::new();
+        let mut after = String::new();
+        loop {
+            let chunk: Vec<(String, String, String)> = self
+                .json_chunk(
+                    "project_code, project_name, category",
+                    "projects",
+                    "project_code",
+                    &after,
+                )
+                .await?;
+            let Some(last) = chunk.iter().map(|r| &r.0).max() else {
+                break;
+            };
+            after = last.clone();
+            projects.extend(
+                chunk
+                    .into_iter()
+                    .map(|(code, name, category)| (code, (name, category))),
+            );
+        }
         type ItemRow = (
             String,
             String,
@@ -462,11 +486,13 @@ impl Store {
                 grade,
             ) in chunk
             {
+                let (project_name, project_category) =
+                    projects.get(&project_code).cloned().unwrap_or_default();
                 let item = Item {
                     pauses: pauses.remove(&item_id).unwrap_or_default(),
                     project_code,
-                    project_name: String::new(),
-                    project_category: String::new(),
+                    project_name,
+                    project_category,
                     matter,
                     department,
                     stage: stage as u8,

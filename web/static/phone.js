@@ -79,7 +79,9 @@
     a.appendChild(el('div', 'matter', it.matter));
     var bottom = el('div', 'bottom');
     var cls = it.overdue || it.remaining < 0 ? 'late' : it.remaining === 0 ? 'due' : '';
-    bottom.appendChild(el('span', 'remaining ' + cls, D.remainingText(it)));
+    // A stopped clock is said so: the handler is waiting on the applicant or a procedure.
+    var left = D.remainingText(it) + (it.paused ? ' · 暂停计时中' : '');
+    bottom.appendChild(el('span', 'remaining ' + cls, left));
     bottom.appendChild(el('span', 'deadline', '截止 ' + (it.deadline_date || '—')));
     a.appendChild(bottom);
     li.appendChild(a);
@@ -93,7 +95,7 @@
     if (!nodes.length) {
       var li = el('li', 'notice');
       li.style.borderTopColor = 'var(--blue)';
-      li.appendChild(el('p', null, '本部门目前没有在办件。'));
+      li.appendChild(el('p', null, '本部门目前没有在办件。如部门名称有误（须与审批系统中的全称一致，如“市城市管理局”），请核对链接。'));
       nodes.push(li);
     }
     list.replaceChildren.apply(list, nodes);
