@@ -6,7 +6,9 @@
 //! Both servers run in their own process; this process is the client side for both:
 //!
 //! - duban: this binary re-executes itself with `DUBAN_FANOUT_ROLE=server`, which starts
-//!   `app::start` (SQLite store in a temp dir, no feeds, no `[access]`) and a control
+//!   `app::start` (SQLite store in a temp dir, no feeds, no `[access]`), puts the
+//!   simulated city's first 2,400 items (seed 7, the demo's city) on the board so the
+//!   panels and the snapshot are a real board's (`DUBAN_FANOUT_ITEMS`), and a control
 //!   endpoint on another loopback port, `POST /publish?n=NONCE`, that calls
 //!   `hub.publish` with the board's panels plus one panel `bench` =
 //!   `{"n":NONCE,"pad":"xxx…"}` (`force`), so every client gets one `update` of 2,048 bytes.
@@ -14,21 +16,31 @@
 //!   `benches/fanout/package.json`, installed with npm into `<target>/fanout-node` when
 //!   missing): the same message shape and size, encoded once and sent to every client.
 //!
-//! For each peer and each client count N: start the server, read its resident memory
-//! (VmRSS), open N websocket connections (tokio-tungstenite, at most 100 handshakes in
-//! flight), wait until every client has had its `hello` and `snapshot`, stay idle a few
-//! seconds, read VmRSS again (→ KB per client), then run one warm-up round and R measured
-//! rounds: take a timestamp, POST the trigger, and note for every client when the message
-//! with that nonce arrived. Latency = arrival − timestamp (it includes the control
-//! request, about 0.1–0.3 ms, for both peers). p50/p99/max are over all deliveries of all
-//! measured rounds.
+//! For each peer and each client count N: wait until other processes leave the machine
+//! alone, start the server, read its resident memory (VmRSS), open N websocket connections
+//! (tokio-tungstenite, at most 100 handshakes in flight), wait until every client has had
+//! its `hello` and `snapshot`, stay idle a few seconds, read VmRSS again (→ KiB per
+//! client), then run one warm-up round and R measured rounds: 300 ms of quiet, a
+//! timestamp, POST the trigger, and note for every client when the message with that
+//! nonce arrived. Latency = arrival − timestamp (it includes the control request, about
+//! 1 ms, for both peers). p50/p99/max are over all deliveries of all measured rounds; the
+//! table also gives the p99 of the median round, the CPU time the server, this process
+//! and the rest of the machine used per round (from the trigger to the last delivery),
+//! and how many rounds were measured again because other processes took more than
+//! 20 ms + 10 % of the round's CPU (at most five times in a row).
 //!
 //! Run: `ulimit -n 20000; cargo bench --bench fanout` (needs N + ~100 file descriptors in
 //! this process and in the server; the bench raises its own soft limit to the hard limit
 //! with `prlimit` when it can). Knobs: `DUBAN_FANOUT_CLIENTS` (default `1000,10000`),
 //! `DUBAN_FANOUT_ROUNDS` (20), `DUBAN_FANOUT_PEERS` (`duban,node`), `DUBAN_FANOUT_IDLE`
-//! (seconds idle before the memory reading, 3), `DUBAN_FANOUT_MESSAGE` (bytes, 2048).
-//! Without node or npm the Node peer is skipped with a note.
+//! (seconds idle before the memory reading, 3), `DUBAN_FANOUT_MESSAGE` (bytes, 2048),
+//! `DUBAN_FANOUT_ITEMS` (items on duban's board, 2400; 0: an empty board),
+//! `DUBAN_FANOUT_WAIT` (longest wait for a quiet machine, s, 900), `DUBAN_FANOUT_QUIET_MS`
+//! (20). For diagnosis: `DUBAN_FANOUT_SINCE=1` (duban's clients connect with `since` = its
+//! current seq, so they get no snapshot; the Node peer is unaffected),
+//! `DUBAN_FANOUT_PERF=dwarf` (`perf record` of the server during the rounds, into
+//! /tmp/fanout/; any other value: no call graphs) and `DUBAN_FANOUT_VERBOSE=1` (each
+//! round's figures). Without node or npm the Node peer is skipped with a note.
 
 #![allow(clippy::unwrap_used)] // a benchmark that cannot set up has nothing to report
 
@@ -46,6 +58,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 const ROLE_ENV: &str = "DUBAN_FANOUT_ROLE";
 const PAD_ENV: &str = "DUBAN_FANOUT_PAD";
+const ITEMS_ENV: &str = "DUBAN_FANOUT_ITEMS";
 const DATA_TIME: &str = "2026-11-25T20:00:00+08:00";
 /// Handshakes in flight at once while connecting.
 const CONNECTING_AT_ONCE: usize = 100;
@@ -96,6 +109,8 @@ struct Control {
     /// bench frame changes nothing but `bench` (and the live task's next frame then
     /// changes nothing either).
     panels: BTreeMap<&'static str, String>,
+    /// The charts behind the panels' `svg_url`s (a frame replaces them all).
+    charts: BTreeMap<&'static str, duban::live::hub::Chart>,
     feeds: String,
     pad: String,
 }
@@ -138,20 +153,35 @@ fn serve_duban() {
         while !running.shared.hub.is_ready() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let (_, snapshot) = running.shared.hub.snapshot();
+        let items: u64 = env_or(ITEMS_ENV, 2_400);
+        if items > 0 {
+            let (empty, _) = running.shared.hub.snapshot();
+            fill_board(&running.shared, items);
+            running.shared.live.notify_one();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while running.shared.hub.snapshot().0 == empty && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        let (seq, snapshot) = running.shared.hub.snapshot();
         let top = members(snapshot.as_str()).unwrap();
         let feeds = (*top.get("feeds").unwrap()).to_owned();
-        let panels = top
+        let panels: BTreeMap<&'static str, String> = top
             .get("panels")
             .and_then(|p| members(p))
             .unwrap()
             .into_iter()
             .map(|(name, text)| (&*Box::leak(name.into_boxed_str()), text.to_owned()))
             .collect();
+        let charts = panels
+            .keys()
+            .filter_map(|name| Some((*name, running.shared.hub.chart(name)?)))
+            .collect();
         let ws_port = running.addr.port();
         let control = Arc::new(Control {
             running,
             panels,
+            charts,
             feeds,
             pad,
         });
@@ -161,7 +191,7 @@ fn serve_duban() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let control_port = listener.local_addr().unwrap().port();
         println!(
-            "ws={ws_port} control={control_port} snapshot={}",
+            "ws={ws_port} control={control_port} snapshot={} seq={seq}",
             snapshot.len()
         );
         std::io::stdout().flush().unwrap();
@@ -178,6 +208,38 @@ fn serve_duban() {
     std::process::exit(0);
 }
 
+/// Puts `items` items of the simulated city (seed 7, like the demo), graded as of now, on
+/// the board, so the panels (and the snapshot every client gets) are a real board's.
+fn fill_board(shared: &duban::ingest::Shared, items: u64) {
+    use duban::board::record_hash;
+    use duban::simulator::population::Population;
+
+    let config = &shared.config;
+    let now = shared.clock.now().with_timezone(&config.timezone);
+    let today = now.date_naive();
+    let mut population =
+        Population::new(&config.matters, &shared.calendar, config.timezone, now, 7).unwrap();
+    let mut board = shared.board();
+    population
+        .generate(items, |item| {
+            let thresholds = config
+                .grading
+                .thresholds_for(&item.matter, &item.department);
+            let graded = board.grade(
+                item,
+                record_hash(item),
+                thresholds,
+                &shared.calendar,
+                config.timezone,
+                today,
+            );
+            if let Ok(g) = graded {
+                board.commit([g]);
+            }
+        })
+        .unwrap();
+}
+
 async fn publish(
     axum::extract::State(control): axum::extract::State<Arc<Control>>,
     axum::extract::Query(q): axum::extract::Query<BTreeMap<String, String>>,
@@ -189,6 +251,7 @@ async fn publish(
         data_time: DATA_TIME.to_owned(),
         feeds: control.feeds.clone(),
         panels,
+        charts: control.charts.clone(),
     };
     let seq = control.running.shared.hub.publish(frame, true);
     format!("{{\"seq\":{}}}", seq.unwrap_or(0))
@@ -293,6 +356,8 @@ struct Server {
     control_port: u16,
     /// The size of the snapshot every client got on connecting.
     snapshot: Option<usize>,
+    /// duban's seq when it started.
+    seq: Option<u64>,
 }
 
 impl Drop for Server {
@@ -313,7 +378,7 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 /// `pad` such that the update's whole text is `size` bytes.
 fn pad_for(size: usize) -> usize {
     let empty = format!(
-        r#"{{"type":"update","seq":100,"data_time":"{DATA_TIME}","feeds":[],"panels":{{"bench":{{"n":{FIRST_NONCE},"pad":""}}}}}}"#
+        r#"{{"type":"update","seq":1764100000000,"data_time":"{DATA_TIME}","feeds":[],"panels":{{"bench":{{"n":{FIRST_NONCE},"pad":""}}}}}}"#
     );
     size.saturating_sub(empty.len())
 }
@@ -355,6 +420,7 @@ fn start_server(peer: Peer, pad: usize, node_dir: Option<&Path>) -> Server {
         ws_port: ws.parse().unwrap(),
         control_port: control.parse().unwrap(),
         snapshot: field("snapshot").and_then(|s| s.parse().ok()),
+        seq: field("seq").and_then(|s| s.parse().ok()),
         child,
     }
 }
@@ -367,6 +433,137 @@ fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// CPU time a process has used (user + system), in ms (clock ticks of 10 ms).
+fn cpu_ms(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
+    let fields: Vec<u64> = after
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    ticks as f64 * 10.0
+}
+
+/// CPU time the machine has spent, in ms: in processes (user, nice, system) and in
+/// interrupts (irq, softirq), which /proc/stat counts apart.
+fn machine_cpu_ms() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let at = |i: usize| fields.get(i).copied().unwrap_or(0) as f64 * 10.0;
+    (at(0) + at(1) + at(2), at(5) + at(6))
+}
+
+/// CPU used so far (ms): the server, this process, every process, interrupts.
+#[derive(Clone, Copy, Default)]
+struct Cpu {
+    server: f64,
+    client: f64,
+    processes: f64,
+    irq: f64,
+}
+
+impl Cpu {
+    fn now(server: u32) -> Self {
+        let (processes, irq) = machine_cpu_ms();
+        Cpu {
+            server: cpu_ms(server),
+            client: cpu_ms(std::process::id()),
+            processes,
+            irq,
+        }
+    }
+
+    fn since(self, before: Cpu) -> Cpu {
+        Cpu {
+            server: self.server - before.server,
+            client: self.client - before.client,
+            processes: self.processes - before.processes,
+            irq: self.irq - before.irq,
+        }
+    }
+
+    /// What other processes used (others' builds and tests disturb the measurement). A
+    /// process's own CPU time includes the interrupts handled in its time (the loopback
+    /// delivers each packet in the sender's softirq), the machine's does not.
+    fn others(self) -> f64 {
+        self.processes + self.irq - self.server - self.client
+    }
+}
+
+/// Waits (at most `DUBAN_FANOUT_WAIT` seconds, 900) until other processes use less than
+/// 5 % of the machine over a second.
+fn wait_for_quiet() {
+    let most = Duration::from_secs(env_or("DUBAN_FANOUT_WAIT", 900));
+    let started = Instant::now();
+    let mut said = false;
+    loop {
+        let before = (machine_cpu_ms().0, cpu_ms(std::process::id()));
+        std::thread::sleep(Duration::from_secs(1));
+        let others = machine_cpu_ms().0 - before.0 - (cpu_ms(std::process::id()) - before.1);
+        // (interrupts are left out here: nothing of ours runs)
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        if others < 0.05 * 1000.0 * cores {
+            return;
+        }
+        if started.elapsed() > most {
+            println!(
+                "    the machine is still busy ({others:.0} ms of CPU a second by others); measuring anyway"
+            );
+            return;
+        }
+        if !said {
+            println!(
+                "    waiting for the machine to quiet down ({others:.0} ms of CPU a second by others)…"
+            );
+            said = true;
+        }
+    }
+}
+
+/// `perf record` on the server during the measured rounds, when `DUBAN_FANOUT_PERF` is set
+/// (`dwarf`, `fp` or `lbr` for call graphs, anything else for none).
+fn start_perf(pid: u32, name: &str) -> Option<Child> {
+    let mode = std::env::var("DUBAN_FANOUT_PERF").ok()?;
+    let out = format!("/tmp/fanout/perf-{name}.data");
+    std::fs::create_dir_all("/tmp/fanout").ok()?;
+    let mut command = Command::new("perf");
+    command.args(["record", "-F", "999", "-o", &out, "-p", &pid.to_string()]);
+    match mode.as_str() {
+        "dwarf" => {
+            command.arg("--call-graph=dwarf,8192");
+        }
+        "fp" | "lbr" => {
+            command.arg(format!("--call-graph={mode}"));
+        }
+        _ => {}
+    }
+    let child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    std::thread::sleep(Duration::from_millis(500));
+    println!("    perf recording the server into {out}");
+    Some(child)
+}
+
+fn stop_perf(perf: Option<Child>) {
+    if let Some(mut perf) = perf {
+        let _ = Command::new("kill")
+            .args(["-INT", &perf.id().to_string()])
+            .status();
+        let _ = perf.wait();
+    }
 }
 
 /// What the client tasks note; the rounds read it.
@@ -384,6 +581,8 @@ struct Board {
     all_delivered: tokio::sync::Notify,
     /// The size of the last bench message seen.
     message_len: AtomicUsize,
+    /// Updates without a bench panel (duban's keep-alive every 30 s), over all clients.
+    other_updates: AtomicUsize,
 }
 
 impl Board {
@@ -400,12 +599,24 @@ fn nonce_of(text: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-async fn client(board: Arc<Board>, index: usize, port: u16) -> Result<(), String> {
+/// `since`: connect as a client that already has that seq (no snapshot; a diagnostic).
+async fn client(
+    board: Arc<Board>,
+    index: usize,
+    port: u16,
+    since: Option<u64>,
+) -> Result<(), String> {
+    let query = since.map_or(String::new(), |s| format!("?since={s}"));
+    let ready_on = if since.is_some() {
+        r#""type":"hello""#
+    } else {
+        r#""type":"snapshot""#
+    };
     let config = WebSocketConfig::default()
         .read_buffer_size(4096)
         .write_buffer_size(0);
     let (mut socket, _) = tokio_tungstenite::connect_async_with_config(
-        format!("ws://127.0.0.1:{port}/ws"),
+        format!("ws://127.0.0.1:{port}/ws{query}"),
         Some(config),
         true,
     )
@@ -421,7 +632,11 @@ async fn client(board: Arc<Board>, index: usize, port: u16) -> Result<(), String
             };
             let text = text.as_str();
             if text.starts_with(r#"{"type":"update""#) {
-                if let Some(n) = nonce_of(text)
+                let nonce = nonce_of(text);
+                if nonce.is_none() {
+                    board.other_updates.fetch_add(1, Ordering::Relaxed);
+                }
+                if let Some(n) = nonce
                     && n == board.nonce.load(Ordering::Acquire)
                     && board.arrived[index].swap(at, Ordering::AcqRel) == 0
                 {
@@ -430,7 +645,7 @@ async fn client(board: Arc<Board>, index: usize, port: u16) -> Result<(), String
                         board.all_delivered.notify_one();
                     }
                 }
-            } else if !ready && text.starts_with(r#"{"type":"snapshot""#) {
+            } else if !ready && text.contains(ready_on) {
                 ready = true;
                 board.ready.fetch_add(1, Ordering::AcqRel);
             }
@@ -454,6 +669,17 @@ struct Outcome {
     /// Per round: the time until the last client had the message, ms.
     last: Vec<f64>,
     missing: usize,
+    /// CPU used per measured round, from the trigger to the last delivery, ms.
+    server_cpu_ms: f64,
+    client_cpu_ms: f64,
+    /// CPU used per round by other processes (others' builds disturb).
+    other_cpu_ms: f64,
+    /// CPU spent in interrupts per round (part of it is in the server's and the client's).
+    irq_cpu_ms: f64,
+    /// Rounds measured again because other processes took the CPU.
+    redone: usize,
+    /// The median over the rounds of each round's p99, ms.
+    round_p99_median: f64,
 }
 
 impl Outcome {
@@ -495,6 +721,7 @@ async fn measure(
         delivered: AtomicUsize::new(0),
         all_delivered: tokio::sync::Notify::new(),
         message_len: AtomicUsize::new(0),
+        other_updates: AtomicUsize::new(0),
     });
 
     // Connect, at most CONNECTING_AT_ONCE handshakes at a time.
@@ -505,8 +732,11 @@ async fn measure(
         let permit = gate.clone().acquire_owned().await.unwrap();
         let board = board.clone();
         let port = server.ws_port;
+        let since = server
+            .seq
+            .filter(|_| std::env::var("DUBAN_FANOUT_SINCE").is_ok());
         handshakes.spawn(async move {
-            let result = client(board, index, port).await;
+            let result = client(board, index, port, since).await;
             drop(permit);
             result
         });
@@ -542,8 +772,15 @@ async fn measure(
     let mut latencies = Vec::with_capacity(clients * rounds);
     let mut last = Vec::with_capacity(rounds);
     let mut missing = 0;
-    // Round 0 warms up (the control connection, the first update's allocations).
-    for round in 0..=rounds {
+    let mut round_p99 = Vec::with_capacity(rounds);
+    let mut perf = None;
+    let mut used = Cpu::default();
+    let mut redone = 0;
+    let mut tries = 0;
+    let quiet_ms: f64 = env_or("DUBAN_FANOUT_QUIET_MS", 20.0);
+    // The first round warms up (the control connection, the first update's allocations).
+    let mut warm_up = true;
+    while last.len() < rounds {
         *nonce += 1;
         for slot in &board.arrived {
             slot.store(0, Ordering::Relaxed);
@@ -551,6 +788,7 @@ async fn measure(
         board.delivered.store(0, Ordering::Release);
         board.nonce.store(*nonce, Ordering::Release);
         tokio::time::sleep(Duration::from_millis(300)).await;
+        let before = Cpu::now(pid);
         let sent_ns = board.now_ns();
         let response = http
             .post(format!(
@@ -559,6 +797,7 @@ async fn measure(
             ))
             .send()
             .await;
+        let answered_ms = board.now_ns().saturating_sub(sent_ns) as f64 / 1e6;
         assert!(
             response.is_ok_and(|r| r.status().is_success()),
             "the trigger failed"
@@ -569,31 +808,72 @@ async fn measure(
             }
         })
         .await;
+        let window_ms = board.now_ns().saturating_sub(sent_ns) as f64 / 1e6;
+        let cpu = Cpu::now(pid).since(before);
         // Nothing may arrive for this nonce from here on.
         board.nonce.store(0, Ordering::Release);
-        if round == 0 {
+        if warm_up {
+            warm_up = false;
+            perf = start_perf(pid, &format!("{}-{clients}", peer.name().replace(' ', "-")));
             continue;
         }
+        // A round during which other processes took the CPU is measured again (at most
+        // five times in a row).
+        if cpu.others() > quiet_ms + 0.1 * window_ms && tries < 5 {
+            redone += 1;
+            tries += 1;
+            continue;
+        }
+        tries = 0;
         if everyone.is_err() {
             println!(
-                "    round {round}: only {} of {clients} clients had the message after 30 s",
+                "    round {}: only {} of {clients} clients had the message after 30 s",
+                last.len() + 1,
                 board.delivered.load(Ordering::Acquire)
             );
         }
-        let mut latest = 0.0f64;
+        used.server += cpu.server;
+        used.client += cpu.client;
+        used.processes += cpu.processes;
+        used.irq += cpu.irq;
+        let mut this_round = Vec::with_capacity(clients);
         for slot in &board.arrived {
             match slot.load(Ordering::Acquire) {
                 0 => missing += 1,
-                at => {
-                    let ms = at.saturating_sub(sent_ns) as f64 / 1e6;
-                    latest = latest.max(ms);
-                    latencies.push(ms);
-                }
+                at => this_round.push(at.saturating_sub(sent_ns) as f64 / 1e6),
             }
         }
-        last.push(latest);
+        this_round.sort_by(f64::total_cmp);
+        if std::env::var("DUBAN_FANOUT_VERBOSE").is_ok() {
+            println!(
+                "    round {:2}: trigger answered {:6.2} first {:6.2} p50 {:7.2} p99 {:7.2} max {:7.2} ms; CPU server {:3.0} client {:3.0} others {:3.0} irq {:3.0} ms",
+                last.len() + 1,
+                answered_ms,
+                this_round.first().copied().unwrap_or(f64::NAN),
+                percentile(&this_round, 50.0),
+                percentile(&this_round, 99.0),
+                percentile(&this_round, 100.0),
+                cpu.server,
+                cpu.client,
+                cpu.others(),
+                cpu.irq
+            );
+        }
+        last.push(percentile(&this_round, 100.0));
+        round_p99.push(percentile(&this_round, 99.0));
+        latencies.extend(this_round);
     }
+    let per_round = |ms: f64| ms / rounds as f64;
+    round_p99.sort_by(f64::total_cmp);
+    stop_perf(perf);
     let rss_after_kib = rss_kib(pid);
+    let other = board.other_updates.load(Ordering::Relaxed);
+    if other > 0 {
+        println!(
+            "    besides the rounds, {:.1} other updates reached each client",
+            other as f64 / clients as f64
+        );
+    }
     let gone = board.gone.load(Ordering::Acquire);
     if gone > 0 {
         println!("    {gone} connections ended during the measurement");
@@ -612,6 +892,12 @@ async fn measure(
         latencies,
         last,
         missing,
+        server_cpu_ms: per_round(used.server),
+        client_cpu_ms: per_round(used.client),
+        other_cpu_ms: per_round(used.others()),
+        irq_cpu_ms: per_round(used.irq),
+        redone,
+        round_p99_median: percentile(&round_p99, 50.0),
     };
     drop(server);
     Some(outcome)
@@ -733,7 +1019,8 @@ fn bench() {
     let limit = file_limit(most + 100);
     let pad = pad_for(size);
     println!(
-        "fan-out: clients {clients:?}, {rounds} rounds (+1 warm-up), {size}-byte update, peers {}; node {}",
+        "fan-out: clients {clients:?}, {rounds} rounds (+1 warm-up), {size}-byte update, {} items on duban's board, peers {}; node {}",
+        env_or::<u64>(ITEMS_ENV, 2_400),
         peers
             .iter()
             .map(|p| p.name())
@@ -758,6 +1045,7 @@ fn bench() {
         }
         for &peer in &peers {
             println!("  {} × {n}…", peer.name());
+            wait_for_quiet();
             let outcome = runtime.block_on(measure(
                 peer,
                 n,
@@ -788,20 +1076,26 @@ fn bench() {
 fn report(outcomes: &[Outcome]) {
     println!();
     println!(
-        "| server | clients | update bytes | p50 ms | p99 ms | max ms | last client, median round ms | missed | RSS before → idle → after rounds (MiB) | idle KiB/client | snapshot bytes |"
+        "| server | clients | update bytes | p50 ms | p99 ms | max ms | p99 of the median round ms | last client, median round ms | missed | CPU a round: server / bench client / others ms (irq, in those) | rounds redone | RSS before → idle → after rounds (MiB) | idle KiB/client | snapshot bytes |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for o in outcomes {
         println!(
-            "| {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.1} → {:.1} → {:.1} | {:.1} | {} |",
+            "| {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.0} / {:.0} / {:.0} ({:.0}) | {} | {:.1} → {:.1} → {:.1} | {:.1} | {} |",
             o.peer.name(),
             o.clients,
             o.message_len,
             o.pct(50.0),
             o.pct(99.0),
             o.pct(100.0),
+            o.round_p99_median,
             percentile(&o.last, 50.0),
             o.missing,
+            o.server_cpu_ms,
+            o.client_cpu_ms,
+            o.other_cpu_ms,
+            o.irq_cpu_ms,
+            o.redone,
             o.rss_before_kib as f64 / 1024.0,
             o.rss_idle_kib as f64 / 1024.0,
             o.rss_after_kib as f64 / 1024.0,

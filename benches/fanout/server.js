@@ -12,7 +12,8 @@ const { WebSocketServer, WebSocket } = require('ws');
 
 const pad = 'x'.repeat(Number(process.argv[2] || 1900));
 const dataTime = '2026-11-25T20:00:00+08:00';
-let seq = 0;
+// Like duban, seq starts at the start-up time in ms (the same number of digits).
+let seq = Date.now();
 
 const wss = new WebSocketServer({
   host: '127.0.0.1',

@@ -24,7 +24,7 @@ use crate::ingest::Shared;
 /// The most a client may send in one message (its pings are a few bytes).
 pub const MAX_CLIENT_MESSAGE: usize = 4096;
 /// Reading needs little: clients only send pings.
-const READ_BUFFER: usize = 4096;
+const READ_BUFFER: usize = 512;
 /// Missed updates are sent one by one up to this many; beyond, a snapshot is cheaper.
 const MAX_CATCH_UP: usize = 8;
 
