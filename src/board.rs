@@ -101,13 +101,30 @@ impl Names {
         self.projects.len()
     }
 
+    /// Names a project (at start-up, from the store's projects table).
+    pub fn name_project(&mut self, code: &str, name: &str, category: &str) {
+        let id = self.project_codes.id(code);
+        let named = ProjectName {
+            code: self.project_codes.names[id as usize].clone(),
+            name: Arc::from(name),
+            category: Arc::from(category),
+        };
+        match self.projects.get_mut(id as usize) {
+            Some(known) => *known = named,
+            None => self.projects.push(named),
+        }
+    }
+
     fn labels(&mut self, item: &Item) -> Labels {
         let project = self.project_codes.id(&item.project_code);
         let known = self.projects.get(project as usize);
         // Most records name their project as before: compare first, allocate only on change.
-        if known
-            .is_none_or(|k| *k.name != *item.project_name || *k.category != *item.project_category)
-        {
+        // Items read back from the store carry no names (each project was named once).
+        let renamed = |k: &ProjectName| {
+            !item.project_name.is_empty()
+                && (*k.name != *item.project_name || *k.category != *item.project_category)
+        };
+        if known.is_none_or(renamed) {
             let newest = ProjectName {
                 code: self.project_codes.names[project as usize].clone(),
                 name: Arc::from(item.project_name.as_str()),
@@ -208,6 +225,10 @@ impl Board {
 
     pub fn names(&self) -> &Names {
         &self.names
+    }
+
+    pub fn names_mut(&mut self) -> &mut Names {
+        &mut self.names
     }
 
     pub fn generation(&self) -> u64 {

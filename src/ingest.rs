@@ -72,6 +72,11 @@ impl Shared {
         let mut changed: Vec<Graded> = Vec::new();
         let mut unchanged: Vec<Graded> = Vec::new();
         self.store
+            .for_each_project(|code, name, category| {
+                self.board().names_mut().name_project(code, name, category);
+            })
+            .await?;
+        self.store
             .for_each_item(|s| {
                 let thresholds = self.config.grading.thresholds_for(&s.item.matter, &s.item.department);
                 let mut board = self.board();

@@ -216,6 +216,35 @@ async fn seq_grows_by_one_and_since_resumes() {
         (Some("update"), Some(left_at + 1))
     );
 
+    // The pages' way in: the snapshot over HTTP, then the socket with its seq, which then
+    // brings only what changes after it.
+    let (status, snap) = app
+        .get(&format!(
+            "/live/snapshot?screen=overview&token={SCREEN_TOKEN}"
+        ))
+        .await;
+    assert_eq!(status.as_u16(), 200);
+    assert_eq!(snap["type"], "snapshot");
+    assert_eq!(snap["panels"]["ring"]["red"], 4);
+    assert_eq!(
+        app.get("/live/snapshot?screen=overview").await.0.as_u16(),
+        401
+    );
+    let at = snap["seq"].as_u64().unwrap();
+    let mut light = connect(
+        &app,
+        &format!("screen=overview&token={SCREEN_TOKEN}&since={at}"),
+    )
+    .await;
+    assert_eq!(next(&mut light).await["type"], "hello");
+    feed.set(red_records(5));
+    let m = next(&mut light).await;
+    assert_eq!(
+        (m["type"].as_str(), m["seq"].as_u64()),
+        (Some("update"), Some(at + 1))
+    );
+    assert_eq!(m["panels"]["ring"]["red"], 5);
+
     // A since from another life of the server (ahead of it) gets a fresh snapshot.
     let mut stranger = connect(
         &app,
@@ -225,7 +254,7 @@ async fn seq_grows_by_one_and_since_resumes() {
     next(&mut stranger).await;
     let m = next(&mut stranger).await;
     assert_eq!(m["type"], "snapshot");
-    assert_eq!(m["panels"]["ring"]["red"], 4);
+    assert_eq!(m["panels"]["ring"]["red"], 5);
     app.stop().await;
 }
 

@@ -39,6 +39,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/healthz", get(api::healthz))
         .merge(api)
         .route("/ws", get(crate::live::ws::upgrade))
+        .route("/live/snapshot", get(crate::live::ws::snapshot))
         .route("/", get(pages::dashboard))
         .route("/screen/{name}", get(pages::screen))
         .route("/item/{id}", get(pages::item))

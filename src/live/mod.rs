@@ -24,7 +24,8 @@ use crate::ingest::Shared;
 use figures::{Figures, TrendDay};
 use hub::{Chart, Frame};
 
-/// Changes within this window after the first become one update.
+/// Changes within this window after the first become one update (longer after a count
+/// that took long: see `run`).
 const COALESCE: Duration = Duration::from_millis(150);
 /// With no change at all, an update still goes out this often, so the data time moves.
 const KEEPALIVE: Duration = Duration::from_secs(30);
@@ -39,6 +40,7 @@ pub async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
     loop {
         let force = last_published.elapsed() >= KEEPALIVE;
         let worker = shared.clone();
+        let started = Instant::now();
         let result = tokio::task::spawn_blocking(move || {
             let frame = painter.frame(&worker);
             (painter, frame)
@@ -60,9 +62,12 @@ pub async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
                 painter = Painter::default();
             }
         }
+        // Counting a large board takes a while and holds its lock in turns with the feeds:
+        // while a big load streams in, recount at most a fifth of the time.
+        let cooldown = (started.elapsed() * 4).clamp(COALESCE, Duration::from_secs(10));
         tokio::select! {
             () = shutdown.cancelled() => return,
-            () = shared.live.notified() => tokio::time::sleep(COALESCE).await,
+            () = shared.live.notified() => tokio::time::sleep(cooldown).await,
             () = tokio::time::sleep(Duration::from_secs(15)) => {}
         }
     }

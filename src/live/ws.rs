@@ -35,6 +35,65 @@ pub struct WsQuery {
     since: Option<u64>,
 }
 
+/// The screen asked for, if the token opens it; otherwise the refusal to send.
+fn admit(shared: &Shared, q: &WsQuery) -> Result<Option<Screen>, Response> {
+    let screen = match &q.screen {
+        Some(name) => match shared.config.screens.iter().find(|s| &s.name == name) {
+            Some(s) => Some(s.clone()),
+            // Which screens exist is told only to those who may see them all.
+            None if access::allows(&shared.config.access, q.token.as_deref(), None) => {
+                return Err(refuse(
+                    StatusCode::NOT_FOUND,
+                    format!("no screen named {name:?}"),
+                ));
+            }
+            None => return Err(unauthorized()),
+        },
+        None => None,
+    };
+    if !access::allows(&shared.config.access, q.token.as_deref(), screen.as_ref()) {
+        return Err(unauthorized());
+    }
+    Ok(screen)
+}
+
+fn unauthorized() -> Response {
+    refuse(
+        StatusCode::UNAUTHORIZED,
+        "a valid screen or viewer token is needed (?token=…)".into(),
+    )
+}
+
+/// `GET /live/snapshot`: the newest snapshot over plain HTTP, for the same tokens as the
+/// websocket. Pages fetch it first and then open the websocket with `since`, so no
+/// connection ever carries (and keeps a buffer the size of) the snapshot.
+pub async fn snapshot(
+    State(shared): State<Arc<Shared>>,
+    Query(mut q): Query<WsQuery>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    q.token = access::token_of(&uri, &headers);
+    if let Err(refusal) = admit(&shared, &q) {
+        return refusal;
+    }
+    if !shared.hub.is_ready() {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the figures are being counted; try again in a second".into(),
+        );
+    }
+    let (_, text) = shared.hub.snapshot();
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        axum::body::Bytes::from(text),
+    )
+        .into_response()
+}
+
 pub async fn upgrade(
     State(shared): State<Arc<Shared>>,
     Query(mut q): Query<WsQuery>,
@@ -44,28 +103,10 @@ pub async fn upgrade(
 ) -> Response {
     // As on every other route: `?token=` or `Authorization: Bearer`.
     q.token = access::token_of(&uri, &headers);
-    let screen = match &q.screen {
-        Some(name) => match shared.config.screens.iter().find(|s| &s.name == name) {
-            Some(s) => Some(s.clone()),
-            // Which screens exist is told only to those who may see them all.
-            None if access::allows(&shared.config.access, q.token.as_deref(), None) => {
-                return refuse(StatusCode::NOT_FOUND, format!("no screen named {name:?}"));
-            }
-            None => {
-                return refuse(
-                    StatusCode::UNAUTHORIZED,
-                    "a valid screen or viewer token is needed (?token=…)".into(),
-                );
-            }
-        },
-        None => None,
+    let screen = match admit(&shared, &q) {
+        Ok(screen) => screen,
+        Err(refusal) => return refusal,
     };
-    if !access::allows(&shared.config.access, q.token.as_deref(), screen.as_ref()) {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "a valid screen or viewer token is needed (?token=…)".into(),
-        );
-    }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
         let host = headers

@@ -377,6 +377,32 @@ impl Store {
         Ok(changed)
     }
 
+    /// Every stored project (code, name, category), a chunk at a time, for the board at
+    /// start-up: the screens name the projects of red items and rank projects by target.
+    pub async fn for_each_project(
+        &self,
+        mut visit: impl FnMut(&str, &str, &str),
+    ) -> Result<(), StoreError> {
+        let mut after = String::new();
+        loop {
+            let chunk: Vec<(String, String, String)> = self
+                .json_chunk(
+                    "project_code, project_name, category",
+                    "projects",
+                    "project_code",
+                    &after,
+                )
+                .await?;
+            let Some(last) = chunk.iter().map(|r| &r.0).max() else {
+                return Ok(());
+            };
+            after = last.clone();
+            for (code, name, category) in &chunk {
+                visit(code, name, category);
+            }
+        }
+    }
+
     /// Every stored item, a chunk at a time (a million rows are not held at once), for the
     /// board at start-up. Each chunk comes back as one JSON text built by the database
     /// (`json_group_array` / `json_agg`): handing a million rows one by one from sqlx's
@@ -412,30 +438,6 @@ impl Store {
                     to: row.3.as_deref().map(parse_time),
                 });
             }
-        }
-        // Projects are kept once each; items carry their names again at start-up, since the
-        // screens name the projects of red items and rank projects by category target.
-        let mut projects: std::collections::HashMap<String, (String, String)> =
-            std::collections::HashMap::new();
-        let mut after = String::new();
-        loop {
-            let chunk: Vec<(String, String, String)> = self
-                .json_chunk(
-                    "project_code, project_name, category",
-                    "projects",
-                    "project_code",
-                    &after,
-                )
-                .await?;
-            let Some(last) = chunk.iter().map(|r| &r.0).max() else {
-                break;
-            };
-            after = last.clone();
-            projects.extend(
-                chunk
-                    .into_iter()
-                    .map(|(code, name, category)| (code, (name, category))),
-            );
         }
         type ItemRow = (
             String,
@@ -486,13 +488,12 @@ impl Store {
                 grade,
             ) in chunk
             {
-                let (project_name, project_category) =
-                    projects.get(&project_code).cloned().unwrap_or_default();
+                // Project names are kept once each: see `for_each_project`.
                 let item = Item {
                     pauses: pauses.remove(&item_id).unwrap_or_default(),
                     project_code,
-                    project_name,
-                    project_category,
+                    project_name: String::new(),
+                    project_category: String::new(),
                     matter,
                     department,
                     stage: stage as u8,

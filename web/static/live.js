@@ -26,6 +26,7 @@
     var token = (window.Duban && window.Duban.token) || '';
     var ws = null;            // the current socket, or null
     var lastSeq = null;       // the last seq applied (snapshot or update)
+    var pending = null;       // a snapshot fetched over HTTP, applied right after hello
     var attempt = 0;          // failed attempts in a row, for the backoff
     var retryTimer = 0;
     var beatTimer = 0;
@@ -56,12 +57,28 @@
       var qs = new URLSearchParams();
       if (opts.screen) qs.set('screen', opts.screen);
       qs.set('token', token);
-      if (lastSeq !== null) qs.set('since', String(lastSeq));
+      var since = lastSeq !== null ? lastSeq : pending ? pending.seq : null;
+      if (since !== null) qs.set('since', String(since));
       return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws?' + qs;
     }
 
+    /** The first state comes over plain HTTP, then the socket opens with `since`: the server
+     *  then never sends the (large) snapshot on the socket, which keeps every connection's
+     *  buffers small. If the fetch fails the socket brings the snapshot itself. */
     function open() {
       retryTimer = 0;
+      if (lastSeq !== null) { openSocket(); return; }
+      var qs = new URLSearchParams();
+      if (opts.screen) qs.set('screen', opts.screen);
+      qs.set('token', token);
+      fetch('/live/snapshot?' + qs, { cache: 'no-store' })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (s) { pending = s && s.type === 'snapshot' && typeof s.seq === 'number' ? s : null; })
+        .catch(function () { pending = null; })
+        .then(openSocket);
+    }
+
+    function openSocket() {
       var sock;
       try {
         sock = new WebSocket(url());
@@ -177,8 +194,14 @@
           if (opts.onHello) {
             try { opts.onHello(msg); } catch (e) { console.error(e); }
           }
+          if (pending) {
+            var first = pending;
+            pending = null;
+            apply(first, true);
+          }
           break;
         case 'snapshot':
+          pending = null;
           if (typeof msg.seq === 'number') apply(msg, true);
           break;
         case 'update':
