@@ -36,16 +36,13 @@ pub struct WsQuery {
 }
 
 /// The screen asked for, if the token opens it; otherwise the refusal to send.
-fn admit(shared: &Shared, q: &WsQuery) -> Result<Option<Screen>, Response> {
+fn admit(shared: &Shared, q: &WsQuery) -> Result<Option<Screen>, (StatusCode, String)> {
     let screen = match &q.screen {
         Some(name) => match shared.config.screens.iter().find(|s| &s.name == name) {
             Some(s) => Some(s.clone()),
             // Which screens exist is told only to those who may see them all.
             None if access::allows(&shared.config.access, q.token.as_deref(), None) => {
-                return Err(refuse(
-                    StatusCode::NOT_FOUND,
-                    format!("no screen named {name:?}"),
-                ));
+                return Err((StatusCode::NOT_FOUND, format!("no screen named {name:?}")));
             }
             None => return Err(unauthorized()),
         },
@@ -57,8 +54,8 @@ fn admit(shared: &Shared, q: &WsQuery) -> Result<Option<Screen>, Response> {
     Ok(screen)
 }
 
-fn unauthorized() -> Response {
-    refuse(
+fn unauthorized() -> (StatusCode, String) {
+    (
         StatusCode::UNAUTHORIZED,
         "a valid screen or viewer token is needed (?token=…)".into(),
     )
@@ -74,8 +71,8 @@ pub async fn snapshot(
     headers: HeaderMap,
 ) -> Response {
     q.token = access::token_of(&uri, &headers);
-    if let Err(refusal) = admit(&shared, &q) {
-        return refusal;
+    if let Err((status, message)) = admit(&shared, &q) {
+        return refuse(status, message);
     }
     if !shared.hub.is_ready() {
         return refuse(
@@ -105,7 +102,7 @@ pub async fn upgrade(
     q.token = access::token_of(&uri, &headers);
     let screen = match admit(&shared, &q) {
         Ok(screen) => screen,
-        Err(refusal) => return refusal,
+        Err((status, message)) => return refuse(status, message),
     };
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
