@@ -33,6 +33,14 @@ pub struct Entry {
     next_change: Option<i64>,
 }
 
+impl Entry {
+    /// The grading on `today` (used and remaining move every working day even when the
+    /// grade does not); `None` when a date falls in a year not loaded.
+    pub fn grade_on(&self, calendar: &Calendar, today: NaiveDate) -> Option<Grading> {
+        grading::grade(&self.clock, &self.thresholds, calendar, today).ok()
+    }
+}
+
 /// Who handles an item and where it stands, as ids into the board's `Names`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Labels {
@@ -352,8 +360,7 @@ impl Board {
     /// The live grading of one item on `today` (used/remaining move every working day even
     /// when the grade does not).
     pub fn live(&self, item_id: &str, calendar: &Calendar, today: NaiveDate) -> Option<Grading> {
-        let entry = self.get(item_id)?;
-        grading::grade(&entry.clock, &entry.thresholds, calendar, today).ok()
+        self.get(item_id)?.grade_on(calendar, today)
     }
 }
 

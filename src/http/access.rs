@@ -25,6 +25,36 @@ pub fn allows(access: &Access, token: Option<&str>, screen: Option<&Screen>) -> 
     matches(&access.viewer_tokens) || screen.is_some_and(|s| matches(&s.tokens))
 }
 
+/// Why a request for a screen (or for the pages, with `name` = `None`) is turned away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No such screen, told only to a viewer token (which may see them all).
+    UnknownScreen,
+    Unauthorized,
+}
+
+/// The screen `name` names, if `token` opens it (or the pages, without a name).
+pub fn admit<'a>(
+    access: &Access,
+    screens: &'a [Screen],
+    name: Option<&str>,
+    token: Option<&str>,
+) -> Result<Option<&'a Screen>, Refusal> {
+    let screen = match name {
+        Some(name) => match screens.iter().find(|s| s.name == name) {
+            Some(s) => Some(s),
+            None if allows(access, token, None) => return Err(Refusal::UnknownScreen),
+            None => return Err(Refusal::Unauthorized),
+        },
+        None => None,
+    };
+    if allows(access, token, screen) {
+        Ok(screen)
+    } else {
+        Err(Refusal::Unauthorized)
+    }
+}
+
 /// Whether `token` opens any screen or the pages: what the screens share (their charts).
 pub fn allows_some_screen(access: &Access, screens: &[Screen], token: Option<&str>) -> bool {
     allows(access, token, None) || screens.iter().any(|s| allows(access, token, Some(s)))

@@ -66,21 +66,11 @@ fn page(
     file: &str,
 ) -> Response {
     let token = access::token_of(uri, headers);
-    let screen = match screen {
-        Some(name) => match shared.config.screens.iter().find(|s| s.name == name) {
-            Some(s) => Some(s),
-            // Which screens exist is told only to those who may see them all.
-            None if access::allows(&shared.config.access, token.as_deref(), None) => {
-                return html(StatusCode::NOT_FOUND, "not_found.html");
-            }
-            None => return html(StatusCode::UNAUTHORIZED, "unauthorized.html"),
-        },
-        None => None,
-    };
-    if access::allows(&shared.config.access, token.as_deref(), screen) {
-        html(StatusCode::OK, file)
-    } else {
-        html(StatusCode::UNAUTHORIZED, "unauthorized.html")
+    let config = &shared.config;
+    match access::admit(&config.access, &config.screens, screen, token.as_deref()) {
+        Ok(_) => html(StatusCode::OK, file),
+        Err(access::Refusal::UnknownScreen) => html(StatusCode::NOT_FOUND, "not_found.html"),
+        Err(access::Refusal::Unauthorized) => html(StatusCode::UNAUTHORIZED, "unauthorized.html"),
     }
 }
 

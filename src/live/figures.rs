@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::board::{Board, Entry, ProjectName};
 use crate::calendar::Calendar;
 use crate::grading::project::{government_days, grade_project};
-use crate::grading::{self, ClockInput, Grade, Grading, Thresholds};
+use crate::grading::{self, ClockInput, Grade, Thresholds};
 use crate::item::{STAGE_NAMES, Status};
 
 /// How many projects and red items a screen lists.
@@ -167,7 +167,7 @@ pub fn count(
             continue;
         }
         let live = if entry.grading.grade == Grade::Red || entry.clock.paused_since.is_some() {
-            match live_grading(entry, calendar, today) {
+            match entry.grade_on(calendar, today) {
                 Some(live) => live,
                 None => {
                     headline.ungradable += 1;
@@ -325,10 +325,6 @@ impl TrendTally {
             })
             .collect()
     }
-}
-
-fn live_grading(entry: &Entry, calendar: &Calendar, today: NaiveDate) -> Option<Grading> {
-    grading::grade(&entry.clock, &entry.thresholds, calendar, today).ok()
 }
 
 fn same_month(a: NaiveDate, b: NaiveDate) -> bool {

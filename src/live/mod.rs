@@ -93,22 +93,31 @@ impl PastDays {
 /// Entries looked at per hold of the board's lock when counting the trend or the projects.
 const SLICE: usize = 50_000;
 
+/// Walks the board `SLICE` entries per hold of its lock (entries are only appended or
+/// replaced in place, so the walk sees each slot once); returns how many it saw.
+fn in_slices(
+    shared: &Shared,
+    mut visit: impl FnMut(&crate::board::Board, &[crate::board::Entry]),
+) -> usize {
+    let mut at = 0;
+    loop {
+        let board = shared.board();
+        let end = (at + SLICE).min(board.len());
+        visit(&board, &board.entries()[at.min(end)..end]);
+        at = end;
+        if at >= board.len() {
+            return board.len();
+        }
+    }
+}
+
 /// Redraws the trend's past days a slice at a time, letting go of the board in between so
 /// feeds and the API are not held up on a large board.
 fn past_days(shared: &Shared, today: NaiveDate) -> PastDays {
     let mut tally = figures::TrendTally::new(today);
-    let mut at = 0;
     // Taken before the first slice: a change made while counting is then seen as new.
     let generation = shared.board().generation();
-    let items = loop {
-        let board = shared.board();
-        let end = (at + SLICE).min(board.len());
-        tally.add(&board.entries()[at.min(end)..end], &shared.calendar);
-        at = end;
-        if at >= board.len() {
-            break board.len();
-        }
-    };
+    let items = in_slices(shared, |_, entries| tally.add(entries, &shared.calendar));
     PastDays {
         today,
         at: Instant::now(),
@@ -126,16 +135,7 @@ fn projects(
     open: &std::collections::HashSet<u32>,
 ) -> Vec<figures::ProjectRow> {
     let mut clocks = figures::ProjectClocks::default();
-    let mut at = 0;
-    loop {
-        let board = shared.board();
-        let end = (at + SLICE).min(board.len());
-        clocks.add(&board, &board.entries()[at.min(end)..end], open);
-        at = end;
-        if at >= board.len() {
-            break;
-        }
-    }
+    in_slices(shared, |board, entries| clocks.add(board, entries, open));
     figures::rank_projects(
         clocks,
         &shared.calendar,

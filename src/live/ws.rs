@@ -37,28 +37,23 @@ pub struct WsQuery {
 
 /// The screen asked for, if the token opens it; otherwise the refusal to send.
 fn admit(shared: &Shared, q: &WsQuery) -> Result<Option<Screen>, (StatusCode, String)> {
-    let screen = match &q.screen {
-        Some(name) => match shared.config.screens.iter().find(|s| &s.name == name) {
-            Some(s) => Some(s.clone()),
-            // Which screens exist is told only to those who may see them all.
-            None if access::allows(&shared.config.access, q.token.as_deref(), None) => {
-                return Err((StatusCode::NOT_FOUND, format!("no screen named {name:?}")));
-            }
-            None => return Err(unauthorized()),
-        },
-        None => None,
-    };
-    if !access::allows(&shared.config.access, q.token.as_deref(), screen.as_ref()) {
-        return Err(unauthorized());
+    let config = &shared.config;
+    match access::admit(
+        &config.access,
+        &config.screens,
+        q.screen.as_deref(),
+        q.token.as_deref(),
+    ) {
+        Ok(screen) => Ok(screen.cloned()),
+        Err(access::Refusal::UnknownScreen) => Err((
+            StatusCode::NOT_FOUND,
+            format!("no screen named {:?}", q.screen.as_deref().unwrap_or("")),
+        )),
+        Err(access::Refusal::Unauthorized) => Err((
+            StatusCode::UNAUTHORIZED,
+            "a valid screen or viewer token is needed (?token=…)".into(),
+        )),
     }
-    Ok(screen)
-}
-
-fn unauthorized() -> (StatusCode, String) {
-    (
-        StatusCode::UNAUTHORIZED,
-        "a valid screen or viewer token is needed (?token=…)".into(),
-    )
 }
 
 /// `GET /live/snapshot`: the newest snapshot over plain HTTP, for the same tokens as the
