@@ -118,6 +118,16 @@ async fn the_store_on_postgres_keeps_items_history_and_quarantine() {
     app.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_grade_changes_at_the_right_midnight_on_postgres() {
+    let Some(base) = service_url("DUBAN_TEST_PG_URL") else {
+        return;
+    };
+    let url = fresh_pg_database(&base).await;
+    let dir = temp_dir();
+    grade_changes_at_the_right_midnight(&url, dir.path()).await;
+}
+
 async fn run_all(pool: &sqlx::AnyPool, statements: impl IntoIterator<Item = String>) {
     for statement in statements {
         pool.execute(sqlx::AssertSqlSafe(statement)).await.unwrap();

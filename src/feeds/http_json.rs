@@ -158,8 +158,12 @@ async fn request(
             )));
         }
     }
-    serde_json::from_slice(&body)
-        .map_err(|e| FetchError::fatal(format!("{} did not send JSON: {e}", shown(&spec.url))))
+    // A page of thousands of records takes tens of milliseconds to parse: not on the async
+    // threads, and in parallel with the page being written.
+    let parsed = tokio::task::spawn_blocking(move || serde_json::from_slice::<Value>(&body))
+        .await
+        .map_err(|e| FetchError::fatal(format!("parsing a page failed inside duban: {e}")))?;
+    parsed.map_err(|e| FetchError::fatal(format!("{} did not send JSON: {e}", shown(&spec.url))))
 }
 
 /// The URL without its query string: a token passed as `?access_token=…` must not reach

@@ -11,9 +11,10 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::spec::{FeedSpec, Source};
+use super::spec::{FeedSpec, Mapping, Source};
 use super::{FetchError, Page, folder, http_json, sql};
 use crate::ingest::{Outcome, Shared};
+use crate::item::Item;
 use crate::store::feeds::{FeedRun, Quarantined};
 
 /// Polls `spec` until shutdown.
@@ -117,12 +118,31 @@ async fn fetch_all(
     let mut newest: Option<Mark> = None;
     let mut pager = match &spec.source {
         Source::HttpJson(http) => Pager::Http(http_json::Pager::new(http, client, since.clone())),
-        Source::Folder(dir) => Pager::Folder(folder::Pager::new(dir)?),
+        Source::Folder(dir) => Pager::Folder(folder::Pager::new(dir, &spec.mapping)?),
         Source::Sql(query) => Pager::Sql(Some(sql::fetch(query, since.as_deref()).await?)),
     };
-    // HTTP pages are fetched one ahead: while a page is written (the database works on its own
-    // thread), the next one is downloaded and parsed.
-    let mut ahead: Option<Page> = None;
+    // Mapping and validating a page (and parsing an HTTP page's JSON) is done off the async
+    // threads, and HTTP pages are fetched one ahead: while a page is written (the database
+    // works on its own thread), the next one is downloaded, parsed and mapped on another.
+    let mapping = Arc::new(spec.mapping.clone());
+    let horizon = shared.clock.now() + chrono::Duration::days(1);
+    let prepared = |page: Option<Page>| {
+        let (mapping, name) = (mapping.clone(), spec.name.clone());
+        async move {
+            match page {
+                None => Ok(None),
+                Some(page) => {
+                    tokio::task::spawn_blocking(move || prepare(&mapping, &name, page, horizon))
+                        .await
+                        .map(Some)
+                        .map_err(|e| {
+                            FetchError::fatal(format!("mapping a page failed inside duban: {e}"))
+                        })
+                }
+            }
+        }
+    };
+    let mut ahead: Option<Prepared> = None;
     let mut last_page = false;
     while !last_page {
         if shutdown.is_cancelled() {
@@ -133,20 +153,20 @@ async fn fetch_all(
         }
         let page = match (ahead.take(), &mut pager) {
             (Some(page), _) => Some(page),
-            (None, Pager::Http(p)) => p.next_page().await?,
-            (None, Pager::Folder(p)) => p.next_page()?,
-            (None, Pager::Sql(rows)) => rows.take(),
+            (None, Pager::Http(p)) => prepared(p.next_page().await?).await?,
+            (None, Pager::Folder(p)) => prepared(p.next_page()?).await?,
+            (None, Pager::Sql(rows)) => prepared(rows.take()).await?,
         };
         let Some(page) = page else { break };
-        let (ingested, fetched) = match &mut pager {
+        let (stored, fetched) = match &mut pager {
             Pager::Http(p) => {
-                let (ingested, fetched) =
-                    tokio::join!(ingest_page(shared, spec, page), p.next_page());
-                (ingested, Some(fetched))
+                let next = async { prepared(p.next_page().await?).await };
+                let (stored, fetched) = tokio::join!(store_page(shared, spec, page), next);
+                (stored, Some(fetched))
             }
-            _ => (ingest_page(shared, spec, page).await, None),
+            _ => (store_page(shared, spec, page).await, None),
         };
-        let (outcome, mark) = ingested.map_err(|e| FetchError::retry(e.to_string()))?;
+        let (outcome, mark) = stored.map_err(|e| FetchError::retry(e.to_string()))?;
         match fetched.transpose()? {
             Some(Some(next)) => ahead = Some(next),
             Some(None) => last_page = true,
@@ -187,26 +207,30 @@ enum Pager<'a> {
     Sql(Option<Page>),
 }
 
-/// Maps and validates a page, quarantines what cannot be used, ingests the rest; returns the
-/// newest `updated_at` among the usable records. A record stamped more than a day ahead is
-/// stored but does not move `since`: one wrong clock upstream must not hide later records.
-async fn ingest_page(
-    shared: &Shared,
-    spec: &FeedSpec,
-    page: Page,
-) -> Result<(Outcome, Option<Mark>), crate::store::StoreError> {
-    let updated_field = spec
-        .mapping
+/// A page mapped and validated: the usable records, the refused ones, and the newest
+/// `updated_at` among the usable.
+struct Prepared {
+    items: Vec<Item>,
+    quarantine: Vec<Quarantined>,
+    newest: Option<Mark>,
+}
+
+/// Maps and validates a page (CPU only: run off the async threads). A record stamped more
+/// than a day ahead (past `horizon`) is kept but does not move `since`: one wrong clock
+/// upstream must not hide later records.
+fn prepare(mapping: &Mapping, feed: &str, page: Page, horizon: DateTime<Utc>) -> Prepared {
+    let updated_field = mapping
         .fields
         .get("updated_at")
         .map_or("updated_at", String::as_str);
-    let horizon = shared.clock.now() + chrono::Duration::days(1);
-    let mut newest: Option<Mark> = None;
-    let mut items = Vec::with_capacity(page.len());
-    let mut quarantine = Vec::new();
+    let mut prepared = Prepared {
+        items: Vec::with_capacity(page.len()),
+        quarantine: Vec::new(),
+        newest: None,
+    };
     for record in page {
         let mapped = match &record {
-            Value::Object(object) => spec.mapping.to_item(object),
+            Value::Object(object) => mapping.to_item(object),
             _ => Err(crate::item::RecordError {
                 field: String::new(),
                 problem: "not a JSON object".into(),
@@ -218,16 +242,19 @@ async fn ingest_page(
                 let stamp = record.get(updated_field).and_then(Value::as_str);
                 if let Some(stamp) = stamp
                     && item.updated_at <= horizon
-                    && newest.as_ref().is_none_or(|n| item.updated_at > n.0)
+                    && prepared
+                        .newest
+                        .as_ref()
+                        .is_none_or(|n| item.updated_at > n.0)
                 {
-                    newest = Some((item.updated_at, stamp.to_owned()));
+                    prepared.newest = Some((item.updated_at, stamp.to_owned()));
                 } else if item.updated_at > horizon {
-                    tracing::warn!(feed = %spec.name, item = %item.item_id, updated_at = %item.updated_at, "updated_at is in the future; not used for since");
+                    tracing::warn!(%feed, item = %item.item_id, updated_at = %item.updated_at, "updated_at is in the future; not used for since");
                 }
-                items.push(item);
+                prepared.items.push(item);
             }
             // The record as the feed sent it, kept only when it is refused.
-            Err(e) => quarantine.push(Quarantined {
+            Err(e) => prepared.quarantine.push(Quarantined {
                 raw: record.to_string(),
                 item_id: e.item_id,
                 field: e.field,
@@ -235,6 +262,21 @@ async fn ingest_page(
             }),
         }
     }
+    prepared
+}
+
+/// Ingests a prepared page and quarantines what cannot be used (refused records, and items
+/// that cannot be graded); returns the outcome and the page's newest `updated_at`.
+async fn store_page(
+    shared: &Shared,
+    spec: &FeedSpec,
+    page: Prepared,
+) -> Result<(Outcome, Option<Mark>), crate::store::StoreError> {
+    let Prepared {
+        items,
+        mut quarantine,
+        newest,
+    } = page;
     let (mut outcome, unusable) = shared.ingest(&spec.name, items).await?;
     quarantine.extend(unusable);
     outcome.quarantined = quarantine.len() as u64;

@@ -31,8 +31,11 @@ const COALESCE: Duration = Duration::from_millis(150);
 const KEEPALIVE: Duration = Duration::from_secs(30);
 /// The trend's past days change only when a record about the past arrives, or at midnight;
 /// redrawing them costs 29 gradings per item, so after a change they are redrawn at most
-/// this often, unless the board grew by a tenth (start-up, a first full load).
+/// this often, unless the board grew by a tenth (start-up, a first full load)...
 const PAST_DAYS_EVERY: Duration = Duration::from_secs(60);
+/// ...and then at most this often: a first load of a million records grows the board by a
+/// tenth some fifty times, and redrawing each time cost more than the load's own grading.
+const PAST_DAYS_GROWING_EVERY: Duration = Duration::from_secs(10);
 
 pub async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
     let mut painter = Painter::default();
@@ -63,8 +66,9 @@ pub async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
             }
         }
         // Counting a large board takes a while and holds its lock in turns with the feeds:
-        // while a big load streams in, recount at most a fifth of the time.
-        let cooldown = (started.elapsed() * 4).clamp(COALESCE, Duration::from_secs(10));
+        // while a big load streams in, recount at most a tenth of the time (a million-item
+        // board counts in about 0.1 s, so its screens still move within a second or so).
+        let cooldown = (started.elapsed() * 9).clamp(COALESCE, Duration::from_secs(10));
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = shared.live.notified() => tokio::time::sleep(cooldown).await,
@@ -84,9 +88,10 @@ struct PastDays {
 impl PastDays {
     fn stale(&self, today: NaiveDate, board: &crate::board::Board) -> bool {
         let changed = board.generation() != self.generation;
+        let grew = board.len() > self.items + self.items / 10;
         self.today != today
             || (changed && self.at.elapsed() >= PAST_DAYS_EVERY)
-            || board.len() > self.items + self.items / 10
+            || (grew && (self.items == 0 || self.at.elapsed() >= PAST_DAYS_GROWING_EVERY))
     }
 }
 

@@ -7,6 +7,7 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, Row};
 
+use super::rows::{self, Column, JsonRows, int, text};
 use super::{Store, StoreError, query};
 use crate::grading::{Grade, Grading};
 use crate::item::{Item, Pause, PauseKind, Status};
@@ -71,71 +72,64 @@ pub fn utc(t: &DateTime<impl chrono::TimeZone>) -> String {
         .to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-const ITEM_COLUMNS: &[&str] = &[
-    "item_id",
-    "project_code",
-    "matter",
-    "department",
-    "stage",
-    "status",
-    "accepted_at",
-    "limit_days",
-    "legal_days",
-    "extension_days",
-    "finished_at",
-    "updated_at",
-    "feed",
-    "record_hash",
-    "grade",
-    "deadline_date",
-    "allowed",
-    "used",
-    "remaining",
-    "overdue",
-    "paused",
-    "next_change",
-    "first_seen_at",
-    "changed_at",
+const ITEM_COLUMNS: &[Column] = &[
+    text("item_id"),
+    text("project_code"),
+    text("matter"),
+    text("department"),
+    int("stage"),
+    text("status"),
+    text("accepted_at"),
+    int("limit_days"),
+    int("legal_days"),
+    int("extension_days"),
+    text("finished_at"),
+    text("updated_at"),
+    text("feed"),
+    int("record_hash"),
+    // The grading, as `grading_cells` writes it.
+    text("grade"),
+    text("deadline_date"),
+    int("allowed"),
+    int("used"),
+    int("remaining"),
+    int("overdue"),
+    int("paused"),
+    text("next_change"),
+    text("first_seen_at"),
+    text("changed_at"),
 ];
 
-/// Rows per multi-row statement. SQLite: 100 (2,400 values), the best of 20, 100 and 200 on
-/// the ingest bench. PostgreSQL: as many as its 65,535 bound values allow, because sqlx 0.9.0
-/// leaves Nagle's algorithm on (sqlx issue #4335), so every statement can wait ~40 ms for a
-/// delayed ACK: fewer, larger statements wait less often.
-pub(crate) fn rows_per_statement(dialect: super::Dialect, columns: usize) -> usize {
-    match dialect {
-        super::Dialect::Sqlite => 100,
-        super::Dialect::Postgres => 60_000 / columns,
-    }
-}
+/// The grading columns of `ITEM_COLUMNS` after the item key, for a re-grade.
+const GRADE_COLUMNS: &[Column] = &[
+    text("item_id"),
+    text("grade"),
+    text("deadline_date"),
+    int("allowed"),
+    int("used"),
+    int("remaining"),
+    int("overdue"),
+    int("paused"),
+    text("next_change"),
+];
 
-/// `INSERT INTO table (columns) VALUES ($1, …), (…) <suffix>` for `rows` rows.
-fn multi_insert(table: &str, columns: &[&str], rows: usize, suffix: &str) -> String {
-    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
-    let mut n = 0;
-    for row in 0..rows {
-        if row > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for column in 0..columns.len() {
-            if column > 0 {
-                sql.push_str(", ");
-            }
-            n += 1;
-            sql.push_str(&format!("${n}"));
-        }
-        sql.push(')');
-    }
-    sql.push(' ');
-    sql.push_str(suffix);
-    sql
-}
+const HISTORY_COLUMNS: &[Column] = &[
+    text("item_id"),
+    text("at"),
+    text("grade"),
+    text("previous"),
+    text("cause"),
+];
 
-fn upsert_suffix(key: &str, columns: &[&str], keep: &[&str]) -> String {
+/// Rows a statement: large enough that statements are few, small enough that one batch's
+/// JSON (about 400 bytes an item) stays a few megabytes.
+const BATCH: usize = 10_000;
+
+fn upsert_suffix(key: &str, columns: &[Column], keep: &[&str]) -> String {
     let set: Vec<String> = columns
         .iter()
-        .filter(|c| **c != key && !keep.contains(c))
+        .map(|c| c.name)
+        .filter(|c| *c != key && !keep.contains(c))
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
     format!("ON CONFLICT ({key}) DO UPDATE SET {}", set.join(", "))
@@ -149,19 +143,17 @@ pub struct GradeUpdate<'a> {
     pub previous: Option<Grade>,
 }
 
-/// The grading columns, in table order: grade, deadline_date, allowed, used, remaining,
+/// The grading cells, in table order: grade, deadline_date, allowed, used, remaining,
 /// overdue, paused, next_change.
-fn grading_params(g: &Grading, next_change: Option<&DateTime<Utc>>) -> [Param; 8] {
-    [
-        g.grade.as_str().into(),
-        g.deadline_date.to_string().into(),
-        i64::from(g.allowed).into(),
-        i64::from(g.used).into(),
-        g.remaining.into(),
-        i64::from(g.overdue).into(),
-        i64::from(g.paused).into(),
-        next_change.map(utc).into(),
-    ]
+fn grading_cells(r: &mut rows::Row<'_>, g: &Grading, next_change: Option<&DateTime<Utc>>) {
+    r.text(g.grade.as_str())
+        .text(&g.deadline_date.to_string())
+        .int(i64::from(g.allowed))
+        .int(i64::from(g.used))
+        .int(g.remaining)
+        .int(i64::from(g.overdue))
+        .int(i64::from(g.paused))
+        .opt_time(next_change);
 }
 
 /// What start-up needs of a stored item to rebuild its clock (project name and category are
@@ -185,156 +177,162 @@ impl Store {
         if writes.is_empty() {
             return Ok(());
         }
-        let now_text = utc(&now);
+        let d = self.dialect;
+        let upsert_items = self.sql(&rows::insert(
+            d,
+            "items",
+            ITEM_COLUMNS,
+            &upsert_suffix("item_id", ITEM_COLUMNS, &["first_seen_at"]),
+        ));
+        const ID: &[Column] = &[text("item_id")];
+        let drop_pauses = self.sql(&format!(
+            "DELETE FROM pauses WHERE item_id IN ({})",
+            rows::select(d, ID, 1)
+        ));
+        let release_quarantine = self.sql(&format!(
+            "DELETE FROM quarantine WHERE feed = $1 AND item_id IN ({})",
+            rows::select(d, ID, 2)
+        ));
+        const PAUSE_COLUMNS: &[Column] = &[
+            text("item_id"),
+            int("seq"),
+            text("kind"),
+            text("from_at"),
+            text("to_at"),
+        ];
+        let insert_pauses = self.sql(&rows::insert(d, "pauses", PAUSE_COLUMNS, ""));
+        const PROJECT_COLUMNS: &[Column] =
+            &[text("project_code"), text("project_name"), text("category")];
+        let upsert_projects = self.sql(&rows::insert(
+            d,
+            "projects",
+            PROJECT_COLUMNS,
+            &upsert_suffix("project_code", PROJECT_COLUMNS, &[]),
+        ));
+        let insert_departments = self.sql(&rows::insert(
+            d,
+            "departments",
+            &[text("name")],
+            "ON CONFLICT (name) DO NOTHING",
+        ));
+        let insert_history = self.sql(&rows::insert(d, "grade_history", HISTORY_COLUMNS, ""));
+
         let mut tx = self.pool.begin().await?;
-        let item_suffix = upsert_suffix("item_id", ITEM_COLUMNS, &["first_seen_at"]);
-        for chunk in writes.chunks(rows_per_statement(self.dialect, ITEM_COLUMNS.len())) {
-            let sql = self.sql(&multi_insert(
-                "items",
-                ITEM_COLUMNS,
-                chunk.len(),
-                &item_suffix,
-            ));
-            let mut params = Vec::with_capacity(chunk.len() * ITEM_COLUMNS.len());
+        for chunk in writes.chunks(BATCH) {
+            let mut items = JsonRows::new();
             for w in chunk {
-                let (item, g) = (w.item, w.grading);
-                params.extend([
-                    Param::from(item.item_id.as_str()),
-                    item.project_code.as_str().into(),
-                    item.matter.as_str().into(),
-                    item.department.as_str().into(),
-                    i64::from(item.stage).into(),
-                    item.status.as_str().into(),
-                    utc(&item.accepted_at).into(),
-                    i64::from(item.limit_days).into(),
-                    i64::from(item.legal_days).into(),
-                    i64::from(item.extension_days).into(),
-                    item.finished_at.as_ref().map(utc).into(),
-                    utc(&item.updated_at).into(),
-                    feed.into(),
-                    (w.hash as i64).into(),
-                ]);
-                params.extend(grading_params(g, w.next_change.as_ref()));
-                params.extend([now_text.as_str().into(), now_text.as_str().into()]);
+                let item = w.item;
+                items.row(|r| {
+                    r.text(&item.item_id)
+                        .text(&item.project_code)
+                        .text(&item.matter)
+                        .text(&item.department)
+                        .int(i64::from(item.stage))
+                        .text(item.status.as_str())
+                        .time(&item.accepted_at)
+                        .int(i64::from(item.limit_days))
+                        .int(i64::from(item.legal_days))
+                        .int(i64::from(item.extension_days))
+                        .opt_time(item.finished_at.as_ref())
+                        .time(&item.updated_at)
+                        .text(feed)
+                        .int(w.hash as i64);
+                    grading_cells(r, w.grading, w.next_change.as_ref());
+                    r.time(&now).time(&now);
+                });
             }
-            bind_all(query(&sql), params).execute(&mut *tx).await?;
-        }
+            query(&upsert_items)
+                .bind(items.finish())
+                .execute(&mut *tx)
+                .await?;
 
-        let changed: Vec<&ItemWrite> = writes.iter().filter(|w| w.record_changed).collect();
-        for chunk in changed.chunks(rows_per_statement(self.dialect, 1)) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = self.sql(&format!(
-                "DELETE FROM pauses WHERE item_id IN ({})",
-                placeholders.join(", ")
-            ));
-            let params = chunk
-                .iter()
-                .map(|w| Param::from(w.item.item_id.as_str()))
-                .collect();
-            bind_all(query(&sql), params).execute(&mut *tx).await?;
-        }
-        // A good record for an item ends its quarantine from this feed.
-        for chunk in changed.chunks(rows_per_statement(self.dialect, 1)) {
-            let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
-            let sql = self.sql(&format!(
-                "DELETE FROM quarantine WHERE feed = $1 AND item_id IN ({})",
-                placeholders.join(", ")
-            ));
-            let mut params = vec![Param::from(feed)];
-            params.extend(chunk.iter().map(|w| Param::from(w.item.item_id.as_str())));
-            bind_all(query(&sql), params).execute(&mut *tx).await?;
-        }
-        let pauses: Vec<(&str, usize, &Pause)> = changed
-            .iter()
-            .flat_map(|w| {
-                w.item
-                    .pauses
-                    .iter()
-                    .enumerate()
-                    .map(move |(i, p)| (w.item.item_id.as_str(), i, p))
-            })
-            .collect();
-        const PAUSE_COLUMNS: &[&str] = &["item_id", "seq", "kind", "from_at", "to_at"];
-        for chunk in pauses.chunks(rows_per_statement(self.dialect, PAUSE_COLUMNS.len())) {
-            let sql = self.sql(&multi_insert("pauses", PAUSE_COLUMNS, chunk.len(), ""));
-            let mut params = Vec::new();
-            for (id, seq, pause) in chunk {
-                params.extend([
-                    Param::from(*id),
-                    (*seq as i64).into(),
-                    pause.kind.as_str().into(),
-                    utc(&pause.from).into(),
-                    pause.to.as_ref().map(utc).into(),
-                ]);
+            let changed: Vec<&ItemWrite> = chunk.iter().filter(|w| w.record_changed).collect();
+            if !changed.is_empty() {
+                let mut ids = JsonRows::new();
+                let mut pauses = JsonRows::new();
+                let mut projects: Vec<(&str, &str, &str)> = Vec::new();
+                let mut departments: Vec<&str> = Vec::new();
+                for w in &changed {
+                    let item = w.item;
+                    ids.row(|r| {
+                        r.text(&item.item_id);
+                    });
+                    for (seq, pause) in item.pauses.iter().enumerate() {
+                        pauses.row(|r| {
+                            r.text(&item.item_id)
+                                .int(seq as i64)
+                                .text(pause.kind.as_str())
+                                .time(&pause.from)
+                                .opt_time(pause.to.as_ref());
+                        });
+                    }
+                    projects.push((
+                        &item.project_code,
+                        &item.project_name,
+                        &item.project_category,
+                    ));
+                    departments.push(&item.department);
+                }
+                let ids = ids.finish();
+                query(&drop_pauses)
+                    .bind(ids.clone())
+                    .execute(&mut *tx)
+                    .await?;
+                // A good record for an item ends its quarantine from this feed.
+                query(&release_quarantine)
+                    .bind(feed)
+                    .bind(ids)
+                    .execute(&mut *tx)
+                    .await?;
+                if !pauses.is_empty() {
+                    query(&insert_pauses)
+                        .bind(pauses.finish())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                // One row a key: PostgreSQL refuses an upsert that touches a row twice.
+                projects.sort_unstable();
+                projects.dedup_by_key(|p| p.0);
+                let mut rows = JsonRows::new();
+                for (code, name, category) in projects {
+                    rows.row(|r| {
+                        r.text(code).text(name).text(category);
+                    });
+                }
+                query(&upsert_projects)
+                    .bind(rows.finish())
+                    .execute(&mut *tx)
+                    .await?;
+                departments.sort_unstable();
+                departments.dedup();
+                let mut rows = JsonRows::new();
+                for name in departments {
+                    rows.row(|r| {
+                        r.text(name);
+                    });
+                }
+                query(&insert_departments)
+                    .bind(rows.finish())
+                    .execute(&mut *tx)
+                    .await?;
             }
-            bind_all(query(&sql), params).execute(&mut *tx).await?;
-        }
 
-        let mut projects: Vec<(&str, &str, &str)> = changed
-            .iter()
-            .map(|w| {
-                (
-                    w.item.project_code.as_str(),
-                    w.item.project_name.as_str(),
-                    w.item.project_category.as_str(),
-                )
-            })
-            .collect();
-        projects.sort_unstable();
-        projects.dedup_by_key(|p| p.0);
-        const PROJECT_COLUMNS: &[&str] = &["project_code", "project_name", "category"];
-        let project_suffix = upsert_suffix("project_code", PROJECT_COLUMNS, &[]);
-        for chunk in projects.chunks(rows_per_statement(self.dialect, PROJECT_COLUMNS.len())) {
-            let sql = self.sql(&multi_insert(
-                "projects",
-                PROJECT_COLUMNS,
-                chunk.len(),
-                &project_suffix,
-            ));
-            let params = chunk
-                .iter()
-                .flat_map(|(c, n, k)| [Param::from(*c), (*n).into(), (*k).into()])
-                .collect();
-            bind_all(query(&sql), params).execute(&mut *tx).await?;
-        }
-        let mut departments: Vec<&str> =
-            changed.iter().map(|w| w.item.department.as_str()).collect();
-        departments.sort_unstable();
-        departments.dedup();
-        for chunk in departments.chunks(rows_per_statement(self.dialect, 1)) {
-            let sql = self.sql(&multi_insert(
-                "departments",
-                &["name"],
-                chunk.len(),
-                "ON CONFLICT (name) DO NOTHING",
-            ));
-            let params = chunk.iter().map(|d| Param::from(*d)).collect();
-            bind_all(query(&sql), params).execute(&mut *tx).await?;
-        }
-
-        let history: Vec<&ItemWrite> = writes
-            .iter()
-            .filter(|w| w.previous != Some(w.grading.grade))
-            .collect();
-        const HISTORY_COLUMNS: &[&str] = &["item_id", "at", "grade", "previous", "cause"];
-        for chunk in history.chunks(rows_per_statement(self.dialect, HISTORY_COLUMNS.len())) {
-            let sql = self.sql(&multi_insert(
-                "grade_history",
-                HISTORY_COLUMNS,
-                chunk.len(),
-                "",
-            ));
-            let mut params = Vec::new();
-            for w in chunk {
-                params.extend([
-                    Param::from(w.item.item_id.as_str()),
-                    now_text.as_str().into(),
-                    w.grading.grade.as_str().into(),
-                    w.previous.map(|g| g.as_str()).into(),
-                    cause.into(),
-                ]);
+            let mut history = JsonRows::new();
+            for w in chunk.iter().filter(|w| w.previous != Some(w.grading.grade)) {
+                history.row(|r| {
+                    r.text(&w.item.item_id)
+                        .time(&now)
+                        .text(w.grading.grade.as_str())
+                        .opt_text(w.previous.map(Grade::as_str))
+                        .text(cause);
+                });
             }
-            bind_all(query(&sql), params).execute(&mut *tx).await?;
+            if !history.is_empty() {
+                query(&insert_history)
+                    .bind(history.finish())
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
         Ok(())
@@ -347,30 +345,49 @@ impl Store {
         updates: &[GradeUpdate<'_>],
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
-        let now_text = utc(&now);
-        let update = self.sql(
-            "UPDATE items SET grade = $1, deadline_date = $2, allowed = $3, used = $4, remaining = $5, \
-             overdue = $6, paused = $7, next_change = $8, changed_at = $9 WHERE item_id = $10",
-        );
-        let history = self.sql(
-            "INSERT INTO grade_history (item_id, at, grade, previous, cause) VALUES ($1, $2, $3, $4, 'clock')",
-        );
+        let d = self.dialect;
+        let set: Vec<String> = GRADE_COLUMNS[1..]
+            .iter()
+            .map(|c| format!("{0} = u.{0}", c.name))
+            .collect();
+        let update = self.sql(&format!(
+            "UPDATE items SET {}, changed_at = $1 FROM ({}) AS u WHERE items.item_id = u.item_id",
+            set.join(", "),
+            rows::select(d, GRADE_COLUMNS, 2)
+        ));
+        let insert_history = self.sql(&rows::insert(d, "grade_history", HISTORY_COLUMNS, ""));
         let mut changed = 0;
         let mut tx = self.pool.begin().await?;
-        for u in updates {
-            let g = u.grading;
-            let mut params = grading_params(g, u.next_change.as_ref()).to_vec();
-            params.extend([now_text.as_str().into(), u.item_id.into()]);
-            bind_all(query(&update), params).execute(&mut *tx).await?;
-            if u.previous != Some(g.grade) {
-                changed += 1;
-                let params = vec![
-                    Param::from(u.item_id),
-                    now_text.as_str().into(),
-                    g.grade.as_str().into(),
-                    u.previous.map(|p| p.as_str()).into(),
-                ];
-                bind_all(query(&history), params).execute(&mut *tx).await?;
+        for chunk in updates.chunks(BATCH) {
+            let mut gradings = JsonRows::new();
+            let mut history = JsonRows::new();
+            for u in chunk {
+                let g = u.grading;
+                gradings.row(|r| {
+                    r.text(u.item_id);
+                    grading_cells(r, g, u.next_change.as_ref());
+                });
+                if u.previous != Some(g.grade) {
+                    history.row(|r| {
+                        r.text(u.item_id)
+                            .time(&now)
+                            .text(g.grade.as_str())
+                            .opt_text(u.previous.map(Grade::as_str))
+                            .text("clock");
+                    });
+                }
+            }
+            query(&update)
+                .bind(utc(&now))
+                .bind(gradings.finish())
+                .execute(&mut *tx)
+                .await?;
+            if !history.is_empty() {
+                changed += history.len();
+                query(&insert_history)
+                    .bind(history.finish())
+                    .execute(&mut *tx)
+                    .await?;
             }
         }
         tx.commit().await?;

@@ -6,10 +6,12 @@
 //! - `items`: items, pauses, projects, departments, grade history; loading at start-up.
 //! - `feeds`: feed runs, incremental `since` marks, quarantine.
 //! - `queries`: the reads behind the HTTP API.
+//! - `rows`: batches of rows written as one JSON value a statement.
 
 pub mod feeds;
 pub mod items;
 pub mod queries;
+mod rows;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -234,6 +234,53 @@ pub fn record(id: &str, accepted: &str, limit: u32) -> Value {
     })
 }
 
+/// On the store at `database_url`: an item turns yellow exactly at local midnight, written
+/// with a `clock` history row, and a paused item's pauses are kept. (Run on SQLite and on
+/// PostgreSQL: the clock's re-grade and the pauses are written by dialect-specific SQL.)
+pub async fn grade_changes_at_the_right_midnight(database_url: &str, dir: &Path) {
+    use duban::clock::ManualClock;
+    let (feed, url) = FeedServer::start().await;
+    // Accepted Monday 2 Nov, 5 days: blue through 4 Nov, yellow from 5 Nov 00:00 (+08:00).
+    let mut paused = record("M-2", "2026-11-02T09:30:00+08:00", 20);
+    paused["pauses"] = json!([
+        {"kind": "correction", "from": "2026-11-03T10:00:00+08:00", "to": "2026-11-04T10:00:00+08:00"}
+    ]);
+    feed.set(vec![record("M-1", "2026-11-02T09:30:00+08:00", 5), paused]);
+    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+    let clock = ManualClock::new(at("2026-11-04T23:59:58+08:00"));
+    let feeds = format!(
+        "[[feeds]]\nname = \"main\"\nkind = \"http_json\"\nschedule = \"* * * * * *\"\nurl = \"{url}\"\nrecords_path = \"items\"\n"
+    );
+    let config = load_config(dir, &config_text(database_url, &feeds));
+    let app = spawn_app(config, Clock::Manual(clock.clone())).await;
+    eventually(10, "stored", || async { app.items("").await["total"] == 2 }).await;
+    let item = app.item("M-1").await;
+    assert_eq!(
+        (item["grade"].as_str(), item["used"].as_i64()),
+        (Some("blue"), Some(2))
+    );
+    assert_eq!(item["next_change"], "2026-11-05T00:00:00+08:00");
+    let pauses = app.item("M-2").await["pauses"].clone();
+    assert_eq!(pauses.as_array().map(Vec::len), Some(1), "{pauses}");
+
+    clock.set(at("2026-11-04T23:59:59+08:00"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.items("grade=blue").await["total"], 2, "not yet");
+
+    clock.set(at("2026-11-05T00:00:00+08:00"));
+    eventually(5, "yellow at midnight", || async {
+        app.items("grade=yellow").await["total"] == 1
+    })
+    .await;
+    let item = app.item("M-1").await;
+    assert_eq!(item["used"], 3, "{item}");
+    let history = item["history"].clone();
+    assert_eq!(history[1]["cause"], "clock", "{history}");
+    assert_eq!(history[1]["at"], "2026-11-04T16:00:00Z");
+    assert_eq!(history[1]["previous"], "blue");
+    app.stop().await;
+}
+
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }

@@ -1,0 +1,213 @@
+//! Row batches: many rows written by one statement with one bound value, a JSON array of
+//! rows that the database unpacks itself (`json_each` in SQLite, `json_array_elements` in
+//! PostgreSQL). Binding every cell on its own cost more than the rest of an ingest: each
+//! value was copied twice on its way through sqlx's `Any` driver, SQLite bound and cleared
+//! each, and PostgreSQL allows only 65,535 of them a statement. The reads at start-up come
+//! back the same way (see `items::json_chunk`).
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use super::Dialect;
+
+/// A column of a batch and the type the database gets it as.
+#[derive(Clone, Copy)]
+pub(crate) struct Column {
+    pub name: &'static str,
+    integer: bool,
+}
+
+pub(crate) const fn text(name: &'static str) -> Column {
+    Column {
+        name,
+        integer: false,
+    }
+}
+
+pub(crate) const fn int(name: &'static str) -> Column {
+    Column {
+        name,
+        integer: true,
+    }
+}
+
+/// `SELECT <column i of each row> AS <name>, … FROM <the rows bound to $param>`.
+pub(crate) fn select(dialect: Dialect, columns: &[Column], param: usize) -> String {
+    let fields: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| match dialect {
+            Dialect::Sqlite => format!("value ->> {i} AS {}", c.name),
+            Dialect::Postgres => {
+                let kind = if c.integer { "bigint" } else { "text" };
+                format!("(r ->> {i})::{kind} AS {}", c.name)
+            }
+        })
+        .collect();
+    let source = match dialect {
+        Dialect::Sqlite => format!("jsonb_each(${param})"),
+        Dialect::Postgres => format!("json_array_elements(${param}::json) AS r"),
+    };
+    format!("SELECT {} FROM {source}", fields.join(", "))
+}
+
+/// `INSERT INTO table (columns) SELECT … <suffix>` for a batch bound to `$1`. (`WHERE true`
+/// is how SQLite tells an upsert's `ON CONFLICT` from a join's `ON`.)
+pub(crate) fn insert(dialect: Dialect, table: &str, columns: &[Column], suffix: &str) -> String {
+    let names: Vec<&str> = columns.iter().map(|c| c.name).collect();
+    format!(
+        "INSERT INTO {table} ({}) {} WHERE true {suffix}",
+        names.join(", "),
+        select(dialect, columns, 1)
+    )
+}
+
+/// Rows as one JSON array of arrays, written straight into text (no value per cell).
+pub(crate) struct JsonRows {
+    json: String,
+    rows: usize,
+}
+
+impl JsonRows {
+    pub fn new() -> Self {
+        Self {
+            json: String::from("["),
+            rows: 0,
+        }
+    }
+
+    /// Adds a row: `fill` writes its cells in column order.
+    pub fn row(&mut self, fill: impl FnOnce(&mut Row<'_>)) {
+        if self.rows > 0 {
+            self.json.push(',');
+        }
+        self.json.push('[');
+        fill(&mut Row {
+            json: &mut self.json,
+            cells: 0,
+        });
+        self.json.push(']');
+        self.rows += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    pub fn finish(mut self) -> String {
+        self.json.push(']');
+        self.json
+    }
+}
+
+/// The cells of one row being written.
+pub(crate) struct Row<'a> {
+    json: &'a mut String,
+    cells: usize,
+}
+
+impl Row<'_> {
+    fn next(&mut self) -> &mut String {
+        if self.cells > 0 {
+            self.json.push(',');
+        }
+        self.cells += 1;
+        self.json
+    }
+
+    pub fn text(&mut self, value: &str) -> &mut Self {
+        escape_into(self.next(), value);
+        self
+    }
+
+    pub fn int(&mut self, value: i64) -> &mut Self {
+        let _ = write!(self.next(), "{value}");
+        self
+    }
+
+    pub fn null(&mut self) -> &mut Self {
+        self.next().push_str("null");
+        self
+    }
+
+    pub fn opt_text(&mut self, value: Option<&str>) -> &mut Self {
+        match value {
+            Some(v) => self.text(v),
+            None => self.null(),
+        }
+    }
+
+    /// An instant as the store keeps it: RFC 3339 in UTC to the second (`…Z`), as
+    /// `items::utc` writes it.
+    pub fn time<Tz: TimeZone>(&mut self, value: &DateTime<Tz>) -> &mut Self {
+        let utc = value.with_timezone(&Utc);
+        let _ = write!(self.next(), "\"{}\"", utc.format("%Y-%m-%dT%H:%M:%SZ"));
+        self
+    }
+
+    pub fn opt_time<Tz: TimeZone>(&mut self, value: Option<&DateTime<Tz>>) -> &mut Self {
+        match value {
+            Some(v) => self.time(v),
+            None => self.null(),
+        }
+    }
+}
+
+/// A JSON string literal for `value`.
+fn escape_into(json: &mut String, value: &str) {
+    json.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => json.push_str("\\\""),
+            '\\' => json.push_str("\\\\"),
+            '\n' => json.push_str("\\n"),
+            '\r' => json.push_str("\\r"),
+            '\t' => json.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(json, "\\u{:04x}", u32::from(c));
+            }
+            c => json.push(c),
+        }
+    }
+    json.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_json_that_reads_back_cell_for_cell() {
+        let mut rows = JsonRows::new();
+        let awkward = "引号\"反斜杠\\换行\n\u{1}制表\t";
+        let at = DateTime::parse_from_rfc3339("2026-11-25T10:00:00+08:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        rows.row(|r| {
+            r.text(awkward).int(-7).null().time(&at);
+        });
+        rows.row(|r| {
+            r.opt_text(None).opt_time::<Utc>(None).int(0).text("");
+        });
+        assert_eq!(rows.len(), 2);
+        let back: serde_json::Value = serde_json::from_str(&rows.finish()).unwrap();
+        assert_eq!(
+            back,
+            serde_json::json!([
+                [awkward, -7, null, "2026-11-25T02:00:00Z"],
+                [null, null, 0, ""]
+            ])
+        );
+        assert_eq!(super::super::items::utc(&at), "2026-11-25T02:00:00Z");
+    }
+
+    #[test]
+    fn an_empty_batch_is_an_empty_array() {
+        assert_eq!(JsonRows::new().finish(), "[]");
+    }
+}
