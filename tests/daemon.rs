@@ -1,5 +1,5 @@
 //! The daemon against real peers on loopback: a feed server it polls over HTTP, a temporary
-//! SQLite store, a CSV drop folder, an injected clock.
+//! SQLite store, a drop folder of CSV and XLSX files, an injected clock.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -260,38 +260,7 @@ async fn a_restart_keeps_items_history_and_quarantine() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_grade_changes_at_the_right_midnight() {
     let dir = temp_dir();
-    let (feed, url) = FeedServer::start().await;
-    // Accepted Monday 2 Nov, 5 days: blue through 4 Nov, yellow from 5 Nov 00:00 (+08:00).
-    feed.set(vec![record("M-1", "2026-11-02T09:30:00+08:00", 5)]);
-    let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
-    let clock = ManualClock::new(at("2026-11-04T23:59:58+08:00"));
-    let config = load_config(
-        dir.path(),
-        &config_text(&sqlite_url(dir.path()), &http_feed("main", &url, "")),
-    );
-    let app = spawn_app(config, Clock::Manual(clock.clone())).await;
-    eventually(10, "stored", || async { app.items("").await["total"] == 1 }).await;
-    let item = app.item("M-1").await;
-    assert_eq!(
-        (item["grade"].as_str(), item["used"].as_i64()),
-        (Some("blue"), Some(2))
-    );
-    assert_eq!(item["next_change"], "2026-11-05T00:00:00+08:00");
-
-    clock.set(at("2026-11-04T23:59:59+08:00"));
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(app.items("grade=blue").await["total"], 1, "not yet");
-
-    clock.set(at("2026-11-05T00:00:00+08:00"));
-    eventually(5, "yellow at midnight", || async {
-        app.items("grade=yellow").await["total"] == 1
-    })
-    .await;
-    let history = app.item("M-1").await["history"].clone();
-    assert_eq!(history[1]["cause"], "clock", "{history}");
-    assert_eq!(history[1]["at"], "2026-11-04T16:00:00Z");
-    assert_eq!(history[1]["previous"], "blue");
-    app.stop().await;
+    grade_changes_at_the_right_midnight(&sqlite_url(dir.path()), dir.path()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -335,7 +304,128 @@ async fn a_gbk_csv_dropped_in_a_folder_is_read_and_filed() {
     })
     .await;
     let reason = std::fs::read_to_string(drop.join("failed/export-2.xlsx.error.txt")).unwrap();
-    assert!(reason.contains("CSV"), "{reason}");
+    assert!(reason.starts_with("cannot read the workbook: "), "{reason}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_xlsx_dropped_in_a_folder_is_read_with_its_date_cells() {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    let dir = temp_dir();
+    let drop = folder(dir.path(), "drop");
+    let headers = [
+        "办件编号",
+        "项目代码",
+        "项目名称",
+        "项目类别",
+        "事项名称",
+        "办理部门",
+        "审批阶段",
+        "办件状态",
+        "受理时间",
+        "承诺时限",
+        "法定时限",
+        "延期天数",
+        "办结时间",
+        "更新时间",
+    ];
+    let mut book = Workbook::new();
+    let date = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
+    let sheet = book.add_worksheet();
+    for (column, header) in headers.iter().enumerate() {
+        sheet.write_string(0, column as u16, *header).unwrap();
+    }
+    let time = |text: &str| ExcelDateTime::parse_from_str(text).unwrap();
+    for (row, id, status, finished) in [
+        (1, "X-1", "办理中", None),
+        // Row 2 is left empty.
+        (3, "X-2", "已办结", Some("2026-11-03 16:00:00")),
+    ] {
+        for (column, text) in [
+            (0, id),
+            (1, "2611-370102-04-01-222222"),
+            (2, "历城区学校"),
+            (3, "general_social"),
+            (4, "建设工程规划许可证核发"),
+            (5, "市自然资源和规划局"),
+            (7, status),
+        ] {
+            sheet.write_string(row, column, text).unwrap();
+        }
+        for (column, number) in [(6, 2.0), (9, 5.0), (10, 20.0), (11, 0.0)] {
+            sheet.write_number(row, column, number).unwrap();
+        }
+        let accepted = time("2026-11-02 09:30:00");
+        sheet
+            .write_datetime_with_format(row, 8, &accepted, &date)
+            .unwrap();
+        let updated = time(finished.unwrap_or("2026-11-02 09:30:00"));
+        sheet
+            .write_datetime_with_format(row, 13, &updated, &date)
+            .unwrap();
+        if let Some(finished) = finished {
+            sheet
+                .write_datetime_with_format(row, 12, time(finished), &date)
+                .unwrap();
+        }
+    }
+    book.save(drop.join("export-1.xlsx")).unwrap();
+    // Not a workbook at all.
+    let mut state = 0x2545_f491_u32;
+    let noise: Vec<u8> = (0..4096)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect();
+    std::fs::write(drop.join("export-2.xlsx"), noise).unwrap();
+    // Files written in the last seconds wait a run; these are finished.
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for name in ["export-1.xlsx", "export-2.xlsx"] {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(drop.join(name))
+            .unwrap();
+        file.set_modified(an_hour_ago).unwrap();
+    }
+    let shipped = std::fs::read_to_string(root().join("config/duban.toml")).unwrap();
+    let start = shipped.find("[feeds.fields]").unwrap();
+    let end = shipped.find("[feeds.pause_fields]").unwrap();
+    let values = &shipped[shipped.find("[feeds.values.status]").unwrap()..];
+    let feeds = format!(
+        "[[feeds]]\nname = \"drop\"\nkind = \"folder\"\nschedule = \"* * * * * *\"\npath = {:?}\n\
+         time_format = \"%Y-%m-%d %H:%M:%S\"\ntimezone = \"Asia/Shanghai\"\n{}{values}",
+        path_string(&drop),
+        &shipped[start..end].replace("pauses = \"暂停记录\"\n", ""),
+    );
+    let config = load_config(dir.path(), &config_text(&sqlite_url(dir.path()), &feeds));
+    let app = spawn_app(config, Clock::System).await;
+    eventually(10, "two items stored", || async {
+        app.items("").await["total"] == 2
+    })
+    .await;
+    let item = app.item("X-1").await;
+    assert_eq!(item["accepted_at"], "2026-11-02T01:30:00Z", "{item}");
+    assert_eq!(
+        (item["stage"].clone(), item["limit_days"].clone()),
+        (json!(2), json!(5))
+    );
+    let finished = app.item("X-2").await;
+    assert_eq!(finished["status"], "finished");
+    assert_eq!(
+        finished["finished_at"], "2026-11-03T08:00:00Z",
+        "{finished}"
+    );
+    eventually(5, "files filed", || async {
+        drop.join("done/export-1.xlsx").exists()
+            && drop.join("failed/export-2.xlsx.error.txt").exists()
+    })
+    .await;
+    let reason = std::fs::read_to_string(drop.join("failed/export-2.xlsx.error.txt")).unwrap();
+    assert!(reason.starts_with("cannot read the workbook: "), "{reason}");
+    assert_eq!(app.quarantine().await["total"], 0);
     app.stop().await;
 }
 

@@ -1,30 +1,48 @@
-//! The `folder` source: CSV files dropped into a folder (UTF-8, with or without a byte-order
-//! mark, or GBK as Chinese office software exports them), with a header row that names the
-//! columns (Chinese headers are fine: the mapping renames them). Each file, once read, moves
-//! to `done/`, or to `failed/` with a `.error.txt` beside it saying why.
+//! The `folder` source: files dropped into a folder, each read whole as one page of records,
+//! with a header row that names the columns (Chinese headers are fine: the mapping renames
+//! them). CSV files are UTF-8 (with or without a byte-order mark) or GBK as Chinese office
+//! software exports them. Excel workbooks (.xlsx, .xlsm, and the older .xls) are read from
+//! their first worksheet: the first non-empty row is the header row, empty rows are skipped,
+//! numbers become text ("15", not "15.0"), error cells their text ("#N/A", which validation
+//! refuses, naming the field, where a time, a number or a known word is expected), and date
+//! cells local times in the feed's `time_format` (or, for a feed without one, RFC 3339 in
+//! the feed's zone), so the mapping reads them as it reads the feed's other times. Workbooks over 64 MiB are refused before they are opened:
+//! exports that big are better sent as CSV.
+//! Each file, once read, moves to `done/`, or to `failed/` with a `.error.txt` beside it
+//! saying why.
 
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use calamine::{Data, Reader, SheetType, Xls, Xlsx, XlsxError};
+use chrono::{NaiveDate, NaiveDateTime, TimeZone};
 use serde_json::{Map, Value};
 
-use super::spec::Folder;
+use super::spec::{Folder, Mapping};
 use super::{FetchError, Page};
 
 /// Walks the waiting files of one run, one page a file.
 pub struct Pager<'a> {
     spec: &'a Folder,
+    dates: DateCells<'a>,
     files: Vec<PathBuf>,
     current: Option<PathBuf>,
 }
 
 impl<'a> Pager<'a> {
-    pub fn new(spec: &'a Folder) -> Result<Self, FetchError> {
+    /// `mapping` is the feed's: a workbook's date cells are written as its times are.
+    pub fn new(spec: &'a Folder, mapping: &'a Mapping) -> Result<Self, FetchError> {
         let mut files = waiting_files(&spec.path)
             .map_err(|e| FetchError::retry(format!("listing {}: {e}", spec.path.display())))?;
         // Oldest name last, so that `pop` takes files in name order.
         files.sort_by(|a, b| b.cmp(a));
         Ok(Self {
             spec,
+            dates: DateCells {
+                format: mapping.time_format.as_deref(),
+                zone: mapping.timezone,
+            },
             files,
             current: None,
         })
@@ -33,7 +51,7 @@ impl<'a> Pager<'a> {
     /// The rows of the next readable file; unreadable ones move to `failed/` on the way.
     pub fn next_page(&mut self) -> Result<Option<Page>, FetchError> {
         while let Some(file) = self.files.pop() {
-            match read(&file, self.spec.gbk) {
+            match read(&file, self.spec.gbk, self.dates) {
                 Ok(rows) => {
                     self.current = Some(file);
                     return Ok(Some(rows));
@@ -86,23 +104,22 @@ fn settled(path: &Path) -> bool {
 }
 
 /// The rows of one file as JSON objects of text cells, or why the file cannot be read.
-fn read(file: &Path, gbk: bool) -> Result<Page, String> {
+fn read(file: &Path, gbk: bool, dates: DateCells<'_>) -> Result<Page, String> {
     let extension = file
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or_default()
         .to_ascii_lowercase();
     match extension.as_str() {
-        "csv" => {}
-        "xlsx" | "xls" => {
-            return Err("XLSX files are not read yet: save the sheet as CSV (UTF-8 or GBK)".into());
-        }
-        other => {
-            return Err(format!(
-                "not a CSV file (.{other}); only .csv files are read"
-            ));
-        }
+        "csv" => read_csv(file, gbk),
+        "xlsx" | "xlsm" | "xls" => read_workbook(file, &extension, dates),
+        other => Err(format!(
+            "not a CSV or Excel file (.{other}); .csv, .xlsx, .xlsm and .xls files are read"
+        )),
     }
+}
+
+fn read_csv(file: &Path, gbk: bool) -> Result<Page, String> {
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read the file: {e}"))?;
     let text = decode(&bytes, gbk)?;
     let mut reader = csv::ReaderBuilder::new()
@@ -146,6 +163,247 @@ fn decode(bytes: &[u8], gbk: bool) -> Result<String, String> {
     }
 }
 
+/// Workbooks over this size are refused before they are opened: a sheet is held in memory
+/// while it is read, and an export this big is better sent as CSV.
+const MAX_WORKBOOK_BYTES: u64 = 64 << 20;
+
+/// Filled cells read from one sheet at most (about 100,000 rows of 20 columns): a workbook
+/// compresses well, and the size limit alone does not bound what it unpacks to.
+const MAX_CELLS: usize = 2_000_000;
+
+/// How date cells are written when the feed's `time_format` cannot show them.
+const DEFAULT_TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
+/// The rows of the first worksheet, as the CSV path gives them: one object a row after the
+/// header row, every named column present, cells as trimmed text. The format is told by the
+/// content, not the name: a system that saves an .xlsx as "report.xls" is not refused.
+fn read_workbook(file: &Path, extension: &str, dates: DateCells<'_>) -> Result<Page, String> {
+    let size = std::fs::metadata(file)
+        .map_err(|e| format!("cannot read the file: {e}"))?
+        .len();
+    if size > MAX_WORKBOOK_BYTES {
+        return Err(format!(
+            "the workbook is over {} MiB ({size} bytes); export a sheet this big as CSV",
+            MAX_WORKBOOK_BYTES >> 20
+        ));
+    }
+    let unreadable = |e: &dyn std::fmt::Display| format!("cannot read the workbook: {e}");
+    let mut grid = Grid::default();
+    if compound_file(file) {
+        // The binary format of Excel 97–2003 (.xls), which calamine reads whole. An .xlsx
+        // saved with a password is such a file too, holding the encrypted zip.
+        let mut book: Xls<_> = calamine::open_workbook(file).map_err(|e| {
+            if extension == "xls" {
+                unreadable(&e)
+            } else {
+                unreadable(&"it is password-protected; save it without a password")
+            }
+        })?;
+        let sheet = first_worksheet(book.sheets_metadata())?;
+        let range = book.worksheet_range(&sheet).map_err(|e| unreadable(&e))?;
+        let (top, left) = range.start().unwrap_or_default();
+        for (row, column, cell) in range.used_cells() {
+            let position = (top + row as u32, left + column as u32);
+            grid.put(position, cell_text(cell.clone(), dates))?;
+        }
+        grid.rows(&sheet)
+    } else {
+        // Office Open XML (.xlsx, .xlsm): a zip of XML, whose sheet is read as a stream of
+        // cells.
+        let mut book: Xlsx<_> = calamine::open_workbook(file).map_err(|e| unreadable(&e))?;
+        let sheet = first_worksheet(book.sheets_metadata())?;
+        match book.worksheet_cells_reader(&sheet) {
+            Ok(mut cells) => {
+                while let Some(cell) = cells.next_cell().map_err(|e| unreadable(&e))? {
+                    let text = cell_text(Data::from(cell.get_value().clone()), dates);
+                    grid.put(cell.get_position(), text)?;
+                }
+            }
+            // How calamine sees a sheet without a single cell (`<sheetData/>`).
+            Err(XlsxError::NotAWorksheet(_)) => {}
+            Err(e) => return Err(unreadable(&e)),
+        }
+        grid.rows(&sheet)
+    }
+}
+
+/// Whether a file is an OLE compound file (an .xls workbook, or an encrypted .xlsx) rather
+/// than a zip.
+fn compound_file(file: &Path) -> bool {
+    use std::io::Read as _;
+    let mut magic = [0u8; 8];
+    std::fs::File::open(file)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok_and(|()| magic == *b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1")
+}
+
+/// The first worksheet in workbook order (chart and macro sheets are passed over).
+fn first_worksheet(sheets: &[calamine::Sheet]) -> Result<String, String> {
+    sheets
+        .iter()
+        .find(|s| s.typ == SheetType::WorkSheet)
+        .map(|s| s.name.clone())
+        .ok_or_else(|| "the workbook has no worksheet".to_owned())
+}
+
+/// The filled cells of a sheet as trimmed text, by row and column (from 0), whatever order
+/// the file lists them in. Empty cells are left out, so a sheet with a stray cell far away
+/// costs one cell, not the rectangle up to it.
+#[derive(Default)]
+struct Grid {
+    cells: BTreeMap<u32, BTreeMap<u32, String>>,
+    count: usize,
+}
+
+impl Grid {
+    fn put(&mut self, (row, column): (u32, u32), text: String) -> Result<(), String> {
+        let text = match text.trim() {
+            "" => return Ok(()),
+            trimmed if trimmed.len() == text.len() => text,
+            trimmed => trimmed.to_owned(),
+        };
+        if self.count >= MAX_CELLS {
+            return Err(format!(
+                "the first sheet has more than {MAX_CELLS} filled cells; export it as CSV"
+            ));
+        }
+        if self
+            .cells
+            .entry(row)
+            .or_default()
+            .insert(column, text)
+            .is_none()
+        {
+            self.count += 1;
+        }
+        Ok(())
+    }
+
+    /// The first row names the columns; each later row with a cell under a named column
+    /// becomes an object. A column without a header is ignored; a header twice is an error.
+    fn rows(self, sheet: &str) -> Result<Page, String> {
+        let mut rows = self.cells.into_values();
+        let Some(header_row) = rows.next() else {
+            return Err(format!("the first sheet is empty (sheet {sheet:?})"));
+        };
+        let mut first_column: BTreeMap<&str, u32> = BTreeMap::new();
+        for (column, name) in &header_row {
+            if let Some(first) = first_column.insert(name, *column) {
+                return Err(format!(
+                    "the header {name:?} is in two columns, {} and {}",
+                    column_letters(first),
+                    column_letters(*column)
+                ));
+            }
+        }
+        let mut page = Vec::new();
+        for mut row in rows {
+            if !header_row.keys().any(|column| row.contains_key(column)) {
+                continue;
+            }
+            let object: Map<String, Value> = header_row
+                .iter()
+                .map(|(column, name)| {
+                    let cell = row.remove(column).unwrap_or_default();
+                    (name.clone(), Value::String(cell))
+                })
+                .collect();
+            page.push(Value::Object(object));
+        }
+        Ok(page)
+    }
+}
+
+/// A cell as the text a CSV export of it would hold.
+fn cell_text(cell: Data, dates: DateCells<'_>) -> String {
+    match cell {
+        Data::Empty => String::new(),
+        Data::String(text) | Data::DurationIso(text) => text,
+        Data::Int(n) => n.to_string(),
+        Data::Float(x) => number_text(x),
+        Data::Bool(b) => b.to_string(),
+        Data::Error(e) => e.to_string(),
+        Data::DateTime(t) if t.is_duration() => duration_text(t.as_f64()),
+        Data::DateTime(t) => {
+            let (year, month, day, hour, minute, second, milli) = t.to_ymd_hms_milli();
+            NaiveDate::from_ymd_opt(year.into(), month.into(), day.into())
+                .and_then(|d| {
+                    d.and_hms_milli_opt(hour.into(), minute.into(), second.into(), milli.into())
+                })
+                // Excel's 1900-02-29 does not exist: left as its number, validation refuses it.
+                .map_or_else(|| number_text(t.as_f64()), |t| dates.text(t))
+        }
+        Data::DateTimeIso(text) => NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S%.f")
+            .or_else(|_| {
+                NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+                    .map(|d| d.and_time(chrono::NaiveTime::MIN))
+            })
+            .map_or(text, |t| dates.text(t)),
+    }
+}
+
+/// Whole numbers as integers ("15", not "15.0"), others in their shortest decimal form.
+fn number_text(x: f64) -> String {
+    if x == 0.0 {
+        // Not "-0".
+        "0".to_owned()
+    } else {
+        // `Display` for f64 writes the shortest text that reads back the same, with no
+        // exponent and no ".0".
+        x.to_string()
+    }
+}
+
+/// A duration cell (`[h]:mm:ss`) as hours, minutes and seconds.
+fn duration_text(days: f64) -> String {
+    let seconds = (days * 86_400.0).round() as i64;
+    let sign = if seconds < 0 { "-" } else { "" };
+    let seconds = seconds.unsigned_abs();
+    format!(
+        "{sign}{}:{:02}:{:02}",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+/// How a workbook's date cells (local times without an offset) become text that the feed's
+/// mapping reads back: in its `time_format`, or as RFC 3339 in its zone when it has none.
+#[derive(Clone, Copy)]
+struct DateCells<'a> {
+    format: Option<&'a str>,
+    zone: chrono_tz::Tz,
+}
+
+impl DateCells<'_> {
+    fn text(self, time: NaiveDateTime) -> String {
+        let Some(format) = self.format else {
+            return match self.zone.from_local_datetime(&time).earliest() {
+                Some(t) => t.fixed_offset().to_rfc3339(),
+                // A time that does not exist in the zone: validation refuses it, naming it.
+                None => time.format(DEFAULT_TIME_FORMAT).to_string(),
+            };
+        };
+        // A format that cannot show a time without an offset (a `%z` in it) gets the default.
+        let mut text = String::new();
+        match write!(text, "{}", time.format(format)) {
+            Ok(()) => text,
+            Err(_) => time.format(DEFAULT_TIME_FORMAT).to_string(),
+        }
+    }
+}
+
+/// "A" for the first column, "Z", "AA", … as Excel names them.
+fn column_letters(column: u32) -> String {
+    let mut letters = Vec::new();
+    let mut n = column + 1;
+    while n > 0 {
+        letters.push(b'A' + ((n - 1) % 26) as u8);
+        n = (n - 1) / 26;
+    }
+    letters.iter().rev().map(|&b| char::from(b)).collect()
+}
+
 /// Moves a processed file to `done/` or `failed/` (with the reason beside it).
 fn settle(dir: &Path, file: &Path, failure: Option<&str>) -> Result<(), FetchError> {
     let target = dir.join(if failure.is_some() { "failed" } else { "done" });
@@ -170,15 +428,187 @@ fn settle(dir: &Path, file: &Path, failure: Option<&str>) -> Result<(), FetchErr
 mod tests {
     use super::*;
 
+    fn dates(format: Option<&str>) -> DateCells<'_> {
+        DateCells {
+            format,
+            zone: chrono_tz::Asia::Shanghai,
+        }
+    }
+
     #[test]
     fn gbk_with_chinese_headers_is_read() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.csv");
         let (bytes, _, _) = encoding_rs::GBK.encode("办件编号,办件状态\nX-1,办理中\n");
         std::fs::write(&path, &bytes).unwrap();
-        let rows = read(&path, true).unwrap();
+        let rows = read(&path, true, dates(None)).unwrap();
         assert_eq!(rows[0]["办件编号"], "X-1");
         assert_eq!(rows[0]["办件状态"], "办理中");
-        assert!(read(&path, false).unwrap_err().contains("GBK"));
+        assert!(read(&path, false, dates(None)).unwrap_err().contains("GBK"));
+    }
+
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+
+    /// An export as an approval system writes it: a blank first row, Chinese headers with
+    /// stray spaces, a real date cell, numbers, a blank row, a column without a header; and a
+    /// second sheet that is not read.
+    fn export(path: &Path) {
+        let mut book = Workbook::new();
+        let date = Format::new().set_num_format("yyyy-mm-dd hh:mm");
+        let day = Format::new().set_num_format("yyyy/m/d");
+        let sheet = book.add_worksheet();
+        sheet.set_name("办件").unwrap();
+        for (column, header) in [" 办件编号 ", "受理时间", "承诺时限", "办件状态", "", "加急"]
+            .into_iter()
+            .enumerate()
+        {
+            sheet.write_string(1, column as u16, header).unwrap();
+        }
+        let accepted = ExcelDateTime::parse_from_str("2026-11-02 09:30:00").unwrap();
+        sheet.write_string(2, 0, "X-1").unwrap();
+        sheet
+            .write_datetime_with_format(2, 1, &accepted, &date)
+            .unwrap();
+        sheet.write_number(2, 2, 15.0).unwrap();
+        sheet.write_string(2, 3, "办理中").unwrap();
+        sheet.write_string(2, 4, "a note under no header").unwrap();
+        sheet.write_boolean(2, 5, false).unwrap();
+        // Row 3 is empty; row 4 only has a cell under no header.
+        sheet.write_string(4, 4, "ignored").unwrap();
+        let day_only = ExcelDateTime::from_ymd(2026, 11, 3).unwrap();
+        sheet.write_string(5, 0, " X-2 ").unwrap();
+        sheet
+            .write_datetime_with_format(5, 1, &day_only, &day)
+            .unwrap();
+        sheet.write_number(5, 2, 2.5).unwrap();
+        sheet.write_boolean(5, 5, true).unwrap();
+        let other = book.add_worksheet();
+        other.write_string(0, 0, "不读这一页").unwrap();
+        book.save(path).unwrap();
+    }
+
+    #[test]
+    fn the_first_sheet_of_a_workbook_is_read_like_a_csv() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.xlsx");
+        export(&path);
+        let rows = read(&path, false, dates(None)).unwrap();
+        assert_eq!(
+            Value::Array(rows),
+            serde_json::json!([
+                {"办件编号": "X-1", "受理时间": "2026-11-02T09:30:00+08:00", "承诺时限": "15",
+                 "办件状态": "办理中", "加急": "false"},
+                {"办件编号": "X-2", "受理时间": "2026-11-03T00:00:00+08:00", "承诺时限": "2.5",
+                 "办件状态": "", "加急": "true"},
+            ])
+        );
+    }
+
+    #[test]
+    fn date_cells_are_written_in_the_feeds_time_format() {
+        let dir = tempfile::tempdir().unwrap();
+        // Upper case, and .xlsm, are read the same way.
+        let path = dir.path().join("A.XLSM");
+        export(&path);
+        let rows = read(&path, false, dates(Some("%Y年%m月%d日 %H:%M"))).unwrap();
+        assert_eq!(rows[0]["受理时间"], "2026年11月02日 09:30");
+        assert_eq!(rows[1]["受理时间"], "2026年11月03日 00:00");
+        // A format that cannot show a time without an offset falls back to the default.
+        let rows = read(&path, false, dates(Some("%Y-%m-%d %H:%M %z"))).unwrap();
+        assert_eq!(rows[0]["受理时间"], "2026-11-02 09:30:00");
+    }
+
+    #[test]
+    fn a_header_in_two_columns_names_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dup.xlsx");
+        let mut book = Workbook::new();
+        let sheet = book.add_worksheet();
+        for (column, header) in ["办件编号", "受理时间", "x", "办件编号 "]
+            .into_iter()
+            .enumerate()
+        {
+            sheet.write_string(0, column as u16, header).unwrap();
+        }
+        book.save(&path).unwrap();
+        let err = read(&path, false, dates(None)).unwrap_err();
+        assert!(
+            err.contains("\"办件编号\"") && err.contains("A and D"),
+            "{err}"
+        );
+        assert_eq!(column_letters(25), "Z");
+        assert_eq!(column_letters(26), "AA");
+        assert_eq!(column_letters(16_383), "XFD");
+    }
+
+    #[test]
+    fn empty_corrupt_and_oversized_workbooks_say_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.xlsx");
+        let mut book = Workbook::new();
+        book.add_worksheet();
+        book.add_worksheet().write_string(0, 0, "办件编号").unwrap();
+        book.save(&empty).unwrap();
+        let err = read(&empty, false, dates(None)).unwrap_err();
+        assert!(err.starts_with("the first sheet is empty"), "{err}");
+
+        for name in ["corrupt.xlsx", "corrupt.xls"] {
+            let corrupt = dir.path().join(name);
+            std::fs::write(&corrupt, b"PK\x03\x04 this is no zip at all").unwrap();
+            let err = read(&corrupt, false, dates(None)).unwrap_err();
+            assert!(err.starts_with("cannot read the workbook: "), "{err}");
+        }
+        let locked = dir.path().join("locked.xlsx");
+        std::fs::write(
+            &locked,
+            b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1 and then nothing",
+        )
+        .unwrap();
+        let err = read(&locked, false, dates(None)).unwrap_err();
+        assert!(err.contains("password"), "{err}");
+
+        let big = dir.path().join("big.xlsx");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(MAX_WORKBOOK_BYTES + 1)
+            .unwrap();
+        let err = read(&big, false, dates(None)).unwrap_err();
+        assert!(err.contains("64 MiB") && err.contains("CSV"), "{err}");
+
+        let other = dir.path().join("a.ods");
+        std::fs::write(&other, b"").unwrap();
+        assert!(
+            read(&other, false, dates(None))
+                .unwrap_err()
+                .contains(".ods")
+        );
+    }
+
+    #[test]
+    fn cells_become_the_text_a_csv_would_hold() {
+        use calamine::{CellErrorType, ExcelDateTime, ExcelDateTimeType};
+        let text = |cell| cell_text(cell, dates(Some(DEFAULT_TIME_FORMAT)));
+        assert_eq!(text(Data::Float(15.0)), "15");
+        assert_eq!(text(Data::Float(-0.0)), "0");
+        assert_eq!(text(Data::Float(0.1 + 0.2)), "0.30000000000000004");
+        assert_eq!(text(Data::Float(1e20)), "100000000000000000000");
+        assert_eq!(text(Data::Int(-3)), "-3");
+        assert_eq!(text(Data::Error(CellErrorType::NA)), "#N/A");
+        assert_eq!(text(Data::Error(CellErrorType::Value)), "#VALUE!");
+        assert_eq!(text(Data::Empty), "");
+        let noon = ExcelDateTime::new(45943.5, ExcelDateTimeType::DateTime, false);
+        assert_eq!(text(Data::DateTime(noon)), "2025-10-13 12:00:00");
+        let hours = ExcelDateTime::new(1.5, ExcelDateTimeType::TimeDelta, false);
+        assert_eq!(text(Data::DateTime(hours)), "36:00:00");
+        assert_eq!(
+            text(Data::DateTimeIso("2026-11-02T09:30:00".into())),
+            "2026-11-02 09:30:00"
+        );
+        assert_eq!(text(Data::DateTimeIso("09:30:00".into())), "09:30:00");
+        // A feed without a time format reads RFC 3339: the cell gets the feed's offset.
+        assert_eq!(
+            cell_text(Data::DateTime(noon), dates(None)),
+            "2025-10-13T12:00:00+08:00"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! What a feed is, as configured in `[[feeds]]`: where the records come from (HTTP JSON, a
-//! folder of CSV files, an SQL query), when to poll (a cron schedule with seconds), and how
-//! their fields, values and times map onto the canonical item record. Raw TOML is checked
-//! here into a `FeedSpec` whose every part is known to be usable.
+//! folder of CSV or Excel files, an SQL query), when to poll (a cron schedule with seconds),
+//! and how their fields, values and times map onto the canonical item record. Raw TOML is
+//! checked here into a `FeedSpec` whose every part is known to be usable.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
