@@ -81,6 +81,7 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
     let mut tasks = JoinSet::new();
     tasks.spawn(grader::run(shared.clone(), shutdown.clone()));
     tasks.spawn(live::run(shared.clone(), shutdown.clone()));
+    tasks.spawn(checkpoints(shared.clone(), shutdown.clone()));
     let client = reqwest::Client::builder()
         .user_agent(concat!("duban/", env!("CARGO_PKG_VERSION")))
         .build()?;
@@ -155,5 +156,20 @@ pub async fn stop_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = term => {}
+    }
+}
+
+/// Keeps the store's write-ahead log short (see `Store::checkpoint`).
+async fn checkpoints(shared: Arc<Shared>, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        if let Err(e) = shared.store.checkpoint().await {
+            tracing::warn!(error = %e, "store checkpoint failed; trying again in a second");
+        }
     }
 }

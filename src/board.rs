@@ -188,6 +188,46 @@ impl Hasher for Fnv {
     }
 }
 
+/// An item's clock and grading as of a day, worked out without the board, so that a feed
+/// can do it for a page off the async threads while the previous page is being written.
+#[derive(Debug, Clone)]
+pub struct Assessment {
+    pub hash: u64,
+    /// The day it was graded on.
+    pub on: NaiveDate,
+    clock: ClockInput,
+    thresholds: Thresholds,
+    pub grading: Grading,
+    next_change: Option<i64>,
+}
+
+impl Assessment {
+    pub fn new(
+        item: &Item,
+        hash: u64,
+        thresholds: Thresholds,
+        calendar: &Calendar,
+        tz: Tz,
+        today: NaiveDate,
+    ) -> Result<Self, CalendarError> {
+        let clock = ClockInput::from_item(item, tz);
+        let grading = grading::grade(&clock, &thresholds, calendar, today)?;
+        Ok(Self {
+            hash,
+            on: today,
+            next_change: grading.next_change(tz).map(|t| t.timestamp()),
+            clock,
+            thresholds,
+            grading,
+        })
+    }
+
+    pub fn next_change(&self) -> Option<DateTime<Utc>> {
+        self.next_change
+            .and_then(|s| DateTime::from_timestamp(s, 0))
+    }
+}
+
 /// An item graded now, ready to be written and then put on the board.
 #[derive(Debug, Clone)]
 pub struct Graded {
@@ -253,11 +293,21 @@ impl Board {
         tz: Tz,
         today: NaiveDate,
     ) -> Result<Graded, CalendarError> {
-        let clock = ClockInput::from_item(item, tz);
-        let grading = grading::grade(&clock, &thresholds, calendar, today)?;
-        let next_change = grading.next_change(tz).map(|t| t.timestamp());
-        let labels = self.names.labels(item);
-        Ok(Graded {
+        let assessment = Assessment::new(item, hash, thresholds, calendar, tz, today)?;
+        Ok(self.graded(item, assessment))
+    }
+
+    /// `item` with its assessment, named and compared with what the board holds.
+    pub fn graded(&mut self, item: &Item, assessment: Assessment) -> Graded {
+        let Assessment {
+            hash,
+            on: _,
+            clock,
+            thresholds,
+            grading,
+            next_change,
+        } = assessment;
+        Graded {
             previous: self.get(&item.item_id).map(|e| e.grading.grade),
             entry: Entry {
                 item_id: item.item_id.clone(),
@@ -266,10 +316,10 @@ impl Board {
                 clock,
                 thresholds,
                 grading,
-                labels,
+                labels: self.names.labels(item),
                 next_change,
             },
-        })
+        }
     }
 
     /// Re-grades the entries whose next change has come by `now`.
@@ -311,13 +361,18 @@ impl Board {
         if graded.peek().is_some() {
             self.generation += 1;
         }
+        // The index is changed in key order afterwards: a page's items mostly change grade at
+        // the same few midnights, so sorted they touch the same few nodes of a large index
+        // instead of a random one each.
+        let mut gone = Vec::new();
+        let mut due = Vec::new();
         for Graded { entry, .. } in graded {
             let next = entry.next_change;
             let slot = match self.slots.get(&entry.item_id) {
                 Some(&slot) => {
                     let old = &mut self.entries[slot as usize];
                     if let Some(at) = old.next_change {
-                        self.index.remove(&(at, slot));
+                        gone.push((at, slot));
                     }
                     *old = entry;
                     slot
@@ -330,9 +385,15 @@ impl Board {
                 }
             };
             if let Some(at) = next {
-                self.index.insert((at, slot));
+                due.push((at, slot));
             }
         }
+        gone.sort_unstable();
+        for key in &gone {
+            self.index.remove(key);
+        }
+        due.sort_unstable();
+        self.index.extend(due);
     }
 
     /// Drops an entry whose next change can no longer be computed (a date beyond the loaded

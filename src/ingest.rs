@@ -10,14 +10,14 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::Notify;
 
-use crate::board::{Board, Graded, record_hash};
-use crate::calendar::Calendar;
+use crate::board::{Assessment, Board, Graded, record_hash};
+use crate::calendar::{Calendar, CalendarError};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::item::Item;
 use crate::metrics::Metrics;
 use crate::store::feeds::Quarantined;
-use crate::store::items::{GradeUpdate, ItemWrite};
+use crate::store::items::{GradeUpdate, ItemRow, ItemWrite, item_row};
 use crate::store::{Store, StoreError};
 
 /// A feed's health as the daemon sees it now.
@@ -124,25 +124,66 @@ impl Shared {
         Ok(stored)
     }
 
-    /// Stores new and changed records of `feed` and puts them on the board; unchanged ones
-    /// cost nothing. Items that cannot be graded (a date beyond the loaded calendar years)
-    /// are returned for quarantine.
+    /// Hashes and grades records of `feed` as of now and renders their store rows: the
+    /// part of an ingest that needs neither the board nor the store, so that a feed can do it
+    /// for a page off the async threads while the previous page is being written.
+    pub fn assess(&self, feed: &str, items: Vec<Item>) -> Vec<Assessed> {
+        let tz = self.config.timezone;
+        let today = self.clock.now().with_timezone(&tz).date_naive();
+        items
+            .into_iter()
+            .map(|item| {
+                let hash = record_hash(&item);
+                let thresholds = self
+                    .config
+                    .grading
+                    .thresholds_for(&item.matter, &item.department);
+                let assessment =
+                    Assessment::new(&item, hash, thresholds, &self.calendar, tz, today).map(|a| {
+                        let row = item_row(&item, feed, a.hash, &a.grading, a.next_change());
+                        (a, row)
+                    });
+                Assessed {
+                    item,
+                    hash,
+                    assessment,
+                }
+            })
+            .collect()
+    }
+
+    /// `assess`, then `ingest_assessed`.
     pub async fn ingest(
         &self,
         feed: &str,
         items: Vec<Item>,
     ) -> Result<(Outcome, Vec<Quarantined>), StoreError> {
+        let assessed = self.assess(feed, items);
+        self.ingest_assessed(feed, assessed).await
+    }
+
+    /// Stores new and changed records of `feed` and puts them on the board; unchanged ones
+    /// cost nothing. Items that cannot be graded (a date beyond the loaded calendar years)
+    /// are returned for quarantine.
+    pub async fn ingest_assessed(
+        &self,
+        feed: &str,
+        records: Vec<Assessed>,
+    ) -> Result<(Outcome, Vec<Quarantined>), StoreError> {
         let _writer = self.writer.lock().await;
         let now = self.clock.now();
-        let tz = self.config.timezone;
-        let today = now.with_timezone(&tz).date_naive();
+        let today = now.with_timezone(&self.config.timezone).date_naive();
         let mut outcome = Outcome::default();
         let mut quarantine = Vec::new();
-        let mut graded: Vec<(Item, Graded)> = Vec::new();
+        let mut graded: Vec<(Item, Graded, ItemRow)> = Vec::new();
         {
             let mut board = self.board();
-            for item in newest_per_item(items, &mut outcome) {
-                let hash = record_hash(&item);
+            for record in newest_per_item(records, &mut outcome) {
+                let Assessed {
+                    item,
+                    hash,
+                    assessment,
+                } = record;
                 let stored = board.get(&item.item_id);
                 // The same record again, or an older version of one already stored (a late
                 // file, a replay): nothing to write.
@@ -152,12 +193,29 @@ impl Shared {
                     outcome.unchanged += 1;
                     continue;
                 }
-                let thresholds = self
-                    .config
-                    .grading
-                    .thresholds_for(&item.matter, &item.department);
-                match board.grade(&item, hash, thresholds, &self.calendar, tz, today) {
-                    Ok(g) => graded.push((item, g)),
+                // Assessed on another day (a page read just before midnight): graded again.
+                let assessment = match assessment {
+                    Ok((a, row)) if a.on == today => Ok((a, row)),
+                    _ => {
+                        let thresholds = self
+                            .config
+                            .grading
+                            .thresholds_for(&item.matter, &item.department);
+                        let tz = self.config.timezone;
+                        Assessment::new(&item, hash, thresholds, &self.calendar, tz, today).map(
+                            |a| {
+                                let row =
+                                    item_row(&item, feed, a.hash, &a.grading, a.next_change());
+                                (a, row)
+                            },
+                        )
+                    }
+                };
+                match assessment {
+                    Ok((a, row)) => {
+                        let g = board.graded(&item, a);
+                        graded.push((item, g, row));
+                    }
                     Err(e) => quarantine.push(Quarantined {
                         item_id: Some(item.item_id.clone()),
                         field: String::new(),
@@ -170,13 +228,11 @@ impl Shared {
         }
         let writes: Vec<ItemWrite> = graded
             .iter()
-            .map(|(item, g)| ItemWrite {
+            .map(|(item, g, row)| ItemWrite {
                 item,
-                hash: g.entry.hash,
-                grading: &g.entry.grading,
-                next_change: g.next_change(),
+                row,
+                grade: g.entry.grading.grade,
                 previous: g.previous,
-                record_changed: true,
             })
             .collect();
         // Items, pauses, history and the release of their old quarantine entries: one
@@ -184,15 +240,16 @@ impl Shared {
         self.store
             .write_items(&writes, feed, &format!("feed:{feed}"), now)
             .await?;
+        drop(writes);
         outcome.stored = graded.len() as u64;
         outcome.quarantined = quarantine.len() as u64;
         self.metrics.count_grades(
             graded
                 .iter()
-                .map(|(_, g)| (g.previous, g.entry.grading.grade)),
+                .map(|(_, g, _)| (g.previous, g.entry.grading.grade)),
         );
         if !graded.is_empty() {
-            self.board().commit(graded.into_iter().map(|(_, g)| g));
+            self.board().commit(graded.into_iter().map(|(_, g, _)| g));
             self.changed.notify_one();
             self.live.notify_one();
         }
@@ -227,25 +284,41 @@ impl Shared {
     }
 }
 
+/// A record of a feed as `Shared::assess` left it: the item, its hash, and its assessment and
+/// store row, or why it cannot be graded.
+pub struct Assessed {
+    item: Item,
+    hash: u64,
+    assessment: Result<(Assessment, ItemRow), CalendarError>,
+}
+
 /// One record per item: a page (a CSV file, a change log) may hold several versions of an item;
 /// the newest `updated_at` wins, the later one on a tie. The others count as unchanged.
-fn newest_per_item(items: Vec<Item>, outcome: &mut Outcome) -> Vec<Item> {
-    let mut index: std::collections::HashMap<String, usize> =
+fn newest_per_item(items: Vec<Assessed>, outcome: &mut Outcome) -> Vec<Assessed> {
+    // Which position holds each item's newest version (keys borrowed: no copies).
+    let mut newest: std::collections::HashMap<&str, usize> =
         std::collections::HashMap::with_capacity(items.len());
-    let mut kept: Vec<Item> = Vec::with_capacity(items.len());
-    for item in items {
-        match index.get(&item.item_id) {
-            Some(&at) => {
-                outcome.unchanged += 1;
-                if item.updated_at >= kept[at].updated_at {
-                    kept[at] = item;
+    for (at, Assessed { item, .. }) in items.iter().enumerate() {
+        newest
+            .entry(item.item_id.as_str())
+            .and_modify(|kept| {
+                if item.updated_at >= items[*kept].item.updated_at {
+                    *kept = at;
                 }
-            }
-            None => {
-                index.insert(item.item_id.clone(), kept.len());
-                kept.push(item);
-            }
-        }
+            })
+            .or_insert(at);
     }
-    kept
+    if newest.len() == items.len() {
+        return items;
+    }
+    let mut keep = vec![false; items.len()];
+    for at in newest.into_values() {
+        keep[at] = true;
+    }
+    outcome.unchanged += (items.len() - keep.iter().filter(|k| **k).count()) as u64;
+    items
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(item, keep)| keep.then_some(item))
+        .collect()
 }

@@ -20,7 +20,7 @@ use chrono::{NaiveDate, NaiveDateTime, TimeZone};
 use serde_json::{Map, Value};
 
 use super::spec::{Folder, Mapping};
-use super::{FetchError, Page};
+use super::{FetchError, Page, Records};
 
 /// Walks the waiting files of one run, one page a file.
 pub struct Pager<'a> {
@@ -54,7 +54,7 @@ impl<'a> Pager<'a> {
             match read(&file, self.spec.gbk, self.dates) {
                 Ok(rows) => {
                     self.current = Some(file);
-                    return Ok(Some(rows));
+                    return Ok(Some(Page::Values(rows)));
                 }
                 Err(reason) => settle(&self.spec.path, &file, Some(&reason))?,
             }
@@ -104,7 +104,7 @@ fn settled(path: &Path) -> bool {
 }
 
 /// The rows of one file as JSON objects of text cells, or why the file cannot be read.
-fn read(file: &Path, gbk: bool, dates: DateCells<'_>) -> Result<Page, String> {
+fn read(file: &Path, gbk: bool, dates: DateCells<'_>) -> Result<Records, String> {
     let extension = file
         .extension()
         .and_then(|e| e.to_str())
@@ -119,7 +119,7 @@ fn read(file: &Path, gbk: bool, dates: DateCells<'_>) -> Result<Page, String> {
     }
 }
 
-fn read_csv(file: &Path, gbk: bool) -> Result<Page, String> {
+fn read_csv(file: &Path, gbk: bool) -> Result<Records, String> {
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read the file: {e}"))?;
     let text = decode(&bytes, gbk)?;
     let mut reader = csv::ReaderBuilder::new()
@@ -177,7 +177,7 @@ const DEFAULT_TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 /// The rows of the first worksheet, as the CSV path gives them: one object a row after the
 /// header row, every named column present, cells as trimmed text. The format is told by the
 /// content, not the name: a system that saves an .xlsx as "report.xls" is not refused.
-fn read_workbook(file: &Path, extension: &str, dates: DateCells<'_>) -> Result<Page, String> {
+fn read_workbook(file: &Path, extension: &str, dates: DateCells<'_>) -> Result<Records, String> {
     let size = std::fs::metadata(file)
         .map_err(|e| format!("cannot read the file: {e}"))?
         .len();
@@ -281,7 +281,7 @@ impl Grid {
 
     /// The first row names the columns; each later row with a cell under a named column
     /// becomes an object. A column without a header is ignored; a header twice is an error.
-    fn rows(self, sheet: &str) -> Result<Page, String> {
+    fn rows(self, sheet: &str) -> Result<Records, String> {
         let mut rows = self.cells.into_values();
         let Some(header_row) = rows.next() else {
             return Err(format!("the first sheet is empty (sheet {sheet:?})"));

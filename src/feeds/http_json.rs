@@ -2,6 +2,7 @@
 //! page or cursor pagination, an incremental `since` parameter, a timeout and a ceiling on
 //! the body size. Each page's records go to the caller before the next page is asked for.
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::spec::{Auth, HttpJson, Pagination};
@@ -17,13 +18,20 @@ pub struct Pager<'a> {
     cursors_seen: std::collections::HashSet<String>,
     pages: u32,
     finished: bool,
+    /// The feed sends canonical records (see `Page::Canonical`).
+    canonical: bool,
 }
 
 /// A run that needs more pages than this is taken for a server that ignores paging.
 const MAX_PAGES: u32 = 100_000;
 
 impl<'a> Pager<'a> {
-    pub fn new(spec: &'a HttpJson, client: &'a reqwest::Client, since: Option<String>) -> Self {
+    pub fn new(
+        spec: &'a HttpJson,
+        client: &'a reqwest::Client,
+        since: Option<String>,
+        canonical: bool,
+    ) -> Self {
         let number = match &spec.pagination {
             Pagination::Page { first_page, .. } => *first_page,
             _ => 1,
@@ -37,6 +45,7 @@ impl<'a> Pager<'a> {
             cursors_seen: Default::default(),
             pages: 0,
             finished: false,
+            canonical,
         }
     }
 
@@ -67,8 +76,23 @@ impl<'a> Pager<'a> {
             }
             Pagination::None => {}
         }
-        let mut body = request(spec, self.client, &params).await?;
-        let records = records_at(&mut body, &spec.records_path)?;
+        let body = request(spec, self.client, &params).await?;
+        // A page of thousands of records takes tens of milliseconds to parse: not on the
+        // async threads, and in parallel with the previous page being written.
+        let (canonical, records_path, url) = (
+            self.canonical,
+            spec.records_path.clone(),
+            shown(&spec.url).to_owned(),
+        );
+        let next_field = match &spec.pagination {
+            Pagination::Cursor { next_field, .. } => Some(next_field.clone()),
+            _ => None,
+        };
+        let (records, next) = tokio::task::spawn_blocking(move || {
+            read_page(body, &records_path, next_field.as_deref(), canonical, &url)
+        })
+        .await
+        .map_err(|e| FetchError::fatal(format!("parsing a page failed inside duban: {e}")))??;
         match &spec.pagination {
             Pagination::None => self.finished = true,
             Pagination::Page { .. } => {
@@ -83,22 +107,15 @@ impl<'a> Pager<'a> {
                     )));
                 }
             }
-            Pagination::Cursor { next_field, .. } => {
-                let next = match lookup(&body, next_field) {
-                    Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-                    Some(Value::Number(n)) => Some(n.to_string()),
-                    _ => None,
-                };
-                match next {
-                    Some(next) if !self.cursors_seen.insert(next.clone()) => {
-                        return Err(FetchError::fatal(format!(
-                            "the cursor {next} came back a second time; stopping instead of looping"
-                        )));
-                    }
-                    Some(next) => self.cursor = Some(next),
-                    None => self.finished = true,
+            Pagination::Cursor { .. } => match next {
+                Some(next) if !self.cursors_seen.insert(next.clone()) => {
+                    return Err(FetchError::fatal(format!(
+                        "the cursor {next} came back a second time; stopping instead of looping"
+                    )));
                 }
-            }
+                Some(next) => self.cursor = Some(next),
+                None => self.finished = true,
+            },
         }
         Ok(Some(records))
     }
@@ -108,7 +125,7 @@ async fn request(
     spec: &HttpJson,
     client: &reqwest::Client,
     params: &[(String, String)],
-) -> Result<Value, FetchError> {
+) -> Result<Vec<u8>, FetchError> {
     let builder = if spec.post {
         let body: Map<String, Value> = params
             .iter()
@@ -158,12 +175,7 @@ async fn request(
             )));
         }
     }
-    // A page of thousands of records takes tens of milliseconds to parse: not on the async
-    // threads, and in parallel with the page being written.
-    let parsed = tokio::task::spawn_blocking(move || serde_json::from_slice::<Value>(&body))
-        .await
-        .map_err(|e| FetchError::fatal(format!("parsing a page failed inside duban: {e}")))?;
-    parsed.map_err(|e| FetchError::fatal(format!("{} did not send JSON: {e}", shown(&spec.url))))
+    Ok(body)
 }
 
 /// The URL without its query string: a token passed as `?access_token=…` must not reach
@@ -180,27 +192,65 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
-fn lookup<'a>(body: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.')
-        .filter(|p| !p.is_empty())
-        .try_fold(body, |v, key| v.get(key))
-}
-
-/// Takes the list of records out of the response (the rest, e.g. a cursor, stays).
-fn records_at(body: &mut Value, path: &str) -> Result<Page, FetchError> {
-    let found = path
-        .split('.')
-        .filter(|p| !p.is_empty())
-        .try_fold(body, |v, key| v.get_mut(key));
-    match found {
-        Some(Value::Array(records)) => Ok(std::mem::take(records)),
-        _ => Err(FetchError::fatal(format!(
+/// The records of a response at `records_path`, and the next cursor at `next_field` if
+/// given. A canonical feed's records stay text (see `Page::Canonical`); others become JSON
+/// values for the mapping.
+fn read_page(
+    body: Vec<u8>,
+    records_path: &str,
+    next_field: Option<&str>,
+    canonical: bool,
+    url: &str,
+) -> Result<(Page, Option<String>), FetchError> {
+    let not_json =
+        |e: &dyn std::fmt::Display| FetchError::fatal(format!("{url} did not send JSON: {e}"));
+    let no_list = || {
+        FetchError::fatal(format!(
             "no list of records at {:?} in the response (records_path)",
-            if path.is_empty() {
+            if records_path.is_empty() {
                 "the top level"
             } else {
-                path
+                records_path
             }
-        ))),
-    }
+        ))
+    };
+    let body = String::from_utf8(body).map_err(|e| not_json(&e))?;
+    let top: &RawValue = serde_json::from_str(&body).map_err(|e| not_json(&e))?;
+    let next = match next_field.map(|field| raw_at(top, field)) {
+        Some(Some(raw)) => match serde_json::from_str::<Value>(raw.get()) {
+            Ok(Value::String(s)) if !s.is_empty() => Some(s),
+            Ok(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        },
+        _ => None,
+    };
+    let list = raw_at(top, records_path).ok_or_else(no_list)?;
+    let page = if canonical {
+        let records: Vec<&RawValue> = serde_json::from_str(list.get()).map_err(|_| no_list())?;
+        // Each record's place in the body (the raw values are slices of it).
+        let start = body.as_ptr() as usize;
+        let records = records
+            .iter()
+            .map(|r| {
+                let at = r.get().as_ptr() as usize - start;
+                at..at + r.get().len()
+            })
+            .collect();
+        Page::Canonical { body, records }
+    } else {
+        let records: Vec<Value> = serde_json::from_str(list.get()).map_err(|_| no_list())?;
+        Page::Values(records)
+    };
+    Ok((page, next))
+}
+
+/// The value at a dotted path of objects (the whole value for an empty path).
+fn raw_at<'a>(value: &'a RawValue, path: &str) -> Option<&'a RawValue> {
+    path.split('.')
+        .filter(|p| !p.is_empty())
+        .try_fold(value, |v, key| {
+            let object: std::collections::HashMap<String, &RawValue> =
+                serde_json::from_str(v.get()).ok()?;
+            object.get(key).copied()
+        })
 }

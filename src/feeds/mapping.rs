@@ -53,7 +53,8 @@ impl Mapping {
         item::from_value(&canonical)
     }
 
-    fn is_identity(&self) -> bool {
+    /// Whether the feed sends canonical records: nothing to rename or convert.
+    pub fn is_identity(&self) -> bool {
         self.fields.is_empty()
             && self.values.is_empty()
             && self.pause_fields.is_empty()

@@ -40,5 +40,31 @@ impl FetchError {
     }
 }
 
+/// Records as JSON objects: a CSV file's or a query's rows, or a feed's objects.
+pub type Records = Vec<Value>;
+
 /// One page of raw records as the source sent them.
-pub type Page = Vec<Value>;
+pub enum Page {
+    Values(Records),
+    /// A canonical feed's records left as the text it sent: each is read straight into an
+    /// item, with no JSON value in between (for a million records, building and dropping
+    /// the values cost more than everything else the feed does).
+    Canonical {
+        body: String,
+        /// Where each record is in `body`.
+        records: Vec<std::ops::Range<usize>>,
+    },
+}
+
+impl Page {
+    pub fn len(&self) -> usize {
+        match self {
+            Page::Values(records) => records.len(),
+            Page::Canonical { records, .. } => records.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::spec::{FeedSpec, Mapping, Source};
 use super::{FetchError, Page, folder, http_json, sql};
-use crate::ingest::{Outcome, Shared};
+use crate::ingest::{Assessed, Outcome, Shared};
 use crate::item::Item;
 use crate::store::feeds::{FeedRun, Quarantined};
 
@@ -65,7 +65,7 @@ pub async fn run(
 
 /// One run: fetch every page, with up to `retries` more attempts for failures that may pass.
 pub async fn run_once(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     spec: &FeedSpec,
     client: &reqwest::Client,
     shutdown: &CancellationToken,
@@ -104,7 +104,7 @@ pub async fn run_once(
 
 /// Fetches every page and ingests it, counting into `run`.
 async fn fetch_all(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     spec: &FeedSpec,
     client: &reqwest::Client,
     run: &mut FeedRun,
@@ -117,7 +117,12 @@ async fn fetch_all(
         .map_err(|e| FetchError::retry(e.to_string()))?;
     let mut newest: Option<Mark> = None;
     let mut pager = match &spec.source {
-        Source::HttpJson(http) => Pager::Http(http_json::Pager::new(http, client, since.clone())),
+        Source::HttpJson(http) => Pager::Http(http_json::Pager::new(
+            http,
+            client,
+            since.clone(),
+            spec.mapping.is_identity(),
+        )),
         Source::Folder(dir) => Pager::Folder(folder::Pager::new(dir, &spec.mapping)?),
         Source::Sql(query) => Pager::Sql(Some(sql::fetch(query, since.as_deref()).await?)),
     };
@@ -127,18 +132,16 @@ async fn fetch_all(
     let mapping = Arc::new(spec.mapping.clone());
     let horizon = shared.clock.now() + chrono::Duration::days(1);
     let prepared = |page: Option<Page>| {
-        let (mapping, name) = (mapping.clone(), spec.name.clone());
+        let (shared, mapping, name) = (shared.clone(), mapping.clone(), spec.name.clone());
         async move {
             match page {
                 None => Ok(None),
-                Some(page) => {
-                    tokio::task::spawn_blocking(move || prepare(&mapping, &name, page, horizon))
-                        .await
-                        .map(Some)
-                        .map_err(|e| {
-                            FetchError::fatal(format!("mapping a page failed inside duban: {e}"))
-                        })
-                }
+                Some(page) => tokio::task::spawn_blocking(move || {
+                    prepare(&shared, &mapping, &name, page, horizon)
+                })
+                .await
+                .map(Some)
+                .map_err(|e| FetchError::fatal(format!("mapping a page failed inside duban: {e}"))),
             }
         }
     };
@@ -207,62 +210,124 @@ enum Pager<'a> {
     Sql(Option<Page>),
 }
 
-/// A page mapped and validated: the usable records, the refused ones, and the newest
-/// `updated_at` among the usable.
+/// A page mapped, validated and assessed: the usable records, the refused ones, and the
+/// newest `updated_at` among the usable.
 struct Prepared {
-    items: Vec<Item>,
+    items: Vec<Assessed>,
     quarantine: Vec<Quarantined>,
     newest: Option<Mark>,
 }
 
-/// Maps and validates a page (CPU only: run off the async threads). A record stamped more
-/// than a day ahead (past `horizon`) is kept but does not move `since`: one wrong clock
-/// upstream must not hide later records.
-fn prepare(mapping: &Mapping, feed: &str, page: Page, horizon: DateTime<Utc>) -> Prepared {
-    let updated_field = mapping
-        .fields
-        .get("updated_at")
-        .map_or("updated_at", String::as_str);
+/// Maps, validates and assesses a page (CPU only: run off the async threads, while the
+/// previous page is written). A record stamped more than a day ahead (past `horizon`) is
+/// kept but does not move `since`: one wrong clock upstream must not hide later records.
+fn prepare(
+    shared: &Shared,
+    mapping: &Mapping,
+    feed: &str,
+    page: Page,
+    horizon: DateTime<Utc>,
+) -> Prepared {
+    let mut items = Vec::with_capacity(page.len());
     let mut prepared = Prepared {
-        items: Vec::with_capacity(page.len()),
+        items: Vec::new(),
         quarantine: Vec::new(),
         newest: None,
     };
-    for record in page {
-        let mapped = match &record {
-            Value::Object(object) => mapping.to_item(object),
-            _ => Err(crate::item::RecordError {
-                field: String::new(),
-                problem: "not a JSON object".into(),
-                item_id: None,
-            }),
-        };
-        match mapped {
-            Ok(item) => {
-                let stamp = record.get(updated_field).and_then(Value::as_str);
-                if let Some(stamp) = stamp
-                    && item.updated_at <= horizon
-                    && prepared
-                        .newest
-                        .as_ref()
-                        .is_none_or(|n| item.updated_at > n.0)
-                {
-                    prepared.newest = Some((item.updated_at, stamp.to_owned()));
-                } else if item.updated_at > horizon {
-                    tracing::warn!(%feed, item = %item.item_id, updated_at = %item.updated_at, "updated_at is in the future; not used for since");
+    // Whether a usable record may set `since`, and is newer than the newest so far.
+    let newer = |item: &Item, newest: &Option<Mark>| {
+        if item.updated_at > horizon {
+            tracing::warn!(%feed, item = %item.item_id, updated_at = %item.updated_at, "updated_at is in the future; not used for since");
+            return false;
+        }
+        newest.as_ref().is_none_or(|n| item.updated_at > n.0)
+    };
+    match page {
+        Page::Values(records) => {
+            let updated_field = mapping
+                .fields
+                .get("updated_at")
+                .map_or("updated_at", String::as_str);
+            for record in records {
+                let mapped = match &record {
+                    Value::Object(object) => mapping.to_item(object),
+                    _ => Err(not_an_object()),
+                };
+                match mapped {
+                    Ok(item) => {
+                        // `since` goes back as the feed wrote it.
+                        let stamp = record.get(updated_field).and_then(Value::as_str);
+                        if let Some(stamp) = stamp
+                            && newer(&item, &prepared.newest)
+                        {
+                            prepared.newest = Some((item.updated_at, stamp.to_owned()));
+                        }
+                        items.push(item);
+                    }
+                    // The record as the feed sent it, kept only when it is refused.
+                    Err(e) => prepared.quarantine.push(Quarantined {
+                        raw: record.to_string(),
+                        item_id: e.item_id,
+                        field: e.field,
+                        reason: e.problem,
+                    }),
                 }
-                prepared.items.push(item);
             }
-            // The record as the feed sent it, kept only when it is refused.
-            Err(e) => prepared.quarantine.push(Quarantined {
-                raw: record.to_string(),
-                item_id: e.item_id,
-                field: e.field,
-                reason: e.problem,
-            }),
+        }
+        Page::Canonical { body, records } => {
+            let mut newest_record = None;
+            for range in records {
+                let text = &body[range];
+                // A record the strict reading refuses goes the mapping's way, which also
+                // takes numbers written as text, and names the field when it refuses.
+                let mapped =
+                    crate::item::parse_record(text).or_else(|e| {
+                        match serde_json::from_str::<Value>(text) {
+                            Ok(Value::Object(object)) => mapping.to_item(&object),
+                            Ok(_) => Err(not_an_object()),
+                            Err(_) => Err(e),
+                        }
+                    });
+                match mapped {
+                    Ok(item) => {
+                        if newer(&item, &prepared.newest) {
+                            // The text is read once the page's newest is known.
+                            prepared.newest = Some((item.updated_at, String::new()));
+                            newest_record = Some(text);
+                        }
+                        items.push(item);
+                    }
+                    Err(e) => prepared.quarantine.push(Quarantined {
+                        raw: text.to_owned(),
+                        item_id: e.item_id,
+                        field: e.field,
+                        reason: e.problem,
+                    }),
+                }
+            }
+            #[derive(serde::Deserialize)]
+            struct Stamp {
+                updated_at: String,
+            }
+            prepared.newest = prepared
+                .newest
+                .zip(newest_record)
+                .and_then(|((at, _), text)| {
+                    let stamp: Stamp = serde_json::from_str(text).ok()?;
+                    Some((at, stamp.updated_at))
+                });
         }
     }
+    prepared.items = shared.assess(feed, items);
     prepared
+}
+
+fn not_an_object() -> crate::item::RecordError {
+    crate::item::RecordError {
+        field: String::new(),
+        problem: "not a JSON object".into(),
+        item_id: None,
+    }
 }
 
 /// Ingests a prepared page and quarantines what cannot be used (refused records, and items
@@ -277,7 +342,7 @@ async fn store_page(
         mut quarantine,
         newest,
     } = page;
-    let (mut outcome, unusable) = shared.ingest(&spec.name, items).await?;
+    let (mut outcome, unusable) = shared.ingest_assessed(&spec.name, items).await?;
     quarantine.extend(unusable);
     outcome.quarantined = quarantine.len() as u64;
     shared

@@ -220,7 +220,18 @@ pub fn count(
         (b.counts.red, b.counts.yellow, &a.name).cmp(&(a.counts.red, a.counts.yellow, &b.name))
     });
 
-    red.sort_by(|a, b| (b.0, a.1, &a.2.item_id).cmp(&(a.0, b.1, &b.2.item_id)));
+    // Newest red first (then the fewer days over, then the id). Only the first rows are
+    // shown: they are picked in linear time, and only they are sorted (a large board has
+    // hundreds of thousands of red items).
+    let newest_first =
+        |a: &(NaiveDate, u32, &Entry), b: &(NaiveDate, u32, &Entry)| -> std::cmp::Ordering {
+            (b.0, a.1, &a.2.item_id).cmp(&(a.0, b.1, &b.2.item_id))
+        };
+    if red.len() > RED_ROWS {
+        red.select_nth_unstable_by(RED_ROWS - 1, newest_first);
+        red.truncate(RED_ROWS);
+    }
+    red.sort_by(newest_first);
     let red_list = red
         .into_iter()
         .take(RED_ROWS)

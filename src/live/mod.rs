@@ -95,6 +95,11 @@ impl PastDays {
     }
 }
 
+/// The projects panel walks every item's clock; a project's government days move by the
+/// day, so after a change it is recounted at most this often (a first load of a million
+/// records changes the board hundreds of times).
+const PROJECTS_EVERY: Duration = Duration::from_secs(10);
+
 /// Entries looked at per hold of the board's lock when counting the trend or the projects.
 const SLICE: usize = 50_000;
 
@@ -154,8 +159,9 @@ fn projects(
 #[derive(Default)]
 struct Painter {
     past_days: Option<PastDays>,
-    /// The projects panel's rows, for the day and board generation they were counted on.
-    projects: Option<(NaiveDate, u64, Vec<figures::ProjectRow>)>,
+    /// The projects panel's rows, for the day and board generation they were counted on,
+    /// and when.
+    projects: Option<(NaiveDate, u64, Instant, Vec<figures::ProjectRow>)>,
     /// Per chart panel: the figures it was drawn from, the encoded panel, and the chart.
     drawn: HashMap<&'static str, (String, String, Chart)>,
 }
@@ -186,10 +192,14 @@ impl Painter {
             );
         }
         figures.projects = match &self.projects {
-            Some((day, seen, rows)) if *day == today && *seen == generation => rows.clone(),
+            Some((day, seen, at, rows))
+                if *day == today && (*seen == generation || at.elapsed() < PROJECTS_EVERY) =>
+            {
+                rows.clone()
+            }
             _ => {
                 let rows = projects(shared, today, &open);
-                self.projects = Some((today, generation, rows.clone()));
+                self.projects = Some((today, generation, Instant::now(), rows.clone()));
                 rows
             }
         };

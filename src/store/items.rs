@@ -12,16 +12,46 @@ use super::{Store, StoreError, query};
 use crate::grading::{Grade, Grading};
 use crate::item::{Item, Pause, PauseKind, Status};
 
-/// One item to write: the record, its grading, and what its grade was before.
+/// One new or changed record to write: the item, its row as `item_row` rendered it, its
+/// grade, and what its grade was before.
 pub struct ItemWrite<'a> {
     pub item: &'a Item,
-    pub hash: u64,
-    pub grading: &'a Grading,
-    pub next_change: Option<DateTime<Utc>>,
+    pub row: &'a ItemRow,
+    pub grade: Grade,
     /// `None` for an item not seen before.
     pub previous: Option<Grade>,
-    /// Whether the record itself changed (not only the grade, by the clock).
-    pub record_changed: bool,
+}
+
+/// An item's row of the `items` table as JSON, open (see `rows::open_row`): all but the
+/// times of the write (first seen, changed), which are only known when it is written.
+/// Rendered by `item_row`, off the writer's path.
+pub struct ItemRow(String);
+
+/// Renders an item's row: the record, the feed that sent it, its hash and its grading.
+pub fn item_row(
+    item: &Item,
+    feed: &str,
+    hash: u64,
+    grading: &Grading,
+    next_change: Option<DateTime<Utc>>,
+) -> ItemRow {
+    ItemRow(rows::open_row(400, |r| {
+        r.text(&item.item_id)
+            .text(&item.project_code)
+            .text(&item.matter)
+            .text(&item.department)
+            .int(i64::from(item.stage))
+            .text(item.status.as_str())
+            .time(&item.accepted_at)
+            .int(i64::from(item.limit_days))
+            .int(i64::from(item.legal_days))
+            .int(i64::from(item.extension_days))
+            .opt_time(item.finished_at.as_ref())
+            .time(&item.updated_at)
+            .text(feed)
+            .int(hash as i64);
+        grading_cells(r, grading, next_change.as_ref());
+    }))
 }
 
 /// A value to bind.
@@ -147,7 +177,7 @@ pub struct GradeUpdate<'a> {
 /// overdue, paused, next_change.
 fn grading_cells(r: &mut rows::Row<'_>, g: &Grading, next_change: Option<&DateTime<Utc>>) {
     r.text(g.grade.as_str())
-        .text(&g.deadline_date.to_string())
+        .date(g.deadline_date)
         .int(i64::from(g.allowed))
         .int(i64::from(g.used))
         .int(g.remaining)
@@ -219,40 +249,27 @@ impl Store {
 
         let mut tx = self.pool.begin().await?;
         for chunk in writes.chunks(BATCH) {
-            let mut items = JsonRows::new();
-            for w in chunk {
-                let item = w.item;
-                items.row(|r| {
-                    r.text(&item.item_id)
-                        .text(&item.project_code)
-                        .text(&item.matter)
-                        .text(&item.department)
-                        .int(i64::from(item.stage))
-                        .text(item.status.as_str())
-                        .time(&item.accepted_at)
-                        .int(i64::from(item.limit_days))
-                        .int(i64::from(item.legal_days))
-                        .int(i64::from(item.extension_days))
-                        .opt_time(item.finished_at.as_ref())
-                        .time(&item.updated_at)
-                        .text(feed)
-                        .int(w.hash as i64);
-                    grading_cells(r, w.grading, w.next_change.as_ref());
-                    r.time(&now).time(&now);
-                });
+            // Each row as rendered, closed with the times of this write.
+            let now_cells = format!(",\"{0}\",\"{0}\"]", utc(&now));
+            let mut items = String::with_capacity(chunk.len() * 450);
+            items.push('[');
+            for (i, w) in chunk.iter().enumerate() {
+                if i > 0 {
+                    items.push(',');
+                }
+                items.push_str(&w.row.0);
+                items.push_str(&now_cells);
             }
-            query(&upsert_items)
-                .bind(items.finish())
-                .execute(&mut *tx)
-                .await?;
+            items.push(']');
+            query(&upsert_items).bind(items).execute(&mut *tx).await?;
 
-            let changed: Vec<&ItemWrite> = chunk.iter().filter(|w| w.record_changed).collect();
-            if !changed.is_empty() {
-                let mut ids = JsonRows::new();
-                let mut pauses = JsonRows::new();
+            // What hangs off the items: pauses, quarantine, projects, departments.
+            {
+                let mut ids = JsonRows::with_capacity(chunk.len(), 32);
+                let mut pauses = JsonRows::with_capacity(chunk.len() / 4, 100);
                 let mut projects: Vec<(&str, &str, &str)> = Vec::new();
                 let mut departments: Vec<&str> = Vec::new();
-                for w in &changed {
+                for w in chunk {
                     let item = w.item;
                     ids.row(|r| {
                         r.text(&item.item_id);
@@ -317,12 +334,12 @@ impl Store {
                     .await?;
             }
 
-            let mut history = JsonRows::new();
-            for w in chunk.iter().filter(|w| w.previous != Some(w.grading.grade)) {
+            let mut history = JsonRows::with_capacity(chunk.len(), 80);
+            for w in chunk.iter().filter(|w| w.previous != Some(w.grade)) {
                 history.row(|r| {
                     r.text(&w.item.item_id)
                         .time(&now)
-                        .text(w.grading.grade.as_str())
+                        .text(w.grade.as_str())
                         .opt_text(w.previous.map(Grade::as_str))
                         .text(cause);
                 });
@@ -359,7 +376,7 @@ impl Store {
         let mut changed = 0;
         let mut tx = self.pool.begin().await?;
         for chunk in updates.chunks(BATCH) {
-            let mut gradings = JsonRows::new();
+            let mut gradings = JsonRows::with_capacity(chunk.len(), 120);
             let mut history = JsonRows::new();
             for u in chunk {
                 let g = u.grading;

@@ -110,6 +110,14 @@ impl Store {
                         conn.execute("PRAGMA journal_mode = WAL").await?;
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        // 32 MiB of page cache (the default is 2 MiB): a million items' indexes
+                        // are updated at random places (ingest of 1,000,000: 17.1 s → 15.6 s).
+                        conn.execute("PRAGMA cache_size = -32768").await?;
+                        // The WAL is copied back into the database by `checkpoint`, on its own
+                        // connection, not by whichever write happens to fill it (a tenth of
+                        // every large ingest's writing time was spent there).
+                        conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                        conn.execute("PRAGMA journal_size_limit = 67108864").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                     }
                     Ok(())
@@ -174,6 +182,16 @@ impl Store {
             Dialect::Postgres => text.to_owned(),
             Dialect::Sqlite => positional(text),
         }
+    }
+
+    /// Copies what the SQLite write-ahead log holds back into the database, beside the
+    /// writers (a passive checkpoint never waits for them). Called about once a second by
+    /// the daemon; nothing to do for PostgreSQL.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        if self.dialect == Dialect::Sqlite {
+            self.pool.execute("PRAGMA wal_checkpoint(PASSIVE)").await?;
+        }
+        Ok(())
     }
 
     pub fn pool(&self) -> &AnyPool {
