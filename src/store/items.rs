@@ -155,6 +155,18 @@ const HISTORY_COLUMNS: &[Column] = &[
 /// JSON (about 400 bytes an item) stays a few megabytes.
 const BATCH: usize = 10_000;
 
+/// One statement of a batch write, written with `$1…` for its own values, in order.
+struct Step {
+    sql: String,
+    binds: Vec<String>,
+}
+
+impl Step {
+    fn new(sql: String, binds: Vec<String>) -> Self {
+        Self { sql, binds }
+    }
+}
+
 fn upsert_suffix(key: &str, columns: &[Column], keep: &[&str]) -> String {
     let set: Vec<String> = columns
         .iter()
@@ -195,8 +207,9 @@ pub struct StoredItem {
 }
 
 impl Store {
-    /// Writes a batch in one transaction: the items with their grading, their pauses, their
-    /// projects and departments, and a history row for every grade that changed.
+    /// Writes a batch at once: the items with their grading, their pauses, their projects
+    /// and departments, and a history row for every grade that changed. SQLite runs the
+    /// statements in one transaction; PostgreSQL gets them as one statement (see `run_batches`).
     pub async fn write_items(
         &self,
         writes: &[ItemWrite<'_>],
@@ -204,25 +217,8 @@ impl Store {
         cause: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        if writes.is_empty() {
-            return Ok(());
-        }
         let d = self.dialect;
-        let upsert_items = self.sql(&rows::insert(
-            d,
-            "items",
-            ITEM_COLUMNS,
-            &upsert_suffix("item_id", ITEM_COLUMNS, &["first_seen_at"]),
-        ));
         const ID: &[Column] = &[text("item_id")];
-        let drop_pauses = self.sql(&format!(
-            "DELETE FROM pauses WHERE item_id IN ({})",
-            rows::select(d, ID, 1)
-        ));
-        let release_quarantine = self.sql(&format!(
-            "DELETE FROM quarantine WHERE feed = $1 AND item_id IN ({})",
-            rows::select(d, ID, 2)
-        ));
         const PAUSE_COLUMNS: &[Column] = &[
             text("item_id"),
             int("seq"),
@@ -230,27 +226,14 @@ impl Store {
             text("from_at"),
             text("to_at"),
         ];
-        let insert_pauses = self.sql(&rows::insert(d, "pauses", PAUSE_COLUMNS, ""));
         const PROJECT_COLUMNS: &[Column] =
             &[text("project_code"), text("project_name"), text("category")];
-        let upsert_projects = self.sql(&rows::insert(
-            d,
-            "projects",
-            PROJECT_COLUMNS,
-            &upsert_suffix("project_code", PROJECT_COLUMNS, &[]),
-        ));
-        let insert_departments = self.sql(&rows::insert(
-            d,
-            "departments",
-            &[text("name")],
-            "ON CONFLICT (name) DO NOTHING",
-        ));
-        let insert_history = self.sql(&rows::insert(d, "grade_history", HISTORY_COLUMNS, ""));
-
-        let mut tx = self.pool.begin().await?;
+        let now_cells = format!(",\"{0}\",\"{0}\"]", utc(&now));
+        let mut batches = Vec::new();
         for chunk in writes.chunks(BATCH) {
+            let mut steps: Vec<Step> = Vec::new();
+
             // Each row as rendered, closed with the times of this write.
-            let now_cells = format!(",\"{0}\",\"{0}\"]", utc(&now));
             let mut items = String::with_capacity(chunk.len() * 450);
             items.push('[');
             for (i, w) in chunk.iter().enumerate() {
@@ -261,97 +244,206 @@ impl Store {
                 items.push_str(&now_cells);
             }
             items.push(']');
-            query(&upsert_items).bind(items).execute(&mut *tx).await?;
+            steps.push(Step::new(
+                rows::insert(
+                    d,
+                    "items",
+                    ITEM_COLUMNS,
+                    &upsert_suffix("item_id", ITEM_COLUMNS, &["first_seen_at"]),
+                ),
+                vec![items],
+            ));
 
-            // What hangs off the items: pauses, quarantine, projects, departments.
-            {
-                let mut ids = JsonRows::with_capacity(chunk.len(), 32);
-                let mut pauses = JsonRows::with_capacity(chunk.len() / 4, 100);
-                let mut projects: Vec<(&str, &str, &str)> = Vec::new();
-                let mut departments: Vec<&str> = Vec::new();
-                for w in chunk {
-                    let item = w.item;
-                    ids.row(|r| {
-                        r.text(&item.item_id);
-                    });
-                    for (seq, pause) in item.pauses.iter().enumerate() {
-                        pauses.row(|r| {
-                            r.text(&item.item_id)
-                                .int(seq as i64)
-                                .text(pause.kind.as_str())
-                                .time(&pause.from)
-                                .opt_time(pause.to.as_ref());
-                        });
-                    }
-                    projects.push((
-                        &item.project_code,
-                        &item.project_name,
-                        &item.project_category,
-                    ));
-                    departments.push(&item.department);
-                }
-                let ids = ids.finish();
-                query(&drop_pauses)
-                    .bind(ids.clone())
-                    .execute(&mut *tx)
-                    .await?;
-                // A good record for an item ends its quarantine from this feed.
-                query(&release_quarantine)
-                    .bind(feed)
-                    .bind(ids)
-                    .execute(&mut *tx)
-                    .await?;
-                if !pauses.is_empty() {
-                    query(&insert_pauses)
-                        .bind(pauses.finish())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                // One row a key: PostgreSQL refuses an upsert that touches a row twice.
-                projects.sort_unstable();
-                projects.dedup_by_key(|p| p.0);
-                let mut rows = JsonRows::new();
-                for (code, name, category) in projects {
-                    rows.row(|r| {
-                        r.text(code).text(name).text(category);
-                    });
-                }
-                query(&upsert_projects)
-                    .bind(rows.finish())
-                    .execute(&mut *tx)
-                    .await?;
-                departments.sort_unstable();
-                departments.dedup();
-                let mut rows = JsonRows::new();
-                for name in departments {
-                    rows.row(|r| {
-                        r.text(name);
-                    });
-                }
-                query(&insert_departments)
-                    .bind(rows.finish())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-
+            let mut ids = JsonRows::with_capacity(chunk.len(), 32);
+            let mut counts = JsonRows::with_capacity(chunk.len(), 40);
+            let mut pauses = JsonRows::with_capacity(chunk.len() / 4, 100);
+            let mut projects: Vec<(&str, &str, &str)> = Vec::new();
+            let mut departments: Vec<&str> = Vec::new();
             let mut history = JsonRows::with_capacity(chunk.len(), 80);
-            for w in chunk.iter().filter(|w| w.previous != Some(w.grade)) {
-                history.row(|r| {
-                    r.text(&w.item.item_id)
-                        .time(&now)
-                        .text(w.grade.as_str())
-                        .opt_text(w.previous.map(Grade::as_str))
-                        .text(cause);
+            for w in chunk {
+                let item = w.item;
+                ids.row(|r| {
+                    r.text(&item.item_id);
+                });
+                counts.row(|r| {
+                    r.text(&item.item_id).int(item.pauses.len() as i64);
+                });
+                for (seq, pause) in item.pauses.iter().enumerate() {
+                    pauses.row(|r| {
+                        r.text(&item.item_id)
+                            .int(seq as i64)
+                            .text(pause.kind.as_str())
+                            .time(&pause.from)
+                            .opt_time(pause.to.as_ref());
+                    });
+                }
+                projects.push((
+                    &item.project_code,
+                    &item.project_name,
+                    &item.project_category,
+                ));
+                departments.push(&item.department);
+                if w.previous != Some(w.grade) {
+                    history.row(|r| {
+                        r.text(&item.item_id)
+                            .time(&now)
+                            .text(w.grade.as_str())
+                            .opt_text(w.previous.map(Grade::as_str))
+                            .text(cause);
+                    });
+                }
+            }
+            let ids = ids.finish();
+            // An item's pauses are replaced by the record's. In one PostgreSQL statement a
+            // row cannot be deleted and inserted again, so there the pauses beyond the new
+            // count go and the others are upserted; SQLite deletes them all and inserts.
+            match d {
+                super::Dialect::Sqlite => {
+                    steps.push(Step::new(
+                        format!(
+                            "DELETE FROM pauses WHERE item_id IN ({})",
+                            rows::select(d, ID, 1)
+                        ),
+                        vec![ids.clone()],
+                    ));
+                    if !pauses.is_empty() {
+                        steps.push(Step::new(
+                            rows::insert(d, "pauses", PAUSE_COLUMNS, ""),
+                            vec![pauses.finish()],
+                        ));
+                    }
+                }
+                super::Dialect::Postgres => {
+                    steps.push(Step::new(
+                        format!(
+                            "DELETE FROM pauses USING ({}) AS c \
+                             WHERE pauses.item_id = c.item_id AND pauses.seq >= c.n",
+                            rows::select(d, &[text("item_id"), int("n")], 1)
+                        ),
+                        vec![counts.finish()],
+                    ));
+                    if !pauses.is_empty() {
+                        steps.push(Step::new(
+                            rows::insert(
+                                d,
+                                "pauses",
+                                PAUSE_COLUMNS,
+                                "ON CONFLICT (item_id, seq) DO UPDATE SET kind = excluded.kind, \
+                                 from_at = excluded.from_at, to_at = excluded.to_at",
+                            ),
+                            vec![pauses.finish()],
+                        ));
+                    }
+                }
+            }
+            // A good record for an item ends its quarantine from this feed.
+            steps.push(Step::new(
+                format!(
+                    "DELETE FROM quarantine WHERE feed = $1 AND item_id IN ({})",
+                    rows::select(d, ID, 2)
+                ),
+                vec![feed.to_owned(), ids],
+            ));
+            // One row a key: PostgreSQL refuses an upsert that touches a row twice.
+            projects.sort_unstable();
+            projects.dedup_by_key(|p| p.0);
+            let mut rows = JsonRows::new();
+            for (code, name, category) in projects {
+                rows.row(|r| {
+                    r.text(code).text(name).text(category);
                 });
             }
+            steps.push(Step::new(
+                rows::insert(
+                    d,
+                    "projects",
+                    PROJECT_COLUMNS,
+                    &upsert_suffix("project_code", PROJECT_COLUMNS, &[]),
+                ),
+                vec![rows.finish()],
+            ));
+            departments.sort_unstable();
+            departments.dedup();
+            let mut rows = JsonRows::new();
+            for name in departments {
+                rows.row(|r| {
+                    r.text(name);
+                });
+            }
+            steps.push(Step::new(
+                rows::insert(
+                    d,
+                    "departments",
+                    &[text("name")],
+                    "ON CONFLICT (name) DO NOTHING",
+                ),
+                vec![rows.finish()],
+            ));
             if !history.is_empty() {
-                query(&insert_history)
-                    .bind(history.finish())
-                    .execute(&mut *tx)
-                    .await?;
+                steps.push(Step::new(
+                    rows::insert(d, "grade_history", HISTORY_COLUMNS, ""),
+                    vec![history.finish()],
+                ));
+            }
+            batches.push(steps);
+        }
+        self.run_batches(batches).await
+    }
+
+    /// Runs batches of statements atomically: in one transaction on SQLite; on PostgreSQL
+    /// each batch as a single statement whose parts are data-modifying `WITH` queries (in a
+    /// transaction if there are several). sqlx 0.9.0 leaves Nagle's algorithm on (sqlx issue
+    /// #4335), so over TCP each statement that carries a batch can wait ~40 ms for a
+    /// delayed ACK: one statement a batch waits once. (The parts of one statement see the
+    /// same snapshot, so they must not touch the same rows.)
+    async fn run_batches(&self, batches: Vec<Vec<Step>>) -> Result<(), StoreError> {
+        match self.dialect {
+            super::Dialect::Sqlite => {
+                let mut tx = self.pool.begin().await?;
+                for step in batches.into_iter().flatten() {
+                    let mut q = query(&self.sql(&step.sql));
+                    for value in step.binds {
+                        q = q.bind(value);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            }
+            super::Dialect::Postgres => {
+                let statements = batches.into_iter().filter(|b| !b.is_empty()).map(|steps| {
+                    let mut parts = Vec::with_capacity(steps.len());
+                    let mut binds = Vec::new();
+                    for (i, step) in steps.into_iter().enumerate() {
+                        parts.push(format!(
+                            "s{i} AS ({})",
+                            rows::shift_placeholders(&step.sql, binds.len())
+                        ));
+                        binds.extend(step.binds);
+                    }
+                    (format!("WITH {} SELECT 1", parts.join(", ")), binds)
+                });
+                let statements: Vec<(String, Vec<String>)> = statements.collect();
+                let single = statements.len() == 1;
+                let mut tx = if single {
+                    None
+                } else {
+                    Some(self.pool.begin().await?)
+                };
+                for (sql, binds) in statements {
+                    let mut q = query(&sql);
+                    for value in binds {
+                        q = q.bind(value);
+                    }
+                    match tx.as_mut() {
+                        Some(tx) => q.execute(&mut **tx).await?,
+                        None => q.execute(&self.pool).await?,
+                    };
+                }
+                if let Some(tx) = tx {
+                    tx.commit().await?;
+                }
             }
         }
-        tx.commit().await?;
         Ok(())
     }
 
@@ -367,14 +459,13 @@ impl Store {
             .iter()
             .map(|c| format!("{0} = u.{0}", c.name))
             .collect();
-        let update = self.sql(&format!(
+        let update = format!(
             "UPDATE items SET {}, changed_at = $1 FROM ({}) AS u WHERE items.item_id = u.item_id",
             set.join(", "),
             rows::select(d, GRADE_COLUMNS, 2)
-        ));
-        let insert_history = self.sql(&rows::insert(d, "grade_history", HISTORY_COLUMNS, ""));
+        );
         let mut changed = 0;
-        let mut tx = self.pool.begin().await?;
+        let mut batches = Vec::new();
         for chunk in updates.chunks(BATCH) {
             let mut gradings = JsonRows::with_capacity(chunk.len(), 120);
             let mut history = JsonRows::new();
@@ -394,20 +485,20 @@ impl Store {
                     });
                 }
             }
-            query(&update)
-                .bind(utc(&now))
-                .bind(gradings.finish())
-                .execute(&mut *tx)
-                .await?;
+            let mut steps = vec![Step::new(
+                update.clone(),
+                vec![utc(&now), gradings.finish()],
+            )];
             if !history.is_empty() {
                 changed += history.len();
-                query(&insert_history)
-                    .bind(history.finish())
-                    .execute(&mut *tx)
-                    .await?;
+                steps.push(Step::new(
+                    rows::insert(d, "grade_history", HISTORY_COLUMNS, ""),
+                    vec![history.finish()],
+                ));
             }
+            batches.push(steps);
         }
-        tx.commit().await?;
+        self.run_batches(batches).await?;
         Ok(changed)
     }
 

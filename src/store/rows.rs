@@ -47,7 +47,7 @@ pub(crate) fn select(dialect: Dialect, columns: &[Column], param: usize) -> Stri
         .collect();
     let source = match dialect {
         Dialect::Sqlite => format!("jsonb_each(${param})"),
-        Dialect::Postgres => format!("json_array_elements(${param}::json) AS r"),
+        Dialect::Postgres => format!("jsonb_array_elements(${param}::jsonb) AS r"),
     };
     format!("SELECT {} FROM {source}", fields.join(", "))
 }
@@ -61,6 +61,25 @@ pub(crate) fn insert(dialect: Dialect, table: &str, columns: &[Column], suffix: 
         names.join(", "),
         select(dialect, columns, 1)
     )
+}
+
+/// `sql` with its placeholders `$1…$n` numbered from `$(by+1)`, to be joined into a larger
+/// statement after `by` values.
+pub(crate) fn shift_placeholders(sql: &str, by: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            let mut n = 0usize;
+            while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+                n = n * 10 + d as usize;
+                chars.next();
+            }
+            let _ = write!(out, "{}", n + by);
+        }
+    }
+    out
 }
 
 /// Rows as one JSON array of arrays, written straight into text (no value per cell).
@@ -266,6 +285,14 @@ mod tests {
         batch.push_str(",\"b\"]]");
         let back: serde_json::Value = serde_json::from_str(&batch).unwrap();
         assert_eq!(back, serde_json::json!([["a", 1, "b"]]));
+    }
+
+    #[test]
+    fn placeholders_shift_past_earlier_values() {
+        assert_eq!(
+            shift_placeholders("a = $1 AND b IN (SELECT x FROM f($2::json)) -- $", 3),
+            "a = $4 AND b IN (SELECT x FROM f($5::json)) -- $"
+        );
     }
 
     #[test]

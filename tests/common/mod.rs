@@ -278,6 +278,16 @@ pub async fn grade_changes_at_the_right_midnight(database_url: &str, dir: &Path)
     assert_eq!(history[1]["cause"], "clock", "{history}");
     assert_eq!(history[1]["at"], "2026-11-04T16:00:00Z");
     assert_eq!(history[1]["previous"], "blue");
+
+    // A new version of the paused item with its pause gone (the correction withdrawn):
+    // the stored pauses are the record's.
+    let mut resumed = record("M-2", "2026-11-02T09:30:00+08:00", 20);
+    resumed["updated_at"] = json!("2026-11-04T12:00:00+08:00");
+    feed.set(vec![record("M-1", "2026-11-02T09:30:00+08:00", 5), resumed]);
+    eventually(10, "the pause gone", || async {
+        app.item("M-2").await["pauses"].as_array().map(Vec::len) == Some(0)
+    })
+    .await;
     app.stop().await;
 }
 
