@@ -564,7 +564,7 @@ impl Store {
                 });
             }
         }
-        type ItemRow = (
+        type StoredRow = (
             String,
             String,
             String,
@@ -580,64 +580,70 @@ impl Store {
             i64,
             String,
         );
+        let chunk_after = |after: String| async move {
+            self.json_chunk::<StoredRow>(
+                "item_id, project_code, matter, department, stage, status, accepted_at, limit_days, \
+                 legal_days, extension_days, finished_at, updated_at, record_hash, grade",
+                "items",
+                "item_id",
+                &after,
+            )
+            .await
+        };
         let mut count = 0;
-        let mut after = String::new();
+        let mut chunk = chunk_after(String::new()).await?;
         loop {
-            let chunk: Vec<ItemRow> = self
-                .json_chunk(
-                    "item_id, project_code, matter, department, stage, status, accepted_at, limit_days, \
-                     legal_days, extension_days, finished_at, updated_at, record_hash, grade",
-                    "items",
-                    "item_id",
-                    &after,
-                )
-                .await?;
             let Some(last) = chunk.iter().map(|r| &r.0).max() else {
                 break;
             };
-            after = last.clone();
-            for (
-                item_id,
-                project_code,
-                matter,
-                department,
-                stage,
-                status,
-                accepted_at,
-                limit,
-                legal,
-                extension,
-                finished_at,
-                updated_at,
-                hash,
-                grade,
-            ) in chunk
-            {
-                // Project names are kept once each: see `for_each_project`.
-                let item = Item {
-                    pauses: pauses.remove(&item_id).unwrap_or_default(),
+            // The database reads the next chunk while this one is handed over.
+            let next = chunk_after(last.clone());
+            let visit_chunk = async {
+                for (
+                    item_id,
                     project_code,
-                    project_name: String::new(),
-                    project_category: String::new(),
                     matter,
                     department,
-                    stage: stage as u8,
-                    status: Status::parse(&status).unwrap_or(Status::Pending),
-                    accepted_at: parse_time(&accepted_at),
-                    limit_days: limit as u32,
-                    legal_days: legal as u32,
-                    extension_days: extension as u32,
-                    finished_at: finished_at.as_deref().map(parse_time),
-                    updated_at: parse_time(&updated_at),
-                    item_id,
-                };
-                visit(StoredItem {
-                    item,
-                    hash: hash as u64,
-                    grade: parse_grade(&grade),
-                });
-                count += 1;
-            }
+                    stage,
+                    status,
+                    accepted_at,
+                    limit,
+                    legal,
+                    extension,
+                    finished_at,
+                    updated_at,
+                    hash,
+                    grade,
+                ) in chunk
+                {
+                    // Project names are kept once each: see `for_each_project`.
+                    let item = Item {
+                        pauses: pauses.remove(&item_id).unwrap_or_default(),
+                        project_code,
+                        project_name: String::new(),
+                        project_category: String::new(),
+                        matter,
+                        department,
+                        stage: stage as u8,
+                        status: Status::parse(&status).unwrap_or(Status::Pending),
+                        accepted_at: parse_time(&accepted_at),
+                        limit_days: limit as u32,
+                        legal_days: legal as u32,
+                        extension_days: extension as u32,
+                        finished_at: finished_at.as_deref().map(parse_time),
+                        updated_at: parse_time(&updated_at),
+                        item_id,
+                    };
+                    visit(StoredItem {
+                        item,
+                        hash: hash as u64,
+                        grade: parse_grade(&grade),
+                    });
+                    count += 1;
+                }
+            };
+            let (next, ()) = tokio::join!(next, visit_chunk);
+            chunk = next?;
         }
         Ok(count)
     }
