@@ -592,10 +592,7 @@ impl Store {
         };
         let mut count = 0;
         let mut chunk = chunk_after(String::new()).await?;
-        loop {
-            let Some(last) = chunk.iter().map(|r| &r.0).max() else {
-                break;
-            };
+        while let Some(last) = chunk.iter().map(|r| &r.0).max() {
             // The database reads the next chunk while this one is handed over.
             let next = chunk_after(last.clone());
             let visit_chunk = async {
