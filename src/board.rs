@@ -193,8 +193,6 @@ impl Hasher for Fnv {
 #[derive(Debug, Clone)]
 pub struct Assessment {
     pub hash: u64,
-    /// The day it was graded on.
-    pub on: NaiveDate,
     clock: ClockInput,
     thresholds: Thresholds,
     pub grading: Grading,
@@ -214,7 +212,6 @@ impl Assessment {
         let grading = grading::grade(&clock, &thresholds, calendar, today)?;
         Ok(Self {
             hash,
-            on: today,
             next_change: grading.next_change(tz).map(|t| t.timestamp()),
             clock,
             thresholds,
@@ -301,7 +298,6 @@ impl Board {
     pub fn graded(&mut self, item: &Item, assessment: Assessment) -> Graded {
         let Assessment {
             hash,
-            on: _,
             clock,
             thresholds,
             grading,
@@ -355,7 +351,7 @@ impl Board {
             .and_then(|&(s, _)| DateTime::from_timestamp(s, 0))
     }
 
-    /// Puts graded items on the board (after they were stored).
+    /// Puts graded items on the board (after they were stored); at most one per item.
     pub fn commit(&mut self, graded: impl IntoIterator<Item = Graded>) {
         let mut graded = graded.into_iter().peekable();
         if graded.peek().is_some() {

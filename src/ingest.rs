@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use tokio::sync::Notify;
 
@@ -124,32 +124,49 @@ impl Shared {
         Ok(stored)
     }
 
-    /// Hashes and grades records of `feed` as of now and renders their store rows: the
-    /// part of an ingest that needs neither the board nor the store, so that a feed can do it
-    /// for a page off the async threads while the previous page is being written.
+    /// Hashes records of `feed`, and grades and renders the store rows of those the board
+    /// does not already hold: the part of an ingest that needs no writer, so that a feed can
+    /// do it for a page off the async threads while the previous page is being written. A
+    /// record the board holds costs its hash (a feed that sends everything every time is
+    /// then cheap); `ingest_assessed` checks again under the writer's lock.
     pub fn assess(&self, feed: &str, items: Vec<Item>) -> Vec<Assessed> {
-        let tz = self.config.timezone;
-        let today = self.clock.now().with_timezone(&tz).date_naive();
+        let today = self
+            .clock
+            .now()
+            .with_timezone(&self.config.timezone)
+            .date_naive();
+        let hashes: Vec<u64> = items.iter().map(record_hash).collect();
+        let known: Vec<bool> = {
+            let board = self.board();
+            items
+                .iter()
+                .zip(&hashes)
+                .map(|(item, &hash)| already_stored(&board, item, hash))
+                .collect()
+        };
         items
             .into_iter()
-            .map(|item| {
-                let hash = record_hash(&item);
-                let thresholds = self
-                    .config
-                    .grading
-                    .thresholds_for(&item.matter, &item.department);
-                let assessment =
-                    Assessment::new(&item, hash, thresholds, &self.calendar, tz, today).map(|a| {
-                        let row = item_row(&item, feed, a.hash, &a.grading, a.next_change());
-                        (a, row)
-                    });
-                Assessed {
-                    item,
-                    hash,
-                    assessment,
-                }
+            .zip(hashes)
+            .zip(known)
+            .map(|((item, hash), known)| Assessed {
+                assessment: (!known).then(|| (today, self.assess_one(feed, &item, hash, today))),
+                item,
+                hash,
             })
             .collect()
+    }
+
+    /// Grades one record on `today` and renders its store row.
+    fn assess_one(&self, feed: &str, item: &Item, hash: u64, today: NaiveDate) -> AssessedRow {
+        let thresholds = self
+            .config
+            .grading
+            .thresholds_for(&item.matter, &item.department);
+        let tz = self.config.timezone;
+        Assessment::new(item, hash, thresholds, &self.calendar, tz, today).map(|a| {
+            let row = item_row(item, feed, a.hash, &a.grading, a.next_change());
+            (a, row)
+        })
     }
 
     /// `assess`, then `ingest_assessed`.
@@ -163,7 +180,7 @@ impl Shared {
     }
 
     /// Stores new and changed records of `feed` and puts them on the board; unchanged ones
-    /// cost nothing. Items that cannot be graded (a date beyond the loaded calendar years)
+    /// are counted and left. Items that cannot be graded (a date beyond the loaded calendar years)
     /// are returned for quarantine.
     pub async fn ingest_assessed(
         &self,
@@ -184,32 +201,15 @@ impl Shared {
                     hash,
                     assessment,
                 } = record;
-                let stored = board.get(&item.item_id);
-                // The same record again, or an older version of one already stored (a late
-                // file, a replay): nothing to write.
-                if stored
-                    .is_some_and(|e| e.hash == hash || item.updated_at.timestamp() < e.updated_at)
-                {
+                if already_stored(&board, &item, hash) {
                     outcome.unchanged += 1;
                     continue;
                 }
-                // Assessed on another day (a page read just before midnight): graded again.
+                // Assessed on another day (a page read just before midnight), or not at all
+                // (it looked stored then): graded now.
                 let assessment = match assessment {
-                    Ok((a, row)) if a.on == today => Ok((a, row)),
-                    _ => {
-                        let thresholds = self
-                            .config
-                            .grading
-                            .thresholds_for(&item.matter, &item.department);
-                        let tz = self.config.timezone;
-                        Assessment::new(&item, hash, thresholds, &self.calendar, tz, today).map(
-                            |a| {
-                                let row =
-                                    item_row(&item, feed, a.hash, &a.grading, a.next_change());
-                                (a, row)
-                            },
-                        )
-                    }
+                    Some((on, assessment)) if on == today => assessment,
+                    _ => self.assess_one(feed, &item, hash, today),
                 };
                 match assessment {
                     Ok((a, row)) => {
@@ -284,12 +284,24 @@ impl Shared {
     }
 }
 
-/// A record of a feed as `Shared::assess` left it: the item, its hash, and its assessment and
-/// store row, or why it cannot be graded.
+/// A record of a feed as `Shared::assess` left it: the item, its hash, and the day it was
+/// graded on with its assessment and store row, or why it cannot be graded (`None`: not
+/// graded, the board held the record then).
 pub struct Assessed {
     item: Item,
     hash: u64,
-    assessment: Result<(Assessment, ItemRow), CalendarError>,
+    assessment: Option<(NaiveDate, AssessedRow)>,
+}
+
+/// One record graded, with its store row, or why it cannot be.
+type AssessedRow = Result<(Assessment, ItemRow), CalendarError>;
+
+/// The same record again, or an older version of one the board holds (a late file, a
+/// replay): nothing to write.
+fn already_stored(board: &Board, item: &Item, hash: u64) -> bool {
+    board
+        .get(&item.item_id)
+        .is_some_and(|e| e.hash == hash || item.updated_at.timestamp() < e.updated_at)
 }
 
 /// One record per item: a page (a CSV file, a change log) may hold several versions of an item;

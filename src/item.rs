@@ -456,14 +456,19 @@ fn required_text(
     item_id: Option<&str>,
 ) -> Result<String, RecordError> {
     let text = required(field, value, item_id)?;
-    if text.trim().is_empty() {
-        return Err(RecordError {
-            field: field.to_owned(),
-            problem: "is empty".into(),
-            item_id: item_id.map(str::to_owned),
-        });
-    }
-    Ok(text)
+    // PostgreSQL cannot store a NUL character, and no name or code holds one.
+    let problem = if text.trim().is_empty() {
+        "is empty"
+    } else if text.contains('\0') {
+        "contains a NUL character (\\u0000)"
+    } else {
+        return Ok(text);
+    };
+    Err(RecordError {
+        field: field.to_owned(),
+        problem: problem.into(),
+        item_id: item_id.map(str::to_owned),
+    })
 }
 
 /// Limits are working days: whole, not negative, and at most 100,000 (some 400 years).
@@ -530,6 +535,13 @@ pub(crate) mod tests {
 
     #[test]
     fn each_bad_field_is_named() {
+        assert_eq!(
+            field_of(&with("department", "市自然资源\u{0}局".into())),
+            (
+                "department".to_owned(),
+                "contains a NUL character (\\u0000)".to_owned()
+            )
+        );
         assert_eq!(field_of(&without("accepted_at")).0, "accepted_at");
         assert_eq!(
             field_of(&with("accepted_at", "2026-11-02 09:30".into())).0,

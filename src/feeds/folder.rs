@@ -51,7 +51,13 @@ impl<'a> Pager<'a> {
     /// The rows of the next readable file; unreadable ones move to `failed/` on the way.
     pub fn next_page(&mut self) -> Result<Option<Page>, FetchError> {
         while let Some(file) = self.files.pop() {
-            match read(&file, self.spec.gbk, self.dates) {
+            // A reader that trips over a malformed workbook (calamine has panicked on some)
+            // must fail that file, not the feed: it would be first in line on every run.
+            let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                read(&file, self.spec.gbk, self.dates)
+            }))
+            .unwrap_or_else(|_| Err("cannot read the file: the reader failed on it".to_owned()));
+            match read {
                 Ok(rows) => {
                     self.current = Some(file);
                     return Ok(Some(Page::Values(rows)));

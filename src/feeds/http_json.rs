@@ -225,8 +225,16 @@ fn read_page(
         _ => None,
     };
     let list = raw_at(top, records_path).ok_or_else(no_list)?;
+    // A list that does not parse (a bad escape inside) is bad JSON, not a wrong path.
+    let not_a_list = |e: serde_json::Error| {
+        if list.get().starts_with('[') {
+            not_json(&e)
+        } else {
+            no_list()
+        }
+    };
     let page = if canonical {
-        let records: Vec<&RawValue> = serde_json::from_str(list.get()).map_err(|_| no_list())?;
+        let records: Vec<&RawValue> = serde_json::from_str(list.get()).map_err(not_a_list)?;
         // Each record's place in the body (the raw values are slices of it).
         let start = body.as_ptr() as usize;
         let records = records
@@ -238,7 +246,7 @@ fn read_page(
             .collect();
         Page::Canonical { body, records }
     } else {
-        let records: Vec<Value> = serde_json::from_str(list.get()).map_err(|_| no_list())?;
+        let records: Vec<Value> = serde_json::from_str(list.get()).map_err(not_a_list)?;
         Page::Values(records)
     };
     Ok((page, next))

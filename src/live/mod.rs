@@ -71,8 +71,12 @@ pub async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
         let cooldown = (started.elapsed() * 9).clamp(COALESCE, Duration::from_secs(10));
         tokio::select! {
             () = shutdown.cancelled() => return,
-            () = shared.live.notified() => tokio::time::sleep(cooldown).await,
-            () = tokio::time::sleep(Duration::from_secs(15)) => {}
+            () = shared.live.notified() => {}
+            () = tokio::time::sleep(Duration::from_secs(15)) => continue,
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(cooldown) => {}
         }
     }
 }

@@ -1,16 +1,17 @@
 //! Items and what hangs off them: pauses, projects, departments, and the grade history (every
-//! grade change with its instant and cause). Writes go in batches, several rows a statement,
-//! in one transaction per batch; start-up reads every item back to rebuild the board.
+//! grade change with its instant and cause). Writes go in batches of rows, each table's rows
+//! one JSON value a statement, atomically per write (see `Batches`). Start-up's reads are in
+//! `load`.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::Any;
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
-use sqlx::{Any, Row};
 
 use super::rows::{self, Column, JsonRows, int, text};
 use super::{Store, StoreError, query};
 use crate::grading::{Grade, Grading};
-use crate::item::{Item, Pause, PauseKind, Status};
+use crate::item::Item;
 
 /// One new or changed record to write: the item, its row as `item_row` rendered it, its
 /// grade, and what its grade was before.
@@ -155,6 +156,23 @@ const HISTORY_COLUMNS: &[Column] = &[
 /// JSON (about 400 bytes an item) stays a few megabytes.
 const BATCH: usize = 10_000;
 
+/// How one write's batches run atomically: in one transaction on SQLite; on PostgreSQL a
+/// write of one batch is a single statement (atomic by itself), a larger one a transaction.
+/// Each batch is built just before it runs, so a large file is never held as JSON whole.
+enum Batches {
+    Transaction(sqlx::Transaction<'static, Any>),
+    Single,
+}
+
+impl Batches {
+    async fn finish(self) -> Result<(), StoreError> {
+        if let Batches::Transaction(tx) = self {
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}
+
 /// One statement of a batch write, written with `$1…` for its own values, in order.
 struct Step {
     sql: String,
@@ -198,18 +216,10 @@ fn grading_cells(r: &mut rows::Row<'_>, g: &Grading, next_change: Option<&DateTi
         .opt_time(next_change);
 }
 
-/// What start-up needs of a stored item to rebuild its clock (project name and category are
-/// left empty: the clock does not need them).
-pub struct StoredItem {
-    pub item: Item,
-    pub hash: u64,
-    pub grade: Grade,
-}
-
 impl Store {
     /// Writes a batch at once: the items with their grading, their pauses, their projects
     /// and departments, and a history row for every grade that changed. SQLite runs the
-    /// statements in one transaction; PostgreSQL gets them as one statement (see `run_batches`).
+    /// statements in one transaction; PostgreSQL gets them as one statement (see `Batches`).
     pub async fn write_items(
         &self,
         writes: &[ItemWrite<'_>],
@@ -228,8 +238,11 @@ impl Store {
         ];
         const PROJECT_COLUMNS: &[Column] =
             &[text("project_code"), text("project_name"), text("category")];
+        if writes.is_empty() {
+            return Ok(());
+        }
         let now_cells = format!(",\"{0}\",\"{0}\"]", utc(&now));
-        let mut batches = Vec::new();
+        let mut batches = self.batches(writes.len() > BATCH).await?;
         for chunk in writes.chunks(BATCH) {
             let mut steps: Vec<Step> = Vec::new();
 
@@ -385,64 +398,53 @@ impl Store {
                     vec![history.finish()],
                 ));
             }
-            batches.push(steps);
+            self.run_batch(&mut batches, steps).await?;
         }
-        self.run_batches(batches).await
+        batches.finish().await
     }
 
-    /// Runs batches of statements atomically: in one transaction on SQLite; on PostgreSQL
-    /// each batch as a single statement whose parts are data-modifying `WITH` queries (in a
-    /// transaction if there are several). sqlx 0.9.0 leaves Nagle's algorithm on (sqlx issue
-    /// #4335), so over TCP each statement that carries a batch can wait ~40 ms for a
-    /// delayed ACK: one statement a batch waits once. (The parts of one statement see the
-    /// same snapshot, so they must not touch the same rows.)
-    async fn run_batches(&self, batches: Vec<Vec<Step>>) -> Result<(), StoreError> {
-        match self.dialect {
-            super::Dialect::Sqlite => {
-                let mut tx = self.pool.begin().await?;
-                for step in batches.into_iter().flatten() {
-                    let mut q = query(&self.sql(&step.sql));
-                    for value in step.binds {
-                        q = q.bind(value);
-                    }
-                    q.execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-            }
+    /// Where a write's batches will run (see `Batches`); `several` if it has more than one.
+    async fn batches(&self, several: bool) -> Result<Batches, StoreError> {
+        Ok(if self.dialect == super::Dialect::Sqlite || several {
+            Batches::Transaction(self.pool.begin().await?)
+        } else {
+            Batches::Single
+        })
+    }
+
+    /// Runs one batch's statements: in turn on SQLite; on PostgreSQL as a single statement
+    /// whose parts are data-modifying `WITH` queries (they see the same snapshot, so they
+    /// must not touch the same rows). sqlx 0.9.0 leaves Nagle's algorithm on (sqlx issue
+    /// #4335), so over TCP each statement that carries a batch can wait ~40 ms for a delayed
+    /// ACK: one statement a batch waits once.
+    async fn run_batch(&self, batches: &mut Batches, steps: Vec<Step>) -> Result<(), StoreError> {
+        let statements: Vec<(String, Vec<String>)> = match self.dialect {
+            super::Dialect::Sqlite => steps
+                .into_iter()
+                .map(|step| (self.sql(&step.sql), step.binds))
+                .collect(),
             super::Dialect::Postgres => {
-                let statements = batches.into_iter().filter(|b| !b.is_empty()).map(|steps| {
-                    let mut parts = Vec::with_capacity(steps.len());
-                    let mut binds = Vec::new();
-                    for (i, step) in steps.into_iter().enumerate() {
-                        parts.push(format!(
-                            "s{i} AS ({})",
-                            rows::shift_placeholders(&step.sql, binds.len())
-                        ));
-                        binds.extend(step.binds);
-                    }
-                    (format!("WITH {} SELECT 1", parts.join(", ")), binds)
-                });
-                let statements: Vec<(String, Vec<String>)> = statements.collect();
-                let single = statements.len() == 1;
-                let mut tx = if single {
-                    None
-                } else {
-                    Some(self.pool.begin().await?)
-                };
-                for (sql, binds) in statements {
-                    let mut q = query(&sql);
-                    for value in binds {
-                        q = q.bind(value);
-                    }
-                    match tx.as_mut() {
-                        Some(tx) => q.execute(&mut **tx).await?,
-                        None => q.execute(&self.pool).await?,
-                    };
+                let mut parts = Vec::with_capacity(steps.len());
+                let mut binds = Vec::new();
+                for (i, step) in steps.into_iter().enumerate() {
+                    parts.push(format!(
+                        "s{i} AS ({})",
+                        rows::shift_placeholders(&step.sql, binds.len())
+                    ));
+                    binds.extend(step.binds);
                 }
-                if let Some(tx) = tx {
-                    tx.commit().await?;
-                }
+                vec![(format!("WITH {} SELECT 1", parts.join(", ")), binds)]
             }
+        };
+        for (sql, binds) in statements {
+            let mut q = query(&sql);
+            for value in binds {
+                q = q.bind(value);
+            }
+            match batches {
+                Batches::Transaction(tx) => q.execute(&mut **tx).await?,
+                Batches::Single => q.execute(&self.pool).await?,
+            };
         }
         Ok(())
     }
@@ -464,8 +466,11 @@ impl Store {
             set.join(", "),
             rows::select(d, GRADE_COLUMNS, 2)
         );
+        if updates.is_empty() {
+            return Ok(0);
+        }
         let mut changed = 0;
-        let mut batches = Vec::new();
+        let mut batches = self.batches(updates.len() > BATCH).await?;
         for chunk in updates.chunks(BATCH) {
             let mut gradings = JsonRows::with_capacity(chunk.len(), 120);
             let mut history = JsonRows::new();
@@ -496,201 +501,9 @@ impl Store {
                     vec![history.finish()],
                 ));
             }
-            batches.push(steps);
+            self.run_batch(&mut batches, steps).await?;
         }
-        self.run_batches(batches).await?;
+        batches.finish().await?;
         Ok(changed)
     }
-
-    /// Every stored project (code, name, category), a chunk at a time, for the board at
-    /// start-up: the screens name the projects of red items and rank projects by target.
-    pub async fn for_each_project(
-        &self,
-        mut visit: impl FnMut(&str, &str, &str),
-    ) -> Result<(), StoreError> {
-        let mut after = String::new();
-        loop {
-            let chunk: Vec<(String, String, String)> = self
-                .json_chunk(
-                    "project_code, project_name, category",
-                    "projects",
-                    "project_code",
-                    &after,
-                )
-                .await?;
-            let Some(last) = chunk.iter().map(|r| &r.0).max() else {
-                return Ok(());
-            };
-            after = last.clone();
-            for (code, name, category) in &chunk {
-                visit(code, name, category);
-            }
-        }
-    }
-
-    /// Every stored item, a chunk at a time (a million rows are not held at once), for the
-    /// board at start-up. Each chunk comes back as one JSON text built by the database
-    /// (`json_group_array` / `json_agg`): handing a million rows one by one from sqlx's
-    /// database thread cost more in thread switches than everything else at start-up.
-    pub async fn for_each_item(
-        &self,
-        mut visit: impl FnMut(StoredItem),
-    ) -> Result<usize, StoreError> {
-        type PauseRow = (String, String, String, Option<String>);
-        let mut pauses: std::collections::HashMap<String, Vec<Pause>> =
-            std::collections::HashMap::new();
-        let mut after = String::new();
-        loop {
-            let chunk: Vec<(String, i64, String, String, Option<String>)> = self
-                .json_chunk(
-                    "item_id, seq, kind, from_at, to_at",
-                    "pauses",
-                    "item_id, seq",
-                    &after,
-                )
-                .await?;
-            // Keyset on the item: a chunk holds whole items (see json_chunk).
-            let Some(last) = chunk.iter().map(|r| &r.0).max() else {
-                break;
-            };
-            after = last.clone();
-            for (item_id, _, kind, from, to) in chunk {
-                let row: PauseRow = (item_id, kind, from, to);
-                pauses.entry(row.0).or_default().push(Pause {
-                    // Words duban wrote itself; one edited into nonsense by hand reads as `other`.
-                    kind: PauseKind::parse(&row.1).unwrap_or(PauseKind::Other),
-                    from: parse_time(&row.2),
-                    to: row.3.as_deref().map(parse_time),
-                });
-            }
-        }
-        type StoredRow = (
-            String,
-            String,
-            String,
-            String,
-            i64,
-            String,
-            String,
-            i64,
-            i64,
-            i64,
-            Option<String>,
-            String,
-            i64,
-            String,
-        );
-        let chunk_after = |after: String| async move {
-            self.json_chunk::<StoredRow>(
-                "item_id, project_code, matter, department, stage, status, accepted_at, limit_days, \
-                 legal_days, extension_days, finished_at, updated_at, record_hash, grade",
-                "items",
-                "item_id",
-                &after,
-            )
-            .await
-        };
-        let mut count = 0;
-        let mut chunk = chunk_after(String::new()).await?;
-        while let Some(last) = chunk.iter().map(|r| &r.0).max() {
-            // The database reads the next chunk while this one is handed over.
-            let next = chunk_after(last.clone());
-            let visit_chunk = async {
-                for (
-                    item_id,
-                    project_code,
-                    matter,
-                    department,
-                    stage,
-                    status,
-                    accepted_at,
-                    limit,
-                    legal,
-                    extension,
-                    finished_at,
-                    updated_at,
-                    hash,
-                    grade,
-                ) in chunk
-                {
-                    // Project names are kept once each: see `for_each_project`.
-                    let item = Item {
-                        pauses: pauses.remove(&item_id).unwrap_or_default(),
-                        project_code,
-                        project_name: String::new(),
-                        project_category: String::new(),
-                        matter,
-                        department,
-                        stage: stage as u8,
-                        status: Status::parse(&status).unwrap_or(Status::Pending),
-                        accepted_at: parse_time(&accepted_at),
-                        limit_days: limit as u32,
-                        legal_days: legal as u32,
-                        extension_days: extension as u32,
-                        finished_at: finished_at.as_deref().map(parse_time),
-                        updated_at: parse_time(&updated_at),
-                        item_id,
-                    };
-                    visit(StoredItem {
-                        item,
-                        hash: hash as u64,
-                        grade: parse_grade(&grade),
-                    });
-                    count += 1;
-                }
-            };
-            let (next, ()) = tokio::join!(next, visit_chunk);
-            chunk = next?;
-        }
-        Ok(count)
-    }
-
-    /// The next rows of `table` after the key `after` (by the first column of `order`), as
-    /// one JSON array of arrays of `columns`, decoded into `T`. For `pauses`, whose key is
-    /// (item, seq), a chunk is cut only between items, so keyset paging on the item is exact.
-    async fn json_chunk<T: serde::de::DeserializeOwned>(
-        &self,
-        columns: &str,
-        table: &str,
-        order: &str,
-        after: &str,
-    ) -> Result<Vec<T>, StoreError> {
-        const CHUNK: i64 = 20_000;
-        let key = order.split(',').next().unwrap_or(order).trim();
-        let (aggregate, row) = match self.dialect {
-            super::Dialect::Sqlite => ("json_group_array", "json_array"),
-            super::Dialect::Postgres => ("json_agg", "json_build_array"),
-        };
-        // Whole items per chunk: the chunk's item keys, then all their rows.
-        let sql = self.sql(&format!(
-            "SELECT CAST({aggregate}({row}({columns})) AS TEXT) AS rows FROM \
-             (SELECT {columns} FROM {table} WHERE {key} IN \
-               (SELECT DISTINCT {key} FROM {table} WHERE {key} > $1 ORDER BY {key} LIMIT $2) \
-              ORDER BY {order}) AS chunk"
-        ));
-        let row = query(&sql)
-            .bind(after)
-            .bind(CHUNK)
-            .fetch_one(&self.pool)
-            .await?;
-        let text: Option<String> = row.try_get("rows")?;
-        match text {
-            None => Ok(Vec::new()),
-            Some(text) => serde_json::from_str(&text).map_err(|e| {
-                StoreError::Query(sqlx::Error::Decode(
-                    format!("reading {table} at start-up: {e}").into(),
-                ))
-            }),
-        }
-    }
-}
-
-/// Words and times duban wrote itself; a row edited by hand into nonsense reads as red (the
-/// cautious grade) and the Unix epoch, rather than stopping start-up.
-pub fn parse_grade(text: &str) -> Grade {
-    serde_json::from_value(serde_json::Value::String(text.to_owned())).unwrap_or(Grade::Red)
-}
-
-pub fn parse_time(text: &str) -> DateTime<chrono::FixedOffset> {
-    DateTime::parse_from_rfc3339(text).unwrap_or_default()
 }

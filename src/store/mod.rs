@@ -3,13 +3,15 @@
 //! through sqlx's `Any` driver; queries are written once with `$1` placeholders, and the
 //! dialect's migrations live in `migrations/<dialect>/`.
 //!
-//! - `items`: items, pauses, projects, departments, grade history; loading at start-up.
+//! - `items`: items, pauses, projects, departments, grade history.
+//! - `load`: reading them all back at start-up.
 //! - `feeds`: feed runs, incremental `since` marks, quarantine.
 //! - `queries`: the reads behind the HTTP API.
 //! - `rows`: batches of rows written as one JSON value a statement.
 
 pub mod feeds;
 pub mod items;
+pub mod load;
 pub mod queries;
 mod rows;
 
@@ -113,10 +115,12 @@ impl Store {
                         // 32 MiB of page cache (the default is 2 MiB): a million items' indexes
                         // are updated at random places (ingest of 1,000,000: 17.1 s → 15.6 s).
                         conn.execute("PRAGMA cache_size = -32768").await?;
-                        // The WAL is copied back into the database by `checkpoint`, on its own
-                        // connection, not by whichever write happens to fill it (a tenth of
-                        // every large ingest's writing time was spent there).
-                        conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                        // The WAL is copied back into the database by `checkpoint`, called
+                        // by a task beside the writers, not by whichever write happens to
+                        // fill it (a tenth of every large ingest's writing time was spent
+                        // there). The writers still checkpoint at 80 MB, should that task
+                        // not keep up or not run.
+                        conn.execute("PRAGMA wal_autocheckpoint = 20000").await?;
                         conn.execute("PRAGMA journal_size_limit = 67108864").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                     }

@@ -1,5 +1,5 @@
 //! Row batches: many rows written by one statement with one bound value, a JSON array of
-//! rows that the database unpacks itself (`json_each` in SQLite, `json_array_elements` in
+//! rows that the database unpacks itself (`jsonb_each` in SQLite, `jsonb_array_elements` in
 //! PostgreSQL). Binding every cell on its own cost more than the rest of an ingest: each
 //! value was copied twice on its way through sqlx's `Any` driver, SQLite bound and cleared
 //! each, and PostgreSQL allows only 65,535 of them a statement. The reads at start-up come

@@ -1,0 +1,215 @@
+//! What start-up reads back: every stored project and item, a chunk at a time, to rebuild
+//! the board. Each chunk comes back as one JSON text built by the database
+//! (`json_group_array` / `json_agg`): handing a million rows over one by one from sqlx's
+//! database thread cost more in thread switches than everything else at start-up.
+
+use chrono::DateTime;
+use sqlx::Row;
+
+use super::{Store, StoreError, query};
+use crate::grading::Grade;
+use crate::item::{Item, Pause, PauseKind, Status};
+
+/// What start-up needs of a stored item to rebuild its clock (project name and category are
+/// left empty: the clock does not need them).
+pub struct StoredItem {
+    pub item: Item,
+    pub hash: u64,
+    pub grade: Grade,
+}
+
+impl Store {
+    /// Every stored project (code, name, category), a chunk at a time, for the board at
+    /// start-up: the screens name the projects of red items and rank projects by target.
+    pub async fn for_each_project(
+        &self,
+        mut visit: impl FnMut(&str, &str, &str),
+    ) -> Result<(), StoreError> {
+        let mut after = String::new();
+        loop {
+            let chunk: Vec<(String, String, String)> = self
+                .json_chunk(
+                    "project_code, project_name, category",
+                    "projects",
+                    "project_code",
+                    &after,
+                )
+                .await?;
+            let Some(last) = chunk.last().map(|r| &r.0) else {
+                return Ok(());
+            };
+            after = last.clone();
+            for (code, name, category) in &chunk {
+                visit(code, name, category);
+            }
+        }
+    }
+
+    /// Every stored item, a chunk at a time (a million rows are not held at once), for the
+    /// board at start-up. Each chunk comes back as one JSON text built by the database
+    /// (`json_group_array` / `json_agg`): handing a million rows one by one from sqlx's
+    /// database thread cost more in thread switches than everything else at start-up.
+    pub async fn for_each_item(
+        &self,
+        mut visit: impl FnMut(StoredItem),
+    ) -> Result<usize, StoreError> {
+        type PauseRow = (String, String, String, Option<String>);
+        let mut pauses: std::collections::HashMap<String, Vec<Pause>> =
+            std::collections::HashMap::new();
+        let mut after = String::new();
+        loop {
+            let chunk: Vec<(String, i64, String, String, Option<String>)> = self
+                .json_chunk(
+                    "item_id, seq, kind, from_at, to_at",
+                    "pauses",
+                    "item_id, seq",
+                    &after,
+                )
+                .await?;
+            // Keyset on the item: a chunk holds whole items (see json_chunk).
+            let Some(last) = chunk.last().map(|r| &r.0) else {
+                break;
+            };
+            after = last.clone();
+            for (item_id, _, kind, from, to) in chunk {
+                let row: PauseRow = (item_id, kind, from, to);
+                pauses.entry(row.0).or_default().push(Pause {
+                    // Words duban wrote itself; one edited into nonsense by hand reads as `other`.
+                    kind: PauseKind::parse(&row.1).unwrap_or(PauseKind::Other),
+                    from: parse_time(&row.2),
+                    to: row.3.as_deref().map(parse_time),
+                });
+            }
+        }
+        type StoredRow = (
+            String,
+            String,
+            String,
+            String,
+            i64,
+            String,
+            String,
+            i64,
+            i64,
+            i64,
+            Option<String>,
+            String,
+            i64,
+            String,
+        );
+        let chunk_after = |after: String| async move {
+            self.json_chunk::<StoredRow>(
+                "item_id, project_code, matter, department, stage, status, accepted_at, limit_days, \
+                 legal_days, extension_days, finished_at, updated_at, record_hash, grade",
+                "items",
+                "item_id",
+                &after,
+            )
+            .await
+        };
+        let mut count = 0;
+        let mut chunk = chunk_after(String::new()).await?;
+        while let Some(last) = chunk.last().map(|r| &r.0) {
+            // The database reads the next chunk while this one is handed over.
+            let next = chunk_after(last.clone());
+            let visit_chunk = async {
+                for (
+                    item_id,
+                    project_code,
+                    matter,
+                    department,
+                    stage,
+                    status,
+                    accepted_at,
+                    limit,
+                    legal,
+                    extension,
+                    finished_at,
+                    updated_at,
+                    hash,
+                    grade,
+                ) in chunk
+                {
+                    // Project names are kept once each: see `for_each_project`.
+                    let item = Item {
+                        pauses: pauses.remove(&item_id).unwrap_or_default(),
+                        project_code,
+                        project_name: String::new(),
+                        project_category: String::new(),
+                        matter,
+                        department,
+                        stage: stage as u8,
+                        status: Status::parse(&status).unwrap_or(Status::Pending),
+                        accepted_at: parse_time(&accepted_at),
+                        limit_days: limit as u32,
+                        legal_days: legal as u32,
+                        extension_days: extension as u32,
+                        finished_at: finished_at.as_deref().map(parse_time),
+                        updated_at: parse_time(&updated_at),
+                        item_id,
+                    };
+                    visit(StoredItem {
+                        item,
+                        hash: hash as u64,
+                        grade: parse_grade(&grade),
+                    });
+                    count += 1;
+                }
+            };
+            let (next, ()) = tokio::join!(next, visit_chunk);
+            chunk = next?;
+        }
+        Ok(count)
+    }
+
+    /// The next rows of `table` after the key `after` (by the first column of `order`), as
+    /// one JSON array of arrays of `columns`, decoded into `T`. For `pauses`, whose key is
+    /// (item, seq), a chunk is cut only between items, so keyset paging on the item is exact.
+    /// Rows come in the database's order of the key: the next key is the last row's, never
+    /// a maximum taken in Rust, whose byte order a collation may not share.
+    async fn json_chunk<T: serde::de::DeserializeOwned>(
+        &self,
+        columns: &str,
+        table: &str,
+        order: &str,
+        after: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        const CHUNK: i64 = 20_000;
+        let key = order.split(',').next().unwrap_or(order).trim();
+        let (aggregate, row) = match self.dialect {
+            super::Dialect::Sqlite => ("json_group_array", "json_array"),
+            super::Dialect::Postgres => ("json_agg", "json_build_array"),
+        };
+        // Whole items per chunk: the chunk's item keys, then all their rows.
+        let sql = self.sql(&format!(
+            "SELECT CAST({aggregate}({row}({columns}) ORDER BY {order}) AS TEXT) AS rows FROM \
+             (SELECT {columns} FROM {table} WHERE {key} IN \
+               (SELECT DISTINCT {key} FROM {table} WHERE {key} > $1 ORDER BY {key} LIMIT $2) \
+              ORDER BY {order}) AS chunk"
+        ));
+        let row = query(&sql)
+            .bind(after)
+            .bind(CHUNK)
+            .fetch_one(&self.pool)
+            .await?;
+        let text: Option<String> = row.try_get("rows")?;
+        match text {
+            None => Ok(Vec::new()),
+            Some(text) => serde_json::from_str(&text).map_err(|e| {
+                StoreError::Query(sqlx::Error::Decode(
+                    format!("reading {table} at start-up: {e}").into(),
+                ))
+            }),
+        }
+    }
+}
+
+/// Words and times duban wrote itself; a row edited by hand into nonsense reads as red (the
+/// cautious grade) and the Unix epoch, rather than stopping start-up.
+pub fn parse_grade(text: &str) -> Grade {
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).unwrap_or(Grade::Red)
+}
+
+pub fn parse_time(text: &str) -> DateTime<chrono::FixedOffset> {
+    DateTime::parse_from_rfc3339(text).unwrap_or_default()
+}
