@@ -305,16 +305,13 @@ fn prepare(
                     }),
                 }
             }
-            #[derive(serde::Deserialize)]
-            struct Stamp {
-                updated_at: String,
-            }
+            // Read as a value, as the mapping read it (a key sent twice: the last one).
             prepared.newest = prepared
                 .newest
                 .zip(newest_record)
                 .and_then(|((at, _), text)| {
-                    let stamp: Stamp = serde_json::from_str(text).ok()?;
-                    Some((at, stamp.updated_at))
+                    let record: Value = serde_json::from_str(text).ok()?;
+                    Some((at, record.get("updated_at")?.as_str()?.to_owned()))
                 });
         }
     }
