@@ -19,7 +19,7 @@
 //! For each peer and each client count N: wait until other processes leave the machine
 //! alone, start the server, read its resident memory (VmRSS), open N websocket connections
 //! (tokio-tungstenite, at most 100 handshakes in flight), wait until every client has had
-//! its `hello` and `snapshot`, stay idle a few seconds, read VmRSS again (→ KiB per
+//! its `hello` (and its `snapshot`, if it takes it on the socket), stay idle a few seconds, read VmRSS again (→ KiB per
 //! client), then run one warm-up round and R measured rounds: 300 ms of quiet, a
 //! timestamp, POST the trigger, and note for every client when the message with that
 //! nonce arrived. Latency = arrival − timestamp (it includes the control request, about
@@ -36,8 +36,10 @@
 //! (seconds idle before the memory reading, 3), `DUBAN_FANOUT_MESSAGE` (bytes, 2048),
 //! `DUBAN_FANOUT_ITEMS` (items on duban's board, 2400; 0: an empty board),
 //! `DUBAN_FANOUT_WAIT` (longest wait for a quiet machine, s, 900), `DUBAN_FANOUT_QUIET_MS`
-//! (20). For diagnosis: `DUBAN_FANOUT_SINCE=1` (duban's clients connect with `since` = its
-//! current seq, so they get no snapshot; the Node peer is unaffected),
+//! (20), `DUBAN_FANOUT_SINCE` (duban's clients connect as its pages do: they have the
+//! snapshot from `/live/snapshot` over HTTP and open the websocket with `since` = the current
+//! seq, so the socket carries only updates, as Node's does; `0`: they take the snapshot on
+//! the socket, as a client without `since` does). For diagnosis:
 //! `DUBAN_FANOUT_PERF=dwarf` (`perf record` of the server during the rounds, into
 //! /tmp/fanout/; any other value: no call graphs) and `DUBAN_FANOUT_VERBOSE=1` (each
 //! round's figures). Without node or npm the Node peer is skipped with a note.
@@ -734,7 +736,7 @@ async fn measure(
         let port = server.ws_port;
         let since = server
             .seq
-            .filter(|_| std::env::var("DUBAN_FANOUT_SINCE").is_ok());
+            .filter(|_| std::env::var("DUBAN_FANOUT_SINCE").map_or(true, |v| v != "0"));
         handshakes.spawn(async move {
             let result = client(board, index, port, since).await;
             drop(permit);
