@@ -27,6 +27,21 @@ stale_after_missed_runs = 2
     )
 }
 
+/// A folder feed of the Chinese export at `drop`, with the shipped config's field and value
+/// mappings (its flat-pause columns left out) and `extra` keys.
+fn folder_feed(drop: &std::path::Path, extra: &str) -> String {
+    let shipped = std::fs::read_to_string(root().join("config/duban.toml")).unwrap();
+    let start = shipped.find("[feeds.fields]").unwrap();
+    let end = shipped.find("[feeds.pause_fields]").unwrap();
+    let values = &shipped[shipped.find("[feeds.values.status]").unwrap()..];
+    format!(
+        "[[feeds]]\nname = \"drop\"\nkind = \"folder\"\nschedule = \"* * * * * *\"\npath = {:?}\n\
+         time_format = \"%Y-%m-%d %H:%M:%S\"\n{extra}{}{values}",
+        path_string(drop),
+        &shipped[start..end].replace("pauses = \"暂停记录\"\n", ""),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn records_are_mapped_quarantined_and_deduplicated() {
     let dir = temp_dir();
@@ -274,16 +289,7 @@ async fn a_gbk_csv_dropped_in_a_folder_is_read_and_filed() {
     let (bytes, _, _) = encoding_rs::GBK.encode(csv);
     std::fs::write(drop.join("export-1.csv"), &bytes).unwrap();
     std::fs::write(drop.join("export-2.xlsx"), b"PK\x03\x04 not really").unwrap();
-    let shipped = std::fs::read_to_string(root().join("config/duban.toml")).unwrap();
-    let start = shipped.find("[feeds.fields]").unwrap();
-    let end = shipped.find("[feeds.pause_fields]").unwrap();
-    let values = &shipped[shipped.find("[feeds.values.status]").unwrap()..];
-    let feeds = format!(
-        "[[feeds]]\nname = \"drop\"\nkind = \"folder\"\nschedule = \"* * * * * *\"\npath = {:?}\nencoding = \"gbk\"\n\
-         time_format = \"%Y-%m-%d %H:%M:%S\"\n{}{values}",
-        path_string(&drop),
-        &shipped[start..end].replace("pauses = \"暂停记录\"\n", ""),
-    );
+    let feeds = folder_feed(&drop, "encoding = \"gbk\"\n");
     let config = load_config(dir.path(), &config_text(&sqlite_url(dir.path()), &feeds));
     let app = spawn_app(config, Clock::System).await;
     eventually(10, "two items stored", || async {
@@ -390,16 +396,7 @@ async fn an_xlsx_dropped_in_a_folder_is_read_with_its_date_cells() {
             .unwrap();
         file.set_modified(an_hour_ago).unwrap();
     }
-    let shipped = std::fs::read_to_string(root().join("config/duban.toml")).unwrap();
-    let start = shipped.find("[feeds.fields]").unwrap();
-    let end = shipped.find("[feeds.pause_fields]").unwrap();
-    let values = &shipped[shipped.find("[feeds.values.status]").unwrap()..];
-    let feeds = format!(
-        "[[feeds]]\nname = \"drop\"\nkind = \"folder\"\nschedule = \"* * * * * *\"\npath = {:?}\n\
-         time_format = \"%Y-%m-%d %H:%M:%S\"\ntimezone = \"Asia/Shanghai\"\n{}{values}",
-        path_string(&drop),
-        &shipped[start..end].replace("pauses = \"暂停记录\"\n", ""),
-    );
+    let feeds = folder_feed(&drop, "timezone = \"Asia/Shanghai\"\n");
     let config = load_config(dir.path(), &config_text(&sqlite_url(dir.path()), &feeds));
     let app = spawn_app(config, Clock::System).await;
     eventually(10, "two items stored", || async {

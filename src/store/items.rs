@@ -131,18 +131,8 @@ const ITEM_COLUMNS: &[Column] = &[
     text("changed_at"),
 ];
 
-/// The grading columns of `ITEM_COLUMNS` after the item key, for a re-grade.
-const GRADE_COLUMNS: &[Column] = &[
-    text("item_id"),
-    text("grade"),
-    text("deadline_date"),
-    int("allowed"),
-    int("used"),
-    int("remaining"),
-    int("overdue"),
-    int("paused"),
-    text("next_change"),
-];
+/// Where the grading's columns are in `ITEM_COLUMNS`.
+const GRADING: std::ops::Range<usize> = 14..22;
 
 const HISTORY_COLUMNS: &[Column] = &[
     text("item_id"),
@@ -457,14 +447,18 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let d = self.dialect;
-        let set: Vec<String> = GRADE_COLUMNS[1..]
+        // The item key, then the grading, as `grading_cells` writes it.
+        let columns: Vec<Column> = std::iter::once(text("item_id"))
+            .chain(ITEM_COLUMNS[GRADING].iter().copied())
+            .collect();
+        let set: Vec<String> = ITEM_COLUMNS[GRADING]
             .iter()
             .map(|c| format!("{0} = u.{0}", c.name))
             .collect();
         let update = format!(
             "UPDATE items SET {}, changed_at = $1 FROM ({}) AS u WHERE items.item_id = u.item_id",
             set.join(", "),
-            rows::select(d, GRADE_COLUMNS, 2)
+            rows::select(d, &columns, 2)
         );
         if updates.is_empty() {
             return Ok(0);
@@ -505,5 +499,28 @@ impl Store {
         }
         batches.finish().await?;
         Ok(changed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grading_range_names_the_grading_columns() {
+        let names: Vec<&str> = ITEM_COLUMNS[GRADING].iter().map(|c| c.name).collect();
+        assert_eq!(
+            names,
+            [
+                "grade",
+                "deadline_date",
+                "allowed",
+                "used",
+                "remaining",
+                "overdue",
+                "paused",
+                "next_change"
+            ]
+        );
     }
 }

@@ -20,8 +20,6 @@
   var nextBtn = document.getElementById('next');
   var deptList = document.getElementById('dept-list');
   var deptSelect = form.elements.department;
-  var dataTime = document.getElementById('data-time');
-  var staleBanner = document.getElementById('banner-stale');
   var headFields = {};
   Array.prototype.forEach.call(document.querySelectorAll('#headline [data-field]'), function (n) {
     headFields[n.dataset.field] = n;
@@ -273,14 +271,7 @@
       setText(headFields.on_time_rate, D.rate(h.on_time_rate));
     }
     if (panels.departments) renderDepartments(panels.departments);
-    setText(dataTime, D.dataTimeText(msg.data_time));
-    D.showFeeds(staleBanner, msg.feeds);
-    clearTimeout(first);
-    refresh();
   }
 
-  // The first load waits for the websocket's first message (it brings the daemon's zone,
-  // so stored UTC times show in it), or 1.5 s if the socket is slow or down.
-  var first = setTimeout(refresh, 1500);
-  var live = DubanLive.connect({ screen: null, onData: onData });
+  var live = DubanLive.page(refresh, onData);
 })();

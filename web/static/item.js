@@ -12,8 +12,6 @@
   var main = document.getElementById('main');
   var box = document.getElementById('item');
   var message = document.getElementById('message');
-  var staleBanner = document.getElementById('banner-stale');
-  var dataTime = document.getElementById('data-time');
   function $(id) { return document.getElementById(id); }
 
   $('back').href = D.withToken('/');
@@ -132,16 +130,5 @@
   }
 
   if (!itemId) notice('地址有误', '缺少办件编号。');
-  // The first load waits for the websocket's first message (it brings the daemon's zone,
-  // so stored UTC times show in it), or 1.5 s if the socket is slow or down.
-  var first = setTimeout(refresh, 1500);
-  var live = DubanLive.connect({
-    screen: null,
-    onData: function (msg) {
-      setText(dataTime, D.dataTimeText(msg.data_time));
-      D.showFeeds(staleBanner, msg.feeds);
-      clearTimeout(first);
-      refresh();
-    }
-  });
+  var live = DubanLive.page(refresh);
 })();

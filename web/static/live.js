@@ -234,5 +234,26 @@
     };
   }
 
-  window.DubanLive = { connect: connect };
+  /** The live wiring of a browser page (dashboard, item, phone): every applied message
+   * runs `onMessage` (if given), shows the data time (#data-time) and the stale-feed banner
+   * (#banner-stale), and reloads the page's list through `refresh`. The first load waits
+   * for the first message (it brings the daemon's zone, so stored UTC times show in it),
+   * or 1.5 s if the socket is slow or down. Returns the connection. */
+  function page(refresh, onMessage) {
+    var dataTime = document.getElementById('data-time');
+    var staleBanner = document.getElementById('banner-stale');
+    var first = setTimeout(refresh, 1500);
+    return connect({
+      screen: null,
+      onData: function (msg) {
+        if (onMessage) onMessage(msg);
+        Duban.setText(dataTime, Duban.dataTimeText(msg.data_time));
+        Duban.showFeeds(staleBanner, msg.feeds);
+        clearTimeout(first);
+        refresh();
+      }
+    });
+  }
+
+  window.DubanLive = { connect: connect, page: page };
 })();

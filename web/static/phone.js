@@ -19,8 +19,6 @@
   var list = document.getElementById('items');
   var more = document.getElementById('more');
   var totalNode = document.getElementById('total');
-  var dataTime = document.getElementById('data-time');
-  var staleBanner = document.getElementById('banner-stale');
   var counts = {
     red: document.getElementById('count-red'),
     yellow: document.getElementById('count-yellow'),
@@ -123,14 +121,7 @@
         setText(counts[g], D.int(row ? row[g] || 0 : 0));
       });
     }
-    setText(dataTime, D.dataTimeText(msg.data_time));
-    D.showFeeds(staleBanner, msg.feeds);
-    clearTimeout(first);
-    refresh();
   }
 
-  // The first load waits for the websocket's first message (it brings the daemon's zone,
-  // so stored UTC times show in it), or 1.5 s if the socket is slow or down.
-  var first = setTimeout(refresh, 1500);
-  var live = DubanLive.connect({ screen: null, onData: onData });
+  var live = DubanLive.page(refresh, onData);
 })();
