@@ -15,7 +15,7 @@ use chrono_tz::Tz;
 use crate::calendar::{Calendar, CalendarError};
 use crate::grading::{self, ClockInput, Grade, Grading, Thresholds};
 use crate::item::{Item, Status};
-use crate::store::items::GradeUpdate;
+use crate::store::items::{GradeChange, GradeUpdate};
 
 /// What the board holds of one item.
 #[derive(Debug, Clone)]
@@ -231,6 +231,8 @@ pub struct Graded {
     pub entry: Entry,
     /// The grade before, if the item was on the board.
     pub previous: Option<Grade>,
+    /// For a re-grade by the clock, each change from `previous`, dated (see `clock_changes`).
+    pub changes: Vec<GradeChange>,
 }
 
 impl Graded {
@@ -246,9 +248,49 @@ impl Graded {
             item_id: &self.entry.item_id,
             grading: &self.entry.grading,
             next_change: self.next_change(),
-            previous: self.previous,
+            changes: &self.changes,
         }
     }
+}
+
+/// The changes that took `entry` by the clock from `from`, next due to change on `next_on`,
+/// to its grading as of `now`, each at the midnight it took effect (after a downtime there may
+/// be several). A change no walk explains (thresholds edited while duban was down, a year of
+/// holidays missing) is dated `now`, when it was noticed.
+pub fn clock_changes(
+    entry: &Entry,
+    from: Grade,
+    next_on: Option<NaiveDate>,
+    calendar: &Calendar,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Vec<GradeChange> {
+    let today = now.with_timezone(&tz).date_naive();
+    let mut changes: Vec<GradeChange> = grading::changes_through(
+        &entry.clock,
+        &entry.thresholds,
+        calendar,
+        from,
+        next_on,
+        today,
+    )
+    .unwrap_or_default()
+    .into_iter()
+    .map(|c| GradeChange {
+        at: grading::start_of_day(c.on, tz).map_or(now, |t| t.with_timezone(&Utc)),
+        from: c.from,
+        to: c.to,
+    })
+    .collect();
+    let walked_to = changes.last().map_or(from, |c| c.to);
+    if walked_to != entry.grading.grade {
+        changes.push(GradeChange {
+            at: now,
+            from: walked_to,
+            to: entry.grading.grade,
+        });
+    }
+    changes
 }
 
 impl Board {
@@ -305,6 +347,7 @@ impl Board {
         } = assessment;
         Graded {
             previous: self.get(&item.item_id).map(|e| e.grading.grade),
+            changes: Vec::new(),
             entry: Entry {
                 item_id: item.item_id.clone(),
                 hash,
@@ -329,17 +372,22 @@ impl Board {
         self.index
             .range(..=(now.timestamp(), u32::MAX))
             .map(|&(_, slot)| {
-                let entry = &self.entries[slot as usize];
-                grading::grade(&entry.clock, &entry.thresholds, calendar, today)
-                    .map(|grading| Graded {
-                        previous: Some(entry.grading.grade),
-                        entry: Entry {
+                let old = &self.entries[slot as usize];
+                grading::grade(&old.clock, &old.thresholds, calendar, today)
+                    .map(|grading| {
+                        let entry = Entry {
                             grading,
                             next_change: grading.next_change(tz).map(|t| t.timestamp()),
-                            ..entry.clone()
-                        },
+                            ..old.clone()
+                        };
+                        let (from, next_on) = (old.grading.grade, old.grading.next_change_on);
+                        Graded {
+                            previous: Some(from),
+                            changes: clock_changes(&entry, from, next_on, calendar, tz, now),
+                            entry,
+                        }
                     })
-                    .map_err(|e| (entry.item_id.clone(), e))
+                    .map_err(|e| (old.item_id.clone(), e))
             })
             .collect()
     }
@@ -470,6 +518,14 @@ mod tests {
         assert_eq!(
             (regraded.previous, regraded.entry.grading.grade),
             (Some(Grade::Blue), Grade::Yellow)
+        );
+        assert_eq!(
+            regraded.changes,
+            [GradeChange {
+                at: next,
+                from: Grade::Blue,
+                to: Grade::Yellow
+            }]
         );
         board.commit([regraded]);
         assert_eq!(

@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use tokio::sync::Notify;
 
-use crate::board::{Assessment, Board, Graded, record_hash};
+use crate::board::{self, Assessment, Board, Graded, record_hash};
 use crate::calendar::{Calendar, CalendarError};
 use crate::clock::Clock;
 use crate::config::Config;
@@ -86,6 +86,9 @@ impl Shared {
                         if g.previous == Some(g.entry.grading.grade) {
                             unchanged.push(g);
                         } else {
+                            // Changed while duban was down: each change at its midnight.
+                            let next_on = s.next_change.map(|t| t.with_timezone(&tz).date_naive());
+                            g.changes = board::clock_changes(&g.entry, s.grade, next_on, &self.calendar, tz, now);
                             changed.push(g);
                         }
                     }

@@ -127,6 +127,45 @@ pub fn grade(
     })
 }
 
+/// A change of grade: the local date it took effect on (at its midnight), and the grades
+/// before and after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub on: NaiveDate,
+    pub from: Grade,
+    pub to: Grade,
+}
+
+/// The grade changes of an item from `grade`, whose next change was due on `next_on`,
+/// through `today`, each on the date it took effect. A daemon that was down (or late) over
+/// several change dates thus records each change on its own day, not all on the day it
+/// noticed them. Walks from one next change to the next: a few steps, not one per day.
+pub fn changes_through(
+    input: &ClockInput,
+    thresholds: &Thresholds,
+    calendar: &Calendar,
+    grade: Grade,
+    next_on: Option<NaiveDate>,
+    today: NaiveDate,
+) -> Result<Vec<Change>, CalendarError> {
+    let mut changes = Vec::new();
+    let (mut from, mut day) = (grade, next_on);
+    while let Some(on) = day.filter(|d| *d <= today) {
+        let then = self::grade(input, thresholds, calendar, on)?;
+        if then.grade != from {
+            changes.push(Change {
+                on,
+                from,
+                to: then.grade,
+            });
+            from = then.grade;
+        }
+        // Each step moves forward, so the walk ends.
+        day = then.next_change_on.filter(|next| *next > on);
+    }
+    Ok(changes)
+}
+
 /// The first date after `today` on which a running item's grade differs from `grade`: the
 /// day it has used more than the blue share, or the day it turns red.
 fn next_change_on(

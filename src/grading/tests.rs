@@ -277,6 +277,47 @@ fn next_change_is_local_midnight_of_the_day_the_grade_changes() {
 }
 
 #[test]
+fn changes_missed_while_down_are_each_dated_the_day_they_took_effect() {
+    let item = running("2026-11-02", 5, &[]);
+    let before = on(&item, "2026-11-03");
+    let changes = changes_through(
+        &item,
+        &DEFAULT,
+        &shipped(),
+        before.grade,
+        before.next_change_on,
+        d("2026-11-12"),
+    )
+    .unwrap();
+    assert_eq!(
+        changes,
+        [
+            Change {
+                on: d("2026-11-05"),
+                from: Grade::Blue,
+                to: Grade::Yellow
+            },
+            Change {
+                on: d("2026-11-10"),
+                from: Grade::Yellow,
+                to: Grade::Red
+            },
+        ]
+    );
+    // Back the next morning: only the change of that midnight.
+    let changes = changes_through(
+        &item,
+        &DEFAULT,
+        &shipped(),
+        before.grade,
+        before.next_change_on,
+        d("2026-11-05"),
+    )
+    .unwrap();
+    assert_eq!(changes.len(), 1);
+}
+
+#[test]
 fn acceptance_dates_are_local_dates() {
     // 23:30 UTC on 2 Nov is 07:30 on 3 Nov in Shanghai.
     let json = crate::item::tests::SAMPLE
@@ -427,6 +468,29 @@ proptest! {
         // Paused: the grade of the day the open pause began (or today, if that is later).
         let graded_on = case.input.paused_since.map_or(today, |p| p.min(today));
         prop_assert_eq!(g.grade, reference_grade(&calendar, &case, graded_on));
+    }
+
+    #[test]
+    fn the_changes_walked_are_the_days_the_grade_differs_from_the_day_before(
+        (case, today) in arb_case(),
+        days in 1i64..60,
+    ) {
+        let (input, calendar) = (case.input, shipped());
+        let later = today + chrono::Duration::days(days);
+        let Ok(start) = grade(&input, &DEFAULT, &calendar, today) else { return Ok(()) };
+        let Ok(changes) = changes_through(&input, &DEFAULT, &calendar, start.grade, start.next_change_on, later) else { return Ok(()) };
+        let mut expected = Vec::new();
+        let mut from = start.grade;
+        for n in 1..=days {
+            let on = today + chrono::Duration::days(n);
+            let Ok(then) = grade(&input, &DEFAULT, &calendar, on) else { return Ok(()) };
+            let to = then.grade;
+            if to != from {
+                expected.push(Change { on, from, to });
+                from = to;
+            }
+        }
+        prop_assert_eq!(changes, expected);
     }
 
     #[test]

@@ -190,7 +190,16 @@ pub struct GradeUpdate<'a> {
     pub item_id: &'a str,
     pub grading: &'a Grading,
     pub next_change: Option<DateTime<Utc>>,
-    pub previous: Option<Grade>,
+    /// The grade changes that led to it, each written to the history at its own instant.
+    pub changes: &'a [GradeChange],
+}
+
+/// A grade change by the clock, at the instant it took effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GradeChange {
+    pub at: DateTime<Utc>,
+    pub from: Grade,
+    pub to: Grade,
 }
 
 /// The grading cells, in table order: grade, deadline_date, allowed, used, remaining,
@@ -440,7 +449,7 @@ impl Store {
     }
 
     /// Writes new gradings of items whose records did not change (time moved on), with a
-    /// history row for each grade that changed. Returns how many grades changed.
+    /// history row for each change, at its instant. Returns how many items changed grade.
     pub async fn regrade_items(
         &self,
         updates: &[GradeUpdate<'_>],
@@ -474,12 +483,15 @@ impl Store {
                     r.text(u.item_id);
                     grading_cells(r, g, u.next_change.as_ref());
                 });
-                if u.previous != Some(g.grade) {
+                if !u.changes.is_empty() {
+                    changed += 1;
+                }
+                for change in u.changes {
                     history.row(|r| {
                         r.text(u.item_id)
-                            .time(&now)
-                            .text(g.grade.as_str())
-                            .opt_text(u.previous.map(Grade::as_str))
+                            .time(&change.at)
+                            .text(change.to.as_str())
+                            .text(change.from.as_str())
                             .text("clock");
                     });
                 }
@@ -489,7 +501,6 @@ impl Store {
                 vec![utc(&now), gradings.finish()],
             )];
             if !history.is_empty() {
-                changed += history.len();
                 steps.push(Step::new(
                     rows::insert(d, "grade_history", HISTORY_COLUMNS, ""),
                     vec![history.finish()],

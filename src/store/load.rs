@@ -3,7 +3,7 @@
 //! (`json_group_array` / `json_agg`): handing a million rows over one by one from sqlx's
 //! database thread cost more in thread switches than everything else at start-up.
 
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::{Store, StoreError, query};
@@ -16,6 +16,8 @@ pub struct StoredItem {
     pub item: Item,
     pub hash: u64,
     pub grade: Grade,
+    /// When the stored grade was due to change (the stored `next_change`).
+    pub next_change: Option<DateTime<Utc>>,
 }
 
 impl Store {
@@ -96,11 +98,13 @@ impl Store {
             String,
             i64,
             String,
+            Option<String>,
         );
         let chunk_after = |after: String| async move {
             self.json_chunk::<StoredRow>(
                 "item_id, project_code, matter, department, stage, status, accepted_at, limit_days, \
-                 legal_days, extension_days, finished_at, updated_at, record_hash, grade",
+                 legal_days, extension_days, finished_at, updated_at, record_hash, grade, \
+                 next_change",
                 "items",
                 "item_id",
                 &after,
@@ -128,6 +132,7 @@ impl Store {
                     updated_at,
                     hash,
                     grade,
+                    next_change,
                 ) in chunk
                 {
                     // Project names are kept once each: see `for_each_project`.
@@ -152,6 +157,9 @@ impl Store {
                         item,
                         hash: hash as u64,
                         grade: parse_grade(&grade),
+                        next_change: next_change
+                            .as_deref()
+                            .map(|t| parse_time(t).with_timezone(&Utc)),
                     });
                     count += 1;
                 }

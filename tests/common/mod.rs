@@ -283,11 +283,75 @@ pub async fn grade_changes_at_the_right_midnight(database_url: &str, dir: &Path)
     // the stored pauses are the record's.
     let mut resumed = record("M-2", "2026-11-02T09:30:00+08:00", 20);
     resumed["updated_at"] = json!("2026-11-04T12:00:00+08:00");
-    feed.set(vec![record("M-1", "2026-11-02T09:30:00+08:00", 5), resumed]);
+    feed.set(vec![
+        record("M-1", "2026-11-02T09:30:00+08:00", 5),
+        resumed.clone(),
+    ]);
     eventually(10, "the pause gone", || async {
         app.item("M-2").await["pauses"].as_array().map(Vec::len) == Some(0)
     })
     .await;
+
+    // Accepted Thursday 5 Nov, 5 days: yellow from 10 Nov, red from 13 Nov.
+    let m3 = record("M-3", "2026-11-05T09:30:00+08:00", 5);
+    feed.set(vec![
+        record("M-1", "2026-11-02T09:30:00+08:00", 5),
+        resumed,
+        m3,
+    ]);
+    eventually(10, "M-3 stored", || async {
+        app.items("").await["total"] == 3
+    })
+    .await;
+    app.stop().await;
+
+    // Down from the 5th to the 16th: at start-up each change that passed meanwhile is in the
+    // history at its own midnight, not at the restart.
+    clock.set(at("2026-11-16T09:00:00+08:00"));
+    let config = load_config(dir, &config_text(database_url, &feeds));
+    let app = spawn_app(config, Clock::Manual(clock.clone())).await;
+    let clock_rows = |item: Value| -> Vec<(String, String, String)> {
+        item["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["cause"] == "clock")
+            .map(|h| {
+                let text = |k: &str| h[k].as_str().unwrap_or_default().to_owned();
+                (text("at"), text("previous"), text("grade"))
+            })
+            .collect()
+    };
+    let row = |at: &str, from: &str, to: &str| (at.to_owned(), from.to_owned(), to.to_owned());
+    assert_eq!(
+        clock_rows(app.item("M-3").await),
+        [
+            row("2026-11-09T16:00:00Z", "blue", "yellow"),
+            row("2026-11-12T16:00:00Z", "yellow", "red"),
+        ]
+    );
+    assert_eq!(
+        clock_rows(app.item("M-1").await),
+        [
+            row("2026-11-04T16:00:00Z", "blue", "yellow"),
+            row("2026-11-09T16:00:00Z", "yellow", "red"),
+        ]
+    );
+
+    // Running, with the clock jumping past two changes at once (a suspended machine): both
+    // are dated too. M-2, 20 days from 2 Nov: yellow from 17 Nov, red from 1 Dec.
+    clock.set(at("2026-12-02T09:00:00+08:00"));
+    eventually(5, "M-2 red", || async {
+        app.item("M-2").await["grade"] == "red"
+    })
+    .await;
+    assert_eq!(
+        clock_rows(app.item("M-2").await),
+        [
+            row("2026-11-16T16:00:00Z", "blue", "yellow"),
+            row("2026-11-30T16:00:00Z", "yellow", "red"),
+        ]
+    );
     app.stop().await;
 }
 
