@@ -117,10 +117,11 @@ pub async fn item(
 }
 
 pub async fn summary(State(shared): AppState) -> Result<Json<Value>, ApiError> {
-    let rows = shared.store.summary().await?;
+    let rows = shared.board().open_summary();
     let mut totals = json!({"blue": 0, "yellow": 0, "red": 0});
     for r in &rows {
-        totals[&r.grade] = json!(totals[&r.grade].as_i64().unwrap_or(0) + r.count);
+        let grade = r.grade.as_str();
+        totals[grade] = json!(totals[grade].as_u64().unwrap_or(0) + r.count);
     }
     Ok(Json(
         json!({ "totals": totals, "by_department_stage_grade": rows }),

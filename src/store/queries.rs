@@ -64,14 +64,6 @@ pub struct HistoryRow {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct SummaryRow {
-    pub department: String,
-    pub stage: i64,
-    pub grade: String,
-    pub count: i64,
-}
-
-#[derive(Debug, Clone, Serialize)]
 pub struct ProjectRow {
     pub project_code: String,
     pub project_name: String,
@@ -205,28 +197,6 @@ impl Store {
         })
         .collect::<Result<_, sqlx::Error>>()?;
         Ok(Some((item_row(&row)?, pauses, history)))
-    }
-
-    /// Pending and paused items counted by department, stage and grade.
-    pub async fn summary(&self) -> Result<Vec<SummaryRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT department, stage, grade, COUNT(*) AS n FROM items \
-             WHERE status IN ('pending', 'paused') GROUP BY department, stage, grade \
-             ORDER BY department, stage, grade",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SummaryRow {
-                    department: r.try_get("department")?,
-                    stage: r.try_get("stage")?,
-                    grade: r.try_get("grade")?,
-                    count: r.try_get("n")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into)
     }
 
     pub async fn project(
