@@ -278,6 +278,34 @@ async fn a_grade_changes_at_the_right_midnight() {
     grade_changes_at_the_right_midnight(&sqlite_url(dir.path()), dir.path()).await;
 }
 
+/// A page is graded off the writer while the page before is written; should midnight pass in
+/// between (a slow write, a large page), it is graded again as of the day it is written.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_graded_before_midnight_and_written_after_gets_the_new_days_grade() {
+    let dir = temp_dir();
+    let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+    let clock = ManualClock::new(at("2026-11-04T23:59:59+08:00"));
+    let config = load_config(dir.path(), &config_text(&sqlite_url(dir.path()), ""));
+    let app = spawn_app(config, Clock::Manual(clock.clone())).await;
+    // Accepted Monday 2 Nov, 5 days: blue on the 4th (2 used), yellow on the 5th (3 used).
+    let record = record("M-1", "2026-11-02T09:30:00+08:00", 5).to_string();
+    let item = duban::item::parse_record(&record).unwrap();
+    let shared = &app.running.shared;
+    let assessed = shared.assess("main", vec![item]);
+    clock.set(at("2026-11-05T00:00:01+08:00"));
+    let (outcome, quarantined) = shared.ingest_assessed("main", assessed).await.unwrap();
+    assert_eq!((outcome.stored, quarantined.len()), (1, 0));
+    let item = app.item("M-1").await;
+    assert_eq!(
+        (item["grade"].as_str(), item["used"].as_i64()),
+        (Some("yellow"), Some(3)),
+        "{item}"
+    );
+    assert_eq!(item["next_change"], "2026-11-10T00:00:00+08:00");
+    assert_eq!(item["history"][0]["grade"], "yellow");
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_gbk_csv_dropped_in_a_folder_is_read_and_filed() {
     let dir = temp_dir();
