@@ -76,6 +76,10 @@ const ITEM_SELECT: &str = "SELECT i.item_id, i.project_code, p.project_name, i.m
      i.paused, i.next_change, i.feed \
      FROM items i LEFT JOIN projects p ON p.project_code = i.project_code";
 
+/// The API's order of items: worst first (red, yellow, blue), then by deadline.
+const WORST_FIRST: &str = "CASE i.grade WHEN 'red' THEN 0 WHEN 'yellow' THEN 1 ELSE 2 END, \
+     i.deadline_date, i.item_id";
+
 fn item_row(r: &AnyRow) -> Result<ItemRow, sqlx::Error> {
     Ok(ItemRow {
         item_id: r.try_get("item_id")?,
@@ -141,11 +145,17 @@ impl Store {
             .await?
             .try_get("n")?;
         let n = params.len();
-        let sql = self.sql(&format!(
-            "{ITEM_SELECT}{filter_sql} ORDER BY CASE i.grade WHEN 'red' THEN 0 WHEN 'yellow' THEN 1 ELSE 2 END, \
-             i.deadline_date, i.item_id LIMIT ${} OFFSET ${}",
+        // The page is chosen from the items alone, then joined to its projects: joined first,
+        // every matching item was looked up before the sort (2.1 s for the first page of a
+        // million items on SQLite).
+        let page = format!(
+            "(SELECT * FROM items i{filter_sql} ORDER BY {WORST_FIRST} LIMIT ${} OFFSET ${})",
             n + 1,
             n + 2
+        );
+        let sql = self.sql(&format!(
+            "{} ORDER BY {WORST_FIRST}",
+            ITEM_SELECT.replacen("FROM items i", &format!("FROM {page} i"), 1)
         ));
         params.push(filter.limit.unwrap_or(50).clamp(1, 1000).into());
         params.push(filter.offset.unwrap_or(0).max(0).into());
