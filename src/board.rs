@@ -264,8 +264,9 @@ impl Graded {
 
 /// The changes that took `entry` by the clock from `from`, next due to change on `next_on`,
 /// to its grading as of `now`, each at the midnight it took effect (after a downtime there may
-/// be several). A change no walk explains (thresholds edited while duban was down, a year of
-/// holidays missing) is dated `now`, when it was noticed.
+/// be several). A change the walk does not end on (a year of holidays missing; thresholds
+/// edited while duban was down, when the walk from the old next change finds another grade
+/// than today's) is dated `now`, when it was noticed.
 pub fn clock_changes(
     entry: &Entry,
     from: Grade,
@@ -275,6 +276,19 @@ pub fn clock_changes(
     now: DateTime<Utc>,
 ) -> Vec<GradeChange> {
     let today = now.with_timezone(&tz).date_naive();
+    let midnight = |day| grading::start_of_day(day, tz).map_or(now, |t| t.with_timezone(&Utc));
+    if next_on == Some(today) {
+        // The grader on time, the usual case: today's grading is the only step, and `entry`
+        // has it already (a midnight may re-grade a great many items under the board's lock).
+        return (from != entry.grading.grade)
+            .then(|| GradeChange {
+                at: midnight(today),
+                from,
+                to: entry.grading.grade,
+            })
+            .into_iter()
+            .collect();
+    }
     let mut changes: Vec<GradeChange> = grading::changes_through(
         &entry.clock,
         &entry.thresholds,
@@ -286,7 +300,7 @@ pub fn clock_changes(
     .unwrap_or_default()
     .into_iter()
     .map(|c| GradeChange {
-        at: grading::start_of_day(c.on, tz).map_or(now, |t| t.with_timezone(&Utc)),
+        at: midnight(c.on),
         from: c.from,
         to: c.to,
     })

@@ -69,6 +69,7 @@ impl Shared {
         let now = self.clock.now();
         let tz = self.config.timezone;
         let today = now.with_timezone(&tz).date_naive();
+        // Items whose stored grading is out of date (grade or next change): written back.
         let mut changed: Vec<Graded> = Vec::new();
         let mut unchanged: Vec<Graded> = Vec::new();
         self.store
@@ -83,13 +84,17 @@ impl Shared {
                 match board.grade(&s.item, s.hash, thresholds, &self.calendar, tz, today) {
                     Ok(mut g) => {
                         g.previous = Some(s.grade);
-                        if g.previous == Some(g.entry.grading.grade) {
-                            unchanged.push(g);
-                        } else {
+                        if g.previous != Some(g.entry.grading.grade) {
                             // Changed while duban was down: each change at its midnight.
                             let next_on = s.next_change.map(|t| t.with_timezone(&tz).date_naive());
                             g.changes = board::clock_changes(&g.entry, s.grade, next_on, &self.calendar, tz, now);
                             changed.push(g);
+                        } else if s.next_change != g.next_change() {
+                            // Same grade, another next change (thresholds or holidays edited):
+                            // stored, so that a later downtime's walk starts from the right day.
+                            changed.push(g);
+                        } else {
+                            unchanged.push(g);
                         }
                     }
                     Err(e) => tracing::warn!(item = %s.item.item_id, error = %e, "stored item cannot be graded"),
@@ -102,6 +107,9 @@ impl Shared {
             .await?;
         self.board().commit(unchanged);
         // Grades that changed while the daemon was down are written now, with their history.
+        if !changed.is_empty() {
+            tracing::info!(items = changed.len(), "stored gradings brought up to date");
+        }
         let updates: Vec<GradeUpdate> = changed.iter().map(Graded::update).collect();
         self.store.regrade_items(&updates, now).await?;
         drop(updates);
@@ -279,8 +287,12 @@ impl Shared {
         }
         let updates: Vec<GradeUpdate> = graded.iter().map(Graded::update).collect();
         let changed = self.store.regrade_items(&updates, now).await?;
-        self.metrics
-            .count_grades(graded.iter().map(|g| (g.previous, g.entry.grading.grade)));
+        self.metrics.count_grades(
+            graded
+                .iter()
+                .flat_map(|g| &g.changes)
+                .map(|c| (Some(c.from), c.to)),
+        );
         self.board().commit(graded);
         self.live.notify_one();
         Ok(changed)

@@ -70,11 +70,19 @@ pub struct ProjectRow {
     pub category: String,
 }
 
-const ITEM_SELECT: &str = "SELECT i.item_id, i.project_code, p.project_name, i.matter, i.department, \
+/// The item columns the API shows (with the project's name from `projects`).
+const ITEM_FIELDS: &str = "i.item_id, i.project_code, i.matter, i.department, \
      i.stage, i.status, i.accepted_at, i.finished_at, i.updated_at, i.limit_days, i.legal_days, \
      i.extension_days, i.grade, i.deadline_date, i.allowed, i.used, i.remaining, i.overdue, \
-     i.paused, i.next_change, i.feed \
-     FROM items i LEFT JOIN projects p ON p.project_code = i.project_code";
+     i.paused, i.next_change, i.feed";
+
+/// The API's items from `items` (the table, or a subquery of its `ITEM_FIELDS`), named `i`.
+fn item_select(items: &str) -> String {
+    format!(
+        "SELECT {ITEM_FIELDS}, p.project_name FROM {items} i \
+         LEFT JOIN projects p ON p.project_code = i.project_code"
+    )
+}
 
 /// The API's order of items: worst first (red, yellow, blue), then by deadline.
 const WORST_FIRST: &str = "CASE i.grade WHEN 'red' THEN 0 WHEN 'yellow' THEN 1 ELSE 2 END, \
@@ -149,14 +157,12 @@ impl Store {
         // every matching item was looked up before the sort (2.1 s for the first page of a
         // million items on SQLite).
         let page = format!(
-            "(SELECT * FROM items i{filter_sql} ORDER BY {WORST_FIRST} LIMIT ${} OFFSET ${})",
+            "(SELECT {ITEM_FIELDS} FROM items i{filter_sql} ORDER BY {WORST_FIRST} \
+             LIMIT ${} OFFSET ${})",
             n + 1,
             n + 2
         );
-        let sql = self.sql(&format!(
-            "{} ORDER BY {WORST_FIRST}",
-            ITEM_SELECT.replacen("FROM items i", &format!("FROM {page} i"), 1)
-        ));
+        let sql = self.sql(&format!("{} ORDER BY {WORST_FIRST}", item_select(&page)));
         params.push(filter.limit.unwrap_or(50).clamp(1, 1000).into());
         params.push(filter.offset.unwrap_or(0).max(0).into());
         let rows = bind_all(query(&sql), params).fetch_all(&self.pool).await?;
@@ -168,7 +174,7 @@ impl Store {
         &self,
         id: &str,
     ) -> Result<Option<(ItemRow, Vec<PauseRow>, Vec<HistoryRow>)>, StoreError> {
-        let Some(row) = query(&self.sql(&format!("{ITEM_SELECT} WHERE i.item_id = $1")))
+        let Some(row) = query(&self.sql(&format!("{} WHERE i.item_id = $1", item_select("items"))))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
@@ -228,7 +234,8 @@ impl Store {
             category: row.try_get("category")?,
         };
         let items = query(&self.sql(&format!(
-            "{ITEM_SELECT} WHERE i.project_code = $1 ORDER BY i.stage, i.accepted_at, i.item_id"
+            "{} WHERE i.project_code = $1 ORDER BY i.stage, i.accepted_at, i.item_id",
+            item_select("items")
         )))
         .bind(code)
         .fetch_all(&self.pool)
