@@ -543,10 +543,23 @@ mod tests {
             item("C", "2026-11-11T09:30:00+08:00"), // blue
         ];
         items[1].department = "E".into();
-        let mut finished = item("F", "2026-11-02T09:30:00+08:00");
-        finished.status = Status::Finished;
-        finished.finished_at = Some(finished.accepted_at);
-        items.push(finished);
+        // Yellow on the 12th: 3 of 5 days used.
+        items.push(item("Y", "2026-11-09T09:30:00+08:00"));
+        // Paused since the 5th, when 3 of 5 days were used: yellow, and counted as open.
+        let mut paused = item("P", "2026-11-02T09:30:00+08:00");
+        paused.status = Status::Paused;
+        paused.pauses.push(crate::item::Pause {
+            kind: crate::item::PauseKind::Correction,
+            from: chrono::DateTime::parse_from_rfc3339("2026-11-05T10:00:00+08:00").unwrap(),
+            to: None,
+        });
+        items.push(paused);
+        for (id, status) in [("F", Status::Finished), ("W", Status::Withdrawn)] {
+            let mut ended = item(id, "2026-11-02T09:30:00+08:00");
+            ended.status = status;
+            ended.finished_at = Some(ended.accepted_at);
+            items.push(ended);
+        }
         let graded: Vec<Graded> = items
             .iter()
             .map(|i| {
@@ -567,6 +580,7 @@ mod tests {
             board.open_summary(),
             [
                 count("D", Grade::Blue, 1),
+                count("D", Grade::Yellow, 2),
                 count("D", Grade::Red, 1),
                 count("E", Grade::Red, 1)
             ]
