@@ -280,17 +280,19 @@ fn next_change_is_local_midnight_of_the_day_the_grade_changes() {
 fn changes_missed_while_down_are_each_dated_the_day_they_took_effect() {
     let item = running("2026-11-02", 5, &[]);
     let before = on(&item, "2026-11-03");
-    let changes = changes_through(
-        &item,
-        &DEFAULT,
-        &shipped(),
-        before.grade,
-        before.next_change_on,
-        d("2026-11-12"),
-    )
-    .unwrap();
+    let walk_to = |today: &str| {
+        changes_through(
+            &item,
+            &DEFAULT,
+            &shipped(),
+            before.grade,
+            before.next_change_on,
+            d(today),
+        )
+        .unwrap()
+    };
     assert_eq!(
-        changes,
+        walk_to("2026-11-12"),
         [
             Change {
                 on: d("2026-11-05"),
@@ -305,16 +307,7 @@ fn changes_missed_while_down_are_each_dated_the_day_they_took_effect() {
         ]
     );
     // Back the next morning: only the change of that midnight.
-    let changes = changes_through(
-        &item,
-        &DEFAULT,
-        &shipped(),
-        before.grade,
-        before.next_change_on,
-        d("2026-11-05"),
-    )
-    .unwrap();
-    assert_eq!(changes.len(), 1);
+    assert_eq!(walk_to("2026-11-05").len(), 1);
 }
 
 #[test]
