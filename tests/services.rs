@@ -44,8 +44,8 @@ async fn pool(url: &str) -> sqlx::AnyPool {
         .unwrap()
 }
 
-/// A fresh PostgreSQL database on the server of `base`, and its URL.
-async fn fresh_pg_database(base: &str) -> String {
+/// A fresh PostgreSQL database on the server of `base`: its name and URL.
+async fn fresh_pg_database(base: &str) -> (String, String) {
     let name = unique("duban_test");
     pool(base)
         .await
@@ -53,7 +53,19 @@ async fn fresh_pg_database(base: &str) -> String {
         .await
         .unwrap();
     let (server, _) = base.rsplit_once('/').unwrap();
-    format!("{server}/{name}")
+    let url = format!("{server}/{name}");
+    (name, url)
+}
+
+/// Drops a test's database once it passed (a failed test leaves its database to look at).
+async fn drop_pg_database(base: &str, name: &str) {
+    pool(base)
+        .await
+        .execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {name} WITH (FORCE)"
+        )))
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -61,7 +73,7 @@ async fn the_store_on_postgres_keeps_items_history_and_quarantine() {
     let Some(base) = service_url("DUBAN_TEST_PG_URL") else {
         return;
     };
-    let url = fresh_pg_database(&base).await;
+    let (name, url) = fresh_pg_database(&base).await;
     let dir = temp_dir();
     let (feed, feed_url) = FeedServer::start().await;
     let mut bad = record("BAD", "2026-11-02T09:30:00+08:00", 5);
@@ -116,6 +128,7 @@ async fn the_store_on_postgres_keeps_items_history_and_quarantine() {
         1
     );
     app.stop().await;
+    drop_pg_database(&base, &name).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -123,9 +136,10 @@ async fn a_grade_changes_at_the_right_midnight_on_postgres() {
     let Some(base) = service_url("DUBAN_TEST_PG_URL") else {
         return;
     };
-    let url = fresh_pg_database(&base).await;
+    let (name, url) = fresh_pg_database(&base).await;
     let dir = temp_dir();
     grade_changes_at_the_right_midnight(&url, dir.path()).await;
+    drop_pg_database(&base, &name).await;
 }
 
 async fn run_all(pool: &sqlx::AnyPool, statements: impl IntoIterator<Item = String>) {
