@@ -21,68 +21,51 @@ pub struct StoredItem {
 }
 
 impl Store {
-    /// Every stored project (code, name, category), a chunk at a time, for the board at
-    /// start-up: the screens name the projects of red items and rank projects by target.
+    /// Every stored project (code, name, category), for the board at start-up: the screens
+    /// name the projects of red items and rank projects by target.
     pub async fn for_each_project(
         &self,
         mut visit: impl FnMut(&str, &str, &str),
     ) -> Result<(), StoreError> {
-        let mut after = String::new();
-        loop {
-            let chunk: Vec<(String, String, String)> = self
-                .json_chunk(
-                    "project_code, project_name, category",
-                    "projects",
-                    "project_code",
-                    &after,
-                )
-                .await?;
-            let Some(last) = chunk.last().map(|r| &r.0) else {
-                return Ok(());
-            };
-            after = last.clone();
-            for (code, name, category) in &chunk {
-                visit(code, name, category);
-            }
-        }
+        self.for_each_chunk(
+            "project_code, project_name, category",
+            "projects",
+            "project_code",
+            |row: &(String, String, String)| &row.0,
+            |chunk| {
+                for (code, name, category) in &chunk {
+                    visit(code, name, category);
+                }
+            },
+        )
+        .await
     }
 
-    /// Every stored item, a chunk at a time (a million rows are not held at once), for the
-    /// board at start-up. Each chunk comes back as one JSON text built by the database
-    /// (`json_group_array` / `json_agg`): handing a million rows one by one from sqlx's
-    /// database thread cost more in thread switches than everything else at start-up.
+    /// Every stored item with its pauses, for the board at start-up.
     pub async fn for_each_item(
         &self,
         mut visit: impl FnMut(StoredItem),
     ) -> Result<usize, StoreError> {
-        type PauseRow = (String, String, String, Option<String>);
+        type PauseRow = (String, i64, String, String, Option<String>);
         let mut pauses: std::collections::HashMap<String, Vec<Pause>> =
             std::collections::HashMap::new();
-        let mut after = String::new();
-        loop {
-            let chunk: Vec<(String, i64, String, String, Option<String>)> = self
-                .json_chunk(
-                    "item_id, seq, kind, from_at, to_at",
-                    "pauses",
-                    "item_id, seq",
-                    &after,
-                )
-                .await?;
-            // Keyset on the item: a chunk holds whole items (see json_chunk).
-            let Some(last) = chunk.last().map(|r| &r.0) else {
-                break;
-            };
-            after = last.clone();
-            for (item_id, _, kind, from, to) in chunk {
-                let row: PauseRow = (item_id, kind, from, to);
-                pauses.entry(row.0).or_default().push(Pause {
-                    // Words duban wrote itself; one edited into nonsense by hand reads as `other`.
-                    kind: PauseKind::parse(&row.1).unwrap_or(PauseKind::Other),
-                    from: parse_time(&row.2),
-                    to: row.3.as_deref().map(parse_time),
-                });
-            }
-        }
+        self.for_each_chunk(
+            "item_id, seq, kind, from_at, to_at",
+            "pauses",
+            "item_id, seq",
+            |row: &PauseRow| &row.0,
+            |chunk| {
+                for (item_id, _, kind, from, to) in chunk {
+                    pauses.entry(item_id).or_default().push(Pause {
+                        // Words duban wrote itself; one edited into nonsense reads as `other`.
+                        kind: PauseKind::parse(&kind).unwrap_or(PauseKind::Other),
+                        from: parse_time(&from),
+                        to: to.as_deref().map(parse_time),
+                    });
+                }
+            },
+        )
+        .await?;
         type StoredRow = (
             String,
             String,
@@ -100,23 +83,14 @@ impl Store {
             String,
             Option<String>,
         );
-        let chunk_after = |after: String| async move {
-            self.json_chunk::<StoredRow>(
-                "item_id, project_code, matter, department, stage, status, accepted_at, limit_days, \
-                 legal_days, extension_days, finished_at, updated_at, record_hash, grade, \
-                 next_change",
-                "items",
-                "item_id",
-                &after,
-            )
-            .await
-        };
         let mut count = 0;
-        let mut chunk = chunk_after(String::new()).await?;
-        while let Some(last) = chunk.last().map(|r| &r.0) {
-            // The database reads the next chunk while this one is handed over.
-            let next = chunk_after(last.clone());
-            let visit_chunk = async {
+        self.for_each_chunk(
+            "item_id, project_code, matter, department, stage, status, accepted_at, limit_days, \
+             legal_days, extension_days, finished_at, updated_at, record_hash, grade, next_change",
+            "items",
+            "item_id",
+            |row: &StoredRow| &row.0,
+            |chunk| {
                 for (
                     item_id,
                     project_code,
@@ -163,11 +137,32 @@ impl Store {
                     });
                     count += 1;
                 }
-            };
-            let (next, ()) = tokio::join!(next, visit_chunk);
+            },
+        )
+        .await?;
+        Ok(count)
+    }
+
+    /// Every row of `table`, a chunk at a time in the order of `order` (a million rows are
+    /// never held at once); the database reads the next chunk while `visit` takes this one.
+    /// `key` gives a row's key, the first column of `order`.
+    async fn for_each_chunk<T: serde::de::DeserializeOwned>(
+        &self,
+        columns: &str,
+        table: &str,
+        order: &str,
+        key: impl Fn(&T) -> &String,
+        mut visit: impl FnMut(Vec<T>),
+    ) -> Result<(), StoreError> {
+        let mut chunk: Vec<T> = self.json_chunk(columns, table, order, "").await?;
+        while let Some(last) = chunk.last().map(|row| key(row).clone()) {
+            let current = std::mem::take(&mut chunk);
+            let (next, ()) = tokio::join!(self.json_chunk(columns, table, order, &last), async {
+                visit(current)
+            });
             chunk = next?;
         }
-        Ok(count)
+        Ok(())
     }
 
     /// The next rows of `table` after the key `after` (by the first column of `order`), as
