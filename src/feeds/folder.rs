@@ -137,6 +137,7 @@ fn read_csv(file: &Path, gbk: bool) -> Result<Records, String> {
         .iter()
         .map(|h| h.trim().to_owned())
         .collect();
+    unique_headers((0..).zip(headers.iter().map(String::as_str)))?;
     let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| format!("row {}: {e}", i + 2))?;
@@ -292,16 +293,11 @@ impl Grid {
         let Some(header_row) = rows.next() else {
             return Err(format!("the first sheet is empty (sheet {sheet:?})"));
         };
-        let mut first_column: BTreeMap<&str, u32> = BTreeMap::new();
-        for (column, name) in &header_row {
-            if let Some(first) = first_column.insert(name, *column) {
-                return Err(format!(
-                    "the header {name:?} is in two columns, {} and {}",
-                    column_letters(first),
-                    column_letters(*column)
-                ));
-            }
-        }
+        unique_headers(
+            header_row
+                .iter()
+                .map(|(column, name)| (*column, name.as_str())),
+        )?;
         let mut page = Vec::new();
         for mut row in rows {
             if !header_row.keys().any(|column| row.contains_key(column)) {
@@ -318,6 +314,22 @@ impl Grid {
         }
         Ok(page)
     }
+}
+
+/// Refuses a header row that names a column twice: one of the two columns' cells would be
+/// lost. Columns are counted from 0, and named by their letters.
+fn unique_headers<'a>(headers: impl Iterator<Item = (u32, &'a str)>) -> Result<(), String> {
+    let mut first_column: BTreeMap<&str, u32> = BTreeMap::new();
+    for (column, name) in headers.filter(|(_, name)| !name.is_empty()) {
+        if let Some(first) = first_column.insert(name, column) {
+            return Err(format!(
+                "the header {name:?} is in two columns, {} and {}",
+                column_letters(first),
+                column_letters(column)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A cell as the text a CSV export of it would hold.
@@ -540,6 +552,18 @@ mod tests {
         let err = read(&path, false, dates(None)).unwrap_err();
         assert!(
             err.contains("\"办件编号\"") && err.contains("A and D"),
+            "{err}"
+        );
+        // A CSV the same way (columns without a header, however many, are not names).
+        let csv = dir.path().join("dup.csv");
+        std::fs::write(
+            &csv,
+            "办件编号,受理时间,,,办件编号 \nX-1,2026-11-02,,,X-2\n",
+        )
+        .unwrap();
+        let err = read(&csv, false, dates(None)).unwrap_err();
+        assert!(
+            err.contains("\"办件编号\"") && err.contains("A and E"),
             "{err}"
         );
         assert_eq!(column_letters(25), "Z");

@@ -3,7 +3,7 @@
 //! PostgreSQL). Binding every cell on its own cost more than the rest of an ingest: each
 //! value was copied twice on its way through sqlx's `Any` driver, SQLite bound and cleared
 //! each, and PostgreSQL allows only 65,535 of them a statement. The reads at start-up come
-//! back the same way (see `items::json_chunk`).
+//! back the same way (see `load::json_chunk`).
 
 use std::fmt::Write as _;
 
