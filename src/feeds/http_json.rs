@@ -216,7 +216,12 @@ fn read_page(
     };
     let body = String::from_utf8(body).map_err(|e| not_json(&e))?;
     let top: &RawValue = serde_json::from_str(&body).map_err(|e| not_json(&e))?;
-    let next = match next_field.map(|field| raw_at(top, field)) {
+    // The top level's fields, read once for both paths: each read scans the whole body.
+    let fields = (!records_path.is_empty() || next_field.is_some())
+        .then(|| serde_json::from_str::<Fields>(top.get()).ok())
+        .flatten();
+    let raw_at = |path: &str| raw_at(top, fields.as_ref(), path);
+    let next = match next_field.map(raw_at) {
         Some(Some(raw)) => match serde_json::from_str::<Value>(raw.get()) {
             Ok(Value::String(s)) if !s.is_empty() => Some(s),
             Ok(Value::Number(n)) => Some(n.to_string()),
@@ -224,7 +229,7 @@ fn read_page(
         },
         _ => None,
     };
-    let list = raw_at(top, records_path).ok_or_else(no_list)?;
+    let list = raw_at(records_path).ok_or_else(no_list)?;
     // A list that does not parse (a bad escape inside) is bad JSON, not a wrong path.
     let not_a_list = |e: serde_json::Error| {
         if list.get().starts_with('[') {
@@ -252,13 +257,19 @@ fn read_page(
     Ok((page, next))
 }
 
-/// The value at a dotted path of objects (the whole value for an empty path).
-fn raw_at<'a>(value: &'a RawValue, path: &str) -> Option<&'a RawValue> {
-    path.split('.')
-        .filter(|p| !p.is_empty())
-        .try_fold(value, |v, key| {
-            let object: std::collections::HashMap<String, &RawValue> =
-                serde_json::from_str(v.get()).ok()?;
-            object.get(key).copied()
-        })
+/// An object's fields, each left as text.
+type Fields<'a> = std::collections::HashMap<String, &'a RawValue>;
+
+/// The value at a dotted path of objects in `top` (all of it for an empty path); `fields`
+/// are `top`'s own, if it is an object.
+fn raw_at<'a>(top: &'a RawValue, fields: Option<&Fields<'a>>, path: &str) -> Option<&'a RawValue> {
+    let mut keys = path.split('.').filter(|p| !p.is_empty());
+    let Some(first) = keys.next() else {
+        return Some(top);
+    };
+    let start = fields?.get(first).copied()?;
+    keys.try_fold(start, |v, key| {
+        let object: Fields<'a> = serde_json::from_str(v.get()).ok()?;
+        object.get(key).copied()
+    })
 }
