@@ -45,7 +45,7 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
         calendar,
         store,
         clock,
-        board: Mutex::new(Board::default()),
+        board: parking_lot::Mutex::new(Board::default()),
         writer: tokio::sync::Mutex::new(()),
         changed: tokio::sync::Notify::new(),
         live: tokio::sync::Notify::new(),

@@ -5,8 +5,10 @@
 //! and status (as small interned ids), so the live figures are counted from memory. Pure
 //! data: no clock, no I/O.
 
-use std::collections::{BTreeSet, HashMap};
-use std::hash::{Hash, Hasher};
+use std::collections::BTreeSet;
+
+use foldhash::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -156,7 +158,11 @@ impl Names {
 #[derive(Default)]
 pub struct Board {
     entries: Vec<Entry>,
-    slots: HashMap<String, u32>,
+    /// (hash of the id, slot in `entries`) of each item, found by the entry's own `item_id`
+    /// (a million ids are not kept twice); the hash is kept so that growing the table does
+    /// not read every entry again.
+    slots: hashbrown::HashTable<(u64, u32)>,
+    hasher: foldhash::fast::RandomState,
     /// (instant, slot) of every item whose grade will change by itself.
     index: BTreeSet<(i64, u32)>,
     names: Names,
@@ -326,7 +332,16 @@ impl Board {
     }
 
     pub fn get(&self, item_id: &str) -> Option<&Entry> {
-        self.slots.get(item_id).map(|&s| &self.entries[s as usize])
+        self.slot(item_id).map(|s| &self.entries[s as usize])
+    }
+
+    fn slot(&self, item_id: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(item_id);
+        self.slots
+            .find(hash, |&(h, s)| {
+                h == hash && self.entries[s as usize].item_id == item_id
+            })
+            .map(|&(_, s)| s)
     }
 
     pub fn entries(&self) -> &[Entry] {
@@ -435,8 +450,16 @@ impl Board {
         let mut due = Vec::new();
         for Graded { entry, .. } in graded {
             let next = entry.next_change;
-            let slot = match self.slots.get(&entry.item_id) {
-                Some(&slot) => {
+            let hash = self.hasher.hash_one(entry.item_id.as_str());
+            let entries = &self.entries;
+            let found = self.slots.entry(
+                hash,
+                |&(h, s)| h == hash && entries[s as usize].item_id == entry.item_id,
+                |&(h, _)| h,
+            );
+            let slot = match found {
+                hashbrown::hash_table::Entry::Occupied(known) => {
+                    let (_, slot) = *known.get();
                     let old = &mut self.entries[slot as usize];
                     if let Some(at) = old.next_change {
                         gone.push((at, slot));
@@ -444,9 +467,9 @@ impl Board {
                     *old = entry;
                     slot
                 }
-                None => {
+                hashbrown::hash_table::Entry::Vacant(free) => {
                     let slot = self.entries.len() as u32;
-                    self.slots.insert(entry.item_id.clone(), slot);
+                    free.insert((hash, slot));
                     self.entries.push(entry);
                     slot
                 }
@@ -466,7 +489,7 @@ impl Board {
     /// Drops an entry whose next change can no longer be computed (a date beyond the loaded
     /// calendar), so the grader does not wake for it again and again.
     pub fn unschedule(&mut self, item_id: &str) {
-        if let Some(&slot) = self.slots.get(item_id) {
+        if let Some(slot) = self.slot(item_id) {
             let entry = &mut self.entries[slot as usize];
             if let Some(at) = entry.next_change.take() {
                 self.index.remove(&(at, slot));
@@ -489,7 +512,7 @@ impl Board {
     /// `/api/summary` answers, from memory (on a million items the same `GROUP BY` took the
     /// database over a second).
     pub fn open_summary(&self) -> Vec<OpenCount> {
-        let mut counts: HashMap<(u32, u8, Grade), u64> = HashMap::new();
+        let mut counts: HashMap<(u32, u8, Grade), u64> = HashMap::default();
         for e in &self.entries {
             if matches!(e.labels.status, Status::Pending | Status::Paused) {
                 *counts

@@ -34,7 +34,9 @@ pub struct Shared {
     pub calendar: Calendar,
     pub store: Store,
     pub clock: Clock,
-    pub board: Mutex<Board>,
+    /// Fair when asked (`unlock_fair`): the screens walk a large board in slices, and a
+    /// lock that the walker takes back at once would keep the API waiting for the whole walk.
+    pub board: parking_lot::Mutex<Board>,
     /// Held while grades are written, so the store and the board change in the same order.
     pub writer: tokio::sync::Mutex<()>,
     /// Rung when the board changed, so the grader recomputes its next wake-up.
@@ -60,8 +62,8 @@ pub struct Outcome {
 }
 
 impl Shared {
-    pub fn board(&self) -> std::sync::MutexGuard<'_, Board> {
-        self.board.lock().unwrap_or_else(|e| e.into_inner())
+    pub fn board(&self) -> parking_lot::MutexGuard<'_, Board> {
+        self.board.lock()
     }
 
     /// Builds the board from the store at start-up, grading every item as of now.
@@ -323,8 +325,8 @@ fn already_stored(board: &Board, item: &Item, hash: u64) -> bool {
 /// the newest `updated_at` wins, the later one on a tie. The others count as unchanged.
 fn newest_per_item(items: Vec<Assessed>, outcome: &mut Outcome) -> Vec<Assessed> {
     // Which position holds each item's newest version (keys borrowed: no copies).
-    let mut newest: std::collections::HashMap<&str, usize> =
-        std::collections::HashMap::with_capacity(items.len());
+    let mut newest: foldhash::HashMap<&str, usize> =
+        foldhash::HashMap::with_capacity_and_hasher(items.len(), Default::default());
     for (at, Assessed { item, .. }) in items.iter().enumerate() {
         newest
             .entry(item.item_id.as_str())

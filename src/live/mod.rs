@@ -122,6 +122,8 @@ fn in_slices(
         if at >= board.len() {
             return board.len();
         }
+        // Whoever waits goes first (a plain unlock lets this loop take the lock back).
+        parking_lot::MutexGuard::unlock_fair(board);
     }
 }
 

@@ -3,6 +3,8 @@
 //! (`json_group_array` / `json_agg`): handing a million rows over one by one from sqlx's
 //! database thread cost more in thread switches than everything else at start-up.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -20,6 +22,44 @@ pub struct StoredItem {
     pub next_change: Option<DateTime<Utc>>,
 }
 
+/// A stored item's row as the database sends it at start-up. The words and times are
+/// parsed at once, so they are borrowed from the chunk's text (a `Cow` owns one only when
+/// the text escapes a character); the names become the item's own strings.
+#[derive(serde::Deserialize)]
+struct ItemRow<'a>(
+    String,
+    String,
+    String,
+    String,
+    i64,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    i64,
+    i64,
+    i64,
+    #[serde(borrow)] Option<Cow<'a, str>>,
+    #[serde(borrow)] Cow<'a, str>,
+    i64,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Option<Cow<'a, str>>,
+);
+
+#[derive(serde::Deserialize)]
+struct PauseRow<'a>(
+    String,
+    serde::de::IgnoredAny,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Option<Cow<'a, str>>,
+);
+
+#[derive(serde::Deserialize)]
+struct ProjectRow<'a>(
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+);
+
 impl Store {
     /// Every stored project (code, name, category), for the board at start-up: the screens
     /// name the projects of red items and rank projects by target.
@@ -31,11 +71,11 @@ impl Store {
             "project_code, project_name, category",
             "projects",
             "project_code",
-            |row: &(String, String, String)| &row.0,
-            |chunk| {
-                for (code, name, category) in &chunk {
-                    visit(code, name, category);
+            |text| {
+                for ProjectRow(code, name, category) in decode("projects", text)? {
+                    visit(&code, &name, &category);
                 }
+                Ok(())
             },
         )
         .await
@@ -46,16 +86,13 @@ impl Store {
         &self,
         mut visit: impl FnMut(StoredItem),
     ) -> Result<usize, StoreError> {
-        type PauseRow = (String, i64, String, String, Option<String>);
-        let mut pauses: std::collections::HashMap<String, Vec<Pause>> =
-            std::collections::HashMap::new();
+        let mut pauses: foldhash::HashMap<String, Vec<Pause>> = Default::default();
         self.for_each_chunk(
             "item_id, seq, kind, from_at, to_at",
             "pauses",
             "item_id, seq",
-            |row: &PauseRow| &row.0,
-            |chunk| {
-                for (item_id, _, kind, from, to) in chunk {
+            |text| {
+                for PauseRow(item_id, _, kind, from, to) in decode("pauses", text)? {
                     pauses.entry(item_id).or_default().push(Pause {
                         // Words duban wrote itself; one edited into nonsense reads as `other`.
                         kind: PauseKind::parse(&kind).unwrap_or(PauseKind::Other),
@@ -63,35 +100,18 @@ impl Store {
                         to: to.as_deref().map(parse_time),
                     });
                 }
+                Ok(())
             },
         )
         .await?;
-        type StoredRow = (
-            String,
-            String,
-            String,
-            String,
-            i64,
-            String,
-            String,
-            i64,
-            i64,
-            i64,
-            Option<String>,
-            String,
-            i64,
-            String,
-            Option<String>,
-        );
         let mut count = 0;
         self.for_each_chunk(
             "item_id, project_code, matter, department, stage, status, accepted_at, limit_days, \
              legal_days, extension_days, finished_at, updated_at, record_hash, grade, next_change",
             "items",
             "item_id",
-            |row: &StoredRow| &row.0,
-            |chunk| {
-                for (
+            |text| {
+                for ItemRow(
                     item_id,
                     project_code,
                     matter,
@@ -107,11 +127,15 @@ impl Store {
                     hash,
                     grade,
                     next_change,
-                ) in chunk
+                ) in decode("items", text)?
                 {
                     // Project names are kept once each: see `for_each_project`.
                     let item = Item {
-                        pauses: pauses.remove(&item_id).unwrap_or_default(),
+                        pauses: if pauses.is_empty() {
+                            Vec::new()
+                        } else {
+                            pauses.remove(&item_id).unwrap_or_default()
+                        },
                         project_code,
                         project_name: String::new(),
                         project_category: String::new(),
@@ -137,6 +161,7 @@ impl Store {
                     });
                     count += 1;
                 }
+                Ok(())
             },
         )
         .await?;
@@ -145,38 +170,40 @@ impl Store {
 
     /// Every row of `table`, a chunk at a time in the order of `order` (a million rows are
     /// never held at once); the database reads the next chunk while `visit` takes this one.
-    /// `key` gives a row's key, the first column of `order`.
-    async fn for_each_chunk<T: serde::de::DeserializeOwned>(
+    /// `visit` is given the chunk's text, a JSON array of arrays of `columns`, to decode
+    /// with what it can borrow from it.
+    async fn for_each_chunk(
         &self,
         columns: &str,
         table: &str,
         order: &str,
-        key: impl Fn(&T) -> &String,
-        mut visit: impl FnMut(Vec<T>),
+        mut visit: impl FnMut(&str) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let mut chunk: Vec<T> = self.json_chunk(columns, table, order, "").await?;
-        while let Some(last) = chunk.last().map(|row| key(row).clone()) {
-            let current = std::mem::take(&mut chunk);
-            let (next, ()) = tokio::join!(self.json_chunk(columns, table, order, &last), async {
-                visit(current)
-            });
+        let mut chunk = self.json_chunk(columns, table, order, "").await?;
+        while let Some((rows, last)) = chunk {
+            let (next, visited) =
+                tokio::join!(self.json_chunk(columns, table, order, &last), async {
+                    visit(&rows)
+                });
+            visited?;
             chunk = next?;
         }
         Ok(())
     }
 
     /// The next rows of `table` after the key `after` (by the first column of `order`), as
-    /// one JSON array of arrays of `columns`, decoded into `T`. For `pauses`, whose key is
-    /// (item, seq), a chunk is cut only between items, so keyset paging on the item is exact.
-    /// Rows come in the database's order of the key: the next key is the last row's, never
-    /// a maximum taken in Rust, whose byte order a collation may not share.
-    async fn json_chunk<T: serde::de::DeserializeOwned>(
+    /// one JSON array of arrays of `columns`, with the last row's key; `None` after the last.
+    /// For `pauses`, whose key is (item, seq), a chunk is cut only between items, so keyset
+    /// paging on the item is exact. The last key is the database's maximum, in the
+    /// database's order of the key, never one taken in Rust, whose byte order a collation
+    /// may not share.
+    async fn json_chunk(
         &self,
         columns: &str,
         table: &str,
         order: &str,
         after: &str,
-    ) -> Result<Vec<T>, StoreError> {
+    ) -> Result<Option<(String, String)>, StoreError> {
         const CHUNK: i64 = 20_000;
         let key = order.split(',').next().unwrap_or(order).trim();
         // SQLite aggregates the ordered subquery in its order, and its keys compare bytewise
@@ -188,28 +215,39 @@ impl Store {
                 ("json_agg", "json_build_array", format!(" ORDER BY {order}"))
             }
         };
-        // Whole items per chunk: the chunk's item keys, then all their rows.
+        // A key that is the whole order is unique: the next rows by key. Otherwise whole
+        // items per chunk: the chunk's item keys, then all their rows (a third slower).
+        let rows = if key == order {
+            format!("WHERE {key} > $1 ORDER BY {key} LIMIT $2")
+        } else {
+            format!(
+                "WHERE {key} IN \
+                 (SELECT DISTINCT {key} FROM {table} WHERE {key} > $1 ORDER BY {key} LIMIT $2) \
+                 ORDER BY {order}"
+            )
+        };
         let sql = self.sql(&format!(
-            "SELECT CAST({aggregate}({row}({columns}){ordered}) AS TEXT) AS rows FROM \
-             (SELECT {columns} FROM {table} WHERE {key} IN \
-               (SELECT DISTINCT {key} FROM {table} WHERE {key} > $1 ORDER BY {key} LIMIT $2) \
-              ORDER BY {order}) AS chunk"
+            "SELECT CAST({aggregate}({row}({columns}){ordered}) AS TEXT) AS rows, \
+                    MAX({key}) AS last FROM (SELECT {columns} FROM {table} {rows}) AS chunk"
         ));
         let row = query(&sql)
             .bind(after)
             .bind(CHUNK)
             .fetch_one(&self.pool)
             .await?;
-        let text: Option<String> = row.try_get("rows")?;
-        match text {
-            None => Ok(Vec::new()),
-            Some(text) => serde_json::from_str(&text).map_err(|e| {
-                StoreError::Query(sqlx::Error::Decode(
-                    format!("reading {table} at start-up: {e}").into(),
-                ))
-            }),
-        }
+        let rows: Option<String> = row.try_get("rows")?;
+        let last: Option<String> = row.try_get("last")?;
+        Ok(rows.zip(last))
     }
+}
+
+/// A chunk's rows read from its text.
+fn decode<'a, T: serde::Deserialize<'a>>(table: &str, text: &'a str) -> Result<Vec<T>, StoreError> {
+    serde_json::from_str(text).map_err(|e| {
+        StoreError::Query(sqlx::Error::Decode(
+            format!("reading {table} at start-up: {e}").into(),
+        ))
+    })
 }
 
 /// Words and times duban wrote itself; a row edited by hand into nonsense reads as red (the
