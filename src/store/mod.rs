@@ -20,7 +20,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, ConnectOptions, Executor};
+use sqlx::{AnyPool, ConnectOptions, Executor, Row};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -192,12 +192,18 @@ impl Store {
 
     /// Copies what the SQLite write-ahead log holds back into the database, beside the
     /// writers (a passive checkpoint never waits for them). Called about once a second by
-    /// the daemon; nothing to do for PostgreSQL.
-    pub async fn checkpoint(&self) -> Result<(), StoreError> {
-        if self.dialect == Dialect::Sqlite {
-            self.pool.execute("PRAGMA wal_checkpoint(PASSIVE)").await?;
+    /// the daemon; returns how many bytes the log holds (0 for PostgreSQL, which has
+    /// nothing to do here).
+    pub async fn checkpoint(&self) -> Result<u64, StoreError> {
+        if self.dialect != Dialect::Sqlite {
+            return Ok(0);
         }
-        Ok(())
+        let row = query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&self.pool)
+            .await?;
+        // (busy, frames in the log, frames copied); -1 when the database is not in WAL mode.
+        let frames: i64 = row.try_get(1)?;
+        Ok(u64::try_from(frames).unwrap_or(0) * WAL_FRAME_BYTES)
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -208,6 +214,9 @@ impl Store {
         self.pool.close().await;
     }
 }
+
+/// A page of the write-ahead log with its frame header (4 KiB pages, SQLite's default).
+const WAL_FRAME_BYTES: u64 = 4096 + 24;
 
 /// A query built at run time from duban's own fixed SQL (placeholders translated, several
 /// rows a statement); values are always bound, never spliced in.
