@@ -159,14 +159,17 @@ pub async fn stop_signal() {
     }
 }
 
-/// A write-ahead log past this size is checkpointed once between two writes.
-const WAL_RESTART_BYTES: u64 = 64 << 20;
+/// A write-ahead log past this many pages (256 MiB of 4 KiB pages) is checkpointed once more
+/// between two writes of the writer's (ingest, re-grade).
+const WAL_RESTART_FRAMES: u64 = 65_536;
 
 /// Keeps the store's write-ahead log short (see `Store::checkpoint`). The log starts again
 /// from its beginning only when a write finds it all copied back; under a steady stream of
 /// pages a checkpoint beside the writers never catches up, and the log grew by the whole
 /// ingest (700 MB for a million records, each new block zeroed by the file system). So a
-/// long log is checkpointed once more while the writers wait their turn.
+/// long log with pages still to copy is checkpointed once more while the writer waits its
+/// turn (feed-run records and quarantine entries are written outside the writer's lock and
+/// may still come in between: the next second tries again).
 async fn checkpoints(shared: Arc<Shared>, shutdown: CancellationToken) {
     let mut every = tokio::time::interval(Duration::from_secs(1));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -176,7 +179,7 @@ async fn checkpoints(shared: Arc<Shared>, shutdown: CancellationToken) {
             _ = every.tick() => {}
         }
         let result = match shared.store.checkpoint().await {
-            Ok(log) if log > WAL_RESTART_BYTES => {
+            Ok(log) if log.frames > WAL_RESTART_FRAMES && log.copied < log.frames => {
                 let _writer = shared.writer.lock().await;
                 shared.store.checkpoint().await
             }

@@ -585,3 +585,26 @@ async fn records_waiting_for_next_years_holidays_come_back_when_it_is_added() {
     assert_eq!(app.quarantine().await["total"], 0);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_checkpoint_copies_the_log_back_and_the_next_write_starts_it_again() {
+    let dir = temp_dir();
+    let store = duban::store::Store::open(&sqlite_url(dir.path()))
+        .await
+        .unwrap();
+    // The migrations' pages, all copied back.
+    let before = store.checkpoint().await.unwrap();
+    assert!(before.frames > 2, "{before:?}");
+    assert_eq!(before.copied, before.frames, "{before:?}");
+    sqlx::query("INSERT INTO departments (name) VALUES ('市住房和城乡建设局')")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let after = store.checkpoint().await.unwrap();
+    assert!(
+        after.frames > 0 && after.frames < before.frames,
+        "the write began the log again from its start: {before:?} → {after:?}"
+    );
+    assert_eq!(after.copied, after.frames, "and was copied back: {after:?}");
+    store.close().await;
+}

@@ -23,8 +23,8 @@ pub struct StoredItem {
 }
 
 /// A stored item's row as the database sends it at start-up. The words and times are
-/// parsed at once, so they are borrowed from the chunk's text (a `Cow` owns one only when
-/// the text escapes a character); the names become the item's own strings.
+/// parsed at once, so they are borrowed from the chunk's text (`Text`); the names become
+/// the item's own strings.
 #[derive(serde::Deserialize)]
 struct ItemRow<'a>(
     String,
@@ -37,12 +37,25 @@ struct ItemRow<'a>(
     i64,
     i64,
     i64,
-    #[serde(borrow)] Option<Cow<'a, str>>,
+    #[serde(borrow)] Option<Text<'a>>,
     #[serde(borrow)] Cow<'a, str>,
     i64,
     #[serde(borrow)] Cow<'a, str>,
-    #[serde(borrow)] Option<Cow<'a, str>>,
+    #[serde(borrow)] Option<Text<'a>>,
 );
+
+/// Text borrowed from a chunk, owned only where the database escaped a character. (serde
+/// borrows a `Cow` field, but never one inside an `Option`: hence the wrapper.)
+#[derive(serde::Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
 
 #[derive(serde::Deserialize)]
 struct PauseRow<'a>(
@@ -50,7 +63,7 @@ struct PauseRow<'a>(
     serde::de::IgnoredAny,
     #[serde(borrow)] Cow<'a, str>,
     #[serde(borrow)] Cow<'a, str>,
-    #[serde(borrow)] Option<Cow<'a, str>>,
+    #[serde(borrow)] Option<Text<'a>>,
 );
 
 #[derive(serde::Deserialize)]

@@ -192,18 +192,24 @@ impl Store {
 
     /// Copies what the SQLite write-ahead log holds back into the database, beside the
     /// writers (a passive checkpoint never waits for them). Called about once a second by
-    /// the daemon; returns how many bytes the log holds (0 for PostgreSQL, which has
-    /// nothing to do here).
-    pub async fn checkpoint(&self) -> Result<u64, StoreError> {
+    /// the daemon; returns where the log stands (all zero for PostgreSQL, which has nothing
+    /// to do here).
+    pub async fn checkpoint(&self) -> Result<WalLog, StoreError> {
         if self.dialect != Dialect::Sqlite {
-            return Ok(0);
+            return Ok(WalLog::default());
         }
         let row = query("PRAGMA wal_checkpoint(PASSIVE)")
             .fetch_one(&self.pool)
             .await?;
-        // (busy, frames in the log, frames copied); -1 when the database is not in WAL mode.
-        let frames: i64 = row.try_get(1)?;
-        Ok(u64::try_from(frames).unwrap_or(0) * WAL_FRAME_BYTES)
+        // (busy, frames, frames copied); -1 when the database is not in WAL mode.
+        let frames = |i| {
+            row.try_get::<i64, _>(i)
+                .map(|n| u64::try_from(n).unwrap_or(0))
+        };
+        Ok(WalLog {
+            frames: frames(1)?,
+            copied: frames(2)?,
+        })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -215,8 +221,13 @@ impl Store {
     }
 }
 
-/// A page of the write-ahead log with its frame header (4 KiB pages, SQLite's default).
-const WAL_FRAME_BYTES: u64 = 4096 + 24;
+/// Where SQLite's write-ahead log stands after a checkpoint: the pages written to it since
+/// it last started again from its beginning, and how many of those are copied back.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WalLog {
+    pub frames: u64,
+    pub copied: u64,
+}
 
 /// A query built at run time from duban's own fixed SQL (placeholders translated, several
 /// rows a statement); values are always bound, never spliced in.
