@@ -7,8 +7,9 @@
 //!    bare table and into one with the items table's key and indexes.
 //! 3. `duban serve` started on that store: time until `/healthz` answers, and its resident
 //!    memory with the 1,000,000 pending items on its board.
-//! 4. With `DUBAN_TEST_PG_URL` set: the same ingest into PostgreSQL, and `\copy` (COPY) of the
-//!    same rows by `psql`, bare and indexed as in 2.
+//! 4. With `DUBAN_TEST_PG_URL` set: the same ingest into PostgreSQL, start-up and memory on
+//!    that store as in 3, and `\copy` (COPY) of the same rows by `psql`, bare and indexed as
+//!    in 2.
 //!
 //! Run: `cargo bench --bench ingest` (needs the `sqlite3` and `psql` command-line tools).
 
@@ -336,6 +337,8 @@ fn main() {
             format!("{server}/{name}{query}")
         });
         runtime.block_on(ingest(dir.path(), &url, &feed_url));
+        println!("   start-up and memory on PostgreSQL");
+        start_up_and_memory(&runtime, dir.path(), &url);
         println!("5. psql \\copy (COPY) of the same rows");
         bulk_loads(|table, indexed| {
             let mut command = Command::new("psql");
