@@ -257,8 +257,8 @@ enum Ended {
 async fn send(socket: &mut WebSocket, message: Message, max_lag: Duration) -> Result<(), Ended> {
     let mut sending = std::pin::pin!(socket.send(message));
     // Almost every send is done at once (the kernel takes the frame): a timer is set only
-    // for one that has to wait (for ten thousand clients the timers cost a tenth of an
-    // update's fan-out).
+    // for one that has to wait (at ten thousand clients, a timer for every send was a few
+    // per cent of an update's fan-out).
     let sent = match futures_util::FutureExt::now_or_never(&mut sending) {
         Some(sent) => Ok(sent),
         None => tokio::time::timeout(max_lag, sending).await,

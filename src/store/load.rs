@@ -32,20 +32,20 @@ struct ItemRow<'a>(
     String,
     String,
     i64,
-    #[serde(borrow)] Cow<'a, str>,
-    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Text<'a>,
+    #[serde(borrow)] Text<'a>,
     i64,
     i64,
     i64,
     #[serde(borrow)] Option<Text<'a>>,
-    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Text<'a>,
     i64,
-    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Text<'a>,
     #[serde(borrow)] Option<Text<'a>>,
 );
 
 /// Text borrowed from a chunk, owned only where the database escaped a character. (serde
-/// borrows a `Cow` field, but never one inside an `Option`: hence the wrapper.)
+/// borrows a bare `Cow` field, but never one inside an `Option`: one wrapper serves both.)
 #[derive(serde::Deserialize)]
 struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
@@ -61,16 +61,16 @@ impl std::ops::Deref for Text<'_> {
 struct PauseRow<'a>(
     String,
     serde::de::IgnoredAny,
-    #[serde(borrow)] Cow<'a, str>,
-    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Text<'a>,
+    #[serde(borrow)] Text<'a>,
     #[serde(borrow)] Option<Text<'a>>,
 );
 
 #[derive(serde::Deserialize)]
 struct ProjectRow<'a>(
-    #[serde(borrow)] Cow<'a, str>,
-    #[serde(borrow)] Cow<'a, str>,
-    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Text<'a>,
+    #[serde(borrow)] Text<'a>,
+    #[serde(borrow)] Text<'a>,
 );
 
 impl Store {
