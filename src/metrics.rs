@@ -71,22 +71,22 @@ impl Metrics {
     /// The exposition text; `items` are open items by grade, `stale` each feed's staleness.
     pub fn render(&self, items: [u64; 3], stale: &[(String, bool)]) -> String {
         let mut out = String::new();
-        let grades = ["blue", "yellow", "red"];
         let _ = writeln!(
             out,
             "# HELP duban_items Pending and paused items by grade.\n# TYPE duban_items gauge"
         );
-        for (g, n) in grades.iter().zip(items) {
-            let _ = writeln!(out, "duban_items{{grade=\"{g}\"}} {n}");
+        for (g, n) in Grade::ALL.iter().zip(items) {
+            let _ = writeln!(out, "duban_items{{grade=\"{}\"}} {n}", g.as_str());
         }
         let _ = writeln!(
             out,
             "# HELP duban_grade_changes_total Grade changes, by the grade reached.\n# TYPE duban_grade_changes_total counter"
         );
-        for (g, n) in grades.iter().zip(&self.grade_changes) {
+        for (g, n) in Grade::ALL.iter().zip(&self.grade_changes) {
             let _ = writeln!(
                 out,
-                "duban_grade_changes_total{{grade=\"{g}\"}} {}",
+                "duban_grade_changes_total{{grade=\"{}\"}} {}",
+                g.as_str(),
                 n.load(Ordering::Relaxed)
             );
         }

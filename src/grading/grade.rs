@@ -18,6 +18,13 @@ pub enum Grade {
 }
 
 impl Grade {
+    pub const ALL: [Grade; 3] = [Grade::Blue, Grade::Yellow, Grade::Red];
+
+    /// The grade named by `as_str`'s word.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Grade::Blue => "blue",

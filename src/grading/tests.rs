@@ -584,3 +584,11 @@ fn a_clock_as_of_a_past_day_knows_only_what_had_happened_by_then() {
         "a pause begun later was not known"
     );
 }
+
+#[test]
+fn grades_read_back_from_their_words() {
+    for g in Grade::ALL {
+        assert_eq!(Grade::parse(g.as_str()), Some(g));
+    }
+    assert_eq!(Grade::parse("green"), None);
+}

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::ApiError;
 use crate::feeds::poller::next_run;
 use crate::feeds::spec::Source;
-use crate::grading::Grading;
+use crate::grading::{Grade, Grading};
 use crate::ingest::Shared;
 use crate::store::queries::{ItemFilter, ItemRow};
 
@@ -61,7 +61,7 @@ pub async fn items(
 ) -> Result<Json<Value>, ApiError> {
     let filter = query(q)?;
     if let Some(g) = &filter.grade
-        && !["blue", "yellow", "red"].contains(&g.as_str())
+        && Grade::parse(g).is_none()
     {
         return Err(ApiError::BadRequest(format!(
             "grade is blue, yellow or red, not {g:?}"

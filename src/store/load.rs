@@ -273,7 +273,7 @@ fn decode<'a, T: serde::Deserialize<'a>>(table: &str, text: &'a str) -> Result<V
 /// Words and times duban wrote itself; a row edited by hand into nonsense reads as red (the
 /// cautious grade) and the Unix epoch, rather than stopping start-up.
 pub fn parse_grade(text: &str) -> Grade {
-    serde_json::from_value(serde_json::Value::String(text.to_owned())).unwrap_or(Grade::Red)
+    Grade::parse(text).unwrap_or(Grade::Red)
 }
 
 pub fn parse_time(text: &str) -> DateTime<chrono::FixedOffset> {
