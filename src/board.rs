@@ -35,6 +35,11 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// Pending or paused: its clock has not ended.
+    pub fn is_open(&self) -> bool {
+        self.clock.ended_on.is_none()
+    }
+
     /// The grading on `today` (used and remaining move every working day even when the
     /// grade does not); `None` when a date falls in a year not loaded.
     pub fn grade_on(&self, calendar: &Calendar, today: NaiveDate) -> Option<Grading> {
@@ -502,7 +507,7 @@ impl Board {
     pub fn open_counts(&self) -> [u64; 3] {
         let mut counts = [0; 3];
         for e in &self.entries {
-            if e.clock.ended_on.is_none() {
+            if e.is_open() {
                 counts[e.grading.grade as usize] += 1;
             }
         }
@@ -515,7 +520,7 @@ impl Board {
     pub fn open_summary(&self) -> Vec<OpenCount> {
         let mut counts: HashMap<(u32, u8, Grade), u64> = HashMap::default();
         for e in &self.entries {
-            if matches!(e.labels.status, Status::Pending | Status::Paused) {
+            if e.is_open() {
                 *counts
                     .entry((e.labels.department, e.labels.stage, e.grading.grade))
                     .or_default() += 1;

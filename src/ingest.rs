@@ -85,8 +85,7 @@ impl Shared {
                 let mut board = self.board();
                 match board.grade(&s.item, s.hash, thresholds, &self.calendar, tz, today) {
                     Ok(mut g) => {
-                        g.previous = Some(s.grade);
-                        if g.previous != Some(g.entry.grading.grade) {
+                        if s.grade != g.entry.grading.grade {
                             // Changed while duban was down: each change at its midnight.
                             let next_on = s.next_change.map(|t| t.with_timezone(&tz).date_naive());
                             g.changes = board::clock_changes(&g.entry, s.grade, next_on, &self.calendar, tz, now);

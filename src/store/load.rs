@@ -200,11 +200,7 @@ impl Store {
             let next =
                 tokio::spawn(async move { store.json_chunk(columns, table, order, &last).await });
             visit(&rows)?;
-            chunk = next.await.map_err(|e| {
-                StoreError::Query(sqlx::Error::Decode(
-                    format!("reading {table} at start-up: {e}").into(),
-                ))
-            })??;
+            chunk = next.await.map_err(|e| unreadable(table, e))??;
         }
         Ok(())
     }
@@ -228,16 +224,19 @@ impl Store {
         // `MAX`), except an item's pauses, kept in their order. SQLite aggregates the ordered
         // subquery in its order anyway; PostgreSQL is told, and only where it matters (sorting
         // each chunk of items again cost it a quarter of its time at start-up).
-        let (aggregate, row, ordered) = match self.dialect {
-            super::Dialect::Sqlite => ("json_group_array", "json_array", String::new()),
-            super::Dialect::Postgres if key != order => {
-                ("json_agg", "json_build_array", format!(" ORDER BY {order}"))
-            }
-            super::Dialect::Postgres => ("json_agg", "json_build_array", String::new()),
-        };
         // A key that is the whole order is unique: the next rows by key. Otherwise whole
         // items per chunk: the chunk's item keys, then all their rows (a third slower).
-        let rows = if key == order {
+        let unique = key == order;
+        let (aggregate, row) = match self.dialect {
+            super::Dialect::Sqlite => ("json_group_array", "json_array"),
+            super::Dialect::Postgres => ("json_agg", "json_build_array"),
+        };
+        let ordered = if self.dialect == super::Dialect::Postgres && !unique {
+            format!(" ORDER BY {order}")
+        } else {
+            String::new()
+        };
+        let rows = if unique {
             format!("WHERE {key} > $1 ORDER BY {key} LIMIT $2")
         } else {
             format!(
@@ -263,11 +262,13 @@ impl Store {
 
 /// A chunk's rows read from its text.
 fn decode<'a, T: serde::Deserialize<'a>>(table: &str, text: &'a str) -> Result<Vec<T>, StoreError> {
-    serde_json::from_str(text).map_err(|e| {
-        StoreError::Query(sqlx::Error::Decode(
-            format!("reading {table} at start-up: {e}").into(),
-        ))
-    })
+    serde_json::from_str(text).map_err(|e| unreadable(table, e))
+}
+
+fn unreadable(table: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Query(sqlx::Error::Decode(
+        format!("reading {table} at start-up: {e}").into(),
+    ))
 }
 
 /// Words and times duban wrote itself; a row edited by hand into nonsense reads as red (the
