@@ -291,31 +291,11 @@ fn main() {
     let items = items(&config);
     let feed_url = runtime.block_on(serve_pages(&items));
 
-    println!("1. HTTP JSON → duban → SQLite");
-    let sqlite = format!("sqlite://{}", dir.path().join("duban.db").display());
-    runtime.block_on(ingest(dir.path(), &sqlite, &feed_url));
-
-    println!("2. sqlite3 .import --csv of the same rows");
     let csv = dir.path().join("items.csv");
     write_csv(&items, &csv);
-    bulk_loads(|table, indexed| {
-        let mut command = Command::new("sqlite3");
-        command
-            .arg(dir.path().join(format!("{table}.db")))
-            .arg(format!(
-                "PRAGMA journal_mode=WAL; {}",
-                csv_table(table, indexed)
-            ))
-            .arg(format!(".import --csv {} {table}", csv.display()));
-        command
-    });
-
-    println!("3. start-up and memory");
-    start_up_and_memory(&runtime, dir.path(), &sqlite);
-    // For profiling start-up: keep the store (DUBAN_BENCH_KEEP=path).
-    if let Ok(keep) = std::env::var("DUBAN_BENCH_KEEP") {
-        std::fs::copy(dir.path().join("duban.db"), &keep).unwrap();
-        println!("  kept the store as {keep}");
+    // `DUBAN_BENCH_SQLITE=0`: PostgreSQL's part alone.
+    if std::env::var("DUBAN_BENCH_SQLITE").as_deref() != Ok("0") {
+        sqlite_part(&runtime, dir.path(), &feed_url, &csv);
     }
 
     if let Ok(base) = std::env::var("DUBAN_TEST_PG_URL") {
@@ -357,5 +337,33 @@ fn main() {
             .status();
     } else {
         println!("4–5. skipped: set DUBAN_TEST_PG_URL to measure PostgreSQL");
+    }
+}
+
+/// Ingest, the bulk loader, start-up and memory on SQLite.
+fn sqlite_part(runtime: &tokio::runtime::Runtime, dir: &Path, feed_url: &str, csv: &Path) {
+    println!("1. HTTP JSON → duban → SQLite");
+    let sqlite = format!("sqlite://{}", dir.join("duban.db").display());
+    runtime.block_on(ingest(dir, &sqlite, feed_url));
+
+    println!("2. sqlite3 .import --csv of the same rows");
+    bulk_loads(|table, indexed| {
+        let mut command = Command::new("sqlite3");
+        command
+            .arg(dir.join(format!("{table}.db")))
+            .arg(format!(
+                "PRAGMA journal_mode=WAL; {}",
+                csv_table(table, indexed)
+            ))
+            .arg(format!(".import --csv {} {table}", csv.display()));
+        command
+    });
+
+    println!("3. start-up and memory");
+    start_up_and_memory(runtime, dir, &sqlite);
+    // For profiling start-up: keep the store (DUBAN_BENCH_KEEP=path).
+    if let Ok(keep) = std::env::var("DUBAN_BENCH_KEEP") {
+        std::fs::copy(dir.join("duban.db"), &keep).unwrap();
+        println!("  kept the store as {keep}");
     }
 }

@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::item::Item;
 use crate::metrics::Metrics;
 use crate::store::feeds::Quarantined;
-use crate::store::items::{GradeUpdate, ItemRow, ItemWrite, item_row};
+use crate::store::items::{GradeUpdate, ItemRow, ItemWrite};
 use crate::store::{Store, StoreError};
 
 /// A feed's health as the daemon sees it now.
@@ -176,7 +176,9 @@ impl Shared {
             .thresholds_for(&item.matter, &item.department);
         let tz = self.config.timezone;
         Assessment::new(item, hash, thresholds, &self.calendar, tz, today).map(|a| {
-            let row = item_row(item, feed, a.hash, &a.grading, a.next_change());
+            let row = self
+                .store
+                .item_row(item, feed, a.hash, &a.grading, a.next_change());
             (a, row)
         })
     }

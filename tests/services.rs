@@ -1,5 +1,6 @@
 //! The store on PostgreSQL and the `sql` feed on MariaDB and PostgreSQL, against the real
-//! servers named by `DUBAN_TEST_PG_URL` and `DUBAN_TEST_MYSQL_URL` (`.ci/run` sets them).
+//! servers named by `DUBAN_TEST_PG_URL`, `DUBAN_TEST_PG_SOCKET_URL` (the same server on its
+//! Unix socket) and `DUBAN_TEST_MYSQL_URL` (`.ci/run` sets them).
 //! Each test makes its own database or schema. Without the variables the tests say so and
 //! pass, except under `CI=true`, where a missing service is a failure.
 
@@ -44,7 +45,8 @@ async fn pool(url: &str) -> sqlx::AnyPool {
         .unwrap()
 }
 
-/// A fresh PostgreSQL database on the server of `base`: its name and URL.
+/// A fresh PostgreSQL database on the server of `base`: its name and URL (with the query
+/// of `base`, such as `?host=/var/run/postgresql` for a Unix socket).
 async fn fresh_pg_database(base: &str) -> (String, String) {
     let name = unique("duban_test");
     pool(base)
@@ -52,8 +54,14 @@ async fn fresh_pg_database(base: &str) -> (String, String) {
         .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .await
         .unwrap();
-    let (server, _) = base.rsplit_once('/').unwrap();
-    let url = format!("{server}/{name}");
+    let (address, query) = base.split_once('?').unwrap_or((base, ""));
+    let (server, _) = address.rsplit_once('/').unwrap();
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    let url = format!("{server}/{name}{query}");
     (name, url)
 }
 
@@ -129,6 +137,129 @@ async fn the_store_on_postgres_keeps_items_history_and_quarantine() {
     );
     app.stop().await;
     drop_pg_database(&base, &name).await;
+}
+
+/// What a large page, awkward text, changed records and an item another writer stored
+/// come to on PostgreSQL. Items go in by `COPY` on a Unix socket and as array parameters
+/// over TCP (`store::PgWriter`): both ways are run.
+async fn postgres_writes_pages_whole(base: &str) {
+    let (name, url) = fresh_pg_database(base).await;
+    let dir = temp_dir();
+    let (feed, feed_url) = FeedServer::start().await;
+    let awkward_name = "制表\t换行\n回车\r反斜杠\\N 结束\\.";
+    let awkward_matter = "建设\\工程\t规划许可";
+    // 1,200 records in one page: written as two halves at once.
+    let first = |i: usize| {
+        let mut r = record(
+            &format!("W-{i:04}"),
+            "2026-11-02T09:30:00+08:00",
+            10 + (i % 7) as u32,
+        );
+        if i.is_multiple_of(4) {
+            r["pauses"] = json!([{"kind": "correction",
+                "from": "2026-11-03T10:00:00+08:00", "to": "2026-11-05T10:00:00+08:00"}]);
+        }
+        if i == 7 {
+            r["project_code"] = json!("2611-AWKWARD");
+            r["project_name"] = json!(awkward_name);
+            r["matter"] = json!(awkward_matter);
+        }
+        r
+    };
+    feed.set((0..1200).map(first).collect());
+    let feeds = format!(
+        "[[feeds]]\nname = \"pg\"\nkind = \"http_json\"\nschedule = \"* * * * * *\"\nurl = \"{feed_url}\"\nrecords_path = \"items\"\npagination = {{ kind = \"page\", size = 2000 }}\n"
+    );
+    let text = config_text(&url, &feeds);
+    let app = spawn_app(load_config(dir.path(), &text), Clock::System).await;
+    eventually(20, "1,200 items stored", || async {
+        app.items("").await["total"] == 1200
+    })
+    .await;
+    let item = app.item("W-0007").await;
+    assert_eq!(item["project_name"], awkward_name, "{item}");
+    assert_eq!(item["matter"], awkward_matter, "{item}");
+    assert_eq!(
+        app.item("W-0004").await["pauses"].as_array().unwrap().len(),
+        1
+    );
+    assert_eq!(
+        app.item("W-0005").await["pauses"].as_array().unwrap().len(),
+        0
+    );
+
+    // Another writer stores W-1300 behind the daemon's back: the daemon takes it for new.
+    let other = pool(&url).await;
+    run_all(
+        &other,
+        [
+            "CREATE TEMPORARY TABLE t AS SELECT * FROM items WHERE item_id = 'W-0001'".into(),
+            "UPDATE t SET item_id = 'W-1300', limit_days = 1".into(),
+            "INSERT INTO items SELECT * FROM t".into(),
+        ],
+    )
+    .await;
+    // Half the records change (W-0004 gets a second pause); 101 new ones come, W-1300 among them.
+    let second = |i: usize| {
+        let mut r = first(i);
+        if !(600..1200).contains(&i) {
+            r["limit_days"] = json!(30);
+            r["updated_at"] = json!("2026-11-10T09:30:00+08:00");
+        }
+        if i == 4 {
+            r["pauses"] = json!([
+                {"kind": "correction", "from": "2026-11-03T10:00:00+08:00", "to": "2026-11-05T10:00:00+08:00"},
+                {"kind": "expert_review", "from": "2026-11-09T10:00:00+08:00", "to": "2026-11-12T10:00:00+08:00"}
+            ]);
+        }
+        r
+    };
+    feed.set((0..=1300).map(second).collect());
+    eventually(20, "the changes stored", || async {
+        app.items("").await["total"] == 1301 && app.item("W-0000").await["limit_days"] == 30
+    })
+    .await;
+    assert_eq!(app.item("W-1300").await["limit_days"], 30);
+    assert_eq!(app.item("W-0599").await["limit_days"], 30);
+    assert_ne!(app.item("W-0600").await["limit_days"], 30);
+    let paused = app.item("W-0004").await;
+    assert_eq!(paused["pauses"].as_array().unwrap().len(), 2, "{paused}");
+    assert_eq!(paused["pauses"][1]["kind"], "expert_review");
+    assert_eq!(app.item("W-0007").await["project_name"], awkward_name);
+    let run = &app.feed("pg").await["last_run"];
+    assert_eq!(
+        (run["quarantined"].as_u64(), run["unchanged"].as_u64()),
+        (Some(0), Some(600)),
+        "{run}"
+    );
+    app.stop().await;
+    // Everything stays across a restart.
+    feed.fail(true);
+    let app = spawn_app(load_config(dir.path(), &text), Clock::System).await;
+    assert_eq!(app.items("").await["total"], 1301);
+    assert_eq!(
+        app.item("W-0004").await["pauses"].as_array().unwrap().len(),
+        2
+    );
+    app.stop().await;
+    other.close().await;
+    drop_pg_database(base, &name).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_over_tcp_writes_pages_whole() {
+    let Some(base) = service_url("DUBAN_TEST_PG_URL") else {
+        return;
+    };
+    postgres_writes_pages_whole(&base).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_on_a_unix_socket_writes_pages_whole() {
+    let Some(base) = service_url("DUBAN_TEST_PG_SOCKET_URL") else {
+        return;
+    };
+    postgres_writes_pages_whole(&base).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,9 +1,10 @@
-//! Row batches: many rows written by one statement with one bound value, a JSON array of
-//! rows that the database unpacks itself (`jsonb_each` in SQLite, `jsonb_array_elements` in
-//! PostgreSQL). Binding every cell on its own cost more than the rest of an ingest: each
-//! value was copied twice on its way through sqlx's `Any` driver, SQLite bound and cleared
-//! each, and PostgreSQL allows only 65,535 of them a statement. The reads at start-up come
-//! back the same way (see `load::json_chunk`).
+//! Row batches: many rows written at once, as text the database unpacks itself. A statement
+//! takes a JSON array of rows as one bound value (`jsonb_each` in SQLite,
+//! `jsonb_array_elements` in PostgreSQL): binding every cell on its own cost more than the
+//! rest of an ingest (each value was copied twice on its way through sqlx's `Any` driver,
+//! SQLite bound and cleared each, and PostgreSQL allows only 65,535 of them a statement).
+//! PostgreSQL's new rows go in by `COPY`, as its text format (`Format::Copy`). The reads at
+//! start-up come back as JSON (see `load::json_chunk`).
 
 use std::fmt::Write as _;
 
@@ -16,6 +17,13 @@ use super::Dialect;
 pub(crate) struct Column {
     pub name: &'static str,
     integer: bool,
+}
+
+impl Column {
+    /// Its type in PostgreSQL.
+    pub fn pg_type(self) -> &'static str {
+        if self.integer { "bigint" } else { "text" }
+    }
 }
 
 pub(crate) const fn text(name: &'static str) -> Column {
@@ -39,10 +47,7 @@ pub(crate) fn select(dialect: Dialect, columns: &[Column], param: usize) -> Stri
         .enumerate()
         .map(|(i, c)| match dialect {
             Dialect::Sqlite => format!("value ->> {i} AS {}", c.name),
-            Dialect::Postgres => {
-                let kind = if c.integer { "bigint" } else { "text" };
-                format!("(r ->> {i})::{kind} AS {}", c.name)
-            }
+            Dialect::Postgres => format!("(r ->> {i})::{} AS {}", c.pg_type(), c.name),
         })
         .collect();
     let source = match dialect {
@@ -82,36 +87,100 @@ pub(crate) fn shift_placeholders(sql: &str, by: usize) -> String {
     out
 }
 
-/// Rows as one JSON array of arrays, written straight into text (no value per cell).
-pub(crate) struct JsonRows {
-    json: String,
-    rows: usize,
+/// How rows are written out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// A JSON array of arrays, for the statements that unpack one (`select`).
+    Json,
+    /// PostgreSQL's `COPY … FROM STDIN` text format: a line a row, cells between tabs,
+    /// `\N` for null, backslash escapes.
+    Copy,
 }
 
-impl JsonRows {
+impl Format {
+    /// Before the first cell of a row.
+    fn open(self) -> &'static str {
+        match self {
+            Format::Json => "[",
+            Format::Copy => "",
+        }
+    }
+
+    /// After the last cell of a row.
+    pub fn close(self) -> &'static str {
+        match self {
+            Format::Json => "]",
+            Format::Copy => "\n",
+        }
+    }
+
+    /// Between cells.
+    pub fn separator(self) -> char {
+        match self {
+            Format::Json => ',',
+            Format::Copy => '\t',
+        }
+    }
+
+    /// A text cell (a time, a date, a word) that needs no escaping, as it is written.
+    pub fn plain(self, value: &str) -> String {
+        match self {
+            Format::Json => format!("\"{value}\""),
+            Format::Copy => value.to_owned(),
+        }
+    }
+}
+
+/// Rows written straight into text (no value per cell): for JSON one array of arrays, for
+/// `COPY` lines.
+pub(crate) struct Rows {
+    text: String,
+    rows: usize,
+    format: Format,
+}
+
+impl Rows {
     pub fn new() -> Self {
-        Self::with_capacity(0, 0)
+        Self::with_capacity(Format::Json, 0, 0)
     }
 
     /// For about `rows` rows of about `row_bytes` each: a batch of megabytes grown by
     /// doubling is copied over and over.
-    pub fn with_capacity(rows: usize, row_bytes: usize) -> Self {
-        let mut json = String::with_capacity(rows * row_bytes + 2);
-        json.push('[');
-        Self { json, rows: 0 }
+    pub fn with_capacity(format: Format, rows: usize, row_bytes: usize) -> Self {
+        let mut text = String::with_capacity(rows * row_bytes + 2);
+        if format == Format::Json {
+            text.push('[');
+        }
+        Self {
+            text,
+            rows: 0,
+            format,
+        }
     }
 
     /// Adds a row: `fill` writes its cells in column order.
     pub fn row(&mut self, fill: impl FnOnce(&mut Row<'_>)) {
-        if self.rows > 0 {
-            self.json.push(',');
+        if self.rows > 0 && self.format == Format::Json {
+            self.text.push(',');
         }
-        self.json.push('[');
+        self.text.push_str(self.format.open());
         fill(&mut Row {
-            json: &mut self.json,
+            out: &mut self.text,
             cells: 0,
+            format: self.format,
         });
-        self.json.push(']');
+        self.text.push_str(self.format.close());
+        self.rows += 1;
+    }
+
+    /// Adds a row `open_row` rendered, closed with `rest` (the remaining cells, each with
+    /// its separator before it, and the row's end).
+    pub fn push_open(&mut self, open: &str, rest: &str) {
+        if self.rows > 0 && self.format == Format::Json {
+            self.text.push(',');
+        }
+        self.text.push_str(open);
+        self.text.push_str(rest);
         self.rows += 1;
     }
 
@@ -120,40 +189,49 @@ impl JsonRows {
     }
 
     pub fn finish(mut self) -> String {
-        self.json.push(']');
-        self.json
+        if self.format == Format::Json {
+            self.text.push(']');
+        }
+        self.text
     }
 }
 
-/// A row's first cells (`[a,b,…`), rendered ahead of a batch; whoever puts it in one
-/// writes the remaining cells and the closing `]`.
-pub(crate) fn open_row(capacity: usize, fill: impl FnOnce(&mut Row<'_>)) -> String {
-    let mut json = String::with_capacity(capacity);
-    json.push('[');
+/// A row's first cells (`[a,b,…` in JSON), rendered ahead of a batch; whoever puts it in
+/// one writes the remaining cells and the row's end (`Rows::push_open`).
+pub(crate) fn open_row(format: Format, capacity: usize, fill: impl FnOnce(&mut Row<'_>)) -> String {
+    let mut out = String::with_capacity(capacity);
+    out.push_str(format.open());
     fill(&mut Row {
-        json: &mut json,
+        out: &mut out,
         cells: 0,
+        format,
     });
-    json
+    out
 }
 
 /// The cells of one row being written.
 pub(crate) struct Row<'a> {
-    json: &'a mut String,
+    out: &'a mut String,
     cells: usize,
+    format: Format,
 }
 
 impl Row<'_> {
     fn next(&mut self) -> &mut String {
         if self.cells > 0 {
-            self.json.push(',');
+            self.out.push(self.format.separator());
         }
         self.cells += 1;
-        self.json
+        self.out
     }
 
     pub fn text(&mut self, value: &str) -> &mut Self {
-        escape_into(self.next(), value);
+        let format = self.format;
+        let out = self.next();
+        match format {
+            Format::Json => escape_into(out, value),
+            Format::Copy => copy_escape_into(out, value),
+        }
         self
     }
 
@@ -163,7 +241,11 @@ impl Row<'_> {
     }
 
     pub fn null(&mut self) -> &mut Self {
-        self.next().push_str("null");
+        let null = match self.format {
+            Format::Json => "null",
+            Format::Copy => "\\N",
+        };
+        self.next().push_str(null);
         self
     }
 
@@ -180,12 +262,13 @@ impl Row<'_> {
         // By hand: chrono's `format` parses its pattern on every call, a million times an
         // ingest.
         let t = value.with_timezone(&Utc);
-        let json = self.next();
-        json.push('"');
-        push_date(json, t.date_naive());
+        let quote = self.quote();
+        let out = self.next();
+        out.push_str(quote);
+        push_date(out, t.date_naive());
         let _ = write!(
-            json,
-            "T{:02}:{:02}:{:02}Z\"",
+            out,
+            "T{:02}:{:02}:{:02}Z{quote}",
             t.hour(),
             t.minute(),
             t.second()
@@ -195,11 +278,20 @@ impl Row<'_> {
 
     /// A date as `YYYY-MM-DD`.
     pub fn date(&mut self, value: NaiveDate) -> &mut Self {
-        let json = self.next();
-        json.push('"');
-        push_date(json, value);
-        json.push('"');
+        let quote = self.quote();
+        let out = self.next();
+        out.push_str(quote);
+        push_date(out, value);
+        out.push_str(quote);
         self
+    }
+
+    /// Around a text cell that needs no escaping.
+    fn quote(&self) -> &'static str {
+        match self.format {
+            Format::Json => "\"",
+            Format::Copy => "",
+        }
     }
 
     pub fn opt_time<Tz: TimeZone>(&mut self, value: Option<&DateTime<Tz>>) -> &mut Self {
@@ -210,9 +302,9 @@ impl Row<'_> {
     }
 }
 
-fn push_date(json: &mut String, date: NaiveDate) {
+fn push_date(out: &mut String, date: NaiveDate) {
     let _ = write!(
-        json,
+        out,
         "{:04}-{:02}-{:02}",
         date.year(),
         date.month(),
@@ -239,13 +331,65 @@ fn escape_into(json: &mut String, value: &str) {
     json.push('"');
 }
 
+/// A cell of `COPY`'s text format for `value`: backslash, tab, newline and carriage return
+/// escaped (so no line can be the end marker `\.`); NUL cannot be stored and is refused
+/// when a record is validated (`item::required_text`).
+fn copy_escape_into(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// The cells of a row in `COPY`'s text format (without its line end), as they were
+/// written: `None` for null. A cell with an escape is unescaped into `unescaped`, which
+/// the returned cells then borrow from.
+pub(crate) fn copy_cells(line: &str) -> impl Iterator<Item = CopyCell<'_>> {
+    line.split('\t').map(|cell| {
+        if cell == "\\N" {
+            CopyCell::Null
+        } else if cell.contains('\\') {
+            let mut out = String::with_capacity(cell.len());
+            let mut chars = cell.chars();
+            while let Some(c) = chars.next() {
+                if c != '\\' {
+                    out.push(c);
+                    continue;
+                }
+                match chars.next() {
+                    Some('n') => out.push('\n'),
+                    Some('r') => out.push('\r'),
+                    Some('t') => out.push('\t'),
+                    Some(other) => out.push(other),
+                    None => {}
+                }
+            }
+            CopyCell::Unescaped(out)
+        } else {
+            CopyCell::Plain(cell)
+        }
+    })
+}
+
+/// A cell of a `COPY` text row (see `copy_cells`).
+pub(crate) enum CopyCell<'a> {
+    Null,
+    Plain(&'a str),
+    Unescaped(String),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn rows_are_json_that_reads_back_cell_for_cell() {
-        let mut rows = JsonRows::new();
+        let mut rows = Rows::new();
         let awkward = "引号\"反斜杠\\换行\n\u{1}制表\t";
         let at = DateTime::parse_from_rfc3339("2026-11-25T10:00:00+08:00")
             .unwrap()
@@ -273,13 +417,44 @@ mod tests {
 
     #[test]
     fn an_open_row_closed_by_its_batch_reads_back() {
-        let mut batch = String::from("[");
-        batch.push_str(&open_row(16, |r| {
-            r.text("a").int(1);
-        }));
-        batch.push_str(",\"b\"]]");
-        let back: serde_json::Value = serde_json::from_str(&batch).unwrap();
-        assert_eq!(back, serde_json::json!([["a", 1, "b"]]));
+        let mut rows = Rows::new();
+        for text in ["a", "c"] {
+            let open = open_row(Format::Json, 16, |r| {
+                r.text(text).int(1);
+            });
+            rows.push_open(&open, ",\"b\"]");
+        }
+        let back: serde_json::Value = serde_json::from_str(&rows.finish()).unwrap();
+        assert_eq!(back, serde_json::json!([["a", 1, "b"], ["c", 1, "b"]]));
+    }
+
+    #[test]
+    fn copy_rows_escape_what_copy_reads_as_special_and_read_back() {
+        let awkward = "制表\t换行\n回车\r反斜杠\\N\\.";
+        let mut rows = Rows::with_capacity(Format::Copy, 1, 64);
+        rows.row(|r| {
+            r.text(awkward).int(-7).null().text("");
+        });
+        let text = rows.finish();
+        // One line: nothing in a cell ends it or splits a cell.
+        assert_eq!(text.matches('\n').count(), 1);
+        assert!(text.ends_with('\n'));
+        let cells: Vec<Option<String>> = copy_cells(text.trim_end_matches('\n'))
+            .map(|c| match c {
+                CopyCell::Null => None,
+                CopyCell::Plain(s) => Some(s.to_owned()),
+                CopyCell::Unescaped(s) => Some(s),
+            })
+            .collect();
+        assert_eq!(
+            cells,
+            [
+                Some(awkward.to_owned()),
+                Some("-7".into()),
+                None,
+                Some(String::new())
+            ]
+        );
     }
 
     #[test]
@@ -292,6 +467,6 @@ mod tests {
 
     #[test]
     fn an_empty_batch_is_an_empty_array() {
-        assert_eq!(JsonRows::new().finish(), "[]");
+        assert_eq!(Rows::new().finish(), "[]");
     }
 }
