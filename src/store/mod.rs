@@ -80,7 +80,7 @@ pub struct Store {
     pg: Option<PgWriter>,
 }
 
-/// Where PostgreSQL's item writes go (`items::write_items_copy`), and how.
+/// Where PostgreSQL's item writes go (`items::write_items_pg`), and how.
 #[derive(Clone)]
 struct PgWriter {
     pool: sqlx::PgPool,
@@ -244,15 +244,15 @@ impl Store {
     }
 }
 
-/// The pool that writes items on PostgreSQL (`items::write_items_copy`), opened after the
+/// The pool that writes items on PostgreSQL (`items::write_items_pg`), opened after the
 /// migrations: each connection has its own temporary `items_in`, shaped as `items`, that a
-/// write of changed items fills by `COPY` and empties at commit. Two connections: a large
-/// write goes as two halves at once.
+/// write of changed items fills by `COPY` and empties at commit. A connection for each part
+/// of a large write (`items::PG_PARTS`).
 async fn pg_writer(url: &str) -> Result<PgWriter, sqlx::Error> {
     let options = sqlx::postgres::PgConnectOptions::from_str(url)?.disable_statement_logging();
     let by_copy = options.get_socket().is_some() || options.get_host().starts_with('/');
     let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(2)
+        .max_connections(items::PG_PARTS as u32)
         .acquire_timeout(Duration::from_secs(30))
         .after_connect(|conn, _| {
             Box::pin(async move {
