@@ -147,7 +147,8 @@ async fn postgres_writes_pages_whole(base: &str) {
     let dir = temp_dir();
     let (feed, feed_url) = FeedServer::start().await;
     let awkward_name = "制表\t换行\n回车\r反斜杠\\N 结束\\.";
-    let awkward_matter = "建设\\工程\t规划许可";
+    // Written by `COPY` on a socket (the matter) and as parameters (the project's name).
+    let awkward_matter = format!("建设工程规划许可 {awkward_name}");
     // 1,200 records in one page: written as two halves at once.
     let first = |i: usize| {
         let mut r = record(
@@ -162,7 +163,7 @@ async fn postgres_writes_pages_whole(base: &str) {
         if i == 7 {
             r["project_code"] = json!("2611-AWKWARD");
             r["project_name"] = json!(awkward_name);
-            r["matter"] = json!(awkward_matter);
+            r["matter"] = json!(&awkward_matter);
         }
         r
     };
@@ -178,14 +179,14 @@ async fn postgres_writes_pages_whole(base: &str) {
     .await;
     let item = app.item("W-0007").await;
     assert_eq!(item["project_name"], awkward_name, "{item}");
-    assert_eq!(item["matter"], awkward_matter, "{item}");
+    assert_eq!(item["matter"], json!(&awkward_matter), "{item}");
     assert_eq!(
         app.item("W-0004").await["pauses"].as_array().unwrap().len(),
         1
     );
     assert_eq!(
-        app.item("W-0005").await["pauses"].as_array().unwrap().len(),
-        0
+        app.item("W-0008").await["pauses"].as_array().unwrap().len(),
+        1
     );
 
     // Another writer stores W-1300 behind the daemon's back: the daemon takes it for new.
@@ -199,10 +200,11 @@ async fn postgres_writes_pages_whole(base: &str) {
         ],
     )
     .await;
-    // Half the records change (W-0004 gets a second pause); 101 new ones come, W-1300 among them.
+    // 1,100 records change (W-0004 gets a second pause, W-0008 loses its one); 101 new ones
+    // come, W-1300 among them: 1,201 writes, in two parts.
     let second = |i: usize| {
         let mut r = first(i);
-        if !(600..1200).contains(&i) {
+        if !(1100..1200).contains(&i) {
             r["limit_days"] = json!(30);
             r["updated_at"] = json!("2026-11-10T09:30:00+08:00");
         }
@@ -212,6 +214,9 @@ async fn postgres_writes_pages_whole(base: &str) {
                 {"kind": "expert_review", "from": "2026-11-09T10:00:00+08:00", "to": "2026-11-12T10:00:00+08:00"}
             ]);
         }
+        if i == 8 {
+            r["pauses"] = json!([]);
+        }
         r
     };
     feed.set((0..=1300).map(second).collect());
@@ -220,16 +225,22 @@ async fn postgres_writes_pages_whole(base: &str) {
     })
     .await;
     assert_eq!(app.item("W-1300").await["limit_days"], 30);
-    assert_eq!(app.item("W-0599").await["limit_days"], 30);
-    assert_ne!(app.item("W-0600").await["limit_days"], 30);
+    assert_eq!(app.item("W-1099").await["limit_days"], 30);
+    assert_ne!(app.item("W-1100").await["limit_days"], 30);
+    assert_eq!(
+        app.item("W-0008").await["pauses"].as_array().unwrap().len(),
+        0
+    );
     let paused = app.item("W-0004").await;
     assert_eq!(paused["pauses"].as_array().unwrap().len(), 2, "{paused}");
     assert_eq!(paused["pauses"][1]["kind"], "expert_review");
-    assert_eq!(app.item("W-0007").await["project_name"], awkward_name);
+    let item = app.item("W-0007").await;
+    assert_eq!(item["project_name"], awkward_name, "{item}");
+    assert_eq!(item["matter"], json!(&awkward_matter), "{item}");
     let run = &app.feed("pg").await["last_run"];
     assert_eq!(
         (run["quarantined"].as_u64(), run["unchanged"].as_u64()),
-        (Some(0), Some(600)),
+        (Some(0), Some(100)),
         "{run}"
     );
     app.stop().await;

@@ -146,12 +146,13 @@ const HISTORY_COLUMNS: &[Column] = &[
     text("cause"),
 ];
 
-/// Rows a statement: large enough that statements are few, small enough that one batch's
-/// JSON (about 400 bytes an item) stays a few megabytes.
+/// Rows a statement (or a `COPY`'s send): large enough that statements are few, small enough
+/// that one batch's rows (about 400 bytes an item) stay a few megabytes.
 const BATCH: usize = 10_000;
 
-/// How one write's batches run atomically: in one transaction on SQLite; on PostgreSQL a
-/// write of one batch is a single statement (atomic by itself), a larger one a transaction.
+/// How one write's batches run atomically (SQLite's writes, and regrades on both): in one
+/// transaction on SQLite; on PostgreSQL a write of one batch is a single statement (atomic by
+/// itself), a larger one a transaction.
 /// Each batch is built just before it runs, so a large file is never held as JSON whole.
 enum Batches {
     Transaction(sqlx::Transaction<'static, Any>),
@@ -354,23 +355,38 @@ where
 }
 
 impl PgPart<'_, '_> {
-    /// Writes this part's items; `batch` is the whole write, for its projects and departments.
+    /// Writes this part's items, `BATCH` at a time (a large file's rows are never held
+    /// whole); `batch` is the whole write, for its projects and departments.
     async fn write(
         &self,
         conn: &mut PgConnection,
         batch: &[ItemWrite<'_>],
     ) -> Result<(), StoreError> {
+        for (i, writes) in self.writes.chunks(BATCH).enumerate() {
+            let extras = (self.first && i == 0).then_some(batch);
+            self.write_chunk(conn, writes, extras).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes `writes`, and the projects and departments of `extras`.
+    async fn write_chunk(
+        &self,
+        conn: &mut PgConnection,
+        writes: &[ItemWrite<'_>],
+        extras: Option<&[ItemWrite<'_>]>,
+    ) -> Result<(), StoreError> {
         let is_new = |w: &ItemWrite| w.previous.is_none() && !self.all_changed;
-        let changed: Vec<&ItemWrite> = self.writes.iter().filter(|w| !is_new(w)).collect();
+        let changed: Vec<&ItemWrite> = writes.iter().filter(|w| !is_new(w)).collect();
         let names: Vec<&str> = ITEM_COLUMNS.iter().map(|c| c.name).collect();
         let names = names.join(", ");
         let upsert = upsert_suffix("item_id", ITEM_COLUMNS, &["first_seen_at"]);
         let mut args = PgArguments::default();
         let mut parts: Vec<String> = Vec::new();
-        // Cells with escapes, unescaped, for the item arrays to borrow.
+        // Each row's cells, for the item arrays to borrow.
         let unescaped: Vec<Vec<rows::CopyCell>>;
         if self.by_copy {
-            let new: Vec<&ItemWrite> = self.writes.iter().filter(|w| is_new(w)).collect();
+            let new: Vec<&ItemWrite> = writes.iter().filter(|w| is_new(w)).collect();
             let times = write_times(Format::Copy, &self.now);
             let item_row = |rows: &mut Rows, w: &&ItemWrite| rows.push_open(&w.row.0, &times);
             copy_in(conn, "items", ITEM_COLUMNS, &new, 450, item_row).await?;
@@ -389,8 +405,7 @@ impl PgPart<'_, '_> {
                 .iter()
                 .map(|w| rows::copy_cells(&w.row.0).collect())
                 .collect();
-            let mut columns: Vec<Vec<Option<&str>>> =
-                vec![Vec::with_capacity(self.writes.len()); open];
+            let mut columns: Vec<Vec<Option<&str>>> = vec![Vec::with_capacity(writes.len()); open];
             for cells in &unescaped {
                 for (column, cell) in columns.iter_mut().zip(cells) {
                     column.push(match cell {
@@ -404,7 +419,7 @@ impl PgPart<'_, '_> {
             for column in columns {
                 arrays.push(format!("{}::text[]", arg(&mut args, column)?));
             }
-            let flags: Vec<bool> = self.writes.iter().map(is_new).collect();
+            let flags: Vec<bool> = writes.iter().map(is_new).collect();
             arrays.push(format!("{}::bool[]", arg(&mut args, flags)?));
             let now = arg(&mut args, utc(&self.now))?;
             let cells: Vec<String> = ITEM_COLUMNS[..open]
@@ -421,7 +436,7 @@ impl PgPart<'_, '_> {
                 aliases.join(", ")
             ));
             let rows = format!("s{}", parts.len() - 1);
-            if changed.len() < self.writes.len() {
+            if changed.len() < writes.len() {
                 parts.push(format!(
                     "INSERT INTO items ({names}) SELECT {cells} FROM {rows} WHERE is_new"
                 ));
@@ -451,7 +466,7 @@ impl PgPart<'_, '_> {
         let mut pause_times: (Vec<String>, Vec<Option<String>>) = Default::default();
         // Each history row's item, grade and previous grade.
         let mut history: (Vec<&str>, Vec<&str>, Vec<Option<&str>>) = Default::default();
-        for w in self.writes {
+        for w in writes {
             let item = w.item;
             for (seq, pause) in item.pauses.iter().enumerate() {
                 pauses.0.push(&item.item_id);
@@ -501,7 +516,7 @@ impl PgPart<'_, '_> {
             arg(&mut args, self.feed)?,
             arg(&mut args, ids)?
         ));
-        if self.first {
+        if let Some(batch) = extras {
             let (projects, departments) = projects_and_departments(batch);
             let column =
                 |i: usize| -> Vec<&str> { projects.iter().map(|p| [p.0, p.1, p.2][i]).collect() };
@@ -690,7 +705,8 @@ impl Store {
     /// parameters. A large batch is written in `PG_PARTS` parts at once, one connection and
     /// transaction each: all are written, then all committed. Their rows are disjoint (one
     /// record an item a batch; the projects and departments go with the first part only),
-    /// so none waits for another's locks. `all_changed` writes every item as changed, for
+    /// so none waits for another's locks (a wait on another session's is bounded by
+    /// `lock_timeout`, see `super::pg_writer`). `all_changed` writes every item as changed, for
     /// when one written as new turned out to be stored.
     async fn write_items_pg(
         &self,
@@ -734,7 +750,9 @@ impl Store {
         // Committed together (PostgreSQL flushes them with one write of its log when it
         // can). Should one commit fail and another not, some parts are stored, each item
         // whole with its pauses and history: the error makes the feed run again, and the
-        // stored items are then written once more as changed (see `write_items`).
+        // stored items are then written once more as changed (see `write_items`), with a
+        // second history row for their first grade. Until then, readers of the store see
+        // part of the page (the board, which the screens show, sees none of it).
         futures_util::future::try_join_all(txs.into_iter().map(|tx| tx.commit())).await?;
         Ok(())
     }

@@ -1,13 +1,14 @@
 //! The store: every SQL statement duban runs lives under this folder. One code path serves
 //! SQLite (an embedded file, the default) and PostgreSQL (when one machine is not enough)
 //! through sqlx's `Any` driver; queries are written once with `$1` placeholders, and the
-//! dialect's migrations live in `migrations/<dialect>/`.
+//! dialect's migrations live in `migrations/<dialect>/`. PostgreSQL's item writes alone go
+//! through its own driver (`PgWriter`), for `COPY` and array parameters.
 //!
 //! - `items`: items, pauses, projects, departments, grade history.
 //! - `load`: reading them all back at start-up.
 //! - `feeds`: feed runs, incremental `since` marks, quarantine.
 //! - `queries`: the reads behind the HTTP API.
-//! - `rows`: batches of rows written as one JSON value a statement.
+//! - `rows`: batches of rows written as text: one JSON value a statement, or `COPY` lines.
 
 pub mod feeds;
 pub mod items;
@@ -84,8 +85,8 @@ pub struct Store {
 #[derive(Clone)]
 struct PgWriter {
     pool: sqlx::PgPool,
-    /// New items by `COPY` on a Unix socket. Over TCP they go as array parameters of one
-    /// statement: sqlx 0.9.0 leaves Nagle's algorithm on (sqlx issue #4335, fixed upstream
+    /// Items by `COPY` on a Unix socket (the changed ones through `items_in`). Over TCP they
+    /// go as array parameters of a statement: sqlx 0.9.0 leaves Nagle's algorithm on (sqlx issue #4335, fixed upstream
     /// but not released), and the end of each `COPY` then waits ~40 ms for a delayed ACK
     /// (1,000,000 items: 24.5 s over TCP against 11.8 s on the socket).
     by_copy: bool,
@@ -260,6 +261,12 @@ async fn pg_writer(url: &str) -> Result<PgWriter, sqlx::Error> {
                     "CREATE TEMPORARY TABLE IF NOT EXISTS items_in (LIKE items) ON COMMIT DELETE ROWS",
                 )
                 .await?;
+                // The parts of a write wait for each other outside PostgreSQL, where its
+                // deadlock detector cannot see them: should one part wait on a lock that
+                // another session holds while that session waits on another part (a second
+                // daemon writing the same new items), a timeout ends the write instead of
+                // holding the writer for ever. The feed's run fails and is tried again.
+                conn.execute("SET lock_timeout = '30s'").await?;
                 Ok(())
             })
         })

@@ -3,8 +3,9 @@
 //! `jsonb_array_elements` in PostgreSQL): binding every cell on its own cost more than the
 //! rest of an ingest (each value was copied twice on its way through sqlx's `Any` driver,
 //! SQLite bound and cleared each, and PostgreSQL allows only 65,535 of them a statement).
-//! PostgreSQL's new rows go in by `COPY`, as its text format (`Format::Copy`). The reads at
-//! start-up come back as JSON (see `load::json_chunk`).
+//! PostgreSQL's item rows are rendered in `COPY`'s text format (`Format::Copy`): copied in on
+//! a Unix socket, split into array parameters over TCP (`copy_cells`). The reads at start-up
+//! come back as JSON (see `load::json_chunk`).
 
 use std::fmt::Write as _;
 
@@ -347,8 +348,7 @@ fn copy_escape_into(out: &mut String, value: &str) {
 }
 
 /// The cells of a row in `COPY`'s text format (without its line end), as they were
-/// written: `None` for null. A cell with an escape is unescaped into `unescaped`, which
-/// the returned cells then borrow from.
+/// written: null, a cell as it stands, or a cell with escapes undone into its own string.
 pub(crate) fn copy_cells(line: &str) -> impl Iterator<Item = CopyCell<'_>> {
     line.split('\t').map(|cell| {
         if cell == "\\N" {
@@ -433,12 +433,18 @@ mod tests {
         let awkward = "制表\t换行\n回车\r反斜杠\\N\\.";
         let mut rows = Rows::with_capacity(Format::Copy, 1, 64);
         rows.row(|r| {
-            r.text(awkward).int(-7).null().text("");
+            r.text(awkward)
+                .int(-7)
+                .null()
+                .text("")
+                .text("\\N")
+                .text("\\.");
         });
         let text = rows.finish();
-        // One line: nothing in a cell ends it or splits a cell.
+        // One line: nothing in a cell ends it or splits a cell; text that reads as COPY's
+        // null or end marker is escaped.
         assert_eq!(text.matches('\n').count(), 1);
-        assert!(text.ends_with('\n'));
+        assert!(text.ends_with("\t\\\\N\t\\\\.\n"), "{text}");
         let cells: Vec<Option<String>> = copy_cells(text.trim_end_matches('\n'))
             .map(|c| match c {
                 CopyCell::Null => None,
@@ -452,7 +458,9 @@ mod tests {
                 Some(awkward.to_owned()),
                 Some("-7".into()),
                 None,
-                Some(String::new())
+                Some(String::new()),
+                Some("\\N".into()),
+                Some("\\.".into())
             ]
         );
     }
