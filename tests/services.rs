@@ -76,6 +76,13 @@ async fn drop_pg_database(base: &str, name: &str) {
         .unwrap();
 }
 
+/// The config of a feed named `pg` polling `url` every second, with `extra` lines.
+fn pg_feed(url: &str, extra: &str) -> String {
+    format!(
+        "[[feeds]]\nname = \"pg\"\nkind = \"http_json\"\nschedule = \"* * * * * *\"\nurl = \"{url}\"\nrecords_path = \"items\"\n{extra}"
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_store_on_postgres_keeps_items_history_and_quarantine() {
     let Some(base) = service_url("DUBAN_TEST_PG_URL") else {
@@ -91,10 +98,7 @@ async fn the_store_on_postgres_keeps_items_history_and_quarantine() {
         record("P-2", "2026-11-20T09:30:00+08:00", 3),
         bad,
     ]);
-    let feeds = format!(
-        "[[feeds]]\nname = \"pg\"\nkind = \"http_json\"\nschedule = \"* * * * * *\"\nurl = \"{feed_url}\"\nrecords_path = \"items\"\n"
-    );
-    let text = config_text(&url, &feeds);
+    let text = config_text(&url, &pg_feed(&feed_url, ""));
     let app = spawn_app(load_config(dir.path(), &text), Clock::System).await;
     eventually(15, "two items stored", || async {
         app.items("").await["total"] == 2
@@ -168,10 +172,10 @@ async fn postgres_writes_pages_whole(base: &str) {
         r
     };
     feed.set((0..1200).map(first).collect());
-    let feeds = format!(
-        "[[feeds]]\nname = \"pg\"\nkind = \"http_json\"\nschedule = \"* * * * * *\"\nurl = \"{feed_url}\"\nrecords_path = \"items\"\npagination = {{ kind = \"page\", size = 2000 }}\n"
+    let text = config_text(
+        &url,
+        &pg_feed(&feed_url, "pagination = { kind = \"page\", size = 2000 }\n"),
     );
-    let text = config_text(&url, &feeds);
     let app = spawn_app(load_config(dir.path(), &text), Clock::System).await;
     eventually(20, "1,200 items stored", || async {
         app.items("").await["total"] == 1200

@@ -31,34 +31,6 @@ pub struct ItemWrite<'a> {
 /// known when it is written. Rendered by `Store::item_row`, off the writer's path.
 pub struct ItemRow(String);
 
-/// Renders an item's row: the record, the feed that sent it, its hash and its grading.
-fn item_row(
-    format: Format,
-    item: &Item,
-    feed: &str,
-    hash: u64,
-    grading: &Grading,
-    next_change: Option<DateTime<Utc>>,
-) -> ItemRow {
-    ItemRow(rows::open_row(format, 400, |r| {
-        r.text(&item.item_id)
-            .text(&item.project_code)
-            .text(&item.matter)
-            .text(&item.department)
-            .int(i64::from(item.stage))
-            .text(item.status.as_str())
-            .time(&item.accepted_at)
-            .int(i64::from(item.limit_days))
-            .int(i64::from(item.legal_days))
-            .int(i64::from(item.extension_days))
-            .opt_time(item.finished_at.as_ref())
-            .time(&item.updated_at)
-            .text(feed)
-            .int(hash as i64);
-        grading_cells(r, grading, next_change.as_ref());
-    }))
-}
-
 /// A value to bind.
 #[derive(Clone)]
 pub(crate) enum Param {
@@ -548,7 +520,8 @@ impl PgPart<'_, '_> {
 }
 
 impl Store {
-    /// Renders an item's row in this store's row format, to be written by `write_items`.
+    /// Renders an item's row in this store's row format, to be written by `write_items`:
+    /// the record, the feed that sent it, its hash and its grading.
     pub fn item_row(
         &self,
         item: &Item,
@@ -557,7 +530,24 @@ impl Store {
         grading: &Grading,
         next_change: Option<DateTime<Utc>>,
     ) -> ItemRow {
-        item_row(self.row_format(), item, feed, hash, grading, next_change)
+        let format = self.row_format();
+        ItemRow(rows::open_row(format, 400, |r| {
+            r.text(&item.item_id)
+                .text(&item.project_code)
+                .text(&item.matter)
+                .text(&item.department)
+                .int(i64::from(item.stage))
+                .text(item.status.as_str())
+                .time(&item.accepted_at)
+                .int(i64::from(item.limit_days))
+                .int(i64::from(item.legal_days))
+                .int(i64::from(item.extension_days))
+                .opt_time(item.finished_at.as_ref())
+                .time(&item.updated_at)
+                .text(feed)
+                .int(hash as i64);
+            grading_cells(r, grading, next_change.as_ref());
+        }))
     }
 
     fn row_format(&self) -> Format {
