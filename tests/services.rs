@@ -153,7 +153,7 @@ async fn postgres_writes_pages_whole(base: &str) {
     let awkward_name = "制表\t换行\n回车\r反斜杠\\N 结束\\.";
     // Written by `COPY` on a socket (the matter) and as parameters (the project's name).
     let awkward_matter = format!("建设工程规划许可 {awkward_name}");
-    // 1,200 records in one page: written as two halves at once.
+    // 5,100 records in one page: written as two parts at once, each in two statements.
     let first = |i: usize| {
         let mut r = record(
             &format!("W-{i:04}"),
@@ -171,14 +171,17 @@ async fn postgres_writes_pages_whole(base: &str) {
         }
         r
     };
-    feed.set((0..1200).map(first).collect());
+    feed.set((0..5100).map(first).collect());
     let text = config_text(
         &url,
-        &pg_feed(&feed_url, "pagination = { kind = \"page\", size = 2000 }\n"),
+        &pg_feed(
+            &feed_url,
+            "pagination = { kind = \"page\", size = 10000 }\n",
+        ),
     );
     let app = spawn_app(load_config(dir.path(), &text), Clock::System).await;
-    eventually(20, "1,200 items stored", || async {
-        app.items("").await["total"] == 1200
+    eventually(30, "5,100 items stored", || async {
+        app.items("").await["total"] == 5100
     })
     .await;
     let item = app.item("W-0007").await;
@@ -193,19 +196,19 @@ async fn postgres_writes_pages_whole(base: &str) {
         1
     );
 
-    // Another writer stores W-1300 behind the daemon's back: the daemon takes it for new.
+    // Another writer stores W-5200 behind the daemon's back: the daemon takes it for new.
     let other = pool(&url).await;
     run_all(
         &other,
         [
             "CREATE TEMPORARY TABLE t AS SELECT * FROM items WHERE item_id = 'W-0001'".into(),
-            "UPDATE t SET item_id = 'W-1300', limit_days = 1".into(),
+            "UPDATE t SET item_id = 'W-5200', limit_days = 1".into(),
             "INSERT INTO items SELECT * FROM t".into(),
         ],
     )
     .await;
-    // 1,100 records change (W-0004 gets a second pause, W-0008 loses its one); 101 new ones
-    // come, W-1300 among them: 1,201 writes, in two parts.
+    // 5,000 records change (W-0004 gets a second pause, W-0008 loses its one); 101 new ones
+    // come, W-5200 among them: 5,101 writes, in two parts.
     let second = |i: usize| {
         let mut r = first(i);
         if !(1100..1200).contains(&i) {
@@ -223,12 +226,12 @@ async fn postgres_writes_pages_whole(base: &str) {
         }
         r
     };
-    feed.set((0..=1300).map(second).collect());
+    feed.set((0..=5200).map(second).collect());
     eventually(20, "the changes stored", || async {
-        app.items("").await["total"] == 1301 && app.item("W-0000").await["limit_days"] == 30
+        app.items("").await["total"] == 5201 && app.item("W-0000").await["limit_days"] == 30
     })
     .await;
-    assert_eq!(app.item("W-1300").await["limit_days"], 30);
+    assert_eq!(app.item("W-5200").await["limit_days"], 30);
     assert_eq!(app.item("W-1099").await["limit_days"], 30);
     assert_ne!(app.item("W-1100").await["limit_days"], 30);
     assert_eq!(
@@ -251,7 +254,7 @@ async fn postgres_writes_pages_whole(base: &str) {
     // Everything stays across a restart.
     feed.fail(true);
     let app = spawn_app(load_config(dir.path(), &text), Clock::System).await;
-    assert_eq!(app.items("").await["total"], 1301);
+    assert_eq!(app.items("").await["total"], 5201);
     assert_eq!(
         app.item("W-0004").await["pauses"].as_array().unwrap().len(),
         2

@@ -299,6 +299,9 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 /// Batches from this size are written by PostgreSQL in `PG_PARTS` parts at once.
 const SPLIT_FROM: usize = 1_000;
 
+/// Rows a PostgreSQL statement or `COPY` of a part: a 5,000-record page's part is one.
+const PG_ROWS: usize = 2_500;
+
 /// Each PostgreSQL connection works on one core: two parts keep two busy. (Four measured no
 /// better on two cores: 16.6–17.7 s against 16.7–18.4 s for 1,000,000 over TCP.)
 pub(crate) const PG_PARTS: usize = 2;
@@ -327,14 +330,14 @@ where
 }
 
 impl PgPart<'_, '_> {
-    /// Writes this part's items, `BATCH` at a time (a large file's rows are never held
+    /// Writes this part's items, `PG_ROWS` at a time (a large file's rows are never held
     /// whole); `batch` is the whole write, for its projects and departments.
     async fn write(
         &self,
         conn: &mut PgConnection,
         batch: &[ItemWrite<'_>],
     ) -> Result<(), StoreError> {
-        for (i, writes) in self.writes.chunks(BATCH).enumerate() {
+        for (i, writes) in self.writes.chunks(PG_ROWS).enumerate() {
             let extras = (self.first && i == 0).then_some(batch);
             self.write_chunk(conn, writes, extras).await?;
         }
@@ -372,8 +375,7 @@ impl PgPart<'_, '_> {
             // The rendered rows split into columns (all but the two times of the write),
             // each column one array.
             let open = ITEM_COLUMNS.len() - 2;
-            unescaped = self
-                .writes
+            unescaped = writes
                 .iter()
                 .map(|w| rows::copy_cells(&w.row.0).collect())
                 .collect();
