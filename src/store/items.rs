@@ -118,8 +118,8 @@ const HISTORY_COLUMNS: &[Column] = &[
     text("cause"),
 ];
 
-/// Rows a statement (or a `COPY`'s send): large enough that statements are few, small enough
-/// that one batch's rows (about 400 bytes an item) stay a few megabytes.
+/// Rows a statement: large enough that statements are few, small enough that one batch's
+/// JSON (about 400 bytes an item) stays a few megabytes.
 const BATCH: usize = 10_000;
 
 /// How one write's batches run atomically (SQLite's writes, and regrades on both): in one
@@ -260,31 +260,27 @@ fn projects_and_departments<'a>(
     (projects, departments)
 }
 
-/// Sends `COPY table (columns) FROM STDIN` the rows that `fill` writes, a batch at a time.
-async fn copy_in<T>(
+/// Copies items' rendered rows, closed with the write's `times`, into `table` (`items`, or
+/// the temporary `items_in`) by `COPY … FROM STDIN`. A part's chunk (`PG_ROWS`) goes in one
+/// send.
+async fn copy_items(
     conn: &mut PgConnection,
     table: &str,
-    columns: &[Column],
-    of: &[T],
-    row_bytes: usize,
-    mut fill: impl FnMut(&mut Rows, &T),
+    writes: &[&ItemWrite<'_>],
+    times: &str,
 ) -> Result<(), StoreError> {
-    if of.is_empty() {
+    if writes.is_empty() {
         return Ok(());
     }
-    let names: Vec<&str> = columns.iter().map(|c| c.name).collect();
+    let names: Vec<&str> = ITEM_COLUMNS.iter().map(|c| c.name).collect();
+    let mut rows = Rows::with_capacity(Format::Copy, writes.len(), 450);
+    for w in writes {
+        rows.push_open(&w.row.0, times);
+    }
     let mut copy = conn
         .copy_in_raw(&format!("COPY {table} ({}) FROM STDIN", names.join(", ")))
         .await?;
-    for chunk in of.chunks(BATCH) {
-        let mut rows = Rows::with_capacity(Format::Copy, chunk.len(), row_bytes);
-        for value in chunk {
-            fill(&mut rows, value);
-        }
-        if !rows.is_empty() {
-            copy.send(rows.finish().as_bytes()).await?;
-        }
-    }
+    copy.send(rows.finish().as_bytes()).await?;
     copy.finish().await?;
     Ok(())
 }
@@ -363,9 +359,8 @@ impl PgPart<'_, '_> {
         if self.by_copy {
             let new: Vec<&ItemWrite> = writes.iter().filter(|w| is_new(w)).collect();
             let times = write_times(Format::Copy, &self.now);
-            let item_row = |rows: &mut Rows, w: &&ItemWrite| rows.push_open(&w.row.0, &times);
-            copy_in(conn, "items", ITEM_COLUMNS, &new, 450, item_row).await?;
-            copy_in(conn, "items_in", ITEM_COLUMNS, &changed, 450, item_row).await?;
+            copy_items(conn, "items", &new, &times).await?;
+            copy_items(conn, "items_in", &changed, &times).await?;
             if !changed.is_empty() {
                 parts.push(format!(
                     "INSERT INTO items ({names}) SELECT {names} FROM items_in {upsert}"
