@@ -144,14 +144,14 @@ async fn the_store_on_postgres_keeps_items_history_and_quarantine() {
 }
 
 /// What a large page, awkward text, changed records and an item another writer stored
-/// come to on PostgreSQL. Items go in by `COPY` on a Unix socket and as array parameters
-/// over TCP (`store::PgWriter`): both ways are run.
+/// come to on PostgreSQL. Items go in by `COPY`, on a Unix socket or over TCP through the
+/// store's relay (`store::relay`): both ways are run.
 async fn postgres_writes_pages_whole(base: &str) {
     let (name, url) = fresh_pg_database(base).await;
     let dir = temp_dir();
     let (feed, feed_url) = FeedServer::start().await;
     let awkward_name = "制表\t换行\n回车\r反斜杠\\N 结束\\.";
-    // Written by `COPY` on a socket (the matter) and as parameters (the project's name).
+    // Written by `COPY` (the matter) and as a parameter (the project's name).
     let awkward_matter = format!("建设工程规划许可 {awkward_name}");
     // 5,100 records in one page: written as two parts at once, each in two statements.
     let first = |i: usize| {

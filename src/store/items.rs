@@ -1,7 +1,7 @@
 //! Items and what hangs off them: pauses, projects, departments, and the grade history (every
 //! grade change with its instant and cause). Writes go in batches of rows, atomically per
 //! write: on SQLite each table's rows one JSON value a statement (see `Batches`); on
-//! PostgreSQL by `COPY` and array parameters (see `write_items_pg`). Start-up's reads are
+//! PostgreSQL by `COPY` and one statement of array parameters (see `write_items_pg`). Start-up's reads are
 //! in `load`.
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -299,7 +299,7 @@ const SPLIT_FROM: usize = 1_000;
 const PG_ROWS: usize = 2_500;
 
 /// Each PostgreSQL connection works on one core: two parts keep two busy. (Four measured no
-/// better on two cores: 16.6–17.7 s against 16.7–18.4 s for 1,000,000 over TCP.)
+/// better on two cores: 16.6–17.7 s against 16.7–18.4 s for 1,000,000 items.)
 pub(crate) const PG_PARTS: usize = 2;
 
 /// One transaction's part of a PostgreSQL write (see `Store::write_items_pg`).
@@ -307,8 +307,6 @@ struct PgPart<'a, 'w> {
     writes: &'a [ItemWrite<'w>],
     /// The first part also writes the batch's projects and departments.
     first: bool,
-    /// Items by `COPY` (see `super::PgWriter`), else as array parameters of the statement.
-    by_copy: bool,
     feed: &'a str,
     cause: &'a str,
     now: DateTime<Utc>,
@@ -354,67 +352,14 @@ impl PgPart<'_, '_> {
         let upsert = upsert_suffix("item_id", ITEM_COLUMNS, &["first_seen_at"]);
         let mut args = PgArguments::default();
         let mut parts: Vec<String> = Vec::new();
-        // Each row's cells, for the item arrays to borrow.
-        let unescaped: Vec<Vec<rows::CopyCell>>;
-        if self.by_copy {
-            let new: Vec<&ItemWrite> = writes.iter().filter(|w| is_new(w)).collect();
-            let times = write_times(Format::Copy, &self.now);
-            copy_items(conn, "items", &new, &times).await?;
-            copy_items(conn, "items_in", &changed, &times).await?;
-            if !changed.is_empty() {
-                parts.push(format!(
-                    "INSERT INTO items ({names}) SELECT {names} FROM items_in {upsert}"
-                ));
-            }
-        } else {
-            // The rendered rows split into columns (all but the two times of the write),
-            // each column one array.
-            let open = ITEM_COLUMNS.len() - 2;
-            unescaped = writes
-                .iter()
-                .map(|w| rows::copy_cells(&w.row.0).collect())
-                .collect();
-            let mut columns: Vec<Vec<Option<&str>>> = vec![Vec::with_capacity(writes.len()); open];
-            for cells in &unescaped {
-                for (column, cell) in columns.iter_mut().zip(cells) {
-                    column.push(match cell {
-                        rows::CopyCell::Null => None,
-                        rows::CopyCell::Plain(s) => Some(s),
-                        rows::CopyCell::Unescaped(s) => Some(s.as_str()),
-                    });
-                }
-            }
-            let mut arrays = Vec::with_capacity(open + 1);
-            for column in columns {
-                arrays.push(format!("{}::text[]", arg(&mut args, column)?));
-            }
-            let flags: Vec<bool> = writes.iter().map(is_new).collect();
-            arrays.push(format!("{}::bool[]", arg(&mut args, flags)?));
-            let now = arg(&mut args, utc(&self.now))?;
-            let cells: Vec<String> = ITEM_COLUMNS[..open]
-                .iter()
-                .enumerate()
-                .map(|(i, c)| format!("c{i}::{}", c.pg_type()))
-                .chain([now.clone(), now])
-                .collect();
-            let cells = cells.join(", ");
-            let aliases: Vec<String> = (0..open).map(|i| format!("c{i}")).collect();
+        let new: Vec<&ItemWrite> = writes.iter().filter(|w| is_new(w)).collect();
+        let times = write_times(Format::Copy, &self.now);
+        copy_items(conn, "items", &new, &times).await?;
+        copy_items(conn, "items_in", &changed, &times).await?;
+        if !changed.is_empty() {
             parts.push(format!(
-                "SELECT * FROM unnest({}) AS r({}, is_new)",
-                arrays.join(", "),
-                aliases.join(", ")
+                "INSERT INTO items ({names}) SELECT {names} FROM items_in {upsert}"
             ));
-            let rows = format!("s{}", parts.len() - 1);
-            if changed.len() < writes.len() {
-                parts.push(format!(
-                    "INSERT INTO items ({names}) SELECT {cells} FROM {rows} WHERE is_new"
-                ));
-            }
-            if !changed.is_empty() {
-                parts.push(format!(
-                    "INSERT INTO items ({names}) SELECT {cells} FROM {rows} WHERE NOT is_new {upsert}"
-                ));
-            }
         }
 
         // An item's pauses are replaced by the record's: in one statement a row cannot be
@@ -684,11 +629,9 @@ impl Store {
         batches.finish().await
     }
 
-    /// PostgreSQL's write of a batch. On a Unix socket the new items go in by `COPY`, which
-    /// inserts many rows at a time (5,000 items: ~30 ms, against ~60 ms for an upsert from
-    /// JSON), and changed ones by `COPY` into a temporary table (`items_in`) and an upsert
-    /// from it; over TCP they are array parameters of the statement (see `PgWriter`). The
-    /// rest (pauses, history, quarantine, projects, departments) is one statement of array
+    /// PostgreSQL's write of a batch. New items go in by `COPY`, which inserts many rows at
+    /// a time (5,000 items: ~30 ms, against ~60 ms for an upsert from JSON), and changed ones
+    /// by `COPY` into a temporary table (`items_in`) and an upsert from it. The rest (pauses, history, quarantine, projects, departments) is one statement of array
     /// parameters. A large batch is written in `PG_PARTS` parts at once, one connection and
     /// transaction each: all are written, then all committed. Their rows are disjoint (one
     /// record an item a batch; the projects and departments go with the first part only),
@@ -708,7 +651,6 @@ impl Store {
         let part = |writes, first| PgPart {
             writes,
             first,
-            by_copy: pg.by_copy,
             feed,
             cause,
             now,
@@ -755,9 +697,7 @@ impl Store {
 
     /// Runs one batch's statements: in turn on SQLite; on PostgreSQL as a single statement
     /// whose parts are data-modifying `WITH` queries (they see the same snapshot, so they
-    /// must not touch the same rows). sqlx 0.9.0 leaves Nagle's algorithm on (sqlx issue
-    /// #4335), so over TCP each statement that carries a batch can wait ~40 ms for a delayed
-    /// ACK: one statement a batch waits once.
+    /// must not touch the same rows): one round trip a batch.
     async fn run_batch(&self, batches: &mut Batches, steps: Vec<Step>) -> Result<(), StoreError> {
         let statements: Vec<(String, Vec<String>)> = match self.dialect {
             super::Dialect::Sqlite => steps

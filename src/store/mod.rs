@@ -14,10 +14,12 @@ pub mod feeds;
 pub mod items;
 pub mod load;
 pub mod queries;
+mod relay;
 mod rows;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -79,17 +81,14 @@ pub struct Store {
     dialect: Dialect,
     /// PostgreSQL's own driver beside `pool`, for what `Any` cannot do: `COPY`, arrays.
     pg: Option<PgWriter>,
+    /// Both pools' way to a PostgreSQL over TCP; kept for as long as they are.
+    _relay: Option<Arc<relay::Relay>>,
 }
 
-/// Where PostgreSQL's item writes go (`items::write_items_pg`), and how.
+/// Where PostgreSQL's item writes go (`items::write_items_pg`).
 #[derive(Clone)]
 struct PgWriter {
     pool: sqlx::PgPool,
-    /// Items by `COPY` on a Unix socket (the changed ones through `items_in`). Over TCP they
-    /// go as array parameters of a statement: sqlx 0.9.0 leaves Nagle's algorithm on (sqlx issue #4335, fixed upstream
-    /// but not released), and the end of each `COPY` then waits ~40 ms for a delayed ACK
-    /// (1,000,000 items: 24.5 s over TCP against 11.8 s on the socket).
-    by_copy: bool,
 }
 
 impl Store {
@@ -107,10 +106,10 @@ impl Store {
             url: redact(url),
             source,
         };
-        let url = if dialect == Dialect::Sqlite {
-            sqlite_url(url)?
+        let (url, relay) = if dialect == Dialect::Sqlite {
+            (sqlite_url(url)?, None)
         } else {
-            url.to_owned()
+            through_relay(url).await.map_err(connect)?
         };
         let options = AnyConnectOptions::from_str(&url)
             .map_err(connect)?
@@ -150,6 +149,7 @@ impl Store {
             pool,
             dialect,
             pg: None,
+            _relay: relay,
         };
         store.migrate().await?;
         if dialect == Dialect::Postgres {
@@ -245,13 +245,33 @@ impl Store {
     }
 }
 
+/// A PostgreSQL URL over TCP as the same URL through a new `relay::Relay`, which turns
+/// Nagle's algorithm off; a URL for a Unix socket as it is.
+async fn through_relay(url: &str) -> Result<(String, Option<Arc<relay::Relay>>), sqlx::Error> {
+    let options = sqlx::postgres::PgConnectOptions::from_str(url)?;
+    if options.get_socket().is_some() || options.get_host().starts_with('/') {
+        return Ok((url.to_owned(), None));
+    }
+    let relay = relay::Relay::start(options.get_host(), options.get_port()).await?;
+    // sqlx reads a `host` parameter that is a path as the socket's folder, and keeps the
+    // URL's own host for TLS.
+    let mut url = format!("{url}{}host=", if url.contains('?') { '&' } else { '?' });
+    for byte in relay.folder().as_os_str().as_encoded_bytes() {
+        if byte.is_ascii_alphanumeric() || b"/._-".contains(byte) {
+            url.push(char::from(*byte));
+        } else {
+            url.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    Ok((url, Some(Arc::new(relay))))
+}
+
 /// The pool that writes items on PostgreSQL (`items::write_items_pg`), opened after the
 /// migrations: each connection has its own temporary `items_in`, shaped as `items`, that a
 /// write of changed items fills by `COPY` and empties at commit. A connection for each part
 /// of a large write (`items::PG_PARTS`).
 async fn pg_writer(url: &str) -> Result<PgWriter, sqlx::Error> {
     let options = sqlx::postgres::PgConnectOptions::from_str(url)?.disable_statement_logging();
-    let by_copy = options.get_socket().is_some() || options.get_host().starts_with('/');
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(items::PG_PARTS as u32)
         .acquire_timeout(Duration::from_secs(30))
@@ -272,7 +292,7 @@ async fn pg_writer(url: &str) -> Result<PgWriter, sqlx::Error> {
         })
         .connect_with(options)
         .await?;
-    Ok(PgWriter { pool, by_copy })
+    Ok(PgWriter { pool })
 }
 
 /// Where SQLite's write-ahead log stands after a checkpoint: the pages written to it since

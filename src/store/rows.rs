@@ -3,8 +3,8 @@
 //! `jsonb_array_elements` in PostgreSQL): binding every cell on its own cost more than the
 //! rest of an ingest (each value was copied twice on its way through sqlx's `Any` driver,
 //! SQLite bound and cleared each, and PostgreSQL allows only 65,535 of them a statement).
-//! PostgreSQL's item rows are rendered in `COPY`'s text format (`Format::Copy`): copied in on
-//! a Unix socket, split into array parameters over TCP (`copy_cells`). The reads at start-up
+//! PostgreSQL's item rows are rendered in `COPY`'s text format (`Format::Copy`) and copied in.
+//! The reads at start-up
 //! come back as JSON (see `load::json_chunk`).
 
 use std::fmt::Write as _;
@@ -347,42 +347,6 @@ fn copy_escape_into(out: &mut String, value: &str) {
     }
 }
 
-/// The cells of a row in `COPY`'s text format (without its line end), as they were
-/// written: null, a cell as it stands, or a cell with escapes undone into its own string.
-pub(crate) fn copy_cells(line: &str) -> impl Iterator<Item = CopyCell<'_>> {
-    line.split('\t').map(|cell| {
-        if cell == "\\N" {
-            CopyCell::Null
-        } else if cell.contains('\\') {
-            let mut out = String::with_capacity(cell.len());
-            let mut chars = cell.chars();
-            while let Some(c) = chars.next() {
-                if c != '\\' {
-                    out.push(c);
-                    continue;
-                }
-                match chars.next() {
-                    Some('n') => out.push('\n'),
-                    Some('r') => out.push('\r'),
-                    Some('t') => out.push('\t'),
-                    Some(other) => out.push(other),
-                    None => {}
-                }
-            }
-            CopyCell::Unescaped(out)
-        } else {
-            CopyCell::Plain(cell)
-        }
-    })
-}
-
-/// A cell of a `COPY` text row (see `copy_cells`).
-pub(crate) enum CopyCell<'a> {
-    Null,
-    Plain(&'a str),
-    Unescaped(String),
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,6 +392,33 @@ mod tests {
         assert_eq!(back, serde_json::json!([["a", 1, "b"], ["c", 1, "b"]]));
     }
 
+    /// A `COPY` text line read back as PostgreSQL reads it: `\\N` is null, a backslash
+    /// escapes the next character (`n`, `r`, `t` standing for their control characters).
+    fn copy_cells(line: &str) -> Vec<Option<String>> {
+        line.split('\t')
+            .map(|cell| {
+                if cell == "\\N" {
+                    return None;
+                }
+                let mut out = String::new();
+                let mut chars = cell.chars();
+                while let Some(c) = chars.next() {
+                    out.push(match c {
+                        '\\' => match chars.next() {
+                            Some('n') => '\n',
+                            Some('r') => '\r',
+                            Some('t') => '\t',
+                            Some(other) => other,
+                            None => panic!("a cell ends in a lone backslash: {cell:?}"),
+                        },
+                        c => c,
+                    });
+                }
+                Some(out)
+            })
+            .collect()
+    }
+
     #[test]
     fn copy_rows_escape_what_copy_reads_as_special_and_read_back() {
         let awkward = "制表\t换行\n回车\r反斜杠\\N\\.";
@@ -445,13 +436,7 @@ mod tests {
         // null or end marker is escaped.
         assert_eq!(text.matches('\n').count(), 1);
         assert!(text.ends_with("\t\\\\N\t\\\\.\n"), "{text}");
-        let cells: Vec<Option<String>> = copy_cells(text.trim_end_matches('\n'))
-            .map(|c| match c {
-                CopyCell::Null => None,
-                CopyCell::Plain(s) => Some(s.to_owned()),
-                CopyCell::Unescaped(s) => Some(s),
-            })
-            .collect();
+        let cells = copy_cells(text.trim_end_matches('\n'));
         assert_eq!(
             cells,
             [
