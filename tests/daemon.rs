@@ -106,11 +106,14 @@ async fn records_are_mapped_quarantined_and_deduplicated() {
     let mut changed = record("A-1", "2026-11-02T09:30:00+08:00", 5);
     changed["status"] = json!("finished");
     changed["finished_at"] = json!("2026-11-03T10:00:00+08:00");
+    // Its project is renamed too: a project's row is rewritten only when it differs.
+    changed["project_name"] = json!("某某产业园一期（更名）");
     feed.set(vec![changed]);
     eventually(10, "the change stored", || async {
         app.item("A-1").await["status"] == "finished"
     })
     .await;
+    assert_eq!(app.item("A-1").await["project_name"], "某某产业园一期（更名）");
     app.stop().await;
 }
 

@@ -224,6 +224,9 @@ async fn postgres_writes_pages_whole(base: &str) {
         if i == 8 {
             r["pauses"] = json!([]);
         }
+        if i == 7 {
+            r["project_name"] = json!(format!("{awkward_name}（更名）"));
+        }
         r
     };
     feed.set((0..=5200).map(second).collect());
@@ -242,7 +245,7 @@ async fn postgres_writes_pages_whole(base: &str) {
     assert_eq!(paused["pauses"].as_array().unwrap().len(), 2, "{paused}");
     assert_eq!(paused["pauses"][1]["kind"], "expert_review");
     let item = app.item("W-0007").await;
-    assert_eq!(item["project_name"], awkward_name, "{item}");
+    assert_eq!(item["project_name"], format!("{awkward_name}（更名）"), "{item}");
     assert_eq!(item["matter"], json!(&awkward_matter), "{item}");
     let run = &app.feed("pg").await["last_run"];
     assert_eq!(

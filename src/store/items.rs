@@ -152,6 +152,21 @@ impl Step {
     }
 }
 
+/// A project's upsert: its row is written again only when its name or category differ. Each
+/// page of a feed names the same few hundred projects, and an update of an unchanged row
+/// still makes PostgreSQL write a new version of it and log it.
+fn project_upsert() -> String {
+    let differs: Vec<String> = PROJECT_COLUMNS[1..]
+        .iter()
+        .map(|c| format!("projects.{0} IS DISTINCT FROM excluded.{0}", c.name))
+        .collect();
+    format!(
+        "{} WHERE {}",
+        upsert_suffix("project_code", PROJECT_COLUMNS, &[]),
+        differs.join(" OR ")
+    )
+}
+
 fn upsert_suffix(key: &str, columns: &[Column], keep: &[&str]) -> String {
     let set: Vec<String> = columns
         .iter()
@@ -440,7 +455,7 @@ impl PgPart<'_, '_> {
                 arg(&mut args, column(0))?,
                 arg(&mut args, column(1))?,
                 arg(&mut args, column(2))?,
-                upsert_suffix("project_code", PROJECT_COLUMNS, &[])
+                project_upsert()
             ));
             parts.push(format!(
                 "INSERT INTO departments (name) SELECT unnest({}::text[]) \
@@ -599,7 +614,7 @@ impl Store {
                     d,
                     "projects",
                     PROJECT_COLUMNS,
-                    &upsert_suffix("project_code", PROJECT_COLUMNS, &[]),
+                    &project_upsert(),
                 ),
                 vec![rows.finish()],
             ));
