@@ -153,7 +153,8 @@ async fn postgres_writes_pages_whole(base: &str) {
     let awkward_name = "制表\t换行\n回车\r反斜杠\\N 结束\\.";
     // Written by `COPY` (the matter) and as a parameter (the project's name).
     let awkward_matter = format!("建设工程规划许可 {awkward_name}");
-    // 5,100 records in one page: written as two parts at once, each in two statements.
+    // 5,100 records in one page: its items and the rest written at once on two connections,
+    // each in three chunks.
     let first = |i: usize| {
         let mut r = record(
             &format!("W-{i:04}"),
@@ -208,7 +209,7 @@ async fn postgres_writes_pages_whole(base: &str) {
     )
     .await;
     // 5,000 records change (W-0004 gets a second pause, W-0008 loses its one); 101 new ones
-    // come, W-5200 among them: 5,101 writes, in two parts.
+    // come, W-5200 among them: 5,101 writes, split the same way.
     let second = |i: usize| {
         let mut r = first(i);
         if !(1100..1200).contains(&i) {
@@ -245,7 +246,11 @@ async fn postgres_writes_pages_whole(base: &str) {
     assert_eq!(paused["pauses"].as_array().unwrap().len(), 2, "{paused}");
     assert_eq!(paused["pauses"][1]["kind"], "expert_review");
     let item = app.item("W-0007").await;
-    assert_eq!(item["project_name"], format!("{awkward_name}（更名）"), "{item}");
+    assert_eq!(
+        item["project_name"],
+        format!("{awkward_name}（更名）"),
+        "{item}"
+    );
     assert_eq!(item["matter"], json!(&awkward_matter), "{item}");
     let run = &app.feed("pg").await["last_run"];
     assert_eq!(

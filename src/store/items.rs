@@ -276,7 +276,7 @@ fn projects_and_departments<'a>(
 }
 
 /// Copies items' rendered rows, closed with the write's `times`, into `table` (`items`, or
-/// the temporary `items_in`) by `COPY … FROM STDIN`. A part's chunk (`PG_ROWS`) goes in one
+/// the temporary `items_in`) by `COPY … FROM STDIN`. A chunk (`PG_ROWS`) goes in one
 /// send.
 async fn copy_items(
     conn: &mut PgConnection,
@@ -307,21 +307,34 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
         .is_some_and(|code| code == "23505")
 }
 
-/// Batches from this size are written by PostgreSQL in `PG_PARTS` parts at once.
+/// Batches from this size have their `items` rows and the rest written by PostgreSQL at once,
+/// on two connections (`PG_PARTS`).
 const SPLIT_FROM: usize = 1_000;
 
-/// Rows a PostgreSQL statement or `COPY` of a part: a 5,000-record page's part is one.
+/// Items a PostgreSQL statement or `COPY` carries: a 5,000-record page's share is two.
 const PG_ROWS: usize = 2_500;
 
-/// Each PostgreSQL connection works on one core: two parts keep two busy. (Four measured no
-/// better on two cores: 16.6–17.7 s against 16.7–18.4 s for 1,000,000 items.)
+/// Each PostgreSQL connection works on one core: two keep two busy. Split by table, they do
+/// not contend: split by rows, both inserted into the same few pages of `items`' indexes
+/// (three of the four have few distinct keys, and new keys go to the right), and two parts
+/// were no faster than one (1,000,000 items: 10.0–10.8 s by table against 10.7–13.3 s by
+/// rows, interleaved; four parts by rows were no better than two).
 pub(crate) const PG_PARTS: usize = 2;
+
+/// What one transaction writes of a PostgreSQL batch (see `Store::write_items_pg`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Share {
+    All,
+    /// The `items` rows.
+    Items,
+    /// Everything else: pauses, history, quarantine, projects, departments.
+    Rest,
+}
 
 /// One transaction's part of a PostgreSQL write (see `Store::write_items_pg`).
 struct PgPart<'a, 'w> {
     writes: &'a [ItemWrite<'w>],
-    /// The first part also writes the batch's projects and departments.
-    first: bool,
+    share: Share,
     feed: &'a str,
     cause: &'a str,
     now: DateTime<Utc>,
@@ -339,44 +352,68 @@ where
 }
 
 impl PgPart<'_, '_> {
-    /// Writes this part's items, `PG_ROWS` at a time (a large file's rows are never held
-    /// whole); `batch` is the whole write, for its projects and departments.
-    async fn write(
-        &self,
-        conn: &mut PgConnection,
-        batch: &[ItemWrite<'_>],
-    ) -> Result<(), StoreError> {
+    /// Writes this part's share of the batch, `PG_ROWS` items at a time (a large file's rows
+    /// are never held whole).
+    async fn write(&self, conn: &mut PgConnection) -> Result<(), StoreError> {
         for (i, writes) in self.writes.chunks(PG_ROWS).enumerate() {
-            let extras = (self.first && i == 0).then_some(batch);
-            self.write_chunk(conn, writes, extras).await?;
+            self.write_chunk(conn, writes, i == 0).await?;
         }
         Ok(())
     }
 
-    /// Writes `writes`, and the projects and departments of `extras`.
+    /// Writes this part's share of `writes`; the `first` chunk's rest also has the whole
+    /// batch's projects and departments.
     async fn write_chunk(
         &self,
         conn: &mut PgConnection,
         writes: &[ItemWrite<'_>],
-        extras: Option<&[ItemWrite<'_>]>,
+        first: bool,
     ) -> Result<(), StoreError> {
         let is_new = |w: &ItemWrite| w.previous.is_none() && !self.all_changed;
         let changed: Vec<&ItemWrite> = writes.iter().filter(|w| !is_new(w)).collect();
-        let names: Vec<&str> = ITEM_COLUMNS.iter().map(|c| c.name).collect();
-        let names = names.join(", ");
-        let upsert = upsert_suffix("item_id", ITEM_COLUMNS, &["first_seen_at"]);
         let mut args = PgArguments::default();
         let mut parts: Vec<String> = Vec::new();
-        let new: Vec<&ItemWrite> = writes.iter().filter(|w| is_new(w)).collect();
-        let times = write_times(Format::Copy, &self.now);
-        copy_items(conn, "items", &new, &times).await?;
-        copy_items(conn, "items_in", &changed, &times).await?;
-        if !changed.is_empty() {
-            parts.push(format!(
-                "INSERT INTO items ({names}) SELECT {names} FROM items_in {upsert}"
-            ));
+        if self.share != Share::Rest {
+            let new: Vec<&ItemWrite> = writes.iter().filter(|w| is_new(w)).collect();
+            let times = write_times(Format::Copy, &self.now);
+            copy_items(conn, "items", &new, &times).await?;
+            copy_items(conn, "items_in", &changed, &times).await?;
+            if !changed.is_empty() {
+                let names: Vec<&str> = ITEM_COLUMNS.iter().map(|c| c.name).collect();
+                let names = names.join(", ");
+                let upsert = upsert_suffix("item_id", ITEM_COLUMNS, &["first_seen_at"]);
+                parts.push(format!(
+                    "INSERT INTO items ({names}) SELECT {names} FROM items_in {upsert}"
+                ));
+            }
         }
+        if self.share != Share::Items {
+            self.rest(&mut parts, &mut args, writes, &changed, first)?;
+        }
+        if parts.is_empty() {
+            return Ok(());
+        }
+        let parts: Vec<String> = parts
+            .iter()
+            .enumerate()
+            .map(|(i, sql)| format!("s{i} AS ({sql})"))
+            .collect();
+        let sql = format!("WITH {} SELECT 1", parts.join(", "));
+        sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
 
+    /// The statements of `writes` that are not their `items` rows, as parts of one `WITH`.
+    fn rest<'v>(
+        &'v self,
+        parts: &mut Vec<String>,
+        args: &mut PgArguments,
+        writes: &'v [ItemWrite<'_>],
+        changed: &[&'v ItemWrite<'_>],
+        first: bool,
+    ) -> Result<(), StoreError> {
         // An item's pauses are replaced by the record's: in one statement a row cannot be
         // deleted and inserted again, so the pauses beyond the new count go and the others
         // are upserted.
@@ -386,8 +423,8 @@ impl PgPart<'_, '_> {
             parts.push(format!(
                 "DELETE FROM pauses USING unnest({}::text[], {}::int8[]) AS c(item_id, n) \
                  WHERE pauses.item_id = c.item_id AND pauses.seq >= c.n",
-                arg(&mut args, ids)?,
-                arg(&mut args, counts)?
+                arg(args, ids)?,
+                arg(args, counts)?
             ));
         }
         // Each pause's cells, column by column: the item, its place, kind, start and end.
@@ -416,62 +453,49 @@ impl PgPart<'_, '_> {
                  SELECT * FROM unnest({}::text[], {}::int8[], {}::text[], {}::text[], {}::text[]) \
                  ON CONFLICT (item_id, seq) DO UPDATE SET kind = excluded.kind, \
                  from_at = excluded.from_at, to_at = excluded.to_at",
-                arg(&mut args, pauses.0)?,
-                arg(&mut args, pauses.1)?,
-                arg(&mut args, pauses.2)?,
-                arg(&mut args, pause_times.0)?,
-                arg(&mut args, pause_times.1)?
+                arg(args, pauses.0)?,
+                arg(args, pauses.1)?,
+                arg(args, pauses.2)?,
+                arg(args, pause_times.0)?,
+                arg(args, pause_times.1)?
             ));
         }
         if !history.0.is_empty() {
             parts.push(format!(
                 "INSERT INTO grade_history (item_id, at, grade, previous, cause) \
                  SELECT i, {}, g, p, {} FROM unnest({}::text[], {}::text[], {}::text[]) AS h(i, g, p)",
-                arg(&mut args, utc(&self.now))?,
-                arg(&mut args, self.cause)?,
-                arg(&mut args, history.0)?,
-                arg(&mut args, history.1)?,
-                arg(&mut args, history.2)?
+                arg(args, utc(&self.now))?,
+                arg(args, self.cause)?,
+                arg(args, history.0)?,
+                arg(args, history.1)?,
+                arg(args, history.2)?
             ));
         }
         // A good record for an item ends its quarantine from this feed.
-        let ids: Vec<&str> = self
-            .writes
-            .iter()
-            .map(|w| w.item.item_id.as_str())
-            .collect();
+        let ids: Vec<&str> = writes.iter().map(|w| w.item.item_id.as_str()).collect();
         parts.push(format!(
             "DELETE FROM quarantine WHERE feed = {} AND item_id = ANY({})",
-            arg(&mut args, self.feed)?,
-            arg(&mut args, ids)?
+            arg(args, self.feed)?,
+            arg(args, ids)?
         ));
-        if let Some(batch) = extras {
-            let (projects, departments) = projects_and_departments(batch);
+        if first {
+            let (projects, departments) = projects_and_departments(self.writes);
             let column =
                 |i: usize| -> Vec<&str> { projects.iter().map(|p| [p.0, p.1, p.2][i]).collect() };
             parts.push(format!(
                 "INSERT INTO projects (project_code, project_name, category) \
                  SELECT * FROM unnest({}::text[], {}::text[], {}::text[]) {}",
-                arg(&mut args, column(0))?,
-                arg(&mut args, column(1))?,
-                arg(&mut args, column(2))?,
+                arg(args, column(0))?,
+                arg(args, column(1))?,
+                arg(args, column(2))?,
                 project_upsert()
             ));
             parts.push(format!(
                 "INSERT INTO departments (name) SELECT unnest({}::text[]) \
                  ON CONFLICT (name) DO NOTHING",
-                arg(&mut args, departments)?
+                arg(args, departments)?
             ));
         }
-        let parts: Vec<String> = parts
-            .iter()
-            .enumerate()
-            .map(|(i, sql)| format!("s{i} AS ({sql})"))
-            .collect();
-        let sql = format!("WITH {} SELECT 1", parts.join(", "));
-        sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
-            .execute(&mut *conn)
-            .await?;
         Ok(())
     }
 }
@@ -610,12 +634,7 @@ impl Store {
                 });
             }
             steps.push(Step::new(
-                rows::insert(
-                    d,
-                    "projects",
-                    PROJECT_COLUMNS,
-                    &project_upsert(),
-                ),
+                rows::insert(d, "projects", PROJECT_COLUMNS, &project_upsert()),
                 vec![rows.finish()],
             ));
             let mut rows = Rows::new();
@@ -646,11 +665,11 @@ impl Store {
 
     /// PostgreSQL's write of a batch. New items go in by `COPY`, which inserts many rows at
     /// a time (5,000 items: ~30 ms, against ~60 ms for an upsert from JSON), and changed ones
-    /// by `COPY` into a temporary table (`items_in`) and an upsert from it. The rest (pauses, history, quarantine, projects, departments) is one statement of array
-    /// parameters. A large batch is written in `PG_PARTS` parts at once, one connection and
-    /// transaction each: all are written, then all committed. Their rows are disjoint (one
-    /// record an item a batch; the projects and departments go with the first part only),
-    /// so none waits for another's locks (a wait on another session's is bounded by
+    /// by `COPY` into a temporary table (`items_in`) and an upsert from it. The rest (pauses,
+    /// history, quarantine, projects, departments) is one statement of array parameters. A
+    /// large batch's `items` rows and its rest are written at once, one connection and
+    /// transaction each: both are written, then both committed. They touch different tables,
+    /// so neither waits for the other's locks (a wait on another session's is bounded by
     /// `lock_timeout`, see `super::pg_writer`). `all_changed` writes every item as changed, for
     /// when one written as new turned out to be stored.
     async fn write_items_pg(
@@ -663,34 +682,23 @@ impl Store {
         all_changed: bool,
     ) -> Result<(), StoreError> {
         let pool = &pg.pool;
-        let part = |writes, first| PgPart {
+        let part = |share| PgPart {
             writes,
-            first,
+            share,
             feed,
             cause,
             now,
             all_changed,
         };
         let parts = if writes.len() < SPLIT_FROM {
-            1
+            vec![part(Share::All)]
         } else {
-            PG_PARTS
+            vec![part(Share::Items), part(Share::Rest)]
         };
-        let size = writes.len().div_ceil(parts);
-        let parts: Vec<PgPart> = writes
-            .chunks(size)
-            .enumerate()
-            .map(|(i, chunk)| part(chunk, i == 0))
-            .collect();
         let mut txs =
             futures_util::future::try_join_all(parts.iter().map(|_| pool.begin())).await?;
-        futures_util::future::try_join_all(
-            parts
-                .iter()
-                .zip(&mut txs)
-                .map(|(p, tx)| p.write(tx, writes)),
-        )
-        .await?;
+        futures_util::future::try_join_all(parts.iter().zip(&mut txs).map(|(p, tx)| p.write(tx)))
+            .await?;
         // Committed together (PostgreSQL flushes them with one write of its log when it
         // can). Should one commit fail and another not, some parts are stored, each item
         // whole with its pauses and history: the error makes the feed run again, and the
