@@ -47,6 +47,8 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
         clock,
         board: parking_lot::Mutex::new(Board::default()),
         writer: tokio::sync::Mutex::new(()),
+        in_flight: Default::default(),
+        landed: tokio::sync::Notify::new(),
         changed: tokio::sync::Notify::new(),
         live: tokio::sync::Notify::new(),
         hub: Default::default(),

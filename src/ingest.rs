@@ -1,9 +1,12 @@
 //! The daemon's shared state and the one path by which grades change: new or changed records
 //! from a feed, and items whose next-change instant has come. Both grade on the board, write
 //! the store in one transaction (items, pauses, history), and only then update the board, so
-//! the board never shows what is not stored. One writer at a time.
+//! the board never shows what is not stored. One page is checked against the board at a
+//! time; on PostgreSQL two may then be written at once, kept apart by their claims on item
+//! ids (`Claim`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -37,8 +40,15 @@ pub struct Shared {
     /// Fair when asked (`unlock_fair`): the screens walk a large board in slices, and a
     /// lock that the walker takes back at once would keep the API waiting for the whole walk.
     pub board: parking_lot::Mutex<Board>,
-    /// Held while grades are written, so the store and the board change in the same order.
+    /// Held while a page is checked against the board, and while grades are written, so the
+    /// store and the board change in the same order: on SQLite through each write; on
+    /// PostgreSQL, which can take two at once, a page's write goes on without it, apart from
+    /// any other page's by their claims (`Claim`), and a regrade waits for such writes.
     pub writer: tokio::sync::Mutex<()>,
+    /// The item ids claimed by pages being written, and how many writes are under way.
+    pub in_flight: parking_lot::Mutex<InFlight>,
+    /// Rung when a claim or a write ends.
+    pub landed: Notify,
     /// Rung when the board changed, so the grader recomputes its next wake-up.
     pub changed: Notify,
     /// Rung when the board or a feed's health changed, so the screens are recounted.
@@ -61,7 +71,84 @@ pub struct Outcome {
     pub quarantined: u64,
 }
 
+/// What is being written now (see `Shared::claim`).
+#[derive(Default)]
+pub struct InFlight {
+    /// Hashed: two ids that collide only make a page wait.
+    ids: HashSet<u64>,
+    writes: usize,
+}
+
+/// A page's hold on its item ids, those it stores and those it quarantines, from before it
+/// is checked against the board until its quarantine is written: no other page holding one
+/// of them is written meanwhile, so two pages written at once never touch the same item
+/// (its row, pauses, history, quarantine, or its grade's `previous`).
+pub struct Claim<'a> {
+    shared: &'a Shared,
+    ids: Vec<u64>,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = self.shared.in_flight.lock();
+        for id in &self.ids {
+            in_flight.ids.remove(id);
+        }
+        drop(in_flight);
+        self.shared.landed.notify_waiters();
+    }
+}
+
+/// A write counted from its board check until it is on the board (see `Shared::regrade_due`).
+struct Writing<'a>(&'a Shared);
+
+impl<'a> Writing<'a> {
+    fn start(shared: &'a Shared) -> Self {
+        shared.in_flight.lock().writes += 1;
+        Self(shared)
+    }
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.lock().writes -= 1;
+        self.0.landed.notify_waiters();
+    }
+}
+
 impl Shared {
+    /// Claims item ids for a page (see `Claim`), once no other page holds any of them. All
+    /// at once, so no page holds some while it waits for others.
+    pub async fn claim<'i>(&self, ids: impl IntoIterator<Item = &'i str>) -> Claim<'_> {
+        let hasher = foldhash::fast::FixedState::default();
+        let mut ids: Vec<u64> = ids.into_iter().map(|id| hasher.hash_one(id)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        self.when_landed(|in_flight| {
+            let free = !ids.iter().any(|id| in_flight.ids.contains(id));
+            if free {
+                in_flight.ids.extend(&ids);
+            }
+            free
+        })
+        .await;
+        Claim { shared: self, ids }
+    }
+
+    /// Waits until `ready` says yes, asking again each time a claim or a write ends.
+    async fn when_landed(&self, mut ready: impl FnMut(&mut InFlight) -> bool) {
+        loop {
+            // Listening before asking: an end between the two is not missed.
+            let landed = std::pin::pin!(self.landed.notified());
+            let mut landed = landed;
+            landed.as_mut().enable();
+            if ready(&mut self.in_flight.lock()) {
+                return;
+            }
+            landed.await;
+        }
+    }
+
     pub fn board(&self) -> parking_lot::MutexGuard<'_, Board> {
         self.board.lock()
     }
@@ -189,19 +276,21 @@ impl Shared {
         feed: &str,
         items: Vec<Item>,
     ) -> Result<(Outcome, Vec<Quarantined>), StoreError> {
+        let claim = self.claim(items.iter().map(|i| i.item_id.as_str())).await;
         let assessed = self.assess(feed, items);
-        self.ingest_assessed(feed, assessed).await
+        self.ingest_assessed(feed, assessed, &claim).await
     }
 
     /// Stores new and changed records of `feed` and puts them on the board; unchanged ones
     /// are counted and left. Items that cannot be graded (a date beyond the loaded calendar years)
-    /// are returned for quarantine.
+    /// are returned for quarantine. The records' ids must be `claim`ed.
     pub async fn ingest_assessed(
         &self,
         feed: &str,
         records: Vec<Assessed>,
+        _claim: &Claim<'_>,
     ) -> Result<(Outcome, Vec<Quarantined>), StoreError> {
-        let _writer = self.writer.lock().await;
+        let writer = self.writer.lock().await;
         let now = self.clock.now();
         let today = now.with_timezone(&self.config.timezone).date_naive();
         let mut outcome = Outcome::default();
@@ -240,6 +329,13 @@ impl Shared {
                 }
             }
         }
+        let writing = Writing::start(self);
+        let _writer = if self.store.writes_at_once() > 1 {
+            drop(writer);
+            None
+        } else {
+            Some(writer)
+        };
         let writes: Vec<ItemWrite> = graded
             .iter()
             .map(|(item, g, row)| ItemWrite {
@@ -276,12 +372,23 @@ impl Shared {
             self.changed.notify_one();
             self.live.notify_one();
         }
+        drop(writing);
         Ok((outcome, quarantine))
     }
 
     /// Re-grades the items whose next change has come, and writes what changed.
     pub async fn regrade_due(&self) -> Result<usize, StoreError> {
+        // The grader asks after every change to the board, mostly with nothing due: that
+        // answer needs neither the writer's lock nor the writes under way to end (waiting
+        // for them each time kept PostgreSQL from ever writing two pages at once).
+        let due_at = self.board().next_instant();
+        if due_at.is_none_or(|at| at > self.clock.now()) {
+            return Ok(0);
+        }
         let _writer = self.writer.lock().await;
+        // A page still being written may hold a due item's new record: its write ends
+        // without the writer's lock.
+        self.when_landed(|in_flight| in_flight.writes == 0).await;
         let now = self.clock.now();
         let due = self.board().due(now, &self.calendar, self.config.timezone);
         if due.is_empty() {
@@ -321,6 +428,12 @@ pub struct Assessed {
     item: Item,
     hash: u64,
     assessment: Option<(NaiveDate, AssessedRow)>,
+}
+
+impl Assessed {
+    pub fn item_id(&self) -> &str {
+        &self.item.item_id
+    }
 }
 
 /// One record graded, with its store row, or why it cannot be.

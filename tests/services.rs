@@ -288,6 +288,71 @@ async fn postgres_on_a_unix_socket_writes_pages_whole() {
     postgres_writes_pages_whole(&base).await;
 }
 
+/// PostgreSQL writes two pages at once: an item on both is written as the later one has it,
+/// and a record refused on one page and good on the next leaves no quarantine entry.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_writes_two_pages_at_once_in_their_order() {
+    let Some(base) = service_url("DUBAN_TEST_PG_URL") else {
+        return;
+    };
+    let (name, url) = fresh_pg_database(&base).await;
+    let dir = temp_dir();
+    let (feed, feed_url) = FeedServer::start().await;
+    let accepted = "2026-11-02T09:30:00+08:00";
+    let version = |id: &str, limit: u32, updated: &str| {
+        let mut r = record(id, accepted, limit);
+        r["updated_at"] = json!(updated);
+        r
+    };
+    // Eight pages of 500. X on pages 1, 2 and 8, changed each time; Y refused on page 1
+    // (an unknown status word) and good on page 2; Z good on page 3 and refused on page 4.
+    let mut records: Vec<serde_json::Value> = (0..4000)
+        .map(|i| record(&format!("Q-{i:04}"), accepted, 10))
+        .collect();
+    records[10] = version("X", 5, "2026-11-02T10:00:00+08:00");
+    records[510] = version("X", 6, "2026-11-02T11:00:00+08:00");
+    records[3510] = version("X", 30, "2026-11-02T12:00:00+08:00");
+    records[20] = record("Y", accepted, 5);
+    records[20]["status"] = json!("办理中");
+    records[520] = record("Y", accepted, 7);
+    records[1030] = record("Z", accepted, 8);
+    records[1530] = record("Z", accepted, 9);
+    records[1530]["stage"] = json!(9);
+    feed.set(records);
+    let text = config_text(
+        &url,
+        &pg_feed(
+            &feed_url,
+            "pagination = { kind = \"page\", size = 500 }\nsince_param = \"since\"\n",
+        ),
+    );
+    let app = spawn_app(load_config(dir.path(), &text), Clock::System).await;
+    // 3,993 others, X, Y and Z; later runs ask only for what changed since the newest (X).
+    eventually(30, "the first run stored", || async {
+        app.items("").await["total"] == 3996
+            && app.feed("pg").await["last_run"]["records_in"] == 4000
+    })
+    .await;
+    let x = app.item("X").await;
+    assert_eq!(x["limit_days"], 30, "{x}");
+    assert_eq!(app.item("Y").await["limit_days"], 7);
+    assert_eq!(app.item("Z").await["limit_days"], 8);
+    let quarantine = app.quarantine().await;
+    assert_eq!(quarantine["total"], 1, "{quarantine}");
+    assert_eq!(quarantine["records"][0]["item_id"], "Z", "{quarantine}");
+    assert_eq!(quarantine["records"][0]["field"], "stage", "{quarantine}");
+    // One history row for X's first grade, and one more for each grade it changed to.
+    let history = x["history"].as_array().unwrap();
+    assert!(history[0]["previous"].is_null(), "{x}");
+    for pair in history.windows(2) {
+        assert_eq!(pair[1]["previous"], pair[0]["grade"], "{x}");
+        assert_ne!(pair[1]["grade"], pair[0]["grade"], "{x}");
+    }
+    assert_eq!(history.last().unwrap()["grade"], x["grade"], "{x}");
+    app.stop().await;
+    drop_pg_database(&base, &name).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_grade_changes_at_the_right_midnight_on_postgres() {
     let Some(base) = service_url("DUBAN_TEST_PG_URL") else {

@@ -110,11 +110,7 @@ async fn fetch_all(
     run: &mut FeedRun,
     shutdown: &CancellationToken,
 ) -> Result<(), FetchError> {
-    let since = shared
-        .store
-        .since(&spec.name)
-        .await
-        .map_err(|e| FetchError::retry(e.to_string()))?;
+    let since = shared.store.since(&spec.name).await.map_err(stored_error)?;
     let mut newest: Option<Mark> = None;
     let mut pager = match &spec.source {
         Source::HttpJson(http) => Pager::Http(http_json::Pager::new(
@@ -128,7 +124,8 @@ async fn fetch_all(
     };
     // Mapping and validating a page (and parsing an HTTP page's JSON) is done off the async
     // threads, and HTTP pages are fetched one ahead: while a page is written (the database
-    // works on its own thread), the next one is downloaded, parsed and mapped on another.
+    // works on its own thread), the next one is downloaded, parsed and mapped on another. On
+    // PostgreSQL two HTTP pages are written at once (see `http_pages`).
     let mapping = Arc::new(spec.mapping.clone());
     let horizon = shared.clock.now() + chrono::Duration::days(1);
     let prepared = |page: Option<Page>| {
@@ -145,56 +142,67 @@ async fn fetch_all(
             }
         }
     };
-    let mut ahead: Option<Prepared> = None;
-    let mut last_page = false;
-    while !last_page {
-        if shutdown.is_cancelled() {
-            // What was stored stays stored; `since` does not move, so the next run resumes.
-            return Err(FetchError::fatal(
-                "interrupted by shutdown; the next run picks up from here",
-            ));
-        }
-        let page = match (ahead.take(), &mut pager) {
-            (Some(page), _) => Some(page),
-            (None, Pager::Http(p)) => prepared(p.next_page().await?).await?,
-            (None, Pager::Folder(p)) => prepared(p.next_page()?).await?,
-            (None, Pager::Sql(rows)) => prepared(rows.take()).await?,
-        };
-        let Some(page) = page else { break };
-        let (stored, fetched) = match &mut pager {
-            Pager::Http(p) => {
-                let next = async { prepared(p.next_page().await?).await };
-                let (stored, fetched) = tokio::join!(store_page(shared, spec, page), next);
-                (stored, Some(fetched))
-            }
-            _ => (store_page(shared, spec, page).await, None),
-        };
-        let (outcome, mark) = stored.map_err(|e| FetchError::retry(e.to_string()))?;
-        match fetched.transpose()? {
-            Some(Some(next)) => ahead = Some(next),
-            Some(None) => last_page = true,
-            None => {}
-        }
+    let mut tally = |(outcome, mark): (Outcome, Option<Mark>)| {
         if mark
             .as_ref()
             .is_some_and(|m| newest.as_ref().is_none_or(|n| m.0 > n.0))
         {
             newest = mark;
         }
-        if let Pager::Folder(p) = &mut pager {
-            p.done()?;
-        }
         run.records_in += outcome.stored + outcome.unchanged + outcome.quarantined;
         run.records_ok += outcome.stored + outcome.unchanged;
         run.unchanged += outcome.unchanged;
         run.quarantined += outcome.quarantined;
+    };
+    match &mut pager {
+        Pager::Http(p) => {
+            // Each page is written by a task of its own, so that two pages' work in duban
+            // (the board, the rows) runs on two threads.
+            let owned = Arc::new(spec.clone());
+            let store = |page| {
+                let (shared, spec) = (shared.clone(), owned.clone());
+                let task = tokio::spawn(async move { store_page(&shared, &spec, page).await });
+                async move {
+                    match task.await {
+                        Ok(stored) => stored.map_err(stored_error),
+                        Err(e) => Err(FetchError::fatal(format!(
+                            "writing a page failed inside duban: {e}"
+                        ))),
+                    }
+                }
+            };
+            http_pages(
+                p,
+                &prepared,
+                store,
+                shared.store.writes_at_once(),
+                shutdown,
+                tally,
+            )
+            .await?
+        }
+        Pager::Folder(p) => loop {
+            if shutdown.is_cancelled() {
+                return Err(interrupted());
+            }
+            let Some(page) = prepared(p.next_page()?).await? else {
+                break;
+            };
+            tally(store_page(shared, spec, page).await.map_err(stored_error)?);
+            p.done()?;
+        },
+        Pager::Sql(rows) => {
+            if let Some(page) = prepared(rows.take()).await? {
+                tally(store_page(shared, spec, page).await.map_err(stored_error)?);
+            }
+        }
     }
     if let Some((_, stamp)) = newest {
         shared
             .store
             .set_since(&spec.name, &stamp)
             .await
-            .map_err(|e| FetchError::retry(e.to_string()))?;
+            .map_err(stored_error)?;
     }
     Ok(())
 }
@@ -202,6 +210,109 @@ async fn fetch_all(
 /// The newest `updated_at` of the usable records of a page: the instant, and the text as the
 /// feed wrote it (what `since` is sent back as).
 type Mark = (DateTime<FixedOffset>, String);
+
+/// A page that could not be stored: the run is tried again.
+fn stored_error(e: crate::store::StoreError) -> FetchError {
+    FetchError::retry(e.to_string())
+}
+
+/// What a run stopped by shutdown ends with: what was stored stays stored, and `since` does
+/// not move, so the next run resumes.
+fn interrupted() -> FetchError {
+    FetchError::fatal("interrupted by shutdown; the next run picks up from here")
+}
+
+/// A page on its way: the pager it came from, free again, and the page mapped.
+type Fetching<'p, 'a> = std::pin::Pin<
+    Box<
+        dyn Future<
+                Output = (
+                    &'p mut http_json::Pager<'a>,
+                    Result<Option<Prepared>, FetchError>,
+                ),
+            > + Send
+            + 'p,
+    >,
+>;
+
+/// Stores HTTP pages in the order they come: the next page is downloaded and mapped while
+/// earlier ones are written, and up to `at_once` are written at a time (their claims keep
+/// them apart, see `crate::ingest::Claim`). On an error or shutdown no new page starts, the
+/// pages being written finish, and the first error is returned.
+async fn http_pages<'p, 'a, P, S>(
+    pager: &'p mut http_json::Pager<'a>,
+    prepared: &'p (impl Fn(Option<Page>) -> P + Sync),
+    store: impl Fn(Prepared) -> S,
+    at_once: usize,
+    shutdown: &CancellationToken,
+    mut tally: impl FnMut((Outcome, Option<Mark>)),
+) -> Result<(), FetchError>
+where
+    P: Future<Output = Result<Option<Prepared>, FetchError>> + Send + 'p,
+    S: Future<Output = Result<(Outcome, Option<Mark>), FetchError>>,
+{
+    let fetch = |pager: &'p mut http_json::Pager<'a>| -> Fetching<'p, 'a> {
+        Box::pin(async move {
+            let page = match pager.next_page().await {
+                Ok(page) => prepared(page).await,
+                Err(e) => Err(e),
+            };
+            (pager, page)
+        })
+    };
+    let mut writing = futures_util::stream::FuturesOrdered::new();
+    let mut fetching = Some(fetch(pager));
+    let mut idle = None;
+    let mut ahead: Option<Prepared> = None;
+    let mut failed: Option<FetchError> = None;
+    loop {
+        if failed.is_none() && shutdown.is_cancelled() {
+            failed = Some(interrupted());
+        }
+        if failed.is_none() {
+            if writing.len() < at_once
+                && let Some(page) = ahead.take()
+            {
+                writing.push_back(store(page));
+            }
+            if ahead.is_none()
+                && let Some(pager) = idle.take()
+            {
+                fetching = Some(fetch(pager));
+            }
+        } else {
+            fetching = None;
+        }
+        if writing.is_empty() && fetching.is_none() {
+            break;
+        }
+        tokio::select! {
+            Some(stored) = futures_util::StreamExt::next(&mut writing), if !writing.is_empty() => {
+                match stored {
+                    Ok(done) => tally(done),
+                    Err(e) => {
+                        failed.get_or_insert(e);
+                    }
+                }
+            }
+            (pager, page) = async { fetching.as_mut().expect("checked").await }, if fetching.is_some() => {
+                fetching = None;
+                match page {
+                    Ok(Some(page)) => {
+                        ahead = Some(page);
+                        idle = Some(pager);
+                    }
+                    // The last page: the pager is not needed again.
+                    Ok(None) => {}
+                    Err(e) => {
+                        failed.get_or_insert(e);
+                    }
+                }
+            }
+        }
+    }
+    failed.map_or(Ok(()), Err)
+}
 
 /// Where one run's pages come from.
 enum Pager<'a> {
@@ -339,7 +450,17 @@ async fn store_page(
         mut quarantine,
         newest,
     } = page;
-    let (mut outcome, unusable) = shared.ingest_assessed(&spec.name, items).await?;
+    // Held until the quarantine below is written: a later page's good record for an item
+    // refused here must release its entry after it is written, not before.
+    let claim = shared
+        .claim(
+            items
+                .iter()
+                .map(Assessed::item_id)
+                .chain(quarantine.iter().filter_map(|q| q.item_id.as_deref())),
+        )
+        .await;
+    let (mut outcome, unusable) = shared.ingest_assessed(&spec.name, items, &claim).await?;
     quarantine.extend(unusable);
     outcome.quarantined = quarantine.len() as u64;
     shared

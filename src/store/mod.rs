@@ -233,6 +233,16 @@ impl Store {
         })
     }
 
+    /// How many item writes may run at once: PostgreSQL takes `items::PG_WRITES`, each on
+    /// its own connections; SQLite has one writer.
+    pub fn writes_at_once(&self) -> usize {
+        if self.pg.is_some() {
+            items::PG_WRITES
+        } else {
+            1
+        }
+    }
+
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
@@ -269,11 +279,11 @@ async fn through_relay(url: &str) -> Result<(String, Option<Arc<relay::Relay>>),
 /// The pool that writes items on PostgreSQL (`items::write_items_pg`), opened after the
 /// migrations: each connection has its own temporary `items_in`, shaped as `items`, that a
 /// write of changed items fills by `COPY` and empties at commit. A connection for each part
-/// of a large write (`items::PG_PARTS`).
+/// (`items::PG_PARTS`) of each write under way (`items::PG_WRITES`).
 async fn pg_writer(url: &str) -> Result<PgWriter, sqlx::Error> {
     let options = sqlx::postgres::PgConnectOptions::from_str(url)?.disable_statement_logging();
     let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(items::PG_PARTS as u32)
+        .max_connections((items::PG_PARTS * items::PG_WRITES) as u32)
         .acquire_timeout(Duration::from_secs(30))
         .after_connect(|conn, _| {
             Box::pin(async move {
