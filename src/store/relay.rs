@@ -94,17 +94,44 @@ async fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
     Ok(server)
 }
 
-/// A new folder only this user can enter, under the system's temporary folder.
+/// A new folder only this user can enter, under the system's temporary folder. Folders left
+/// by processes that are gone (killed before they could remove theirs) are removed first.
 fn private_folder() -> io::Result<PathBuf> {
     use std::os::unix::fs::DirBuilderExt;
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let folder = std::env::temp_dir().join(format!(
-        "duban-pg-{}-{}",
+    let temp = std::env::temp_dir();
+    remove_orphans(&temp);
+    let folder = temp.join(format!(
+        "{PREFIX}{}-{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     ));
     std::fs::DirBuilder::new().mode(0o700).create(&folder)?;
     Ok(folder)
+}
+
+const PREFIX: &str = "duban-pg-";
+
+/// Removes the relay folders in `temp` whose process no longer runs (another user's are
+/// not ours to remove, and fail quietly).
+fn remove_orphans(temp: &Path) {
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -141,6 +168,23 @@ mod tests {
         echo.await.unwrap();
         drop(relay);
         assert!(!folder.exists());
+    }
+
+    #[test]
+    fn folders_of_processes_that_are_gone_are_removed() {
+        let temp = tempfile::tempdir().unwrap();
+        // No process has a pid this high (the kernel's limit is 2^22).
+        let orphan = temp.path().join(format!("{PREFIX}4294967295-0"));
+        let ours = temp
+            .path()
+            .join(format!("{PREFIX}{}-7", std::process::id()));
+        let other = temp.path().join("duban-pg-notes");
+        for folder in [&orphan, &ours, &other] {
+            std::fs::create_dir(folder).unwrap();
+        }
+        remove_orphans(temp.path());
+        assert!(!orphan.exists());
+        assert!(ours.exists() && other.exists());
     }
 
     #[tokio::test]
