@@ -1,13 +1,13 @@
 //! The daemon's shared state and the one path by which grades change: new or changed records
 //! from a feed, and items whose next-change instant has come. Both grade on the board, write
-//! the store in one transaction (items, pauses, history), and only then update the board, so
+//! the store (items, pauses, history: one transaction on SQLite; on PostgreSQL a large page's
+//! items and the rest are two, see `Store::write_items`), and only then update the board, so
 //! the board never shows what is not stored. One page is checked against the board at a
-//! time; on PostgreSQL two may then be written at once, kept apart by their claims on item
-//! ids (`Claim`).
+//! time; on PostgreSQL two may then be written at once, kept in order by their claims on
+//! item ids (`crate::claims`).
 
-use std::collections::{BTreeMap, HashSet};
-use std::hash::BuildHasher;
-use std::sync::Mutex;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 
 use crate::board::{self, Assessment, Board, Graded, record_hash};
 use crate::calendar::{Calendar, CalendarError};
+use crate::claims::{Claim, Claims};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::item::Item;
@@ -43,12 +44,11 @@ pub struct Shared {
     /// Held while a page is checked against the board, and while grades are written, so the
     /// store and the board change in the same order: on SQLite through each write; on
     /// PostgreSQL, which can take two at once, a page's write goes on without it, apart from
-    /// any other page's by their claims (`Claim`), and a regrade waits for such writes.
+    /// any other page's by their claims (`crate::claims`), and a regrade waits for such
+    /// writes.
     pub writer: tokio::sync::Mutex<()>,
-    /// The item ids claimed by pages being written, and how many writes are under way.
-    pub in_flight: parking_lot::Mutex<InFlight>,
-    /// Rung when a claim or a write ends.
-    pub landed: Notify,
+    /// The pages being written, with their item ids, and the writes under way.
+    pub claims: Arc<Claims>,
     /// Rung when the board changed, so the grader recomputes its next wake-up.
     pub changed: Notify,
     /// Rung when the board or a feed's health changed, so the screens are recounted.
@@ -71,84 +71,7 @@ pub struct Outcome {
     pub quarantined: u64,
 }
 
-/// What is being written now (see `Shared::claim`).
-#[derive(Default)]
-pub struct InFlight {
-    /// Hashed: two ids that collide only make a page wait.
-    ids: HashSet<u64>,
-    writes: usize,
-}
-
-/// A page's hold on its item ids, those it stores and those it quarantines, from before it
-/// is checked against the board until its quarantine is written: no other page holding one
-/// of them is written meanwhile, so two pages written at once never touch the same item
-/// (its row, pauses, history, quarantine, or its grade's `previous`).
-pub struct Claim<'a> {
-    shared: &'a Shared,
-    ids: Vec<u64>,
-}
-
-impl Drop for Claim<'_> {
-    fn drop(&mut self) {
-        let mut in_flight = self.shared.in_flight.lock();
-        for id in &self.ids {
-            in_flight.ids.remove(id);
-        }
-        drop(in_flight);
-        self.shared.landed.notify_waiters();
-    }
-}
-
-/// A write counted from its board check until it is on the board (see `Shared::regrade_due`).
-struct Writing<'a>(&'a Shared);
-
-impl<'a> Writing<'a> {
-    fn start(shared: &'a Shared) -> Self {
-        shared.in_flight.lock().writes += 1;
-        Self(shared)
-    }
-}
-
-impl Drop for Writing<'_> {
-    fn drop(&mut self) {
-        self.0.in_flight.lock().writes -= 1;
-        self.0.landed.notify_waiters();
-    }
-}
-
 impl Shared {
-    /// Claims item ids for a page (see `Claim`), once no other page holds any of them. All
-    /// at once, so no page holds some while it waits for others.
-    pub async fn claim<'i>(&self, ids: impl IntoIterator<Item = &'i str>) -> Claim<'_> {
-        let hasher = foldhash::fast::FixedState::default();
-        let mut ids: Vec<u64> = ids.into_iter().map(|id| hasher.hash_one(id)).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        self.when_landed(|in_flight| {
-            let free = !ids.iter().any(|id| in_flight.ids.contains(id));
-            if free {
-                in_flight.ids.extend(&ids);
-            }
-            free
-        })
-        .await;
-        Claim { shared: self, ids }
-    }
-
-    /// Waits until `ready` says yes, asking again each time a claim or a write ends.
-    async fn when_landed(&self, mut ready: impl FnMut(&mut InFlight) -> bool) {
-        loop {
-            // Listening before asking: an end between the two is not missed.
-            let landed = std::pin::pin!(self.landed.notified());
-            let mut landed = landed;
-            landed.as_mut().enable();
-            if ready(&mut self.in_flight.lock()) {
-                return;
-            }
-            landed.await;
-        }
-    }
-
     pub fn board(&self) -> parking_lot::MutexGuard<'_, Board> {
         self.board.lock()
     }
@@ -276,19 +199,22 @@ impl Shared {
         feed: &str,
         items: Vec<Item>,
     ) -> Result<(Outcome, Vec<Quarantined>), StoreError> {
-        let claim = self.claim(items.iter().map(|i| i.item_id.as_str())).await;
+        let claim = self
+            .claims
+            .enqueue(items.iter().map(|i| i.item_id.as_str()));
+        claim.ready().await;
         let assessed = self.assess(feed, items);
         self.ingest_assessed(feed, assessed, &claim).await
     }
 
     /// Stores new and changed records of `feed` and puts them on the board; unchanged ones
     /// are counted and left. Items that cannot be graded (a date beyond the loaded calendar years)
-    /// are returned for quarantine. The records' ids must be `claim`ed.
+    /// are returned for quarantine. The records' ids must be claimed, and the claim ready.
     pub async fn ingest_assessed(
         &self,
         feed: &str,
         records: Vec<Assessed>,
-        _claim: &Claim<'_>,
+        _claim: &Claim,
     ) -> Result<(Outcome, Vec<Quarantined>), StoreError> {
         let writer = self.writer.lock().await;
         let now = self.clock.now();
@@ -329,7 +255,7 @@ impl Shared {
                 }
             }
         }
-        let writing = Writing::start(self);
+        let writing = self.claims.writing();
         let _writer = if self.store.writes_at_once() > 1 {
             drop(writer);
             None
@@ -345,8 +271,8 @@ impl Shared {
                 previous: g.previous,
             })
             .collect();
-        // Items, pauses, history and the release of their old quarantine entries: one
-        // transaction, so the board (updated after it) never disagrees with the store.
+        // Items, pauses, history and the release of their old quarantine entries, all stored
+        // before the board is updated, so the board never shows what is not stored.
         self.store
             .write_items(&writes, feed, &format!("feed:{feed}"), now)
             .await?;
@@ -388,7 +314,7 @@ impl Shared {
         let _writer = self.writer.lock().await;
         // A page still being written may hold a due item's new record: its write ends
         // without the writer's lock.
-        self.when_landed(|in_flight| in_flight.writes == 0).await;
+        self.claims.writes_landed().await;
         let now = self.clock.now();
         let due = self.board().due(now, &self.calendar, self.config.timezone);
         if due.is_empty() {

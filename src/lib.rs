@@ -9,6 +9,7 @@
 //! - `catalogue`: the approval-matter catalogue.
 //! - `simulator`: a deterministic city of projects and items for demos and benchmarks.
 //! - `feeds`: the sources polled for records, their mapping, and the poller.
+//! - `claims`: pages being written and the item ids they hold, so pages go in order.
 //! - `store`: all SQL (SQLite or PostgreSQL): items, history, feed runs, quarantine.
 //! - `board`: every item's current grading and next-change instant, in memory (pure).
 //! - `ingest`: the shared state, and the one path by which grades change.
@@ -25,6 +26,7 @@ pub mod board;
 pub mod calendar;
 pub mod catalogue;
 pub mod charts;
+pub mod claims;
 pub mod clock;
 pub mod commands;
 pub mod config;

@@ -276,41 +276,6 @@ async fn a_restart_keeps_items_history_and_quarantine() {
     app.stop().await;
 }
 
-/// A page's claim on item ids holds back only the pages that share one of them, and only
-/// until it ends (PostgreSQL writes two pages at once; the claims keep them apart).
-#[tokio::test(flavor = "multi_thread")]
-async fn a_claim_holds_back_only_pages_with_the_same_items() {
-    let dir = temp_dir();
-    let config = load_config(dir.path(), &config_text(&sqlite_url(dir.path()), ""));
-    let app = spawn_app(config, Clock::System).await;
-    {
-        let shared = &app.running.shared;
-        let wait = std::time::Duration::from_secs(2);
-        let first = shared.claim(["A", "B"]).await;
-        let other = tokio::time::timeout(wait, shared.claim(["C"]))
-            .await
-            .expect("a claim on other items waits for nothing");
-        let mut second = std::pin::pin!(shared.claim(["D", "B"]));
-        assert!(
-            tokio::time::timeout(std::time::Duration::from_millis(300), second.as_mut())
-                .await
-                .is_err(),
-            "a claim on B went ahead while another held it"
-        );
-        drop(first);
-        let second = tokio::time::timeout(wait, second)
-            .await
-            .expect("B is free once the first claim ends");
-        drop((other, second));
-        // All ended: every id can be claimed again at once.
-        let all = tokio::time::timeout(wait, shared.claim(["A", "B", "C", "D"]))
-            .await
-            .expect("ended claims leave nothing behind");
-        drop(all);
-    }
-    app.stop().await;
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_grade_changes_at_the_right_midnight() {
     let dir = temp_dir();
@@ -332,7 +297,8 @@ async fn a_page_graded_before_midnight_and_written_after_gets_the_new_days_grade
     let shared = &app.running.shared;
     let assessed = shared.assess("main", vec![item]);
     clock.set(at("2026-11-05T00:00:01+08:00"));
-    let claim = shared.claim(["M-1"]).await;
+    let claim = shared.claims.enqueue(["M-1"]);
+    claim.ready().await;
     let (outcome, quarantined) = shared
         .ingest_assessed("main", assessed, &claim)
         .await

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::spec::{FeedSpec, Mapping, Source};
 use super::{FetchError, Page, folder, http_json, sql};
+use crate::claims::Claim;
 use crate::ingest::{Assessed, Outcome, Shared};
 use crate::item::Item;
 use crate::store::feeds::{FeedRun, Quarantined};
@@ -160,8 +161,11 @@ async fn fetch_all(
             // (the board, the rows) runs on two threads.
             let owned = Arc::new(spec.clone());
             let store = |page| {
+                // In line here, in the order the pages came; written in their own tasks.
+                let claim = claim_page(shared, &page);
                 let (shared, spec) = (shared.clone(), owned.clone());
-                let task = tokio::spawn(async move { store_page(&shared, &spec, page).await });
+                let task =
+                    tokio::spawn(async move { store_page(&shared, &spec, page, claim).await });
                 async move {
                     match task.await {
                         Ok(stored) => stored.map_err(stored_error),
@@ -188,12 +192,22 @@ async fn fetch_all(
             let Some(page) = prepared(p.next_page()?).await? else {
                 break;
             };
-            tally(store_page(shared, spec, page).await.map_err(stored_error)?);
+            let claim = claim_page(shared, &page);
+            tally(
+                store_page(shared, spec, page, claim)
+                    .await
+                    .map_err(stored_error)?,
+            );
             p.done()?;
         },
         Pager::Sql(rows) => {
             if let Some(page) = prepared(rows.take()).await? {
-                tally(store_page(shared, spec, page).await.map_err(stored_error)?);
+                let claim = claim_page(shared, &page);
+                tally(
+                    store_page(shared, spec, page, claim)
+                        .await
+                        .map_err(stored_error)?,
+                );
             }
         }
     }
@@ -236,8 +250,8 @@ type Fetching<'p, 'a> = std::pin::Pin<
 >;
 
 /// Stores HTTP pages in the order they come: the next page is downloaded and mapped while
-/// earlier ones are written, and up to `at_once` are written at a time (their claims keep
-/// them apart, see `crate::ingest::Claim`). On an error or shutdown no new page starts, the
+/// earlier ones are written, and up to `at_once` are written at a time (pages that share an
+/// item still go in order: `store` puts each in line, see `crate::claims`). On an error or shutdown no new page starts, the
 /// pages being written finish, and the first error is returned.
 async fn http_pages<'p, 'a, P, S>(
     pager: &'p mut http_json::Pager<'a>,
@@ -438,28 +452,35 @@ fn not_an_object() -> crate::item::RecordError {
     }
 }
 
-/// Ingests a prepared page and quarantines what cannot be used (refused records, and items
-/// that cannot be graded); returns the outcome and the page's newest `updated_at`.
+/// A page's place in line to be written (see `crate::claims`), with the ids of its items and
+/// of its refused records (the raw text of those without one). Held until its quarantine is
+/// written too: a later page's good record for an item refused here must release the entry
+/// after it is written, not before.
+fn claim_page(shared: &Shared, page: &Prepared) -> Claim {
+    shared.claims.enqueue(
+        page.items.iter().map(Assessed::item_id).chain(
+            page.quarantine
+                .iter()
+                .map(|q| q.item_id.as_deref().unwrap_or(&q.raw)),
+        ),
+    )
+}
+
+/// Ingests a prepared page once its `claim` is ready, and quarantines what cannot be used
+/// (refused records, and items that cannot be graded); returns the outcome and the page's
+/// newest `updated_at`.
 async fn store_page(
     shared: &Shared,
     spec: &FeedSpec,
     page: Prepared,
+    claim: Claim,
 ) -> Result<(Outcome, Option<Mark>), crate::store::StoreError> {
     let Prepared {
         items,
         mut quarantine,
         newest,
     } = page;
-    // Held until the quarantine below is written: a later page's good record for an item
-    // refused here must release its entry after it is written, not before.
-    let claim = shared
-        .claim(
-            items
-                .iter()
-                .map(Assessed::item_id)
-                .chain(quarantine.iter().filter_map(|q| q.item_id.as_deref())),
-        )
-        .await;
+    claim.ready().await;
     let (mut outcome, unusable) = shared.ingest_assessed(&spec.name, items, &claim).await?;
     quarantine.extend(unusable);
     outcome.quarantined = quarantine.len() as u64;

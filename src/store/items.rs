@@ -1,8 +1,8 @@
 //! Items and what hangs off them: pauses, projects, departments, and the grade history (every
-//! grade change with its instant and cause). Writes go in batches of rows, atomically per
-//! write: on SQLite each table's rows one JSON value a statement (see `Batches`); on
-//! PostgreSQL by `COPY` and one statement of array parameters (see `write_items_pg`). Start-up's reads are
-//! in `load`.
+//! grade change with its instant and cause). Writes go in batches of rows: on SQLite each
+//! table's rows one JSON value a statement, atomically per write (see `Batches`); on
+//! PostgreSQL by `COPY` and one statement of array parameters, a large write's items and the
+//! rest in two transactions (see `write_items_pg`). Start-up's reads are in `load`.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::Any;
@@ -314,6 +314,7 @@ const SPLIT_FROM: usize = 1_000;
 /// Items a PostgreSQL statement or `COPY` carries: a 5,000-record page's share is two.
 const PG_ROWS: usize = 2_500;
 
+/// Connections a PostgreSQL write uses: one for the items and one for the rest (`Share`).
 /// Each PostgreSQL connection works on one core: two keep two busy. Split by table, they do
 /// not contend: split by rows, both inserted into the same few pages of `items`' indexes
 /// (three of the four have few distinct keys, and new keys go to the right), and two parts
@@ -321,7 +322,7 @@ const PG_ROWS: usize = 2_500;
 /// rows, interleaved; four parts by rows were no better than two).
 pub(crate) const PG_PARTS: usize = 2;
 
-/// Writes PostgreSQL takes at once (pages of a feed, see `crate::ingest::Claim`): while one
+/// Writes PostgreSQL takes at once (pages of a feed, see `crate::claims`): while one
 /// is checked against the board, commits and is put on the board, the next is being written
 /// (1,000,000 items over TCP: 8.85–9.18 s against 9.97–10.64 s one at a time, interleaved).
 pub(crate) const PG_WRITES: usize = 2;
@@ -387,8 +388,12 @@ impl PgPart<'_, '_> {
                 let names: Vec<&str> = ITEM_COLUMNS.iter().map(|c| c.name).collect();
                 let names = names.join(", ");
                 let upsert = upsert_suffix("item_id", ITEM_COLUMNS, &["first_seen_at"]);
+                // Taken out as they are used: `items_in` is emptied only at commit, and a
+                // write's later chunks must not upsert the earlier ones' rows again.
+                let taken = format!("s{}", parts.len());
+                parts.push("DELETE FROM items_in RETURNING *".to_owned());
                 parts.push(format!(
-                    "INSERT INTO items ({names}) SELECT {names} FROM items_in {upsert}"
+                    "INSERT INTO items ({names}) SELECT {names} FROM {taken} {upsert}"
                 ));
             }
         }
@@ -686,6 +691,11 @@ impl Store {
         now: DateTime<Utc>,
         all_changed: bool,
     ) -> Result<(), StoreError> {
+        let _turn = pg
+            .writes
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         let pool = &pg.pool;
         let part = |share| PgPart {
             writes,
@@ -704,13 +714,16 @@ impl Store {
             futures_util::future::try_join_all(parts.iter().map(|_| pool.begin())).await?;
         futures_util::future::try_join_all(parts.iter().zip(&mut txs).map(|(p, tx)| p.write(tx)))
             .await?;
-        // Committed together (PostgreSQL flushes them with one write of its log when it
-        // can). Should one commit fail and another not, some parts are stored, each item
-        // whole with its pauses and history: the error makes the feed run again, and the
-        // stored items are then written once more as changed (see `write_items`), with a
-        // second history row for their first grade. Until then, readers of the store see
-        // part of the page (the board, which the screens show, sees none of it).
-        futures_util::future::try_join_all(txs.into_iter().map(|tx| tx.commit())).await?;
+        // The rest is committed first, then the items (`parts` has them in that order from
+        // the end). Should the items' commit fail after the rest's, the store holds pauses and
+        // history of items it does not hold: the error makes the feed run again, which
+        // writes the items, with a second history row for their first grade. The other way
+        // round, items stored without their pauses would be graded wrongly after a restart.
+        // Between the two commits, readers of the store see a page's rest without its items
+        // (the board, which the screens show, sees neither until both are in).
+        while let Some(tx) = txs.pop() {
+            tx.commit().await?;
+        }
         Ok(())
     }
 

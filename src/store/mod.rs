@@ -89,6 +89,10 @@ pub struct Store {
 #[derive(Clone)]
 struct PgWriter {
     pool: sqlx::PgPool,
+    /// A write takes one before its connections (`items::PG_PARTS`): writes from several
+    /// feeds at once, each holding one connection and waiting for its second, could
+    /// otherwise take the whole pool between them and wait for ever.
+    writes: Arc<tokio::sync::Semaphore>,
 }
 
 impl Store {
@@ -302,7 +306,10 @@ async fn pg_writer(url: &str) -> Result<PgWriter, sqlx::Error> {
         })
         .connect_with(options)
         .await?;
-    Ok(PgWriter { pool })
+    Ok(PgWriter {
+        pool,
+        writes: Arc::new(tokio::sync::Semaphore::new(items::PG_WRITES)),
+    })
 }
 
 /// Where SQLite's write-ahead log stands after a checkpoint: the pages written to it since

@@ -19,6 +19,10 @@ use tokio::task::JoinHandle;
 /// Bytes read at a time from each side: a page of items is a few megabytes.
 const BUFFER: usize = 64 * 1024;
 
+/// How long start-up waits for the server to answer, as long as the pools wait for a
+/// connection.
+const CHECK_WITHIN: Duration = Duration::from_secs(30);
+
 /// A running relay; dropping it stops it and removes its folder.
 pub(super) struct Relay {
     folder: PathBuf,
@@ -30,7 +34,15 @@ impl Relay {
     /// (so that a wrong address fails start-up with the system's reason, not a closed socket).
     /// The socket is `FOLDER/.s.PGSQL.PORT`, where sqlx looks for it given `host=FOLDER`.
     pub(super) async fn start(host: &str, port: u16) -> io::Result<Self> {
-        TcpStream::connect((host, port)).await?;
+        // (The server logs the check as an incomplete start-up packet.)
+        tokio::time::timeout(CHECK_WITHIN, TcpStream::connect((host, port)))
+            .await
+            .map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no answer from {host}:{port} within {CHECK_WITHIN:?}"),
+                )
+            })??;
         let folder = private_folder()?;
         let listener = match UnixListener::bind(folder.join(format!(".s.PGSQL.{port}"))) {
             Ok(listener) => listener,
@@ -94,23 +106,42 @@ async fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
     Ok(server)
 }
 
-/// A new folder only this user can enter, under the system's temporary folder. Folders left
-/// by processes that are gone (killed before they could remove theirs) are removed first.
+/// A new folder only this user can enter, under the system's temporary folder, named after
+/// this process (its id and start time: a container's process is often number 1 every time).
+/// Folders left by processes that are gone (killed before they could remove theirs) are
+/// removed first.
 fn private_folder() -> io::Result<PathBuf> {
     use std::os::unix::fs::DirBuilderExt;
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let temp = std::env::temp_dir();
     remove_orphans(&temp);
-    let folder = temp.join(format!(
-        "{PREFIX}{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::DirBuilder::new().mode(0o700).create(&folder)?;
-    Ok(folder)
+    let pid = std::process::id();
+    let started = started(pid).unwrap_or(0);
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let folder = temp.join(format!("{PREFIX}{pid}-{started}-{n}"));
+        match std::fs::DirBuilder::new().mode(0o700).create(&folder) {
+            // Someone else's folder of that name: the next name.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 1000 => continue,
+            result => return result.map(|()| folder),
+        }
+    }
 }
 
 const PREFIX: &str = "duban-pg-";
+
+/// When process `pid` started (clock ticks after boot), if it runs.
+fn started(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name, in parentheses, may hold spaces: fields are counted after it. The
+    // start time is the 22nd field, the 20th after the name.
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()
+}
 
 /// Removes the relay folders in `temp` whose process no longer runs (another user's are
 /// not ours to remove, and fail quietly).
@@ -120,15 +151,18 @@ fn remove_orphans(temp: &Path) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name
+        let Some(mut parts) = name
             .to_str()
             .and_then(|n| n.strip_prefix(PREFIX))
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<u32>().ok())
+            .map(|rest| rest.split('-').map(|p| p.parse::<u64>().ok()))
         else {
             continue;
         };
-        if !Path::new("/proc").join(pid.to_string()).exists() {
+        let (Some(Some(pid)), Some(Some(at))) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let running = u32::try_from(pid).ok().and_then(started);
+        if running != Some(at) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
@@ -173,17 +207,19 @@ mod tests {
     #[test]
     fn folders_of_processes_that_are_gone_are_removed() {
         let temp = tempfile::tempdir().unwrap();
+        let pid = std::process::id();
+        let started = started(pid).expect("this process's start time");
         // No process has a pid this high (the kernel's limit is 2^22).
-        let orphan = temp.path().join(format!("{PREFIX}4294967295-0"));
-        let ours = temp
-            .path()
-            .join(format!("{PREFIX}{}-7", std::process::id()));
+        let gone = temp.path().join(format!("{PREFIX}4294967295-5-0"));
+        // This process's number, but an earlier start: a container's process 1, restarted.
+        let earlier = temp.path().join(format!("{PREFIX}{pid}-{}-0", started - 1));
+        let ours = temp.path().join(format!("{PREFIX}{pid}-{started}-7"));
         let other = temp.path().join("duban-pg-notes");
-        for folder in [&orphan, &ours, &other] {
+        for folder in [&gone, &earlier, &ours, &other] {
             std::fs::create_dir(folder).unwrap();
         }
         remove_orphans(temp.path());
-        assert!(!orphan.exists());
+        assert!(!gone.exists() && !earlier.exists());
         assert!(ours.exists() && other.exists());
     }
 
