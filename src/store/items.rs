@@ -152,9 +152,9 @@ impl Step {
     }
 }
 
-/// A project's upsert: its row is written again only when its name or category differ. Each
-/// page of a feed names the same few hundred projects, and an update of an unchanged row
-/// still makes PostgreSQL write a new version of it and log it.
+/// A project's upsert (SQLite's; PostgreSQL's is in `PgPart::rest`): its row is written
+/// again only when its name or category differ. Each page of a feed names the same few
+/// hundred projects, and an update of an unchanged row still writes a new version of it.
 fn project_upsert() -> String {
     let differs: Vec<String> = PROJECT_COLUMNS[1..]
         .iter()
@@ -492,13 +492,23 @@ impl PgPart<'_, '_> {
             let (projects, departments) = projects_and_departments(self.writes);
             let column =
                 |i: usize| -> Vec<&str> { projects.iter().map(|p| [p.0, p.1, p.2][i]).collect() };
-            parts.push(format!(
-                "INSERT INTO projects (project_code, project_name, category) \
-                 SELECT * FROM unnest({}::text[], {}::text[], {}::text[]) {}",
+            // New projects are inserted and changed ones updated; the others are left alone
+            // and not locked (an upsert locks every row it meets, and two writes of pages
+            // naming the same projects would wait for each other's commit).
+            let given = format!(
+                "unnest({}::text[], {}::text[], {}::text[]) AS g(code, name, category)",
                 arg(args, column(0))?,
                 arg(args, column(1))?,
-                arg(args, column(2))?,
-                project_upsert()
+                arg(args, column(2))?
+            );
+            parts.push(format!(
+                "INSERT INTO projects (project_code, project_name, category) \
+                 SELECT * FROM {given} ON CONFLICT (project_code) DO NOTHING"
+            ));
+            parts.push(format!(
+                "UPDATE projects SET project_name = g.name, category = g.category FROM {given} \
+                 WHERE projects.project_code = g.code \
+                 AND (projects.project_name, projects.category) IS DISTINCT FROM (g.name, g.category)"
             ));
             parts.push(format!(
                 "INSERT INTO departments (name) SELECT unnest({}::text[]) \
