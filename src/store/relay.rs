@@ -130,17 +130,17 @@ fn private_folder() -> io::Result<PathBuf> {
 
 const PREFIX: &str = "duban-pg-";
 
-/// When process `pid` started (clock ticks after boot), if it runs.
+/// When process `pid` started (clock ticks after boot), if it runs (a killed process not yet
+/// reaped by its parent does not).
 fn started(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name, in parentheses, may hold spaces: fields are counted after it. The
-    // start time is the 22nd field, the 20th after the name.
-    stat.rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .nth(19)?
-        .parse()
-        .ok()
+    // state is the 3rd field, the first after the name; the start time the 22nd.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    if matches!(fields.next(), Some("Z" | "X")) {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 /// Removes the relay folders in `temp` whose process no longer runs (another user's are
