@@ -251,8 +251,9 @@ type Fetching<'p, 'a> = std::pin::Pin<
 
 /// Stores HTTP pages in the order they come: the next page is downloaded and mapped while
 /// earlier ones are written, and up to `at_once` are written at a time (pages that share an
-/// item still go in order: `store` puts each in line, see `crate::claims`). On an error or shutdown no new page starts, the
-/// pages being written finish, and the first error is returned.
+/// item still go in order: `store` puts each in line, see `crate::claims`). On an error or
+/// shutdown no new page starts, the pages being written finish, and the first error is
+/// returned.
 async fn http_pages<'p, 'a, P, S>(
     pager: &'p mut http_json::Pager<'a>,
     prepared: &'p (impl Fn(Option<Page>) -> P + Sync),
