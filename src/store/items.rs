@@ -287,17 +287,34 @@ async fn copy_items(
     if writes.is_empty() {
         return Ok(());
     }
-    let names: Vec<&str> = ITEM_COLUMNS.iter().map(|c| c.name).collect();
     let mut rows = Rows::with_capacity(Format::Copy, writes.len(), 450);
     for w in writes {
         rows.push_open(&w.row.0, times);
     }
     let mut copy = conn
-        .copy_in_raw(&format!("COPY {table} ({}) FROM STDIN", names.join(", ")))
+        .copy_in_raw(&format!("COPY {table} ({}) FROM STDIN", item_names()))
         .await?;
     copy.send(rows.finish().as_bytes()).await?;
     copy.finish().await?;
     Ok(())
+}
+
+/// PostgreSQL statements run as one: each is a data-modifying `WITH` query, the `i`-th named
+/// `s{i}` (so a later one can read an earlier one's `RETURNING` rows). They see the same
+/// snapshot, so they must not touch the same rows.
+fn with_statement(parts: &[String]) -> String {
+    let parts: Vec<String> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, sql)| format!("s{i} AS ({sql})"))
+        .collect();
+    format!("WITH {} SELECT 1", parts.join(", "))
+}
+
+/// The items' columns, as a statement lists them.
+fn item_names() -> String {
+    let names: Vec<&str> = ITEM_COLUMNS.iter().map(|c| c.name).collect();
+    names.join(", ")
 }
 
 /// PostgreSQL's "unique_violation": a row written as new was already there.
@@ -320,7 +337,11 @@ const PG_ROWS: usize = 2_500;
 /// (three of the four have few distinct keys, and new keys go to the right), and two parts
 /// were no faster than one (1,000,000 items: 10.0–10.8 s by table against 10.7–13.3 s by
 /// rows, interleaved; four parts by rows were no better than two).
-pub(crate) const PG_PARTS: usize = 2;
+pub(crate) const PG_PARTS: usize = SPLIT.len();
+
+/// The shares of a large write, each on its own connection and in its own transaction,
+/// committed last to first (see `Store::write_items_pg`).
+const SPLIT: [Share; 2] = [Share::Items, Share::Rest];
 
 /// Writes PostgreSQL takes at once (pages of a feed, see `crate::claims`): while one
 /// is checked against the board, commits and is put on the board, the next is being written
@@ -385,8 +406,7 @@ impl PgPart<'_, '_> {
             copy_items(conn, "items", &new, &times).await?;
             copy_items(conn, "items_in", &changed, &times).await?;
             if !changed.is_empty() {
-                let names: Vec<&str> = ITEM_COLUMNS.iter().map(|c| c.name).collect();
-                let names = names.join(", ");
+                let names = item_names();
                 let upsert = upsert_suffix("item_id", ITEM_COLUMNS, &["first_seen_at"]);
                 // Taken out as they are used: `items_in` is emptied only at commit, and a
                 // write's later chunks must not upsert the earlier ones' rows again.
@@ -403,13 +423,7 @@ impl PgPart<'_, '_> {
         if parts.is_empty() {
             return Ok(());
         }
-        let parts: Vec<String> = parts
-            .iter()
-            .enumerate()
-            .map(|(i, sql)| format!("s{i} AS ({sql})"))
-            .collect();
-        let sql = format!("WITH {} SELECT 1", parts.join(", "));
-        sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+        sqlx::query_with(sqlx::AssertSqlSafe(with_statement(&parts)), args)
             .execute(&mut *conn)
             .await?;
         Ok(())
@@ -715,17 +729,16 @@ impl Store {
             now,
             all_changed,
         };
-        let parts = if writes.len() < SPLIT_FROM {
+        let parts: Vec<PgPart> = if writes.len() < SPLIT_FROM {
             vec![part(Share::All)]
         } else {
-            vec![part(Share::Items), part(Share::Rest)]
+            SPLIT.into_iter().map(part).collect()
         };
         let mut txs =
             futures_util::future::try_join_all(parts.iter().map(|_| pool.begin())).await?;
         futures_util::future::try_join_all(parts.iter().zip(&mut txs).map(|(p, tx)| p.write(tx)))
             .await?;
-        // The rest is committed first, then the items (`parts` has them in that order from
-        // the end). Should the items' commit fail after the rest's, the store holds pauses and
+        // The rest is committed first, then the items (`SPLIT` from its end). Should the items' commit fail after the rest's, the store holds pauses and
         // history of items it does not hold: the error makes the feed run again, which
         // writes the items, with a second history row for their first grade. The other way
         // round, items stored without their pauses would be graded wrongly after a restart.
@@ -746,9 +759,8 @@ impl Store {
         })
     }
 
-    /// Runs one batch's statements: in turn on SQLite; on PostgreSQL as a single statement
-    /// whose parts are data-modifying `WITH` queries (they see the same snapshot, so they
-    /// must not touch the same rows): one round trip a batch.
+    /// Runs one batch's statements: in turn on SQLite; on PostgreSQL as one statement
+    /// (`with_statement`): one round trip a batch.
     async fn run_batch(&self, batches: &mut Batches, steps: Vec<Step>) -> Result<(), StoreError> {
         let statements: Vec<(String, Vec<String>)> = match self.dialect {
             super::Dialect::Sqlite => steps
@@ -758,14 +770,11 @@ impl Store {
             super::Dialect::Postgres => {
                 let mut parts = Vec::with_capacity(steps.len());
                 let mut binds = Vec::new();
-                for (i, step) in steps.into_iter().enumerate() {
-                    parts.push(format!(
-                        "s{i} AS ({})",
-                        rows::shift_placeholders(&step.sql, binds.len())
-                    ));
+                for step in steps {
+                    parts.push(rows::shift_placeholders(&step.sql, binds.len()));
                     binds.extend(step.binds);
                 }
-                vec![(format!("WITH {} SELECT 1", parts.join(", ")), binds)]
+                vec![(with_statement(&parts), binds)]
             }
         };
         for (sql, binds) in statements {
