@@ -155,6 +155,13 @@ async fn fetch_all(
         run.unchanged += outcome.unchanged;
         run.quarantined += outcome.quarantined;
     };
+    // Folders and SQL results: a page at a time, on this task.
+    let store_now = |page: Prepared| async {
+        let claim = claim_page(shared, &page);
+        store_page(shared, spec, page, claim)
+            .await
+            .map_err(stored_error)
+    };
     match &mut pager {
         Pager::Http(p) => {
             // Each page is written by a task of its own, so that two pages' work in duban
@@ -192,22 +199,12 @@ async fn fetch_all(
             let Some(page) = prepared(p.next_page()?).await? else {
                 break;
             };
-            let claim = claim_page(shared, &page);
-            tally(
-                store_page(shared, spec, page, claim)
-                    .await
-                    .map_err(stored_error)?,
-            );
+            tally(store_now(page).await?);
             p.done()?;
         },
         Pager::Sql(rows) => {
             if let Some(page) = prepared(rows.take()).await? {
-                let claim = claim_page(shared, &page);
-                tally(
-                    store_page(shared, spec, page, claim)
-                        .await
-                        .map_err(stored_error)?,
-                );
+                tally(store_now(page).await?);
             }
         }
     }
