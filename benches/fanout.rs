@@ -166,7 +166,8 @@ fn serve_duban() {
             }
         }
         let (seq, snapshot) = running.shared.hub.snapshot();
-        let top = members(snapshot.as_str()).unwrap();
+        let snapshot = String::from_utf8(snapshot.payload().to_vec()).unwrap();
+        let top = members(&snapshot).unwrap();
         let feeds = (*top.get("feeds").unwrap()).to_owned();
         let panels: BTreeMap<&'static str, String> = top
             .get("panels")

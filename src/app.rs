@@ -82,6 +82,7 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
     let mut tasks = JoinSet::new();
     tasks.spawn(grader::run(shared.clone(), shutdown.clone()));
     tasks.spawn(live::run(shared.clone(), shutdown.clone()));
+    tasks.spawn(live::deliver(shared.clone(), shutdown.clone()));
     tasks.spawn(checkpoints(shared.clone(), shutdown.clone()));
     let client = reqwest::Client::builder()
         .user_agent(concat!("duban/", env!("CARGO_PKG_VERSION")))

@@ -1,6 +1,7 @@
 //! The live websocket against a real client (tokio-tungstenite) on loopback: snapshot on
 //! connect, an update within a second of a feed change, seq growing by one, resuming with
-//! `since`, stalled clients not delaying a fast one, and tokens and origins refused.
+//! `since`, stalled clients not delaying a fast one, tokens and origins refused, and the
+//! frame layer's protocol (pings, fragments, closing, and frames that break it).
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -29,15 +30,19 @@ async fn connect(app: &TestApp, query: &str) -> Client {
         .0
 }
 
+/// The next message of any kind, within 10 s.
+async fn message(client: &mut Client) -> Message {
+    tokio::time::timeout(Duration::from_secs(10), client.next())
+        .await
+        .expect("a message within 10 s")
+        .expect("the socket open")
+        .unwrap()
+}
+
 /// The next JSON text message (pings are answered by the library).
 async fn next(client: &mut Client) -> Value {
     loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), client.next())
-            .await
-            .expect("a message within 10 s")
-            .expect("the socket open")
-            .unwrap();
-        if let Message::Text(text) = message {
+        if let Message::Text(text) = message(client).await {
             return serde_json::from_str(&text).unwrap();
         }
     }
@@ -447,5 +452,123 @@ async fn tokens_and_origins_are_refused_without_data() {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
+    app.stop().await;
+}
+
+/// The frame layer against a real client (pings, a fragmented message, closing) and against
+/// raw bytes that break the protocol: each gets its close code, and a bad handshake a 400.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_websocket_protocol_is_kept_and_enforced() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+
+    let dir = temp_dir();
+    let (feed, url) = FeedServer::start().await;
+    feed.set(red_records(1));
+    let app = spawn_app(live_config(dir.path(), &url, ""), Clock::System).await;
+    let query = format!("screen=overview&token={SCREEN_TOKEN}");
+
+    let mut client = connect(&app, &query).await;
+    assert_eq!(next(&mut client).await["type"], "hello");
+    assert_eq!(next(&mut client).await["type"], "snapshot");
+    client
+        .send(Message::Ping("are you there".into()))
+        .await
+        .unwrap();
+    let pong = loop {
+        if let Message::Pong(payload) = message(&mut client).await {
+            break payload;
+        }
+    };
+    assert_eq!(&pong[..], b"are you there");
+    // The client's JSON ping, sent in three fragments.
+    let fragments = [
+        (r#"{"ty"#, Data::Text, false),
+        (r#"pe":"p"#, Data::Continue, false),
+        (r#"ing"}"#, Data::Continue, true),
+    ];
+    for (text, data, last) in fragments {
+        let frame = Frame::message(text, OpCode::Data(data), last);
+        client.send(Message::Frame(frame)).await.unwrap();
+    }
+    assert_eq!(
+        until(&mut client, |m| m["type"] == "pong").await["type"],
+        "pong"
+    );
+    // Too big: closed with 1009.
+    client
+        .send(Message::Text("x".repeat(5000).into()))
+        .await
+        .unwrap();
+    let close = loop {
+        if let Message::Close(frame) = message(&mut client).await {
+            break frame;
+        }
+    };
+    assert_eq!(close.map(|f| f.code), Some(CloseCode::Size));
+
+    // A client that closes gets its close answered.
+    let mut client = connect(&app, &query).await;
+    next(&mut client).await;
+    client
+        .close(Some(CloseFrame {
+            code: CloseCode::Normal,
+            reason: "bye".into(),
+        }))
+        .await
+        .unwrap();
+    let answered = loop {
+        if let Message::Close(frame) = message(&mut client).await {
+            break frame;
+        }
+    };
+    assert_eq!(answered.map(|f| f.code), Some(CloseCode::Normal));
+
+    // Raw bytes: a handshake, then a frame a client may not send (unmasked).
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let handshake = |key: &str| {
+        format!(
+            "GET /ws?{query} HTTP/1.1\r\nHost: {address}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n{key}\r\n"
+        )
+    };
+    let mut raw = TcpStream::connect(&address).await.unwrap();
+    raw.write_all(handshake("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = raw.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the server hung up during the handshake");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let head = String::from_utf8_lossy(&seen).into_owned();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(
+        head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        "the RFC's accept key: {head}"
+    );
+    raw.write_all(b"\x81\x02hi").await.unwrap();
+    // Read to the end: the hello, then a close frame with 1002, then the connection ends.
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), raw.read_to_end(&mut rest))
+        .await
+        .expect("the server ends the connection")
+        .unwrap();
+    let close_at = (0..rest.len().saturating_sub(1))
+        .find(|&i| rest[i] == 0x88 && usize::from(rest[i + 1]) == rest.len() - i - 2)
+        .expect("the last frame is a close frame");
+    assert_eq!(&rest[close_at + 2..close_at + 4], &1002u16.to_be_bytes());
+
+    // A handshake without its key is refused before any upgrade.
+    let mut raw = TcpStream::connect(&address).await.unwrap();
+    raw.write_all(handshake("").as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 1024];
+    let n = raw.read(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("Sec-WebSocket-Key"), "{answer}");
     app.stop().await;
 }

@@ -1,14 +1,17 @@
 //! The hub: the newest encoded state of every panel, a `seq` that grows by one with each
-//! update, the last updates for clients that resume with `since`, and a latest-wins signal
-//! (a `watch` holding only the newest seq) that every client task waits on. Messages are
-//! encoded once here and shared by all clients as `Utf8Bytes` (reference-counted), so a
-//! thousand screens cost one encoding, and a slow client only ever skips ahead.
+//! update, the last updates for clients that resume with `since`, every connected client's
+//! outlet, and a latest-wins signal (a `watch` holding only the newest seq) that the
+//! delivery waits on. Messages are encoded and framed once here and shared by all clients
+//! (`Framed`, reference-counted), so a thousand screens cost one encoding, and a slow client
+//! only ever skips ahead.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::RwLock;
 
-use axum::extract::ws::Utf8Bytes;
 use tokio::sync::watch;
+
+use super::frames::Framed;
+use super::outlet::Outlets;
 
 /// Updates kept for clients that reconnect with `since`.
 pub const KEPT_UPDATES: usize = 64;
@@ -54,6 +57,7 @@ impl Chart {
 pub struct Hub {
     state: RwLock<State>,
     latest: watch::Sender<u64>,
+    pub outlets: Outlets,
 }
 
 #[derive(Default)]
@@ -69,8 +73,8 @@ struct State {
     panels: BTreeMap<&'static str, String>,
     charts: BTreeMap<&'static str, Chart>,
     /// The snapshot of `seq`, built when the first client asks for it.
-    snapshot: Option<Utf8Bytes>,
-    recent: VecDeque<(u64, Utf8Bytes)>,
+    snapshot: Option<Framed>,
+    recent: VecDeque<(u64, Framed)>,
 }
 
 impl Default for Hub {
@@ -82,6 +86,7 @@ impl Default for Hub {
                 ..State::default()
             }),
             latest: watch::Sender::new(start),
+            outlets: Outlets::default(),
         }
     }
 }
@@ -121,7 +126,7 @@ impl Hub {
             changed.into_iter(),
         );
         state.seq = seq;
-        state.recent.push_back((seq, Utf8Bytes::from(update)));
+        state.recent.push_back((seq, Framed::text(&update)));
         if state.recent.len() > KEPT_UPDATES {
             state.recent.pop_front();
         }
@@ -134,12 +139,28 @@ impl Hub {
         Some(seq)
     }
 
+    /// Writes the update `seq` to every client that can take it now and wakes the tasks of
+    /// the others (see `outlet`).
+    pub async fn deliver(&self, seq: u64) {
+        let update = {
+            let state = self.read();
+            state
+                .recent
+                .iter()
+                .find(|(s, _)| *s == seq)
+                .map(|(_, u)| u.bytes().clone())
+        };
+        if let Some(update) = update {
+            self.outlets.deliver(seq, &update).await;
+        }
+    }
+
     /// The newest drawing of a chart.
     pub fn chart(&self, name: &str) -> Option<Chart> {
         self.read().charts.get(name).cloned()
     }
 
-    /// The newest seq; clients wait on it changing.
+    /// The newest seq; the delivery waits on it changing.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.latest.subscribe()
     }
@@ -150,7 +171,7 @@ impl Hub {
     }
 
     /// The snapshot of the newest state and its seq.
-    pub fn snapshot(&self) -> (u64, Utf8Bytes) {
+    pub fn snapshot(&self) -> (u64, Framed) {
         {
             let state = self.read();
             if let Some(s) = &state.snapshot {
@@ -162,7 +183,7 @@ impl Hub {
         if let Some(s) = &state.snapshot {
             return (state.seq, s.clone());
         }
-        let text = Utf8Bytes::from(encode(
+        let text = Framed::text(&encode(
             "snapshot",
             state.seq,
             &state.data_time,
@@ -174,7 +195,7 @@ impl Hub {
     }
 
     /// The updates after `seq` up to the newest, if all of them are still held.
-    pub fn since(&self, seq: u64) -> Option<Vec<(u64, Utf8Bytes)>> {
+    pub fn since(&self, seq: u64) -> Option<Vec<(u64, Framed)>> {
         let state = self.read();
         let first_held = state.recent.front().map_or(state.seq + 1, |(s, _)| *s);
         // Not from this run (before its first update, or ahead of it), or too old.
@@ -228,8 +249,8 @@ mod tests {
         }
     }
 
-    fn json(text: &Utf8Bytes) -> serde_json::Value {
-        serde_json::from_str(text.as_str()).unwrap()
+    fn json(framed: &Framed) -> serde_json::Value {
+        serde_json::from_slice(&framed.payload()).unwrap()
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! Live screens: the figures counted from the board (`figures`), the charts drawn from them
 //! (`crate::charts`), the hub that encodes each state once and keeps the newest for every
-//! client (`hub`), and the websocket that carries it to screens and pages (`ws`).
+//! client (`hub`), and the websocket that carries it to screens and pages: its wire format
+//! (`frames`), each client's end (`outlet`) and the route with the client's task (`ws`).
 //!
 //! The live task here wakes when the board or a feed's health changes (or every 15 s for
 //! the clock), waits a moment so a burst of changes becomes one update, counts, redraws
 //! only the charts whose figures changed, and publishes.
 
 pub mod figures;
+pub mod frames;
 pub mod hub;
+pub mod outlet;
 pub mod ws;
 
 use std::collections::{BTreeMap, HashMap};
@@ -78,6 +81,21 @@ pub async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(cooldown) => {}
         }
+    }
+}
+
+/// Writes each new update to the clients, one update at a time: one published while the
+/// last is still being written is delivered next, and a client that missed one catches up
+/// by itself (see `outlet`).
+pub async fn deliver(shared: Arc<Shared>, shutdown: CancellationToken) {
+    let mut newest = shared.hub.subscribe();
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            changed = newest.changed() => if changed.is_err() { return },
+        }
+        let seq = *newest.borrow_and_update();
+        shared.hub.deliver(seq).await;
     }
 }
 

@@ -1,29 +1,35 @@
 //! `/ws`: the websocket every screen and page keeps open (protocol in docs/websocket.md).
-//! One task per client: a `hello`, a snapshot (or the missed updates after `since`), then
-//! whatever the hub's newest state is whenever it changes. The client's slot is the hub's
-//! `watch`: it holds only the newest seq, so a slow client skips straight to a fresh
-//! snapshot and never queues. A client is closed when a send or the answer to a Ping takes
-//! longer than the configured lag (the Ping catches a client that stopped reading while the
-//! kernel's buffers still accept its frames).
+//! The handshake is answered here; then one task per client writes its `hello` and its
+//! first state (a snapshot, or the missed updates after `since`), and from then on only
+//! what concerns that client alone: the updates themselves are written by the hub's
+//! delivery (`outlet`), which wakes the task only when its client fell behind, to catch up
+//! with the missed updates or a fresh snapshot. A client is closed when a write or the
+//! answer to a Ping takes longer than the configured lag (the Ping catches a client that
+//! stopped reading while the kernel's buffers still accept its frames).
 //! Buffers are kept small, because a city has hundreds of idle screens and browsers.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
-use axum::extract::{Query, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use serde_json::json;
+use tokio::io::ReadBuf;
 
+use super::frames::{self, Decoder, Framed, Incoming, Violation, code};
+use super::hub::Hub;
+use super::outlet::{Duplex, Failed, Kind, Outlet};
 use crate::config::Screen;
 use crate::http::access;
 use crate::ingest::Shared;
 
 /// The most a client may send in one message (its pings are a few bytes).
 pub const MAX_CLIENT_MESSAGE: usize = 4096;
-/// Reading needs little: clients only send pings.
+/// Read at most this much at a time: clients only send pings.
 const READ_BUFFER: usize = 512;
 /// Missed updates are sent one by one up to this many; beyond, a snapshot is cheaper.
 const MAX_CATCH_UP: usize = 8;
@@ -81,7 +87,7 @@ pub async fn snapshot(
             (header::CONTENT_TYPE, "application/json"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        axum::body::Bytes::from(text),
+        text.payload(),
     )
         .into_response()
 }
@@ -89,12 +95,11 @@ pub async fn snapshot(
 pub async fn upgrade(
     State(shared): State<Arc<Shared>>,
     Query(mut q): Query<WsQuery>,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    mut request: Request,
 ) -> Response {
+    let headers = request.headers();
     // As on every other route: `?token=` or `Authorization: Bearer`.
-    q.token = access::token_of(&uri, &headers);
+    q.token = access::token_of(request.uri(), headers);
     let screen = match admit(&shared, &q) {
         Ok(screen) => screen,
         Err((status, message)) => return refuse(status, message),
@@ -115,11 +120,56 @@ pub async fn upgrade(
             );
         }
     }
-    ws.read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0)
-        .max_message_size(MAX_CLIENT_MESSAGE)
-        .max_frame_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| client(shared, socket, screen, q.since))
+    let accept = match handshake(&request) {
+        Ok(accept) => accept,
+        Err(message) => return refuse(StatusCode::BAD_REQUEST, message.into()),
+    };
+    let Some(on_upgrade) = request.extensions_mut().remove::<OnUpgrade>() else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "this connection cannot be upgraded to a websocket".into(),
+        );
+    };
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => client(shared, TokioIo::new(upgraded), screen, q.since).await,
+            Err(e) => tracing::debug!(error = %e, "a websocket upgrade did not complete"),
+        }
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+        .body(axum::body::Body::empty())
+        .unwrap_or_else(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// Checks an HTTP/1.1 websocket handshake (RFC 6455 §4.2.1); returns the accept key.
+fn handshake(request: &Request) -> Result<String, &'static str> {
+    let headers = request.headers();
+    let has = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.as_bytes()
+                .split(|&b| b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+        })
+    };
+    if request.version() != axum::http::Version::HTTP_11 {
+        return Err("websockets are served over HTTP/1.1 only");
+    }
+    if !has(header::CONNECTION, "upgrade") || !has(header::UPGRADE, "websocket") {
+        return Err(
+            "not a websocket handshake: Connection: Upgrade and Upgrade: websocket are needed",
+        );
+    }
+    if !has(header::SEC_WEBSOCKET_VERSION, "13") {
+        return Err("only websocket version 13 is spoken (Sec-WebSocket-Version: 13)");
+    }
+    let key = headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .ok_or("the handshake has no Sec-WebSocket-Key")?;
+    Ok(frames::accept_key(key.as_bytes()))
 }
 
 fn refuse(status: StatusCode, message: String) -> Response {
@@ -137,136 +187,162 @@ fn origin_allowed(origin: &str, host: &str, allowed: &[String]) -> bool {
 
 async fn client(
     shared: Arc<Shared>,
-    mut socket: WebSocket,
+    io: impl Duplex + 'static,
     screen: Option<Screen>,
     since: Option<u64>,
 ) {
     let _tracked = shared.ws_tasks.token();
-    let live = shared.config.live;
-    let hub = &shared.hub;
-    let mut newest = hub.subscribe();
+    let outlet = Outlet::new(io);
     shared.metrics.ws_clients(1);
-    let outcome = async {
-        send(&mut socket, hello(&shared, screen.as_ref()), live.max_lag).await?;
-        // Nothing to show before the first count (a second after start-up).
-        while !hub.is_ready() {
-            tokio::select! {
-                changed = newest.changed() => changed.map_err(|_| Ended::Stopping)?,
-                () = shared.stopping.cancelled() => return Err(Ended::Stopping),
-            }
-        }
-        newest.borrow_and_update();
-        let mut last = match since.and_then(|s| hub.since(s).map(|u| (s, u))) {
-            Some((s, updates)) if updates.len() <= MAX_CATCH_UP => {
-                let mut last = s;
-                for (seq, text) in updates {
-                    send(&mut socket, Message::Text(text), live.max_lag).await?;
-                    last = seq;
-                }
-                last
-            }
-            _ => {
-                let (seq, text) = hub.snapshot();
-                send(&mut socket, Message::Text(text), live.max_lag).await?;
-                seq
-            }
-        };
-        let mut heartbeat = tokio::time::interval(live.heartbeat);
-        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        heartbeat.tick().await;
-        let mut heard = Instant::now();
-        // The last Ping not yet answered: a client that does not read (whose kernel buffers
-        // still take our frames) does not answer either, so this measures its real lag.
-        let mut unanswered: Option<Instant> = None;
-        // Waited on once for the client's life, not registered again at every message.
-        let mut stopping = std::pin::pin!(shared.stopping.cancelled());
-        loop {
-            tokio::select! {
-                () = &mut stopping => return Err(Ended::Stopping),
-                changed = newest.changed() => {
-                    changed.map_err(|_| Ended::Stopping)?;
-                    let seq = *newest.borrow_and_update();
-                    if seq <= last {
-                        continue;
-                    }
-                    let messages = match hub.since(last) {
-                        Some(updates) if updates.len() <= MAX_CATCH_UP => updates,
-                        _ => vec![hub.snapshot()],
-                    };
-                    for (seq, text) in messages {
-                        send(&mut socket, Message::Text(text), live.max_lag).await?;
-                        last = seq;
-                    }
-                }
-                message = socket.recv() => {
-                    heard = Instant::now();
-                    match message {
-                        None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Err(Ended::Gone),
-                        Some(Ok(Message::Pong(_))) => unanswered = None,
-                        Some(Ok(Message::Text(text))) if is_ping(&text) => {
-                            let pong = json!({"type": "pong", "server_time": now(&shared)}).to_string();
-                            send(&mut socket, Message::Text(pong.into()), live.max_lag).await?;
-                        }
-                        Some(Ok(_)) => {}
-                    }
-                }
-                _ = heartbeat.tick() => {
-                    if heard.elapsed() > live.heartbeat * 3 {
-                        return Err(Ended::Silent);
-                    }
-                    match unanswered {
-                        Some(at) if at.elapsed() > live.max_lag => return Err(Ended::Lagging),
-                        Some(_) => {}
-                        None => {
-                            unanswered = Some(Instant::now());
-                            send(&mut socket, Message::Ping(Default::default()), live.max_lag).await?;
-                        }
-                    }
-                }
-            }
-        }
-    }
-    .await;
+    let outcome = serve(&shared, &outlet, screen.as_ref(), since).await;
     let close = match outcome {
         Ok(()) | Err(Ended::Gone) => None,
-        Err(Ended::Stopping) => Some((close_code::AWAY, "duban is stopping")),
-        Err(Ended::Silent) => Some((close_code::POLICY, "no heartbeat")),
-        Err(Ended::Lagging) => Some((close_code::POLICY, "too slow to keep up")),
+        Err(Ended::Closed) => Some((code::NORMAL, "")),
+        Err(Ended::Stopping) => Some((code::AWAY, "duban is stopping")),
+        Err(Ended::Silent) => Some((code::POLICY, "no heartbeat")),
+        Err(Ended::Lagging) => Some((code::POLICY, "too slow to keep up")),
+        Err(Ended::Broke(v)) => Some((v.code, v.reason)),
     };
     if let Some((code, reason)) = close {
-        let frame = CloseFrame {
-            code,
-            reason: Utf8Bytes::from_static(reason),
-        };
-        let _ = tokio::time::timeout(
-            Duration::from_secs(1),
-            socket.send(Message::Close(Some(frame))),
-        )
-        .await;
+        let frame = Framed::close(code, reason);
+        let _ = outlet
+            .send(Kind::Control, frame.bytes(), Duration::from_secs(1))
+            .await;
     }
+    outlet.close();
     shared.metrics.ws_clients(-1);
+}
+
+/// The client's task: a `hello`, its first state, then only what concerns it alone (the
+/// updates are written by the hub's delivery, see `outlet`).
+async fn serve(
+    shared: &Shared,
+    outlet: &Arc<Outlet>,
+    screen: Option<&Screen>,
+    since: Option<u64>,
+) -> Result<(), Ended> {
+    let live = shared.config.live;
+    let hub = &shared.hub;
+    outlet
+        .send(Kind::Control, hello(shared, screen).bytes(), live.max_lag)
+        .await?;
+    // A client that resumes gets only what came after its `since`, if that is still held.
+    if let Some(s) = since
+        && hub.since(s).is_some()
+    {
+        outlet.has(s);
+    }
+    // Joined before the catch-up, so an update published in between is not missed.
+    hub.outlets.add(outlet.clone());
+    catch_up(hub, outlet, live.max_lag).await?;
+    let mut heartbeat = tokio::time::interval(live.heartbeat);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    heartbeat.tick().await;
+    let mut heard = Instant::now();
+    // The last Ping not yet answered: a client that does not read (whose kernel buffers
+    // still take our frames) does not answer either, so this measures its real lag.
+    let mut unanswered: Option<Instant> = None;
+    let mut stopping = std::pin::pin!(shared.stopping.cancelled());
+    let mut decoder = Decoder::new(MAX_CLIENT_MESSAGE);
+    let mut chunk = [0u8; READ_BUFFER];
+    loop {
+        tokio::select! {
+            () = &mut stopping => return Err(Ended::Stopping),
+            () = outlet.behind.notified() => {
+                outlet.flush(live.max_lag).await?;
+                catch_up(hub, outlet, live.max_lag).await?;
+            }
+            read = std::future::poll_fn(|cx| {
+                let mut buf = ReadBuf::new(&mut chunk);
+                std::task::ready!(outlet.poll_read(cx, &mut buf))?;
+                std::task::Poll::Ready(Ok::<_, std::io::Error>(buf.filled().len()))
+            }) => {
+                heard = Instant::now();
+                let n = match read {
+                    Ok(0) | Err(_) => return Err(Ended::Gone),
+                    Ok(n) => n,
+                };
+                for message in decoder.decode(&chunk[..n]).map_err(Ended::Broke)? {
+                    match message {
+                        Incoming::Close(_) => return Err(Ended::Closed),
+                        Incoming::Pong => unanswered = None,
+                        Incoming::Ping(payload) => {
+                            let pong = Framed::new(frames::PONG, &payload);
+                            outlet.send(Kind::Control, pong.bytes(), live.max_lag).await?;
+                        }
+                        Incoming::Text(text) if is_ping(&text) => {
+                            let pong = json!({"type": "pong", "server_time": now(shared)});
+                            let pong = Framed::text(&pong.to_string());
+                            outlet.send(Kind::Control, pong.bytes(), live.max_lag).await?;
+                        }
+                        Incoming::Text(_) | Incoming::Binary => {}
+                    }
+                }
+            }
+            _ = heartbeat.tick() => {
+                if heard.elapsed() > live.heartbeat * 3 {
+                    return Err(Ended::Silent);
+                }
+                match unanswered {
+                    Some(at) if at.elapsed() > live.max_lag => return Err(Ended::Lagging),
+                    Some(_) => {}
+                    None => {
+                        unanswered = Some(Instant::now());
+                        let ping = Framed::new(frames::PING, b"");
+                        outlet.send(Kind::Control, ping.bytes(), live.max_lag).await?;
+                    }
+                }
+                // Whatever happened to the delivery, a client is current after a heartbeat.
+                catch_up(hub, outlet, live.max_lag).await?;
+            }
+        }
+    }
+}
+
+/// Brings the client up to the newest seq: the updates it missed, one by one, or a
+/// snapshot when it missed more than a few (or has nothing yet).
+async fn catch_up(hub: &Hub, outlet: &Outlet, max_lag: Duration) -> Result<(), Ended> {
+    // Nothing to show before the first count (a second after start-up).
+    if !hub.is_ready() {
+        return Ok(());
+    }
+    loop {
+        let messages = match hub.since(outlet.last()) {
+            Some(updates) if updates.len() <= MAX_CATCH_UP => updates
+                .into_iter()
+                .map(|(seq, update)| (Kind::Update(seq), update))
+                .collect(),
+            _ => {
+                let (seq, snapshot) = hub.snapshot();
+                vec![(Kind::Snapshot(seq), snapshot)]
+            }
+        };
+        if messages.is_empty() {
+            return Ok(());
+        }
+        for (kind, message) in messages {
+            outlet.send(kind, message.bytes(), max_lag).await?;
+        }
+    }
 }
 
 enum Ended {
     Gone,
+    /// The client closed the connection.
+    Closed,
     Stopping,
     Silent,
     Lagging,
+    /// The client broke the protocol.
+    Broke(Violation),
 }
 
-async fn send(socket: &mut WebSocket, message: Message, max_lag: Duration) -> Result<(), Ended> {
-    let mut sending = std::pin::pin!(socket.send(message));
-    // Almost every send is done at once (the kernel takes the frame): a timer is set only
-    // for one that has to wait (at ten thousand clients, a timer for every send was a few
-    // per cent of an update's fan-out).
-    let sent = match futures_util::FutureExt::now_or_never(&mut sending) {
-        Some(sent) => Ok(sent),
-        None => tokio::time::timeout(max_lag, sending).await,
-    };
-    match sent {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err(Ended::Gone),
-        Err(_) => Err(Ended::Lagging),
+impl From<Failed> for Ended {
+    fn from(failed: Failed) -> Self {
+        match failed {
+            Failed::Gone => Self::Gone,
+            Failed::Lagging => Self::Lagging,
+        }
     }
 }
 
@@ -282,7 +358,7 @@ fn now(shared: &Shared) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-fn hello(shared: &Shared, screen: Option<&Screen>) -> Message {
+fn hello(shared: &Shared, screen: Option<&Screen>) -> Framed {
     let screen = screen.map(|s| {
         json!({"name": s.name, "title": s.title, "pages": s.pages, "rotate_seconds": s.rotate_seconds})
     });
@@ -292,7 +368,7 @@ fn hello(shared: &Shared, screen: Option<&Screen>) -> Message {
         "heartbeat_seconds": shared.config.live.heartbeat.as_secs(),
         "screen": screen,
     });
-    Message::Text(text.to_string().into())
+    Framed::text(&text.to_string())
 }
 
 #[cfg(test)]

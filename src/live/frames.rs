@@ -1,0 +1,388 @@
+//! The websocket wire format (RFC 6455) as duban speaks it: the handshake's accept key,
+//! server frames (`Framed`) encoded once and written byte for byte to every client, and the
+//! clients' masked frames decoded (`Decoder`). No extension is ever agreed (no compression),
+//! so a server frame's bytes do not depend on the connection: that is what lets one
+//! encoding of an update go to ten thousand sockets without being framed again for each.
+
+use bytes::Bytes;
+
+pub const TEXT: u8 = 0x1;
+pub const CLOSE: u8 = 0x8;
+pub const PING: u8 = 0x9;
+pub const PONG: u8 = 0xA;
+const CONTINUATION: u8 = 0x0;
+const BINARY: u8 = 0x2;
+
+/// Close codes used here (RFC 6455 §7.4.1).
+pub mod code {
+    pub const NORMAL: u16 = 1000;
+    pub const AWAY: u16 = 1001;
+    pub const PROTOCOL: u16 = 1002;
+    pub const INVALID_DATA: u16 = 1007;
+    pub const POLICY: u16 = 1008;
+    pub const TOO_BIG: u16 = 1009;
+}
+
+/// `Sec-WebSocket-Accept` for a client's `Sec-WebSocket-Key`.
+pub fn accept_key(key: &[u8]) -> String {
+    use base64::Engine as _;
+    use sha1::{Digest, Sha1};
+    let mut sha1 = Sha1::new();
+    sha1.update(key);
+    sha1.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    base64::engine::general_purpose::STANDARD.encode(sha1.finalize())
+}
+
+/// One whole, unmasked server frame, ready to be written to any client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Framed {
+    bytes: Bytes,
+    header: usize,
+}
+
+impl Framed {
+    pub fn new(opcode: u8, payload: &[u8]) -> Self {
+        let len = payload.len();
+        let mut out = Vec::with_capacity(len + 10);
+        out.push(0x80 | opcode);
+        match len {
+            0..=125 => out.push(len as u8),
+            126..=0xFFFF => {
+                out.push(126);
+                out.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+            _ => {
+                out.push(127);
+                out.extend_from_slice(&(len as u64).to_be_bytes());
+            }
+        }
+        let header = out.len();
+        out.extend_from_slice(payload);
+        Self {
+            bytes: Bytes::from(out),
+            header,
+        }
+    }
+
+    pub fn text(text: &str) -> Self {
+        Self::new(TEXT, text.as_bytes())
+    }
+
+    pub fn close(code: u16, reason: &str) -> Self {
+        let mut payload = code.to_be_bytes().to_vec();
+        payload.extend_from_slice(reason.as_bytes());
+        Self::new(CLOSE, &payload)
+    }
+
+    /// The frame as it goes on the wire.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    /// The payload alone (for a text frame, the message), sharing the frame's memory.
+    pub fn payload(&self) -> Bytes {
+        self.bytes.slice(self.header..)
+    }
+}
+
+/// A message from a client.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Incoming {
+    Text(String),
+    Binary,
+    Ping(Vec<u8>),
+    Pong,
+    /// The client is closing, with its code if it gave one.
+    Close(Option<u16>),
+}
+
+/// A client broke the protocol: the connection is closed with this code and reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Violation {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+const fn violation(code: u16, reason: &'static str) -> Violation {
+    Violation { code, reason }
+}
+
+/// Reads a client's frames from the bytes as they arrive, whatever the reads' boundaries.
+#[derive(Debug)]
+pub struct Decoder {
+    max: usize,
+    /// Bytes received and not yet decoded (empty, with no allocation, between messages
+    /// of a well-behaved client that sends each frame in one piece).
+    buffer: Vec<u8>,
+    /// A fragmented message being put together: its opcode and the payload so far.
+    message: Option<(u8, Vec<u8>)>,
+}
+
+impl Decoder {
+    /// `max`: the largest message (and frame payload) accepted.
+    pub fn new(max: usize) -> Self {
+        Self {
+            max,
+            buffer: Vec::new(),
+            message: None,
+        }
+    }
+
+    /// Decodes what `bytes` complete; returns the messages in order. A frame cut between
+    /// reads waits for its rest.
+    pub fn decode(&mut self, bytes: &[u8]) -> Result<Vec<Incoming>, Violation> {
+        let mut buffer = std::mem::take(&mut self.buffer);
+        buffer.extend_from_slice(bytes);
+        let mut out = Vec::new();
+        let mut at = 0;
+        while let Some((message, used)) = self.frame(&buffer[at..])? {
+            at += used;
+            if let Some(message) = message {
+                out.push(message);
+            }
+        }
+        buffer.drain(..at);
+        // Kept only while a frame is cut between reads: an idle connection holds no buffer.
+        if !buffer.is_empty() {
+            self.buffer = buffer;
+        }
+        Ok(out)
+    }
+
+    /// The first whole frame in `b`, if there is one: what it completes, and its length.
+    fn frame(&mut self, b: &[u8]) -> Result<Option<(Option<Incoming>, usize)>, Violation> {
+        if b.len() < 2 {
+            return Ok(None);
+        }
+        if b[0] & 0x70 != 0 {
+            return Err(violation(
+                code::PROTOCOL,
+                "reserved bits set, but no extension was agreed",
+            ));
+        }
+        let fin = b[0] & 0x80 != 0;
+        let opcode = b[0] & 0x0F;
+        if b[1] & 0x80 == 0 {
+            return Err(violation(
+                code::PROTOCOL,
+                "a client's frames must be masked",
+            ));
+        }
+        let (len, mut at) = match b[1] & 0x7F {
+            126 if b.len() >= 4 => (u64::from(u16::from_be_bytes([b[2], b[3]])), 4),
+            127 if b.len() >= 10 => {
+                let mut n = [0; 8];
+                n.copy_from_slice(&b[2..10]);
+                (u64::from_be_bytes(n), 10)
+            }
+            126 | 127 => return Ok(None),
+            n => (u64::from(n), 2),
+        };
+        let len = match usize::try_from(len) {
+            Ok(len) if len <= self.max => len,
+            _ => return Err(violation(code::TOO_BIG, "message too big")),
+        };
+        if b.len() < at + 4 + len {
+            return Ok(None);
+        }
+        let mask = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+        at += 4;
+        let payload: Vec<u8> = b[at..at + len]
+            .iter()
+            .zip(mask.iter().cycle())
+            .map(|(byte, m)| byte ^ m)
+            .collect();
+        let used = at + len;
+        let message = match opcode {
+            CLOSE | PING | PONG if !fin || len > 125 => {
+                return Err(violation(
+                    code::PROTOCOL,
+                    "a control frame must be whole and at most 125 bytes",
+                ));
+            }
+            CLOSE => Some(close(&payload)?),
+            PING => Some(Incoming::Ping(payload)),
+            PONG => Some(Incoming::Pong),
+            TEXT | BINARY if self.message.is_some() => {
+                return Err(violation(
+                    code::PROTOCOL,
+                    "a message began before the last one ended",
+                ));
+            }
+            TEXT | BINARY if fin => Some(whole(opcode, payload)?),
+            TEXT | BINARY => {
+                self.message = Some((opcode, payload));
+                None
+            }
+            CONTINUATION => {
+                let Some((_, so_far)) = self.message.as_mut() else {
+                    return Err(violation(
+                        code::PROTOCOL,
+                        "a continuation frame with no message begun",
+                    ));
+                };
+                if so_far.len() + payload.len() > self.max {
+                    return Err(violation(code::TOO_BIG, "message too big"));
+                }
+                so_far.extend_from_slice(&payload);
+                match self.message.take() {
+                    Some((opcode, payload)) if fin => Some(whole(opcode, payload)?),
+                    unfinished => {
+                        self.message = unfinished;
+                        None
+                    }
+                }
+            }
+            _ => return Err(violation(code::PROTOCOL, "unknown opcode")),
+        };
+        Ok(Some((message, used)))
+    }
+}
+
+fn whole(opcode: u8, payload: Vec<u8>) -> Result<Incoming, Violation> {
+    if opcode == BINARY {
+        return Ok(Incoming::Binary);
+    }
+    String::from_utf8(payload)
+        .map(Incoming::Text)
+        .map_err(|_| violation(code::INVALID_DATA, "a text message that is not UTF-8"))
+}
+
+fn close(payload: &[u8]) -> Result<Incoming, Violation> {
+    match payload {
+        [] => Ok(Incoming::Close(None)),
+        [a, b, reason @ ..] if std::str::from_utf8(reason).is_ok() => {
+            Ok(Incoming::Close(Some(u16::from_be_bytes([*a, *b]))))
+        }
+        [_, _, ..] => Err(violation(
+            code::INVALID_DATA,
+            "a close reason that is not UTF-8",
+        )),
+        [_] => Err(violation(code::PROTOCOL, "a close frame of one byte")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A client frame as a browser would send it.
+    fn masked(first: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
+        let mut out = vec![first];
+        match payload.len() {
+            n @ 0..=125 => out.push(0x80 | n as u8),
+            n @ 126..=0xFFFF => {
+                out.push(0x80 | 126);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                out.push(0x80 | 127);
+                out.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        out.extend_from_slice(&mask);
+        out.extend(payload.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
+        out
+    }
+
+    #[test]
+    fn the_accept_key_of_the_rfc_example() {
+        assert_eq!(
+            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+
+    #[test]
+    fn server_frames_use_the_shortest_length() {
+        let small = Framed::text("hi");
+        assert_eq!(&small.bytes()[..], b"\x81\x02hi");
+        assert_eq!(&small.payload()[..], b"hi");
+        let medium = Framed::text(&"x".repeat(2048));
+        assert_eq!(&medium.bytes()[..4], &[0x81, 126, 0x08, 0x00]);
+        assert_eq!(medium.payload().len(), 2048);
+        let large = Framed::text(&"x".repeat(70_000));
+        assert_eq!(&large.bytes()[..2], &[0x81, 127]);
+        assert_eq!(&large.bytes()[2..10], &70_000u64.to_be_bytes());
+        assert_eq!(
+            &Framed::close(code::AWAY, "bye").bytes()[..],
+            b"\x88\x05\x03\xe9bye"
+        );
+    }
+
+    #[test]
+    fn control_frames_between_fragments_and_errors() {
+        let mut d = Decoder::new(4096);
+        let mut input = masked(0x01, b"{\"type\":", [1, 2, 3, 4]);
+        input.extend(masked(0x89, b"p", [9, 9, 9, 9]));
+        input.extend(masked(0x80, b"\"ping\"}", [5, 6, 7, 8]));
+        input.extend(masked(0x8A, b"", [0, 0, 0, 0]));
+        input.extend(masked(0x88, &[0x03, 0xE8], [1, 1, 1, 1]));
+        assert_eq!(
+            d.decode(&input).unwrap(),
+            vec![
+                Incoming::Ping(b"p".to_vec()),
+                Incoming::Text(r#"{"type":"ping"}"#.into()),
+                Incoming::Pong,
+                Incoming::Close(Some(1000)),
+            ]
+        );
+        let unmasked = b"\x81\x02hi";
+        assert_eq!(
+            Decoder::new(4096).decode(unmasked).unwrap_err().code,
+            code::PROTOCOL
+        );
+        let big = masked(0x81, &[b'x'; 5000], [1, 2, 3, 4]);
+        assert_eq!(
+            Decoder::new(4096).decode(&big[..20]).unwrap_err().code,
+            code::TOO_BIG,
+            "refused from its header, before the payload arrives"
+        );
+        let bad = masked(0x81, &[0xFF, 0xFE], [1, 2, 3, 4]);
+        assert_eq!(
+            Decoder::new(4096).decode(&bad).unwrap_err().code,
+            code::INVALID_DATA
+        );
+        let compressed = masked(0xC1, b"x", [1, 2, 3, 4]);
+        assert_eq!(
+            Decoder::new(4096).decode(&compressed).unwrap_err().code,
+            code::PROTOCOL
+        );
+        let mut d = Decoder::new(4096);
+        let mut pieces = masked(0x01, &[b'x'; 3000], [1, 2, 3, 4]);
+        pieces.extend(masked(0x80, &[b'x'; 3000], [1, 2, 3, 4]));
+        assert_eq!(
+            d.decode(&pieces).unwrap_err().code,
+            code::TOO_BIG,
+            "fragments that add up to more than the most"
+        );
+    }
+
+    proptest! {
+        /// However the bytes are cut into reads, the same messages come out, in order.
+        #[test]
+        fn any_split_of_the_input_decodes_the_same(
+            texts in prop::collection::vec("\\PC{0,300}", 1..6),
+            cuts in prop::collection::vec(1usize..200, 0..20),
+            mask in any::<[u8; 4]>(),
+        ) {
+            let mut input = Vec::new();
+            for t in &texts {
+                input.extend(masked(0x81, t.as_bytes(), mask));
+            }
+            let mut d = Decoder::new(4096);
+            let mut got = Vec::new();
+            let mut rest = &input[..];
+            for cut in cuts {
+                let (now, later) = rest.split_at(cut.min(rest.len()));
+                got.extend(d.decode(now).unwrap());
+                rest = later;
+            }
+            got.extend(d.decode(rest).unwrap());
+            let want: Vec<Incoming> = texts.into_iter().map(Incoming::Text).collect();
+            prop_assert_eq!(got, want);
+            prop_assert!(d.buffer.is_empty());
+        }
+    }
+}
