@@ -562,6 +562,17 @@ async fn the_websocket_protocol_is_kept_and_enforced() {
         .expect("the last frame is a close frame");
     assert_eq!(&rest[close_at + 2..close_at + 4], &1002u16.to_be_bytes());
 
+    // Another version: 426, and the version spoken.
+    let mut raw = TcpStream::connect(&address).await.unwrap();
+    let other = handshake("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n")
+        .replace("Version: 13", "Version: 8");
+    raw.write_all(other.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 1024];
+    let n = raw.read(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]).to_lowercase();
+    assert!(answer.starts_with("http/1.1 426"), "{answer}");
+    assert!(answer.contains("sec-websocket-version: 13"), "{answer}");
+
     // A handshake without its key is refused before any upgrade.
     let mut raw = TcpStream::connect(&address).await.unwrap();
     raw.write_all(handshake("").as_bytes()).await.unwrap();

@@ -6,12 +6,12 @@
 
 use bytes::Bytes;
 
-pub const TEXT: u8 = 0x1;
-pub const CLOSE: u8 = 0x8;
 pub const PING: u8 = 0x9;
 pub const PONG: u8 = 0xA;
 const CONTINUATION: u8 = 0x0;
+const TEXT: u8 = 0x1;
 const BINARY: u8 = 0x2;
+const CLOSE: u8 = 0x8;
 
 /// Close codes used here (RFC 6455 §7.4.1).
 pub mod code {
@@ -31,6 +31,14 @@ pub fn accept_key(key: &[u8]) -> String {
     sha1.update(key);
     sha1.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
     base64::engine::general_purpose::STANDARD.encode(sha1.finalize())
+}
+
+/// Whether a `Sec-WebSocket-Key` is what RFC 6455 §4.1 asks for: 16 bytes in base64.
+pub fn is_key(key: &[u8]) -> bool {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(key)
+        .is_ok_and(|k| k.len() == 16)
 }
 
 /// One whole, unmasked server frame, ready to be written to any client.
@@ -131,21 +139,23 @@ impl Decoder {
     /// Decodes what `bytes` complete; returns the messages in order. A frame cut between
     /// reads waits for its rest.
     pub fn decode(&mut self, bytes: &[u8]) -> Result<Vec<Incoming>, Violation> {
-        let mut buffer = std::mem::take(&mut self.buffer);
-        buffer.extend_from_slice(bytes);
+        // Decoded from the read itself, unless a frame was cut at the end of the last one.
+        let joined = (!self.buffer.is_empty()).then(|| {
+            let mut joined = std::mem::take(&mut self.buffer);
+            joined.extend_from_slice(bytes);
+            joined
+        });
+        let input = joined.as_deref().unwrap_or(bytes);
         let mut out = Vec::new();
         let mut at = 0;
-        while let Some((message, used)) = self.frame(&buffer[at..])? {
+        while let Some((message, used)) = self.frame(&input[at..])? {
             at += used;
             if let Some(message) = message {
                 out.push(message);
             }
         }
-        buffer.drain(..at);
         // Kept only while a frame is cut between reads: an idle connection holds no buffer.
-        if !buffer.is_empty() {
-            self.buffer = buffer;
-        }
+        self.buffer = input[at..].to_vec();
         Ok(out)
     }
 
@@ -178,6 +188,15 @@ impl Decoder {
             126 | 127 => return Ok(None),
             n => (u64::from(n), 2),
         };
+        if opcode & 0x8 != 0 && len > 125 {
+            return Err(violation(
+                code::PROTOCOL,
+                "a control frame of more than 125 bytes",
+            ));
+        }
+        if len >> 63 != 0 {
+            return Err(violation(code::PROTOCOL, "a length with its top bit set"));
+        }
         let len = match usize::try_from(len) {
             Ok(len) if len <= self.max => len,
             _ => return Err(violation(code::TOO_BIG, "message too big")),
@@ -194,11 +213,8 @@ impl Decoder {
             .collect();
         let used = at + len;
         let message = match opcode {
-            CLOSE | PING | PONG if !fin || len > 125 => {
-                return Err(violation(
-                    code::PROTOCOL,
-                    "a control frame must be whole and at most 125 bytes",
-                ));
+            CLOSE | PING | PONG if !fin => {
+                return Err(violation(code::PROTOCOL, "a fragmented control frame"));
             }
             CLOSE => Some(close(&payload)?),
             PING => Some(Incoming::Ping(payload)),
@@ -249,17 +265,25 @@ fn whole(opcode: u8, payload: Vec<u8>) -> Result<Incoming, Violation> {
 }
 
 fn close(payload: &[u8]) -> Result<Incoming, Violation> {
-    match payload {
-        [] => Ok(Incoming::Close(None)),
-        [a, b, reason @ ..] if std::str::from_utf8(reason).is_ok() => {
-            Ok(Incoming::Close(Some(u16::from_be_bytes([*a, *b]))))
-        }
-        [_, _, ..] => Err(violation(
+    let (sent, reason) = match payload {
+        [] => return Ok(Incoming::Close(None)),
+        [_] => return Err(violation(code::PROTOCOL, "a close frame of one byte")),
+        [a, b, reason @ ..] => (u16::from_be_bytes([*a, *b]), reason),
+    };
+    // The codes an endpoint may send (RFC 6455 §7.4): 1004–1006 and 1015 are reserved.
+    if !matches!(sent, 1000..=1003 | 1007..=1014 | 3000..=4999) {
+        return Err(violation(
+            code::PROTOCOL,
+            "a close code that may not be sent",
+        ));
+    }
+    if std::str::from_utf8(reason).is_err() {
+        return Err(violation(
             code::INVALID_DATA,
             "a close reason that is not UTF-8",
-        )),
-        [_] => Err(violation(code::PROTOCOL, "a close frame of one byte")),
+        ));
     }
+    Ok(Incoming::Close(Some(sent)))
 }
 
 #[cfg(test)]
@@ -343,6 +367,16 @@ mod tests {
         assert_eq!(
             Decoder::new(4096).decode(&bad).unwrap_err().code,
             code::INVALID_DATA
+        );
+        let long_ping = masked(0x89, &[b'p'; 126], [1, 2, 3, 4]);
+        assert_eq!(
+            Decoder::new(4096).decode(&long_ping).unwrap_err().code,
+            code::PROTOCOL
+        );
+        let reserved_close = masked(0x88, &1005u16.to_be_bytes(), [1, 2, 3, 4]);
+        assert_eq!(
+            Decoder::new(4096).decode(&reserved_close).unwrap_err().code,
+            code::PROTOCOL
         );
         let compressed = masked(0xC1, b"x", [1, 2, 3, 4]);
         assert_eq!(

@@ -139,20 +139,21 @@ impl Hub {
         Some(seq)
     }
 
-    /// Writes the update `seq` to every client that can take it now and wakes the tasks of
-    /// the others (see `outlet`).
-    pub async fn deliver(&self, seq: u64) {
-        let update = {
+    /// Writes the updates after `delivered`, in order, to every client that can take them
+    /// now, and wakes the tasks of the others (see `outlet`); returns the newest seq
+    /// delivered. When the updates after `delivered` are no longer all held (or at the
+    /// first delivery), only the newest is written, and the clients behind catch up.
+    pub async fn deliver_after(&self, delivered: u64) -> u64 {
+        let updates = self.since(delivered).unwrap_or_else(|| {
             let state = self.read();
-            state
-                .recent
-                .iter()
-                .find(|(s, _)| *s == seq)
-                .map(|(_, u)| u.bytes().clone())
-        };
-        if let Some(update) = update {
-            self.outlets.deliver(seq, &update).await;
+            state.recent.back().cloned().into_iter().collect()
+        });
+        let mut newest = delivered;
+        for (seq, update) in updates {
+            self.outlets.deliver(seq, update.bytes()).await;
+            newest = seq;
         }
+        newest
     }
 
     /// The newest drawing of a chart.
@@ -315,5 +316,39 @@ mod tests {
             hub.since(newest + 1).is_none(),
             "from another server's life"
         );
+    }
+
+    /// Two updates published during one delivery both go out, in order, to a client that
+    /// is up to date, without waking its task.
+    #[tokio::test]
+    async fn every_update_is_delivered_in_order() {
+        use tokio::io::AsyncReadExt;
+        let hub = Hub::default();
+        let first = hub.publish(frame(&[("ring", "1")]), false).unwrap();
+        let (server, mut client) = tokio::io::duplex(1 << 16);
+        let outlet = super::super::outlet::Outlet::new(server, first);
+        hub.outlets.add(outlet.clone());
+        assert_eq!(hub.deliver_after(0).await, first, "the first delivery");
+        hub.publish(frame(&[("ring", "2")]), false).unwrap();
+        hub.publish(frame(&[("ring", "3")]), false).unwrap();
+        assert_eq!(hub.deliver_after(first).await, first + 2);
+        assert_eq!(outlet.last(), first + 2);
+        let mut got = Vec::new();
+        for want in [first + 1, first + 2] {
+            let mut head = [0u8; 2];
+            client.read_exact(&mut head).await.unwrap();
+            let mut payload = vec![0; usize::from(head[1])];
+            client.read_exact(&mut payload).await.unwrap();
+            let update: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+            assert_eq!(update["seq"], want);
+            got.push(update["panels"]["ring"].clone());
+        }
+        assert_eq!(got, [2, 3]);
+        let woken = tokio::time::timeout(
+            std::time::Duration::from_millis(50),
+            outlet.behind.notified(),
+        )
+        .await;
+        assert!(woken.is_err(), "the client's task was not needed");
     }
 }

@@ -84,18 +84,19 @@ pub async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
     }
 }
 
-/// Writes each new update to the clients, one update at a time: one published while the
-/// last is still being written is delivered next, and a client that missed one catches up
-/// by itself (see `outlet`).
+/// Writes each new update to the clients as it is published, every one in order (an
+/// update published while the last is still being written goes out right after it), so a
+/// client that is up to date never needs its own task to catch up (see `outlet`).
 pub async fn deliver(shared: Arc<Shared>, shutdown: CancellationToken) {
-    let mut newest = shared.hub.subscribe();
+    let mut published = shared.hub.subscribe();
+    let mut delivered = 0;
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
-            changed = newest.changed() => if changed.is_err() { return },
+            changed = published.changed() => if changed.is_err() { return },
         }
-        let seq = *newest.borrow_and_update();
-        shared.hub.deliver(seq).await;
+        published.borrow_and_update();
+        delivered = shared.hub.deliver_after(delivered).await;
     }
 }
 

@@ -36,13 +36,32 @@ const SHARDS: usize = 8;
 /// What a frame written by the client's task is, for the order rules above.
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
-    /// Hello, pong, ping, close: written whenever the task sends it.
+    /// Hello, pong, ping: written whenever the task sends it.
     Control,
     /// The full state as of this seq: written only if newer than what the client has.
     Snapshot(u64),
     /// The update of this seq: written only if it is the client's next.
     Update(u64),
+    /// The close frame: nothing is written after it (RFC 6455 §5.5.1).
+    Close,
 }
+
+impl Kind {
+    /// Whether the frame still goes out to a client whose last seq is `last`; if so, the
+    /// client's last seq once it is written.
+    fn after(self, last: u64) -> Option<u64> {
+        match self {
+            _ if last == CLOSED => None,
+            Kind::Control => Some(last),
+            Kind::Snapshot(seq) => (seq > last).then_some(seq),
+            Kind::Update(seq) => (seq == last + 1).then_some(seq),
+            Kind::Close => Some(CLOSED),
+        }
+    }
+}
+
+/// The last seq of a client that was sent the close frame: above every update's.
+const CLOSED: u64 = u64::MAX;
 
 /// Why a write by the task did not go through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,47 +90,54 @@ struct Inner {
 }
 
 impl Inner {
-    /// Writes `bytes` from `at` as far as the socket takes them now; the rest becomes
-    /// `pending` (and `cx` is woken when the socket can take more).
-    fn write(
-        &mut self,
-        cx: &mut Context<'_>,
-        bytes: &Bytes,
-        mut at: usize,
-    ) -> Poll<io::Result<()>> {
+    /// Writes `bytes` as far as the socket takes them now; the rest becomes `pending` (and
+    /// `cx` is woken when the socket can take more). A failed socket is dropped, so the
+    /// client's task finds it gone.
+    fn write(&mut self, cx: &mut Context<'_>, bytes: &Bytes) -> Poll<io::Result<()>> {
         let Some(io) = self.io.as_mut() else {
             return Poll::Ready(Err(io::ErrorKind::NotConnected.into()));
         };
-        while at < bytes.len() {
+        let mut at = 0;
+        let failed = loop {
+            if at == bytes.len() {
+                // A no-op on TCP; a layer that buffers (TLS) would hold the frame without it.
+                match io.as_mut().poll_flush(cx) {
+                    Poll::Ready(Err(e)) => break e,
+                    _ => return Poll::Ready(Ok(())),
+                }
+            }
             match io.as_mut().poll_write(cx, &bytes[at..]) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(0)) => break io::ErrorKind::WriteZero.into(),
                 Poll::Ready(Ok(n)) => at += n,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Err(e)) => break e,
                 Poll::Pending => {
                     self.pending = Some(bytes.slice(at..));
                     return Poll::Pending;
                 }
             }
-        }
-        Poll::Ready(Ok(()))
+        };
+        self.io = None;
+        self.pending = None;
+        Poll::Ready(Err(failed))
     }
 
     /// Finishes the pending frame, if any.
     fn drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.pending.take() {
-            Some(rest) => self.write(cx, &rest, 0),
+            Some(rest) => self.write(cx, &rest),
             None => Poll::Ready(Ok(())),
         }
     }
 }
 
 impl Outlet {
-    pub fn new(io: impl Duplex + 'static) -> Arc<Self> {
+    /// `last`: the seq the client already has (it resumes with `since`), else 0.
+    pub fn new(io: impl Duplex + 'static, last: u64) -> Arc<Self> {
         Arc::new(Self {
             inner: parking_lot::Mutex::new(Inner {
                 io: Some(Box::pin(io)),
                 pending: None,
-                last: 0,
+                last,
             }),
             closed: AtomicBool::new(false),
             behind: Notify::new(),
@@ -121,11 +147,6 @@ impl Outlet {
     /// The seq of the last snapshot or update this client has.
     pub fn last(&self) -> u64 {
         self.inner.lock().last
-    }
-
-    /// For a client that says it already has `seq` (it resumes with `since`).
-    pub fn has(&self, seq: u64) {
-        self.inner.lock().last = seq;
     }
 
     pub fn is_closed(&self) -> bool {
@@ -140,11 +161,15 @@ impl Outlet {
         inner.pending = None;
     }
 
-    pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        match self.inner.lock().io.as_mut() {
-            Some(io) => io.as_mut().poll_read(cx, buf),
+    /// Reads what the client sent (0: it closed the connection).
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut buf = ReadBuf::new(buf);
+        std::future::poll_fn(|cx| match self.inner.lock().io.as_mut() {
+            Some(io) => io.as_mut().poll_read(cx, &mut buf),
             None => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
-        }
+        })
+        .await?;
+        Ok(buf.filled().len())
     }
 
     /// The delivery's write of update `seq` (see the module's rules). `cx` has a waker
@@ -154,13 +179,14 @@ impl Outlet {
         if inner.io.is_none() || inner.last >= seq {
             return;
         }
-        if inner.pending.is_some() || inner.last + 1 != seq {
+        let next = Kind::Update(seq).after(inner.last);
+        let Some(last) = next.filter(|_| inner.pending.is_none()) else {
             drop(inner);
             self.behind.notify_one();
             return;
-        }
-        inner.last = seq;
-        if !matches!(inner.write(cx, frame, 0), Poll::Ready(Ok(()))) {
+        };
+        inner.last = last;
+        if !matches!(inner.write(cx, frame), Poll::Ready(Ok(()))) {
             // Part of it is pending, or the socket failed: the task finishes it or finds
             // the failure.
             drop(inner);
@@ -169,26 +195,19 @@ impl Outlet {
     }
 
     /// Writes a frame from the client's task: after whatever is pending, and only if the
-    /// order rules still want it. Fails when the client takes nothing for `max_lag`.
+    /// order rules still want it. Fails when the frame is not written within `max_lag`.
     pub async fn send(&self, kind: Kind, frame: &Bytes, max_lag: Duration) -> Result<(), Failed> {
         let mut begun = false;
         let sending = std::future::poll_fn(|cx| {
             let mut inner = self.inner.lock();
             if !begun {
                 std::task::ready!(inner.drain(cx))?;
-                let due = match kind {
-                    Kind::Control => true,
-                    Kind::Snapshot(seq) => seq > inner.last,
-                    Kind::Update(seq) => seq == inner.last + 1,
-                };
-                if !due {
+                let Some(last) = kind.after(inner.last) else {
                     return Poll::Ready(Ok(()));
-                }
-                if let Kind::Snapshot(seq) | Kind::Update(seq) = kind {
-                    inner.last = seq;
-                }
+                };
+                inner.last = last;
                 begun = true;
-                inner.write(cx, frame, 0)
+                inner.write(cx, frame)
             } else {
                 inner.drain(cx)
             }
@@ -203,6 +222,24 @@ impl Outlet {
             std::future::poll_fn(|cx| self.inner.lock().drain(cx)),
         )
         .await
+    }
+
+    /// After the close frame: ends the sending side and reads what the client still sends
+    /// until it closes too (at most `limit`). Closing a socket with unread bytes makes the
+    /// kernel reset the connection, and the client would lose the close frame's code.
+    pub async fn linger(&self, limit: Duration) {
+        let lingering = async {
+            let shut = std::future::poll_fn(|cx| match self.inner.lock().io.as_mut() {
+                Some(io) => io.as_mut().poll_shutdown(cx),
+                None => Poll::Ready(Ok(())),
+            });
+            if shut.await.is_err() {
+                return;
+            }
+            let mut sink = [0u8; 512];
+            while matches!(self.read(&mut sink).await, Ok(n) if n > 0) {}
+        };
+        let _ = tokio::time::timeout(limit, lingering).await;
     }
 }
 
@@ -318,8 +355,7 @@ mod tests {
     async fn delivery_writes_only_the_next_update_and_wakes_the_rest() {
         let outlets = Outlets::default();
         let (server, mut client) = tokio::io::duplex(1 << 16);
-        let outlet = Outlet::new(server);
-        outlet.has(10);
+        let outlet = Outlet::new(server, 10);
         outlets.add(outlet.clone());
         outlets.deliver(11, &frame("eleven")).await;
         assert_eq!(outlet.last(), 11);
@@ -348,8 +384,25 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(read_texts(&mut client, 2).await, ["twelve", "snap"]);
-        outlet.close();
+        // Nothing follows the close frame, from the delivery or the task.
+        outlet
+            .send(
+                Kind::Close,
+                &crate::live::frames::Framed::close(1001, "").bytes().clone(),
+                LAG,
+            )
+            .await
+            .unwrap();
         outlets.deliver(14, &frame("fourteen")).await;
+        outlet
+            .send(Kind::Snapshot(14), &frame("late"), LAG)
+            .await
+            .unwrap();
+        outlet.close();
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(rest, b"\x88\x02\x03\xe9", "the close frame, then the end");
+        outlets.deliver(15, &frame("fifteen")).await;
         assert_eq!(outlets.len(), 0, "a closed outlet is dropped");
     }
 
@@ -359,8 +412,7 @@ mod tests {
     async fn a_frame_taken_in_part_is_finished_first() {
         let outlets = Outlets::default();
         let (server, mut client) = tokio::io::duplex(100);
-        let outlet = Outlet::new(server);
-        outlet.has(1);
+        let outlet = Outlet::new(server, 1);
         outlets.add(outlet.clone());
         let long = "u".repeat(300);
         outlets.deliver(2, &frame(&long)).await;
@@ -377,7 +429,7 @@ mod tests {
         assert_eq!(reader.await.unwrap(), [long, "three".to_owned()]);
 
         let (server, _client) = tokio::io::duplex(100);
-        let stuck = Outlet::new(server);
+        let stuck = Outlet::new(server, 0);
         let sent = stuck
             .send(
                 Kind::Control,

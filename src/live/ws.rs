@@ -18,7 +18,6 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::io::ReadBuf;
 
 use super::frames::{self, Decoder, Framed, Incoming, Violation, code};
 use super::hub::Hub;
@@ -122,7 +121,18 @@ pub async fn upgrade(
     }
     let accept = match handshake(&request) {
         Ok(accept) => accept,
-        Err(message) => return refuse(StatusCode::BAD_REQUEST, message.into()),
+        Err(Refused::Bad(message)) => return refuse(StatusCode::BAD_REQUEST, message.into()),
+        Err(Refused::Version) => {
+            let mut response = refuse(
+                StatusCode::UPGRADE_REQUIRED,
+                "only websocket version 13 is spoken (Sec-WebSocket-Version: 13)".into(),
+            );
+            response.headers_mut().insert(
+                header::SEC_WEBSOCKET_VERSION,
+                axum::http::HeaderValue::from_static("13"),
+            );
+            return response;
+        }
     };
     let Some(on_upgrade) = request.extensions_mut().remove::<OnUpgrade>() else {
         return refuse(
@@ -130,7 +140,8 @@ pub async fn upgrade(
             "this connection cannot be upgraded to a websocket".into(),
         );
     };
-    tokio::spawn(async move {
+    let tracker = shared.ws_tasks.clone();
+    tracker.spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => client(shared, TokioIo::new(upgraded), screen, q.since).await,
             Err(e) => tracing::debug!(error = %e, "a websocket upgrade did not complete"),
@@ -146,7 +157,7 @@ pub async fn upgrade(
 }
 
 /// Checks an HTTP/1.1 websocket handshake (RFC 6455 §4.2.1); returns the accept key.
-fn handshake(request: &Request) -> Result<String, &'static str> {
+fn handshake(request: &Request) -> Result<String, Refused> {
     let headers = request.headers();
     let has = |name: header::HeaderName, token: &str| {
         headers.get_all(name).iter().any(|v| {
@@ -156,20 +167,29 @@ fn handshake(request: &Request) -> Result<String, &'static str> {
         })
     };
     if request.version() != axum::http::Version::HTTP_11 {
-        return Err("websockets are served over HTTP/1.1 only");
+        return Err(Refused::Bad("websockets are served over HTTP/1.1 only"));
     }
     if !has(header::CONNECTION, "upgrade") || !has(header::UPGRADE, "websocket") {
-        return Err(
+        return Err(Refused::Bad(
             "not a websocket handshake: Connection: Upgrade and Upgrade: websocket are needed",
-        );
+        ));
     }
     if !has(header::SEC_WEBSOCKET_VERSION, "13") {
-        return Err("only websocket version 13 is spoken (Sec-WebSocket-Version: 13)");
+        return Err(Refused::Version);
     }
     let key = headers
         .get(header::SEC_WEBSOCKET_KEY)
-        .ok_or("the handshake has no Sec-WebSocket-Key")?;
+        .ok_or(Refused::Bad("the handshake has no Sec-WebSocket-Key"))?;
+    if !frames::is_key(key.as_bytes()) {
+        return Err(Refused::Bad("Sec-WebSocket-Key is not 16 bytes in base64"));
+    }
     Ok(frames::accept_key(key.as_bytes()))
+}
+
+enum Refused {
+    Bad(&'static str),
+    /// RFC 6455 §4.2.2: answered with 426 and the version spoken.
+    Version,
 }
 
 fn refuse(status: StatusCode, message: String) -> Response {
@@ -191,13 +211,18 @@ async fn client(
     screen: Option<Screen>,
     since: Option<u64>,
 ) {
-    let _tracked = shared.ws_tasks.token();
-    let outlet = Outlet::new(io);
+    // A client that resumes gets only what came after its `since`, if that is still held.
+    let has = since.filter(|s| shared.hub.since(*s).is_some());
+    let outlet = Outlet::new(io, has.unwrap_or(0));
     shared.metrics.ws_clients(1);
-    let outcome = serve(&shared, &outlet, screen.as_ref(), since).await;
+    let _leaving = Leaving {
+        shared: &shared,
+        outlet: &outlet,
+    };
+    let outcome = serve(&shared, &outlet, screen.as_ref()).await;
     let close = match outcome {
         Ok(()) | Err(Ended::Gone) => None,
-        Err(Ended::Closed) => Some((code::NORMAL, "")),
+        Err(Ended::Closed(code)) => Some((code.unwrap_or(code::NORMAL), "")),
         Err(Ended::Stopping) => Some((code::AWAY, "duban is stopping")),
         Err(Ended::Silent) => Some((code::POLICY, "no heartbeat")),
         Err(Ended::Lagging) => Some((code::POLICY, "too slow to keep up")),
@@ -205,12 +230,32 @@ async fn client(
     };
     if let Some((code, reason)) = close {
         let frame = Framed::close(code, reason);
-        let _ = outlet
-            .send(Kind::Control, frame.bytes(), Duration::from_secs(1))
-            .await;
+        if outlet
+            .send(Kind::Close, frame.bytes(), LINGER)
+            .await
+            .is_ok()
+        {
+            outlet.linger(LINGER).await;
+        }
     }
-    outlet.close();
-    shared.metrics.ws_clients(-1);
+}
+
+/// How long a closing connection waits for its close frame to go out and for the client's
+/// own close.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// Closes the socket and counts the client out when its task ends, panics included (the
+/// socket lives in the outlet, which the delivery also holds).
+struct Leaving<'a> {
+    shared: &'a Shared,
+    outlet: &'a Outlet,
+}
+
+impl Drop for Leaving<'_> {
+    fn drop(&mut self) {
+        self.outlet.close();
+        self.shared.metrics.ws_clients(-1);
+    }
 }
 
 /// The client's task: a `hello`, its first state, then only what concerns it alone (the
@@ -219,19 +264,12 @@ async fn serve(
     shared: &Shared,
     outlet: &Arc<Outlet>,
     screen: Option<&Screen>,
-    since: Option<u64>,
 ) -> Result<(), Ended> {
     let live = shared.config.live;
     let hub = &shared.hub;
     outlet
         .send(Kind::Control, hello(shared, screen).bytes(), live.max_lag)
         .await?;
-    // A client that resumes gets only what came after its `since`, if that is still held.
-    if let Some(s) = since
-        && hub.since(s).is_some()
-    {
-        outlet.has(s);
-    }
     // Joined before the catch-up, so an update published in between is not missed.
     hub.outlets.add(outlet.clone());
     catch_up(hub, outlet, live.max_lag).await?;
@@ -252,11 +290,7 @@ async fn serve(
                 outlet.flush(live.max_lag).await?;
                 catch_up(hub, outlet, live.max_lag).await?;
             }
-            read = std::future::poll_fn(|cx| {
-                let mut buf = ReadBuf::new(&mut chunk);
-                std::task::ready!(outlet.poll_read(cx, &mut buf))?;
-                std::task::Poll::Ready(Ok::<_, std::io::Error>(buf.filled().len()))
-            }) => {
+            read = outlet.read(&mut chunk) => {
                 heard = Instant::now();
                 let n = match read {
                     Ok(0) | Err(_) => return Err(Ended::Gone),
@@ -264,7 +298,7 @@ async fn serve(
                 };
                 for message in decoder.decode(&chunk[..n]).map_err(Ended::Broke)? {
                     match message {
-                        Incoming::Close(_) => return Err(Ended::Closed),
+                        Incoming::Close(code) => return Err(Ended::Closed(code)),
                         Incoming::Pong => unanswered = None,
                         Incoming::Ping(payload) => {
                             let pong = Framed::new(frames::PONG, &payload);
@@ -328,8 +362,8 @@ async fn catch_up(hub: &Hub, outlet: &Outlet, max_lag: Duration) -> Result<(), E
 
 enum Ended {
     Gone,
-    /// The client closed the connection.
-    Closed,
+    /// The client closed the connection, with this code if it gave one.
+    Closed(Option<u16>),
     Stopping,
     Silent,
     Lagging,
