@@ -1,7 +1,8 @@
 //! The big-screen in a real headless Chromium against the daemon on loopback, fed a
 //! simulated city: at 1920×1080, 3840×2160 and 1280×720 the page fills with data, shows every
 //! panel's title, nothing overflows, and screenshots land in `target/screens/`; a stale feed
-//! raises 数据源异常, and stopping the daemon raises 连接中断，正在重连.
+//! raises 数据源异常, stopping the daemon raises 连接中断，正在重连, and starting it again
+//! brings the page back by itself.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -64,7 +65,7 @@ const OVERFLOW: &str = r#"(() => {
 })()"#;
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected() {
+async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected_then_back() {
     let Some(browser) = Browser::launch().await else {
         return;
     };
@@ -91,6 +92,12 @@ async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected() {
         page.wait_for(
             "Number(document.body.dataset.seq) > 0 && document.querySelector('[data-panel=ring] svg') !== null",
             Duration::from_secs(15),
+        )
+        .await;
+        // Every panel has its data, the projects included (drawn from the first load too).
+        page.wait_for(
+            "!document.querySelector('[data-panel=projects]').innerText.includes('暂无在办项目')",
+            Duration::from_secs(5),
         )
         .await;
         // Let the fonts settle and the list start scrolling.
@@ -169,6 +176,8 @@ async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected() {
     .await;
 
     // The daemon stops: the connection banner shows, and the page keeps trying.
+    let addr = app.running.addr;
+    let before = page.eval("Number(document.body.dataset.seq)").await;
     app.stop().await;
     page.wait_for(
         "!document.getElementById('banner-connection').hidden && document.getElementById('banner-connection').innerText.includes('连接中断')",
@@ -177,6 +186,25 @@ async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected() {
     .await;
     page.screenshot(&out.join("overview-disconnected.png"))
         .await;
+
+    // It comes back on the same address and store: the page reconnects by itself, its
+    // `since` from the last run is answered with a fresh snapshot, and the banner goes.
+    let mut config = live_config(dir.path(), &url, "");
+    config.listen = addr;
+    let app = spawn_app(config, Clock::System).await;
+    page.wait_for(
+        &format!(
+            "document.getElementById('banner-connection').hidden && Number(document.body.dataset.seq) > {before}"
+        ),
+        Duration::from_secs(40),
+    )
+    .await;
+    let ring = page
+        .eval("document.querySelector('[data-panel=ring]').innerText")
+        .await;
+    assert!(ring.as_str().unwrap().contains("在办"), "{ring}");
+    page.screenshot(&out.join("overview-reconnected.png")).await;
+    app.stop().await;
 }
 
 /// The text of `selector`, or "" if absent.

@@ -216,9 +216,13 @@ impl Painter {
                 "open items cannot be graded today (a holiday year not loaded); they are left out of the screens' figures"
             );
         }
+        // An empty panel is recounted at the next change: the first load after starting
+        // on an empty store would otherwise leave it empty for PROJECTS_EVERY.
         figures.projects = match &self.projects {
             Some((day, seen, at, rows))
-                if *day == today && (*seen == generation || at.elapsed() < PROJECTS_EVERY) =>
+                if *day == today
+                    && (*seen == generation
+                        || (at.elapsed() < PROJECTS_EVERY && !rows.is_empty())) =>
             {
                 rows.clone()
             }
