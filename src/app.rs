@@ -27,16 +27,22 @@ pub struct Running {
     tasks: JoinSet<()>,
 }
 
-/// Starts the daemon: migrates the store, rebuilds the board, binds the listener, spawns the
+/// Starts the daemon: binds the listener, migrates the store, rebuilds the board, spawns the
 /// grader, one poller per enabled feed, and the HTTP server.
 pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::Result<Running> {
+    // Bound first: a second duban started by mistake on the same config stops here, before
+    // it touches the store the first one is writing.
+    let listen = config.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen} ([server] listen in the config)"))?;
+    let addr = listener.local_addr()?;
     let store = Store::open(&config.database_url).await.with_context(|| {
         format!(
             "opening the store {}",
             crate::store::redact(&config.database_url)
         )
     })?;
-    let listen = config.listen;
     let shutdown = CancellationToken::new();
     let shared = Arc::new(Shared {
         stopping: shutdown.clone(),
@@ -74,11 +80,10 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
             "records quarantined for a missing holiday year are now graded"
         );
     }
+    for spec in shared.config.feeds.iter().filter(|f| f.enabled) {
+        shared.count_ungraded(&spec.name).await;
+    }
 
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("listening on {listen} ([server] listen in the config)"))?;
-    let addr = listener.local_addr()?;
     let mut tasks = JoinSet::new();
     tasks.spawn(grader::run(shared.clone(), shutdown.clone()));
     tasks.spawn(live::run(shared.clone(), shutdown.clone()));

@@ -31,6 +31,11 @@ pub struct FeedHealth {
     pub last_error: Option<String>,
     pub consecutive_failures: u32,
     pub stale: bool,
+    /// Valid records in the quarantine that cannot be graded yet (a year whose holidays
+    /// are not loaded): they are missing from every count until the year is added.
+    pub ungraded: u64,
+    /// Why, for one of them (it names the year and the file to add).
+    pub ungraded_reason: Option<String>,
 }
 
 pub struct Shared {
@@ -132,6 +137,35 @@ impl Shared {
     /// Tries again the records quarantined because a date fell in a year not loaded: after
     /// an operator adds that year's holiday file and restarts, they come back. Returns how
     /// many were stored.
+    /// Counts `feed`'s records that wait for a holiday year (`FeedHealth::ungraded`), for
+    /// the screens' banner and `/healthz`; the screens are recounted when it changed.
+    pub async fn count_ungraded(&self, feed: &str) {
+        let (n, reason) = match self.store.ungraded_count(feed).await {
+            Ok(counted) => counted,
+            Err(e) => {
+                tracing::warn!(feed, error = %e, "cannot count the records waiting for a holiday year");
+                return;
+            }
+        };
+        let mut feeds = self.feeds.lock().unwrap_or_else(|e| e.into_inner());
+        let health = feeds.entry(feed.to_owned()).or_default();
+        if health.ungraded == n {
+            return;
+        }
+        if n > 0 {
+            tracing::error!(
+                feed,
+                records = n,
+                reason = reason.as_deref().unwrap_or(""),
+                "records cannot be graded and are left out of every count until their year's holidays are loaded"
+            );
+        }
+        health.ungraded = n;
+        health.ungraded_reason = reason;
+        drop(feeds);
+        self.live.notify_one();
+    }
+
     pub async fn replay_ungraded(&self) -> Result<u64, StoreError> {
         let mut by_feed: BTreeMap<String, Vec<Item>> = BTreeMap::new();
         for (feed, raw) in self.store.ungraded().await? {

@@ -502,6 +502,21 @@ async fn settle(shared: &Shared, spec: &FeedSpec, run: &FeedRun) {
         run.unchanged,
         run.quarantined,
     );
+    let (flipped, waiting) = update_health(shared, spec, run);
+    // A feed turning stale or recovering is shown on the screens.
+    if flipped {
+        shared.live.notify_one();
+    }
+    // Only a run that quarantined something, or that may have released what waited, can
+    // change the count.
+    if run.quarantined > 0 || waiting {
+        shared.count_ungraded(&spec.name).await;
+    }
+}
+
+/// The feed's health after a run; returns whether it turned stale or recovered, and
+/// whether records of it wait for a holiday year.
+fn update_health(shared: &Shared, spec: &FeedSpec, run: &FeedRun) -> (bool, bool) {
     let mut feeds = shared.feeds.lock().unwrap_or_else(|e| e.into_inner());
     let health = feeds.entry(spec.name.clone()).or_default();
     let was_stale = health.stale;
@@ -523,11 +538,7 @@ async fn settle(shared: &Shared, spec: &FeedSpec, run: &FeedRun) {
         tracing::warn!(feed = %spec.name, error = run.error.as_deref().unwrap_or(""), "feed run failed");
     }
     let flipped = health.stale != was_stale;
-    drop(feeds);
-    // A feed turning stale or recovering is shown on the screens.
-    if flipped {
-        shared.live.notify_one();
-    }
+    (flipped, health.ungraded > 0)
 }
 
 /// When a feed is due next, for display.

@@ -257,6 +257,13 @@ pub async fn healthz(State(shared): AppState) -> Response {
                 health.last_error.as_deref().unwrap_or("")
             ));
         }
+        if health.ungraded > 0 {
+            reasons.push(format!(
+                "feed {name}: {} records cannot be graded and are left out of every count ({})",
+                health.ungraded,
+                health.ungraded_reason.as_deref().unwrap_or("")
+            ));
+        }
     }
     let status = if reasons.is_empty() { "ok" } else { "degraded" };
     Json(json!({ "status": status, "reasons": reasons, "items": shared.board().len() }))

@@ -332,7 +332,7 @@ fn feeds_json(shared: &Shared) -> String {
             let h = health.get(&f.name).cloned().unwrap_or_default();
             // A healthy feed's entry does not change with each poll, so polls that bring
             // nothing new publish nothing; a stale one says since when and why.
-            if h.stale {
+            let mut entry = if h.stale {
                 json!({
                     "name": f.name,
                     "stale": true,
@@ -341,7 +341,11 @@ fn feeds_json(shared: &Shared) -> String {
                 })
             } else {
                 json!({ "name": f.name, "stale": false })
+            };
+            if h.ungraded > 0 {
+                entry["ungraded"] = json!(h.ungraded);
             }
+            entry
         })
         .collect();
     serde_json::Value::Array(feeds).to_string()

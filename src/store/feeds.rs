@@ -152,6 +152,20 @@ impl Store {
             .map_err(Into::into)
     }
 
+    /// How many valid records of `feed` wait in the quarantine to be graded (a year whose
+    /// holidays are not loaded), and the reason of one of them.
+    pub async fn ungraded_count(&self, feed: &str) -> Result<(u64, Option<String>), StoreError> {
+        let row = query(&self.sql(
+            "SELECT COUNT(*) AS n, MIN(reason) AS reason FROM quarantine \
+             WHERE feed = $1 AND field = '' AND item_id IS NOT NULL",
+        ))
+        .bind(feed)
+        .fetch_one(&self.pool)
+        .await?;
+        let n: i64 = row.try_get("n")?;
+        Ok((u64::try_from(n).unwrap_or(0), row.try_get("reason")?))
+    }
+
     pub async fn quarantine_page(
         &self,
         feed: Option<&str>,

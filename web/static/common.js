@@ -152,6 +152,14 @@
    * shows the browser's local time.
    */
   var clock = { skew: 0, offset: null };
+  /** Takes the server's zone from any of its times until hello brings the clock itself, so
+   *  the clock never shows the browser's own zone (a screen whose websocket is blocked
+   *  still gets the snapshot over HTTP). */
+  function adoptZone(serverTime) {
+    if (clock.offset !== null) return;
+    var off = offsetOf(serverTime);
+    if (off !== null) clock.offset = off;
+  }
   function syncClock(serverTime) {
     var t = Date.parse(serverTime || '');
     if (!isFinite(t)) return;
@@ -253,23 +261,35 @@
   }
 
   /** Shows the stale-feed banner for a message's `feeds` (always complete). */
+  /** The data banner: stale feeds (the first two named, with the count, and since when
+   *  the oldest last succeeded), and records that wait for a holiday year and so are in
+   *  no count. Hidden when all is well. */
   function showFeeds(banner, feeds) {
     if (!banner) return;
-    var names = [];
-    (feeds || []).forEach(function (f) { if (f && f.stale) names.push(f.name); });
-    var text = banner.querySelector('.banner-text') || banner;
+    var names = [], since = null, ungraded = 0;
+    (feeds || []).forEach(function (f) {
+      if (!f) return;
+      if (f.stale) {
+        names.push(f.name);
+        if (f.last_success && (since === null || Date.parse(f.last_success) < Date.parse(since))) since = f.last_success;
+      }
+      ungraded += Number(f.ungraded) || 0;
+    });
+    var said = [];
     if (names.length) {
-      setText(text, '数据源异常：' + names.join('、'));
-      banner.hidden = false;
-    } else {
-      banner.hidden = true;
+      var named = names.length <= 2 ? names.join('、') : names.slice(0, 2).join('、') + ' 等 ' + names.length + ' 个';
+      said.push('数据源异常：' + named + (since ? '（最近成功 ' + dataTimeText(since) + '）' : '（尚未成功）'));
     }
+    if (ungraded) said.push(ungraded + ' 件办件的节假日安排未加载，无法计算期限，未计入统计');
+    var text = banner.querySelector('.banner-text') || banner;
+    if (said.length) setText(text, said.join('；'));
+    banner.hidden = !said.length;
   }
 
   window.Duban = {
     token: token, params: params, GRADE: GRADE, STAGES: STAGES, STATUS: STATUS,
     el: el, setText: setText, int: int, rate: rate, withToken: withToken, api: api,
-    parts: parts, zparts: zparts, dateTime: dateTime, dateOf: dateOf, hms: hms, syncClock: syncClock, clockText: clockText,
+    parts: parts, zparts: zparts, dateTime: dateTime, dateOf: dateOf, hms: hms, syncClock: syncClock, adoptZone: adoptZone, clockText: clockText,
     todayIso: todayIso, dataTimeText: dataTimeText, stageName: stageName,
     gradeFull: gradeFull, statusWord: statusWord, pauseWord: pauseWord,
     categoryWord: categoryWord, causeWord: causeWord, remainingText: remainingText,

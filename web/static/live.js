@@ -73,7 +73,10 @@
       qs.set('token', token);
       fetch('/live/snapshot?' + qs, { cache: 'no-store' })
         .then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (s) { pending = s && s.type === 'snapshot' && typeof s.seq === 'number' ? s : null; })
+        .then(function (s) {
+          pending = s && s.type === 'snapshot' && typeof s.seq === 'number' ? s : null;
+          if (pending && window.Duban) window.Duban.adoptZone(pending.data_time);
+        })
         .catch(function () { pending = null; })
         .then(openSocket);
     }
