@@ -22,11 +22,21 @@ fn values(c: &Counts) -> [u64; 3] {
     [c.blue, c.yellow, c.red]
 }
 
+/// A department's name without the city's "市" in front (every department has it), unless
+/// the 市 begins a word of the name (市政公用服务单位, 市场监督管理局).
+fn short_name(name: &str) -> &str {
+    const WORDS: [&str; 5] = ["市政", "市场", "市民", "市容", "市级"];
+    match name.strip_prefix('市') {
+        Some(rest) if rest.starts_with('市') || !WORDS.iter().any(|w| name.starts_with(w)) => rest,
+        _ => name,
+    }
+}
+
 pub fn departments(rows: &[DepartmentRow]) -> Result<String, ChartError> {
     let mut shown: Vec<(String, Counts)> = rows
         .iter()
         .take(DEPARTMENT_ROWS)
-        .map(|r| (cut(r.name.trim_start_matches('市'), 6), r.counts))
+        .map(|r| (cut(short_name(&r.name), 6), r.counts))
         .collect();
     if rows.len() > DEPARTMENT_ROWS {
         let mut rest = Counts::default();

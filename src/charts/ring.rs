@@ -76,7 +76,8 @@ pub fn draw(counts: &Counts, overdue: u64) -> Result<String, ChartError> {
             };
             text(
                 area,
-                format!("{value}  {share:.0}%"),
+                // One decimal, as the cards beside the ring show it.
+                format!("{value}  {share:.1}%"),
                 (x + 20, y + 19),
                 &bold(15.0, c, HPos::Left, VPos::Center),
             )?;

@@ -29,9 +29,9 @@ fn the_ring_writes_each_grade_with_its_count_and_share() {
         "蓝 超前",
         "黄 正常",
         "红 超期",
-        "60  60%",
-        "30  30%",
-        "10  10%",
+        "60  60.0%",
+        "30  30.0%",
+        "10  10.0%",
         "100",
         "7",
     ] {
@@ -40,6 +40,30 @@ fn the_ring_writes_each_grade_with_its_count_and_share() {
     // One arc per grade present, in its colour.
     for c in ["#4AA3F0", "#F5D033", "#E8483F"] {
         assert!(svg.contains(c), "{c}");
+    }
+}
+
+#[test]
+fn department_labels_drop_the_citys_prefix_but_not_a_word() {
+    let rows: Vec<DepartmentRow> = [
+        "市气象局",
+        "市政公用服务单位",
+        "市市场监督管理局",
+        "市场监督管理局",
+    ]
+    .iter()
+    .map(|name| DepartmentRow {
+        id: (*name).into(),
+        name: (*name).into(),
+        counts: counts(1, 1, 1),
+    })
+    .collect();
+    let svg = bars::departments(&rows).unwrap();
+    for label in ["气象局", "市政公用服…", "市场监督管…"] {
+        assert!(has_text(&svg, label), "{label} missing");
+    }
+    for wrong in ["政公用服务…", "场监督管理局"] {
+        assert!(!has_text(&svg, wrong), "{wrong}");
     }
 }
 
