@@ -277,8 +277,9 @@
     });
     var said = [];
     if (names.length) {
-      var named = names.length <= 2 ? names.join('、') : names.slice(0, 2).join('、') + ' 等 ' + names.length + ' 个';
-      said.push('数据源异常：' + named + (since ? '（最近成功 ' + dataTimeText(since) + '）' : '（尚未成功）'));
+      // Most important first: a narrow banner cuts the end.
+      var named = names.length === 1 ? names[0] : names.length + ' 个：' + names[0] + ' 等';
+      said.push('数据源异常 ' + named + (since ? '（最近成功 ' + dataTimeText(since) + '）' : '（尚未成功）'));
     }
     if (ungraded) said.push(ungraded + ' 件办件的节假日安排未加载，无法计算期限，未计入统计');
     var text = banner.querySelector('.banner-text') || banner;
