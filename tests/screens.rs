@@ -305,6 +305,14 @@ async fn the_dashboard_item_and_phone_pages_stay_live() {
         .eval("document.querySelectorAll('#history tbody tr').length")
         .await;
     assert!(history.as_u64().unwrap() >= 1, "{history}");
+    // Back goes to the list it came from, with its filter.
+    let back = page
+        .eval("document.getElementById('back').getAttribute('href')")
+        .await;
+    assert!(
+        back.as_str().unwrap().starts_with("/?") && back.as_str().unwrap().contains("grade=red"),
+        "{back}"
+    );
     page.screenshot(&out.join("item.png")).await;
 
     // The department's phone page: its open items, nothing wider than the phone.

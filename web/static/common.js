@@ -287,6 +287,16 @@
     banner.hidden = !said.length;
   }
 
+  /** The list an item page goes back to: the dashboard with its filters, or a department's
+   *  phone page. Kept per browser tab (no referrer is sent: the token is in the URL). */
+  var LIST_KEY = 'duban.list';
+  function rememberList() {
+    try { sessionStorage.setItem(LIST_KEY, location.pathname + location.search); } catch (e) { /* storage off */ }
+  }
+  function rememberedList() {
+    try { return sessionStorage.getItem(LIST_KEY); } catch (e) { return null; }
+  }
+
   window.Duban = {
     token: token, params: params, GRADE: GRADE, STAGES: STAGES, STATUS: STATUS,
     el: el, setText: setText, int: int, rate: rate, withToken: withToken, api: api,
@@ -295,6 +305,6 @@
     gradeFull: gradeFull, statusWord: statusWord, pauseWord: pauseWord,
     categoryWord: categoryWord, causeWord: causeWord, remainingText: remainingText,
     gradeChip: gradeChip, throttle: throttle, showUnauthorized: showUnauthorized,
-    showFeeds: showFeeds, pad: pad
+    showFeeds: showFeeds, pad: pad, rememberList: rememberList, rememberedList: rememberedList
   };
 })();

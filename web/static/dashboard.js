@@ -50,8 +50,10 @@
     if (state.status !== 'open') qs.set('status', state.status);   // "" = every status
     if (state.offset) qs.set('offset', String(state.offset));
     history.replaceState(null, '', location.pathname + '?' + qs.toString());
+    D.rememberList();
   }
   toForm();
+  D.rememberList();
 
   /* ---------- the list ---------- */
   var inflight = null;

@@ -14,7 +14,10 @@
   var message = document.getElementById('message');
   function $(id) { return document.getElementById(id); }
 
-  $('back').href = D.withToken('/');
+  // Back to the list the item was opened from in this tab, filters and all.
+  var list = D.rememberedList();
+  $('back').href = list || D.withToken('/');
+  if (list && list.indexOf('/m/dept/') === 0) $('back').textContent = '← 返回部门办件';
 
   var inflight = null;
   var stopped = false;

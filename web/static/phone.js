@@ -6,6 +6,7 @@
   'use strict';
 
   var D = window.Duban;
+  D.rememberList();
   var el = D.el;
   var setText = D.setText;
   var STEP = 50;
