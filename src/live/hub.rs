@@ -195,12 +195,16 @@ impl Hub {
         (state.seq, text)
     }
 
+    /// Whether every update after `seq` up to the newest is still held (`since` would
+    /// answer), without copying them.
+    pub fn holds_after(&self, seq: u64) -> bool {
+        self.read().holds_after(seq)
+    }
+
     /// The updates after `seq` up to the newest, if all of them are still held.
     pub fn since(&self, seq: u64) -> Option<Vec<(u64, Framed)>> {
         let state = self.read();
-        let first_held = state.recent.front().map_or(state.seq + 1, |(s, _)| *s);
-        // Not from this run (before its first update, or ahead of it), or too old.
-        if state.first.is_none_or(|first| seq < first) || seq > state.seq || seq + 1 < first_held {
+        if !state.holds_after(seq) {
             return None;
         }
         Some(
@@ -211,6 +215,14 @@ impl Hub {
                 .cloned()
                 .collect(),
         )
+    }
+}
+
+impl State {
+    fn holds_after(&self, seq: u64) -> bool {
+        let first_held = self.recent.front().map_or(self.seq + 1, |(s, _)| *s);
+        // Not from this run (before its first update, or ahead of it), or too old.
+        !(self.first.is_none_or(|first| seq < first) || seq > self.seq || seq + 1 < first_held)
     }
 }
 

@@ -366,23 +366,16 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(1), outlet.behind.notified())
             .await
             .expect("the task is woken to catch up");
-        // The task's catch-up: 12 is due, 12 again is not, a snapshot of 13 is.
-        outlet
-            .send(Kind::Update(12), &frame("twelve"), LAG)
-            .await
-            .unwrap();
-        outlet
-            .send(Kind::Update(12), &frame("twelve again"), LAG)
-            .await
-            .unwrap();
-        outlet
-            .send(Kind::Snapshot(12), &frame("old"), LAG)
-            .await
-            .unwrap();
-        outlet
-            .send(Kind::Snapshot(13), &frame("snap"), LAG)
-            .await
-            .unwrap();
+        // The task's catch-up: 12 is due, 12 again is not, a snapshot of 12 is not, one of
+        // 13 is.
+        for (kind, text) in [
+            (Kind::Update(12), "twelve"),
+            (Kind::Update(12), "twelve again"),
+            (Kind::Snapshot(12), "old"),
+            (Kind::Snapshot(13), "snap"),
+        ] {
+            outlet.send(kind, &frame(text), LAG).await.unwrap();
+        }
         assert_eq!(read_texts(&mut client, 2).await, ["twelve", "snap"]);
         // Nothing follows the close frame, from the delivery or the task.
         outlet

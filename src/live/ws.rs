@@ -8,6 +8,7 @@
 //! stopped reading while the kernel's buffers still accept its frames).
 //! Buffers are kept small, because a city has hundreds of idle screens and browsers.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -212,21 +213,21 @@ async fn client(
     since: Option<u64>,
 ) {
     // A client that resumes gets only what came after its `since`, if that is still held.
-    let has = since.filter(|s| shared.hub.since(*s).is_some());
+    let has = since.filter(|s| shared.hub.holds_after(*s));
     let outlet = Outlet::new(io, has.unwrap_or(0));
     shared.metrics.ws_clients(1);
     let _leaving = Leaving {
         shared: &shared,
         outlet: &outlet,
     };
-    let outcome = serve(&shared, &outlet, screen.as_ref()).await;
-    let close = match outcome {
-        Ok(()) | Err(Ended::Gone) => None,
-        Err(Ended::Closed(code)) => Some((code.unwrap_or(code::NORMAL), "")),
-        Err(Ended::Stopping) => Some((code::AWAY, "duban is stopping")),
-        Err(Ended::Silent) => Some((code::POLICY, "no heartbeat")),
-        Err(Ended::Lagging) => Some((code::POLICY, "too slow to keep up")),
-        Err(Ended::Broke(v)) => Some((v.code, v.reason)),
+    let Err(ended) = serve(&shared, &outlet, screen.as_ref()).await;
+    let close = match ended {
+        Ended::Gone => None,
+        Ended::Closed(code) => Some((code.unwrap_or(code::NORMAL), "")),
+        Ended::Stopping => Some((code::AWAY, "duban is stopping")),
+        Ended::Silent => Some((code::POLICY, "no heartbeat")),
+        Ended::Lagging => Some((code::POLICY, "too slow to keep up")),
+        Ended::Broke(v) => Some((v.code, v.reason)),
     };
     if let Some((code, reason)) = close {
         let frame = Framed::close(code, reason);
@@ -259,12 +260,12 @@ impl Drop for Leaving<'_> {
 }
 
 /// The client's task: a `hello`, its first state, then only what concerns it alone (the
-/// updates are written by the hub's delivery, see `outlet`).
+/// updates are written by the hub's delivery, see `outlet`), until the connection ends.
 async fn serve(
     shared: &Shared,
     outlet: &Arc<Outlet>,
     screen: Option<&Screen>,
-) -> Result<(), Ended> {
+) -> Result<Infallible, Ended> {
     let live = shared.config.live;
     let hub = &shared.hub;
     outlet

@@ -54,6 +54,11 @@ pub struct LastRun {
     pub error: Option<String>,
 }
 
+/// The quarantined records that were valid but could not be graded (a date in a year whose
+/// holidays are not loaded), as a condition on `quarantine`: malformed records name the
+/// field at fault, and these keep their item id to be tried again.
+const UNGRADED: &str = "field = '' AND item_id IS NOT NULL";
+
 impl Store {
     pub async fn record_run(&self, run: &FeedRun) -> Result<(), StoreError> {
         let sql = self.sql(
@@ -141,9 +146,9 @@ impl Store {
     /// Quarantined records that were valid but could not be graded (a date in a year whose
     /// holidays were not loaded): their canonical form is kept, to be tried again.
     pub async fn ungraded(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT feed, raw FROM quarantine WHERE field = '' AND item_id IS NOT NULL ORDER BY id",
-        )
+        let rows = query(&self.sql(&format!(
+            "SELECT feed, raw FROM quarantine WHERE {UNGRADED} ORDER BY id"
+        )))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -155,10 +160,10 @@ impl Store {
     /// How many valid records of `feed` wait in the quarantine to be graded (a year whose
     /// holidays are not loaded), and the reason of one of them.
     pub async fn ungraded_count(&self, feed: &str) -> Result<(u64, Option<String>), StoreError> {
-        let row = query(&self.sql(
+        let row = query(&self.sql(&format!(
             "SELECT COUNT(*) AS n, MIN(reason) AS reason FROM quarantine \
-             WHERE feed = $1 AND field = '' AND item_id IS NOT NULL",
-        ))
+             WHERE feed = $1 AND {UNGRADED}"
+        )))
         .bind(feed)
         .fetch_one(&self.pool)
         .await?;
