@@ -21,6 +21,27 @@ use duban::config::Config;
 use duban::config::toml_file::TomlFile;
 use serde_json::{Value, json};
 
+/// The suite's "now": Wednesday 25 November 2026, 10:00 in Shanghai. Every test takes its
+/// instant from here (or from its own fixed instant), never from the machine's clock, so the
+/// suite means the same on any day it runs; the dates in the tests are relative to it.
+pub const NOW: &str = "2026-11-25T10:00:00+08:00";
+
+/// An RFC 3339 time as UTC.
+pub fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+}
+
+/// A clock that stands at `NOW` until the test moves it.
+pub fn fixed_clock() -> (Arc<duban::clock::ManualClock>, Clock) {
+    clock_at(NOW)
+}
+
+/// A clock that stands at `instant` until the test moves it.
+pub fn clock_at(instant: &str) -> (Arc<duban::clock::ManualClock>, Clock) {
+    let manual = duban::clock::ManualClock::new(at(instant));
+    (manual.clone(), Clock::Manual(manual))
+}
+
 pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -246,7 +267,6 @@ pub async fn grade_changes_at_the_right_midnight(database_url: &str, dir: &Path)
         {"kind": "correction", "from": "2026-11-03T10:00:00+08:00", "to": "2026-11-04T10:00:00+08:00"}
     ]);
     feed.set(vec![record("M-1", "2026-11-02T09:30:00+08:00", 5), paused]);
-    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
     let clock = ManualClock::new(at("2026-11-04T23:59:58+08:00"));
     let feeds = format!(
         "[[feeds]]\nname = \"main\"\nkind = \"http_json\"\nschedule = \"* * * * * *\"\nurl = \"{url}\"\nrecords_path = \"items\"\n"
