@@ -149,9 +149,12 @@ fn serve_duban() {
     let config = Config::from_file(&TomlFile::from_text(&path, text)).unwrap();
     let calendar = config.load_calendar().unwrap();
     runtime.block_on(async move {
-        let running = duban::app::start(config, calendar, duban::clock::Clock::System)
-            .await
-            .unwrap();
+        // The board is filled and graded as of the data's time, whatever the machine's date.
+        let data_time = chrono::DateTime::parse_from_rfc3339(DATA_TIME)
+            .unwrap()
+            .to_utc();
+        let clock = duban::clock::Clock::Manual(duban::clock::ManualClock::new(data_time));
+        let running = duban::app::start(config, calendar, clock).await.unwrap();
         while !running.shared.hub.is_ready() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -211,7 +214,7 @@ fn serve_duban() {
     std::process::exit(0);
 }
 
-/// Puts `items` items of the simulated city (seed 7, like the demo), graded as of now, on
+/// Puts `items` items of the simulated city (seed 7, like the demo), graded as of the clock, on
 /// the board, so the panels (and the snapshot every client gets) are a real board's.
 fn fill_board(shared: &duban::ingest::Shared, items: u64) {
     use duban::board::record_hash;

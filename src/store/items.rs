@@ -858,22 +858,86 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::NaiveDate;
 
-    #[test]
-    fn the_grading_range_names_the_grading_columns() {
-        let names: Vec<&str> = ITEM_COLUMNS[GRADING].iter().map(|c| c.name).collect();
+    fn grading(grade: Grade, day: u32, allowed: u32, used: u32, paused: bool) -> Grading {
+        Grading {
+            grade,
+            deadline_date: NaiveDate::from_ymd_opt(2026, 11, day).unwrap_or_default(),
+            allowed,
+            used,
+            remaining: i64::from(allowed) - i64::from(used),
+            overdue: used > allowed,
+            paused,
+            next_change_on: None,
+        }
+    }
+
+    /// A re-grade writes the grading's cells (in `grading_cells`' order) into the columns of
+    /// `GRADING`: read back from a real store, every field is the new grading's, and the
+    /// record's columns beside the range are untouched. Each field of the new grading differs
+    /// from the old one, so a range or an order out of step shows as a wrong value.
+    #[tokio::test]
+    async fn a_regrade_writes_each_grading_field_into_its_own_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("duban.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let record = r#"{"item_id": "G-1", "project_code": "P-1", "project_name": "某项目",
+            "project_category": "general_social", "matter": "建设工程规划许可证核发",
+            "department": "市自然资源和规划局", "stage": 2, "status": "pending",
+            "accepted_at": "2026-11-02T09:30:00+08:00", "limit_days": 10, "legal_days": 20,
+            "extension_days": 0, "pauses": [], "finished_at": null,
+            "updated_at": "2026-11-02T09:30:00+08:00"}"#;
+        let item = crate::item::parse_record(record).unwrap();
+        let now = DateTime::parse_from_rfc3339("2026-11-04T10:00:00+08:00")
+            .unwrap()
+            .to_utc();
+        let before = grading(Grade::Blue, 16, 10, 2, false);
+        let row = store.item_row(&item, "main", 77, &before, Some(now));
+        let write = ItemWrite {
+            item: &item,
+            row: &row,
+            grade: before.grade,
+            previous: None,
+        };
+        store
+            .write_items(&[write], "main", "feed:main", now)
+            .await
+            .unwrap();
+
+        let after = grading(Grade::Red, 13, 11, 12, true);
+        let next = now + chrono::Duration::days(3);
+        let update = GradeUpdate {
+            item_id: "G-1",
+            grading: &after,
+            next_change: Some(next),
+            changes: &[],
+        };
+        store.regrade_items(&[update], now).await.unwrap();
+        let (stored, _, _) = store.item("G-1").await.unwrap().unwrap();
         assert_eq!(
-            names,
-            [
-                "grade",
-                "deadline_date",
-                "allowed",
-                "used",
-                "remaining",
-                "overdue",
-                "paused",
-                "next_change"
-            ]
+            (
+                stored.grade.as_str(),
+                stored.deadline_date.as_str(),
+                stored.allowed,
+                stored.used,
+                stored.remaining,
+                stored.overdue,
+                stored.paused,
+            ),
+            ("red", "2026-11-13", 11, 12, -1, true, true)
         );
+        let stored_next = stored.next_change.as_deref().map(|t| {
+            DateTime::parse_from_rfc3339(t)
+                .map(|t| t.to_utc())
+                .unwrap_or_default()
+        });
+        assert_eq!(stored_next, Some(next));
+        assert_eq!(
+            (stored.feed.as_str(), stored.limit_days, stored.stage),
+            ("main", 10, 2),
+            "the record's columns are the record's"
+        );
+        store.close().await;
     }
 }
