@@ -11,10 +11,8 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::DateTime;
 use common::browser::Browser;
 use common::*;
-use duban::clock::Clock;
 use duban::simulator::population::Population;
 use serde_json::Value;
 
@@ -33,12 +31,11 @@ fn screens_dir() -> PathBuf {
     dir
 }
 
-/// A simulated city's records as of now, in the canonical format.
+/// A simulated city's records as of the suite's `NOW` (the daemon's clock stands there too),
+/// in the canonical format.
 fn city(config: &duban::config::Config, n: u64) -> Vec<Value> {
     let calendar = config.load_calendar().unwrap();
-    let now = DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0)
-        .unwrap()
-        .with_timezone(&config.timezone);
+    let now = at(NOW).with_timezone(&config.timezone);
     let mut population =
         Population::new(&config.matters, &calendar, config.timezone, now, 11).unwrap();
     let mut records = Vec::new();
@@ -73,7 +70,7 @@ async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected_then_b
     let (feed, url) = FeedServer::start().await;
     let config = live_config(dir.path(), &url, "");
     feed.set(city(&config, 600));
-    let app = spawn_app(config, Clock::System).await;
+    let app = spawn_app(config, fixed_clock().1).await;
     eventually(20, "the city stored", || async {
         app.get(&format!("/api/items?token={VIEWER_TOKEN}&limit=1"))
             .await
@@ -191,7 +188,7 @@ async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected_then_b
     // `since` from the last run is answered with a fresh snapshot, and the banner goes.
     let mut config = live_config(dir.path(), &url, "");
     config.listen = addr;
-    let app = spawn_app(config, Clock::System).await;
+    let app = spawn_app(config, fixed_clock().1).await;
     page.wait_for(
         &format!(
             "document.getElementById('banner-connection').hidden && Number(document.body.dataset.seq) > {before}"
@@ -222,7 +219,7 @@ async fn the_dashboard_item_and_phone_pages_stay_live() {
     let config = live_config(dir.path(), &url, "");
     let mut records = city(&config, 400);
     feed.set(records.clone());
-    let app = spawn_app(config, Clock::System).await;
+    let app = spawn_app(config, fixed_clock().1).await;
     let api_total = |query: &'static str| {
         let app = &app;
         async move {
