@@ -97,8 +97,13 @@ async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected_then_b
             Duration::from_secs(5),
         )
         .await;
-        // Let the fonts settle and the list start scrolling.
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        // Shot once the page's fonts are in (a fallback font's wider glyphs would overflow).
+        assert_eq!(
+            page.eval("document.fonts.ready.then(() => document.fonts.status)")
+                .await,
+            "loaded",
+            "fonts at {w}x{h}"
+        );
         page.screenshot(&out.join(format!("overview-{w}x{h}.png")))
             .await;
         for (panel, title) in TITLES {
@@ -133,11 +138,36 @@ async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected_then_b
         let ring = page
             .eval("document.querySelector('[data-panel=ring]').innerText")
             .await;
+        // The page has shown every update up to the server's newest seq (the clock stands
+        // still and the feed is unchanged, so the server stays there): its grade counts
+        // are the board's, as /api/summary gives them.
+        let seq = app
+            .get(&format!("/live/snapshot?token={VIEWER_TOKEN}"))
+            .await
+            .1["seq"]
+            .as_u64()
+            .unwrap();
+        page.wait_for(
+            &format!("Number(document.body.dataset.seq) === {seq}"),
+            Duration::from_secs(10),
+        )
+        .await;
         let api = app
             .get(&format!("/api/summary?token={VIEWER_TOKEN}"))
             .await
             .1;
-        assert!(!ring.as_str().unwrap().is_empty(), "{api}");
+        for grade in ["blue", "yellow", "red"] {
+            let shown = page
+                .eval(&format!(
+                    "document.querySelector('[data-panel=ring] .ring-cell.g-{grade} .count').innerText"
+                ))
+                .await;
+            assert_eq!(
+                shown,
+                api["totals"][grade].to_string(),
+                "{grade} at {w}x{h}: ring {ring}, server {api}"
+            );
+        }
         let problems = page.eval(OVERFLOW).await;
         assert_eq!(problems, Value::Array(vec![]), "at {w}x{h}");
         for banner in ["banner-stale", "banner-connection"] {
@@ -247,7 +277,7 @@ async fn the_dashboard_item_and_phone_pages_stay_live() {
     .await;
     let open = api_total("status=open").await;
     page.wait_for(
-        &format!("{}.includes('{open}')", inner_text("#total")),
+        &format!("{} === '共 {open} 件'", inner_text("#total")),
         Duration::from_secs(5),
     )
     .await;
@@ -264,7 +294,7 @@ async fn the_dashboard_item_and_phone_pages_stay_live() {
     .await;
     let red = api_total("status=open&grade=red").await;
     page.wait_for(
-        &format!("{}.includes('{red}')", inner_text("#total")),
+        &format!("{} === '共 {red} 件'", inner_text("#total")),
         Duration::from_secs(5),
     )
     .await;
@@ -281,7 +311,7 @@ async fn the_dashboard_item_and_phone_pages_stay_live() {
     records.push(late);
     feed.set(records.clone());
     page.wait_for(
-        &format!("{}.includes('{}')", inner_text("#total"), red + 1),
+        &format!("{} === '共 {} 件'", inner_text("#total"), red + 1),
         Duration::from_secs(10),
     )
     .await;
@@ -294,10 +324,11 @@ async fn the_dashboard_item_and_phone_pages_stay_live() {
         Duration::from_secs(10),
     )
     .await;
-    let deadline = page.eval(&inner_text("#deadline")).await;
-    assert!(deadline.as_str().unwrap().contains("10"), "{deadline}");
-    let used = page.eval(&inner_text("#used-allowed")).await;
-    assert!(used.as_str().unwrap().contains('5'), "allowed 5: {used}");
+    // Worked out by hand on the 2026 arrangement: accepted Friday 9 October, counted from
+    // Saturday 10 October (a make-up working day after 国庆) — 10, 12, 13, 14, 15 — so due
+    // 15 October; by Wednesday 25 November 1 + 6 × 5 + 3 = 34 working days used.
+    assert_eq!(page.eval(&inner_text("#deadline")).await, "2026-10-15");
+    assert_eq!(page.eval(&inner_text("#used-allowed")).await, "34 / 5");
     let history = page
         .eval("document.querySelectorAll('#history tbody tr').length")
         .await;
