@@ -1,29 +1,33 @@
 //! The big-screen in a real headless Chromium against the daemon on loopback, fed a
-//! simulated city: at 1920×1080, 3840×2160 and 1280×720 the page fills with data, shows every
-//! panel's title, nothing overflows, and screenshots land in `target/screens/`; a stale feed
-//! raises 数据源异常, stopping the daemon raises 连接中断，正在重连, and starting it again
-//! brings the page back by itself.
+//! simulated city as of the suite's `NOW`: at 1920×1080, 3840×2160 and 1280×720 every figure
+//! it shows is the server's at the seq it shows, nothing overflows, and the screenshots that
+//! land in `target/screens/` are pictures of a page, not blank; a stale feed raises
+//! 数据源异常, stopping the daemon raises 连接中断，正在重连, and starting it again brings
+//! the page back by itself, with the same figures.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::browser::Browser;
+use common::browser::{Browser, Page};
 use common::*;
 use duban::simulator::population::Population;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const TITLES: [(&str, &str); 6] = [
     ("ring", "三色预警总览"),
     ("departments", "各部门办件情况"),
     ("stages", "四个审批阶段"),
     ("trend", "近30天黄红件趋势"),
-    ("projects", "3211"),
+    ("projects", "项目\"3211\"用时"),
     ("red_list", "最新超期件"),
 ];
+
+const GRADES: [&str; 3] = ["blue", "yellow", "red"];
 
 fn screens_dir() -> PathBuf {
     let dir = root().join("target/screens");
@@ -45,6 +49,22 @@ fn city(config: &duban::config::Config, n: u64) -> Vec<Value> {
     records
 }
 
+/// Saves a screenshot of `page` in `target/screens/` and checks that it is a picture of a
+/// page at the window's size: a blank or background-only shot has no edges, or one colour.
+async fn shoot(browser: &Browser, page: &Page, name: &str, (width, height): (u32, u32)) {
+    let png = page.screenshot(&screens_dir().join(name)).await;
+    let picture = browser.picture(&png).await;
+    assert_eq!(
+        (picture.width, picture.height),
+        (width, height),
+        "{name}: {picture:?}"
+    );
+    assert!(
+        picture.colours >= 64 && picture.dominant <= 0.9 && picture.edges >= 0.004,
+        "{name} looks blank: {picture:?}"
+    );
+}
+
 /// JavaScript: what overflows, as a list of descriptions (empty when all fits).
 const OVERFLOW: &str = r#"(() => {
   const problems = [];
@@ -61,6 +81,273 @@ const OVERFLOW: &str = r#"(() => {
   return problems;
 })()"#;
 
+async fn assert_nothing_overflows(page: &Page, when: &str) {
+    assert_eq!(page.eval(OVERFLOW).await, json!([]), "{when}");
+}
+
+/// JavaScript: the figures the big-screen shows, as text, with the seq of the last message
+/// applied. One evaluation, so all of one seq: the page applies a message in one task.
+const SHOWN: &str = r#"(() => {
+  const text = (selector) => document.querySelector(selector)?.innerText ?? null;
+  const rows = (panel) => [...document.querySelectorAll(`[data-panel=${panel}] .gt-rows .gt-row`)]
+    .map((row) => [...row.children].map((cell) => cell.innerText));
+  const headline = {};
+  for (const node of document.querySelectorAll('[data-panel=headline] [data-field]'))
+    headline[node.dataset.field] = node.innerText;
+  const ring = {};
+  for (const grade of ['blue', 'yellow', 'red'])
+    ring[grade] = {
+      count: text(`[data-panel=ring] .ring-cell.g-${grade} .count`),
+      share: text(`[data-panel=ring] .ring-cell.g-${grade} .share`),
+    };
+  return {
+    seq: Number(document.body.dataset.seq),
+    headline,
+    ring,
+    ring_total: text('[data-panel=ring] .panel-extra'),
+    departments: rows('departments'),
+    departments_total: text('[data-panel=departments] .panel-extra'),
+    stages: rows('stages'),
+    trend_today: [
+      text('[data-panel=trend] .legend-item.g-yellow .count'),
+      text('[data-panel=trend] .legend-item.g-red .count'),
+    ],
+    trend_days: text('[data-panel=trend] .panel-extra'),
+    red_list_total: text('[data-panel=red_list] .panel-extra'),
+  };
+})()"#;
+
+/// What the server says at one seq: `/api/summary` (grades of the open items by department
+/// and stage) and the item lists for what the summary does not count.
+struct Server {
+    seq: u64,
+    summary: Value,
+    paused: u64,
+    finished: Vec<Value>,
+}
+
+async fn snapshot_seq(app: &TestApp) -> u64 {
+    app.get(&format!("/live/snapshot?token={VIEWER_TOKEN}"))
+        .await
+        .1["seq"]
+        .as_u64()
+        .unwrap()
+}
+
+async fn total(app: &TestApp, query: &str) -> u64 {
+    app.get(&format!("/api/items?token={VIEWER_TOKEN}&limit=1&{query}"))
+        .await
+        .1["total"]
+        .as_u64()
+        .unwrap()
+}
+
+/// The page's figures and the server's at the same seq: the server's answers are taken
+/// between two snapshots at the seq the page shows, and taken again if an update (the
+/// half-minute keep-alive, say) comes in between.
+async fn at_one_seq(app: &TestApp, page: &Page) -> (Value, Server) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let shown = page.eval(SHOWN).await;
+        let seq = snapshot_seq(app).await;
+        if shown["seq"] == seq {
+            let summary = app
+                .get(&format!("/api/summary?token={VIEWER_TOKEN}"))
+                .await
+                .1;
+            let paused = total(app, "status=paused").await;
+            let finished = app
+                .get(&format!(
+                    "/api/items?token={VIEWER_TOKEN}&limit=1000&status=finished"
+                ))
+                .await
+                .1["items"]
+                .as_array()
+                .unwrap()
+                .clone();
+            if snapshot_seq(app).await == seq {
+                let server = Server {
+                    seq,
+                    summary,
+                    paused,
+                    finished,
+                };
+                return (shown, server);
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the page never stood at the server's seq: it shows {}, the server is at {seq}",
+            shown["seq"]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A count as the pages show it (zh-CN: digits grouped by three with commas).
+fn int(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// `shown` is `prefix`, `percent` rounded to one decimal, `%`. (Either neighbour of an exact
+/// half is accepted: the page rounds the way JavaScript's `toFixed` does.)
+fn assert_percent(shown: &Value, prefix: &str, percent: f64, what: &str) {
+    let text = shown.as_str().unwrap_or_default();
+    let number = text
+        .strip_prefix(prefix)
+        .and_then(|t| t.strip_suffix('%'))
+        .filter(|t| {
+            t.split_once('.')
+                .is_some_and(|(_, tenths)| tenths.len() == 1)
+        })
+        .and_then(|t| t.parse::<f64>().ok());
+    assert!(
+        number.is_some_and(|n| (n - percent).abs() <= 0.05 + 1e-9),
+        "{what}: shown {shown}, expected {prefix}{percent:.3}% to one decimal"
+    );
+}
+
+/// Every figure of the page (see `SHOWN`) against the server's at the same seq.
+fn assert_figures(shown: &Value, server: &Server, when: &str) {
+    let when = format!("{when}, seq {}", server.seq);
+    let summary = &server.summary;
+    let rows = summary["by_department_stage_grade"].as_array().unwrap();
+    let count = |grade: &str| summary["totals"][grade].as_u64().unwrap();
+    let open: u64 = GRADES.iter().map(|g| count(g)).sum();
+    assert!(
+        count("blue") > 0 && count("yellow") > 0 && count("red") > 0,
+        "a city with every grade: {summary}"
+    );
+
+    // The headline: the open items are the summary's; overdue are its red ones (the
+    // policy here makes an item red exactly when it is past its deadline).
+    let headline = &shown["headline"];
+    let finished_on = |day: &str| {
+        server
+            .finished
+            .iter()
+            .filter(|item| {
+                let finished =
+                    chrono::DateTime::parse_from_rfc3339(item["finished_at"].as_str().unwrap())
+                        .unwrap()
+                        .with_timezone(&chrono_tz::Asia::Shanghai);
+                finished.format("%Y-%m-%d").to_string().starts_with(day)
+            })
+            .collect::<Vec<_>>()
+    };
+    let this_month = finished_on("2026-11");
+    let on_time = this_month
+        .iter()
+        .filter(|item| item["overdue"] == false)
+        .count();
+    assert!(!this_month.is_empty(), "{when}: items finished in November");
+    let expected = json!({
+        "pending": int(open),
+        "overdue": int(count("red")),
+        "paused": int(server.paused),
+        "finished_today": int(finished_on("2026-11-25").len() as u64),
+        "finished_this_month": int(this_month.len() as u64),
+        // (to one decimal: below)
+        "on_time_rate": headline["on_time_rate"],
+    });
+    assert_eq!(headline, &expected, "headline at {when}");
+    assert_percent(
+        &headline["on_time_rate"],
+        "",
+        on_time as f64 * 100.0 / this_month.len() as f64,
+        &format!("on-time rate at {when}"),
+    );
+
+    // The ring's three cards: count and share of each grade.
+    for grade in GRADES {
+        let card = &shown["ring"][grade];
+        assert_eq!(card["count"], int(count(grade)), "{grade} card at {when}");
+        assert_percent(
+            &card["share"],
+            "占 ",
+            count(grade) as f64 * 100.0 / open as f64,
+            &format!("{grade} share at {when}"),
+        );
+    }
+    assert_eq!(
+        shown["ring_total"],
+        format!("合计 {} 件 · 超期 {} 件", int(open), int(count("red"))),
+        "{when}"
+    );
+
+    // Departments, worst first (red, then yellow, then name), each with its three counts
+    // (red, yellow, blue, as the table's columns go).
+    let mut departments: BTreeMap<&str, [u64; 3]> = BTreeMap::new();
+    let mut stages = [[0u64; 3]; 4];
+    for row in rows {
+        let column = match row["grade"].as_str().unwrap() {
+            "red" => 0,
+            "yellow" => 1,
+            _ => 2,
+        };
+        let n = row["count"].as_u64().unwrap();
+        departments
+            .entry(row["department"].as_str().unwrap())
+            .or_default()[column] += n;
+        stages[row["stage"].as_u64().unwrap() as usize - 1][column] += n;
+    }
+    let mut worst_first: Vec<(&str, [u64; 3])> = departments.into_iter().collect();
+    worst_first.sort_by(|(a, x), (b, y)| (y[0], y[1], a).cmp(&(x[0], x[1], b)));
+    let department_rows: Vec<Value> = worst_first
+        .iter()
+        .map(|(name, [red, yellow, blue])| json!([name, int(*red), int(*yellow), int(*blue)]))
+        .collect();
+    assert_eq!(
+        shown["departments"],
+        json!(department_rows),
+        "department rows at {when}"
+    );
+    let with_red = worst_first.iter().filter(|(_, [red, ..])| *red > 0).count();
+    assert_eq!(
+        shown["departments_total"],
+        format!("共 {} 个部门 · 有超期件 {with_red} 个", worst_first.len()),
+        "{when}"
+    );
+
+    let names = ["立项用地规划许可", "工程建设许可", "施工许可", "竣工验收"];
+    let stage_rows: Vec<Value> = stages
+        .iter()
+        .zip(names)
+        .enumerate()
+        .map(|(i, ([red, yellow, blue], name))| {
+            json!([
+                (i + 1).to_string(),
+                name,
+                int(*red),
+                int(*yellow),
+                int(*blue)
+            ])
+        })
+        .collect();
+    assert_eq!(shown["stages"], json!(stage_rows), "stage rows at {when}");
+
+    // The trend's last point is today's open yellow and red items; its 30 days end on NOW.
+    assert_eq!(
+        shown["trend_today"],
+        json!([int(count("yellow")), int(count("red"))]),
+        "{when}"
+    );
+    assert_eq!(shown["trend_days"], "10-27 至 11-25", "{when}");
+    assert_eq!(
+        shown["red_list_total"],
+        format!("最新 {} 件", count("red").min(30)),
+        "{when}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected_then_back() {
     let Some(browser) = Browser::launch().await else {
@@ -69,19 +356,21 @@ async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected_then_b
     let dir = temp_dir();
     let (feed, url) = FeedServer::start().await;
     let config = live_config(dir.path(), &url, "");
-    feed.set(city(&config, 600));
+    let records = city(&config, 600);
+    feed.set(records.clone());
     let app = spawn_app(config, fixed_clock().1).await;
-    eventually(20, "the city stored", || async {
-        app.get(&format!("/api/items?token={VIEWER_TOKEN}&limit=1"))
+    // The clock stands still and the feed does not change, so once the screens have
+    // counted the whole city the figures stay as they are.
+    eventually(20, "the whole city stored and counted", || async {
+        let pending = app
+            .get(&format!("/live/snapshot?token={VIEWER_TOKEN}"))
             .await
-            .1["total"]
-            .as_u64()
-            .unwrap_or(0)
-            > 500
+            .1["panels"]["headline"]["pending"]
+            .clone();
+        total(&app, "").await == records.len() as u64 && pending == total(&app, "status=open").await
     })
     .await;
     let screen = format!("{}/screen/overview?token={SCREEN_TOKEN}", app.base);
-    let out = screens_dir();
 
     for (w, h) in [(1920, 1080), (3840, 2160), (1280, 720)] {
         let page = browser.new_page(w, h).await;
@@ -97,79 +386,39 @@ async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected_then_b
             Duration::from_secs(5),
         )
         .await;
-        // Shot once the page's fonts are in (a fallback font's wider glyphs would overflow).
+        // Measured and shot once the page's fonts are in (a fallback font's wider glyphs
+        // would overflow).
         assert_eq!(
             page.eval("document.fonts.ready.then(() => document.fonts.status)")
                 .await,
             "loaded",
             "fonts at {w}x{h}"
         );
-        page.screenshot(&out.join(format!("overview-{w}x{h}.png")))
-            .await;
         for (panel, title) in TITLES {
-            let text = page
-                .eval(&format!(
-                    "document.querySelector('[data-panel={panel}]')?.innerText ?? ''"
-                ))
-                .await;
-            assert!(
-                text.as_str().unwrap().contains(title),
-                "{panel} at {w}x{h}: {text}"
-            );
-        }
-        let headline = page
-            .eval("document.querySelector('[data-panel=headline]').innerText")
-            .await;
-        for word in ["在办件", "逾期未办结", "本月按时办结率", "今日办结"] {
-            assert!(
-                headline.as_str().unwrap().contains(word),
-                "{word} at {w}x{h}: {headline}"
-            );
-        }
-        let clock = page
-            .eval("document.getElementById('clock').innerText")
-            .await;
-        assert!(clock.as_str().unwrap().contains('年'), "{clock}");
-        let data_time = page
-            .eval("document.getElementById('data-time').innerText")
-            .await;
-        assert!(data_time.as_str().unwrap().contains(':'), "{data_time}");
-        // The counts shown are the server's.
-        let ring = page
-            .eval("document.querySelector('[data-panel=ring]').innerText")
-            .await;
-        // The page has shown every update up to the server's newest seq (the clock stands
-        // still and the feed is unchanged, so the server stays there): its grade counts
-        // are the board's, as /api/summary gives them.
-        let seq = app
-            .get(&format!("/live/snapshot?token={VIEWER_TOKEN}"))
-            .await
-            .1["seq"]
-            .as_u64()
-            .unwrap();
-        page.wait_for(
-            &format!("Number(document.body.dataset.seq) === {seq}"),
-            Duration::from_secs(10),
-        )
-        .await;
-        let api = app
-            .get(&format!("/api/summary?token={VIEWER_TOKEN}"))
-            .await
-            .1;
-        for grade in ["blue", "yellow", "red"] {
             let shown = page
                 .eval(&format!(
-                    "document.querySelector('[data-panel=ring] .ring-cell.g-{grade} .count').innerText"
+                    "document.querySelector('[data-panel={panel}] .panel-title')?.innerText ?? ''"
                 ))
                 .await;
-            assert_eq!(
-                shown,
-                api["totals"][grade].to_string(),
-                "{grade} at {w}x{h}: ring {ring}, server {api}"
-            );
+            assert_eq!(shown, title, "{panel} at {w}x{h}");
         }
-        let problems = page.eval(OVERFLOW).await;
-        assert_eq!(problems, Value::Array(vec![]), "at {w}x{h}");
+        // The page's clock and data time are the daemon's (standing at NOW), whatever the
+        // machine's date: from its first tick after the server's hello the clock shows the
+        // server's time, its seconds running on from there.
+        page.wait_for(
+            r"(() => { const t = document.getElementById('clock').innerText; if (!/^2026年11月25日 星期三 10:00:\d\d$/.test(t)) throw t; return true; })()",
+            Duration::from_secs(5),
+        )
+        .await;
+        assert_eq!(
+            page.eval("document.getElementById('data-time').innerText")
+                .await,
+            "10:00:00",
+            "data time at {w}x{h}"
+        );
+        let (shown, server) = at_one_seq(&app, &page).await;
+        assert_figures(&shown, &server, &format!("{w}x{h}"));
+        assert_nothing_overflows(&page, &format!("{w}x{h}")).await;
         for banner in ["banner-stale", "banner-connection"] {
             assert_eq!(
                 page.eval(&format!("document.getElementById('{banner}').hidden"))
@@ -178,9 +427,11 @@ async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected_then_b
                 "{banner} at {w}x{h}"
             );
         }
+        shoot(&browser, &page, &format!("overview-{w}x{h}.png"), (w, h)).await;
     }
 
-    // The feed goes down: after two missed runs the screen says so, naming it.
+    // The feed goes down: after two missed runs the screen says so, naming it and its last
+    // success (at NOW, where the clock stands).
     let page = browser.new_page(1920, 1080).await;
     page.goto(&screen).await;
     page.wait_for(
@@ -190,11 +441,17 @@ async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected_then_b
     .await;
     feed.fail(true);
     page.wait_for(
-        "!document.getElementById('banner-stale').hidden && document.getElementById('banner-stale').innerText.includes('main')",
+        "!document.getElementById('banner-stale').hidden",
         Duration::from_secs(15),
     )
     .await;
-    page.screenshot(&out.join("overview-stale.png")).await;
+    assert_eq!(
+        page.eval("document.getElementById('banner-stale').innerText")
+            .await,
+        "数据源异常 main（最近成功 10:00:00）"
+    );
+    assert_nothing_overflows(&page, "stale").await;
+    shoot(&browser, &page, "overview-stale.png", (1920, 1080)).await;
     feed.fail(false);
     page.wait_for(
         "document.getElementById('banner-stale').hidden",
@@ -207,15 +464,21 @@ async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected_then_b
     let before = page.eval("Number(document.body.dataset.seq)").await;
     app.stop().await;
     page.wait_for(
-        "!document.getElementById('banner-connection').hidden && document.getElementById('banner-connection').innerText.includes('连接中断')",
+        "!document.getElementById('banner-connection').hidden",
         Duration::from_secs(15),
     )
     .await;
-    page.screenshot(&out.join("overview-disconnected.png"))
-        .await;
+    assert_eq!(
+        page.eval("document.getElementById('banner-connection').innerText")
+            .await,
+        "连接中断，正在重连"
+    );
+    assert_nothing_overflows(&page, "disconnected").await;
+    shoot(&browser, &page, "overview-disconnected.png", (1920, 1080)).await;
 
     // It comes back on the same address and store: the page reconnects by itself, its
-    // `since` from the last run is answered with a fresh snapshot, and the banner goes.
+    // `since` from the last run is answered with a fresh snapshot, and the banner goes; the
+    // figures are the new run's, the same city's.
     let mut config = live_config(dir.path(), &url, "");
     config.listen = addr;
     let app = spawn_app(config, fixed_clock().1).await;
@@ -226,11 +489,17 @@ async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected_then_b
         Duration::from_secs(40),
     )
     .await;
-    let ring = page
-        .eval("document.querySelector('[data-panel=ring]').innerText")
-        .await;
-    assert!(ring.as_str().unwrap().contains("在办"), "{ring}");
-    page.screenshot(&out.join("overview-reconnected.png")).await;
+    eventually(20, "the city counted again", || async {
+        app.get(&format!("/live/snapshot?token={VIEWER_TOKEN}"))
+            .await
+            .1["panels"]["headline"]["pending"]
+            == total(&app, "status=open").await
+    })
+    .await;
+    let (shown, server) = at_one_seq(&app, &page).await;
+    assert_figures(&shown, &server, "reconnected");
+    assert_nothing_overflows(&page, "reconnected").await;
+    shoot(&browser, &page, "overview-reconnected.png", (1920, 1080)).await;
     app.stop().await;
 }
 
@@ -250,21 +519,10 @@ async fn the_dashboard_item_and_phone_pages_stay_live() {
     let mut records = city(&config, 400);
     feed.set(records.clone());
     let app = spawn_app(config, fixed_clock().1).await;
-    let api_total = |query: &'static str| {
-        let app = &app;
-        async move {
-            app.get(&format!("/api/items?token={VIEWER_TOKEN}&limit=1&{query}"))
-                .await
-                .1["total"]
-                .as_u64()
-                .unwrap()
-        }
-    };
     eventually(20, "the city stored", || async {
-        api_total("").await > 300
+        total(&app, "").await == records.len() as u64
     })
     .await;
-    let out = screens_dir();
 
     // The dashboard lists the open items, worst first; a filter narrows it.
     let page = browser.new_page(1440, 900).await;
@@ -275,43 +533,57 @@ async fn the_dashboard_item_and_phone_pages_stay_live() {
         Duration::from_secs(15),
     )
     .await;
-    let open = api_total("status=open").await;
+    let open = total(&app, "status=open").await;
     page.wait_for(
-        &format!("{} === '共 {open} 件'", inner_text("#total")),
+        &format!("{} === '共 {} 件'", inner_text("#total"), int(open)),
         Duration::from_secs(5),
     )
     .await;
-    let first_row_class = page
-        .eval("document.querySelector('#items tbody tr[data-item-id]').className")
+    let classes = page
+        .eval(
+            "[...document.querySelectorAll('#items tbody tr[data-item-id]')].map(r => r.className)",
+        )
         .await;
+    let severity: Vec<usize> = classes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            ["is-red", "is-yellow", "is-blue"]
+                .iter()
+                .position(|known| c == known)
+                .unwrap_or_else(|| panic!("a row of class {c}"))
+        })
+        .collect();
     assert!(
-        first_row_class.as_str().unwrap().contains("is-red"),
-        "worst first: {first_row_class}"
+        severity.first() == Some(&0) && severity.is_sorted(),
+        "worst first: {classes}"
     );
+    assert_page_is_no_wider_than_its_window(&page, "dashboard").await;
     page.eval(
         "(() => { const s = document.querySelector('#filters [name=grade]'); s.value = 'red'; s.dispatchEvent(new Event('change', {bubbles: true})); })()",
     )
     .await;
-    let red = api_total("status=open&grade=red").await;
+    let red = total(&app, "status=open&grade=red").await;
     page.wait_for(
-        &format!("{} === '共 {red} 件'", inner_text("#total")),
+        &format!("{} === '共 {} 件'", inner_text("#total"), int(red)),
         Duration::from_secs(5),
     )
     .await;
     page.wait_for(
-        "[...document.querySelectorAll('#items tbody tr[data-item-id]')].every(r => r.className.includes('is-red'))",
+        "[...document.querySelectorAll('#items tbody tr[data-item-id]')].every(r => r.className === 'is-red')",
         Duration::from_secs(5),
     )
     .await;
-    page.screenshot(&out.join("dashboard.png")).await;
+    shoot(&browser, &page, "dashboard.png", (1440, 900)).await;
 
     // A new red item arrives through the feed: the filtered list follows without a reload.
     let mut late = record("LIVE-1", "2026-10-09T09:30:00+08:00", 5);
-    late["department"] = serde_json::json!("市气象局");
+    late["department"] = json!("市气象局");
     records.push(late);
     feed.set(records.clone());
     page.wait_for(
-        &format!("{} === '共 {} 件'", inner_text("#total"), red + 1),
+        &format!("{} === '共 {} 件'", inner_text("#total"), int(red + 1)),
         Duration::from_secs(10),
     )
     .await;
@@ -326,24 +598,38 @@ async fn the_dashboard_item_and_phone_pages_stay_live() {
     .await;
     // Worked out by hand on the 2026 arrangement: accepted Friday 9 October, counted from
     // Saturday 10 October (a make-up working day after 国庆) — 10, 12, 13, 14, 15 — so due
-    // 15 October; by Wednesday 25 November 1 + 6 × 5 + 3 = 34 working days used.
+    // 15 October; by Wednesday 25 November 1 + 6 × 5 + 3 = 34 working days used, 29 over.
     assert_eq!(page.eval(&inner_text("#deadline")).await, "2026-10-15");
     assert_eq!(page.eval(&inner_text("#used-allowed")).await, "34 / 5");
-    let history = page
-        .eval("document.querySelectorAll('#history tbody tr').length")
-        .await;
-    assert!(history.as_u64().unwrap() >= 1, "{history}");
-    // Back goes to the list it came from, with its filter.
-    let back = page
-        .eval("document.getElementById('back').getAttribute('href')")
-        .await;
-    assert!(
-        back.as_str().unwrap().starts_with("/?") && back.as_str().unwrap().contains("grade=red"),
-        "{back}"
+    assert_eq!(
+        page.eval(&inner_text("#remaining")).await,
+        "超期 29 个工作日"
     );
-    page.screenshot(&out.join("item.png")).await;
+    assert_eq!(page.eval(&inner_text("#item-grade")).await, "红 超期");
+    // One grade so far: red from the start, written when the feed brought it (at NOW).
+    let history = page
+        .eval("[...document.querySelectorAll('#history tbody tr')].map(r => [...r.cells].map(c => c.innerText))")
+        .await;
+    assert_eq!(
+        history,
+        json!([[
+            "2026-11-25 10:00",
+            "红 超期",
+            "—（首次）",
+            "数据更新（main）"
+        ]])
+    );
+    // Back goes to the list it came from, with its filter.
+    assert_eq!(
+        page.eval("document.getElementById('back').getAttribute('href')")
+            .await,
+        format!("/?token={VIEWER_TOKEN}&grade=red")
+    );
+    assert_page_is_no_wider_than_its_window(&page, "item").await;
+    shoot(&browser, &page, "item.png", (1440, 900)).await;
 
-    // The department's phone page: its open items, nothing wider than the phone.
+    // The department's phone page: its open items and their counts by grade, nothing wider
+    // than the phone.
     let phone = browser.new_page(390, 844).await;
     phone
         .goto(&format!(
@@ -358,44 +644,51 @@ async fn the_dashboard_item_and_phone_pages_stay_live() {
         )
         .await;
     assert_eq!(phone.eval(&inner_text("#dept-name")).await, "市气象局");
+    let department = "status=open&department=%E5%B8%82%E6%B0%94%E8%B1%A1%E5%B1%80";
+    let expected = total(&app, department).await;
     let shown = phone
         .eval("document.querySelectorAll('#items a[data-item-id]').length")
         .await;
-    let expected = api_total("status=open&department=%E5%B8%82%E6%B0%94%E8%B1%A1%E5%B1%80").await;
     // The page shows the first 50 and offers more.
-    assert_eq!(
-        shown.as_u64().unwrap(),
-        expected.min(50),
-        "{shown} of {expected}"
-    );
-    let counts = ["#count-red", "#count-yellow", "#count-blue"].map(inner_text);
-    let mut sum = 0;
-    for js in counts {
-        sum += phone
-            .eval(&js)
-            .await
-            .as_str()
-            .unwrap()
-            .trim()
-            .parse::<u64>()
-            .unwrap();
+    assert_eq!(shown, expected.min(50), "{shown} of {expected}");
+    for grade in ["red", "yellow", "blue"] {
+        let count = total(&app, &format!("{department}&grade={grade}")).await;
+        assert_eq!(
+            phone.eval(&inner_text(&format!("#count-{grade}"))).await,
+            int(count),
+            "{grade}"
+        );
     }
-    assert_eq!(sum, expected, "the counts add up to the list");
     let first = phone
         .eval("document.querySelector('#items a[data-item-id]').dataset.itemId")
         .await;
     assert_eq!(first, "LIVE-1", "the reddest first");
-    let wide = phone.eval("document.documentElement.scrollWidth").await;
-    assert!(wide.as_u64().unwrap() <= 390, "{wide}");
-    phone.screenshot(&out.join("phone.png")).await;
+    assert_page_is_no_wider_than_its_window(&phone, "phone").await;
+    shoot(&browser, &phone, "phone.png", (390, 844)).await;
 
     // A wrong token: the 401 page, no data.
     let denied = browser.new_page(1280, 720).await;
     denied.goto(&format!("{}/?token=wrong", app.base)).await;
-    let text = denied.eval("document.body.innerText").await;
-    assert!(
-        text.as_str().unwrap().contains("令牌") && !text.as_str().unwrap().contains("市气象局"),
-        "{text}"
+    assert_eq!(
+        denied
+            .eval("performance.getEntriesByType('navigation')[0].responseStatus")
+            .await,
+        401
     );
+    assert_eq!(denied.eval(&inner_text("h1")).await, "访问令牌缺失或无效");
+    let text = denied.eval("document.body.innerText").await;
+    assert!(!text.as_str().unwrap().contains("市气象局"), "{text}");
     app.stop().await;
+}
+
+/// A page that may scroll down (a long list) but never sideways.
+async fn assert_page_is_no_wider_than_its_window(page: &Page, what: &str) {
+    let (wide, window) = (
+        page.eval("document.documentElement.scrollWidth").await,
+        page.eval("innerWidth").await,
+    );
+    assert!(
+        wide.as_u64().unwrap() <= window.as_u64().unwrap(),
+        "{what}: {wide} in {window}"
+    );
 }

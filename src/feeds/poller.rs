@@ -54,8 +54,8 @@ pub async fn run(
             tracing::error!(feed = %spec.name, error = %e, "feed run panicked");
             let failed = FeedRun {
                 feed: spec.name.clone(),
-                started_at: Utc::now(),
-                finished_at: Utc::now(),
+                started_at: shared.clock.now(),
+                finished_at: shared.clock.now(),
                 error: Some(format!("the run failed inside duban: {e}")),
                 ..FeedRun::default()
             };
@@ -71,7 +71,9 @@ pub async fn run_once(
     client: &reqwest::Client,
     shutdown: &CancellationToken,
 ) -> FeedRun {
-    let started_at = Utc::now();
+    // Runs are dated on the daemon's clock, like everything they store (quarantine entries,
+    // grade changes), so that the screens' "last success" and the store agree with it.
+    let started_at = shared.clock.now();
     let fresh = || FeedRun {
         feed: spec.name.clone(),
         started_at,
@@ -96,7 +98,7 @@ pub async fn run_once(
             other => break other,
         }
     };
-    run.finished_at = Utc::now();
+    run.finished_at = shared.clock.now();
     run.ok = result.is_ok();
     run.error = result.err().map(|e| e.message);
     settle(shared, spec, &run).await;

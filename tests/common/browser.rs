@@ -254,7 +254,58 @@ impl Browser {
             .map(|p| p.path())
             .expect("the profile folder lives as long as the browser")
     }
+
+    /// Decodes `png` in a blank page of this browser (the tests have no PNG decoder of their
+    /// own) and measures what it shows.
+    pub async fn picture(&self, png: &[u8]) -> Picture {
+        let page = self.new_page(64, 64).await;
+        let data = base64::engine::general_purpose::STANDARD.encode(png);
+        let measured = page.eval(&PICTURE.replace("DATA", &data)).await;
+        serde_json::from_value(measured.clone())
+            .unwrap_or_else(|e| panic!("the picture's measures {measured}: {e}"))
+    }
 }
+
+/// What a screenshot shows, from [`Browser::picture`].
+#[derive(Debug, serde::Deserialize)]
+pub struct Picture {
+    pub width: u32,
+    pub height: u32,
+    /// Distinct RGBA values.
+    pub colours: u32,
+    /// Share of the pixels that have the commonest colour.
+    pub dominant: f64,
+    /// Share of the pixels that differ clearly from their right-hand neighbour: text, lines
+    /// and chart edges make them, a plain or gradient background does not.
+    pub edges: f64,
+}
+
+/// JavaScript: `DATA` (a base64 PNG) decoded onto a canvas and measured.
+const PICTURE: &str = r#"(async () => {
+  // Decoded off-screen: an <img> in a page that is not in front may never decode.
+  const blob = await (await fetch('data:image/png;base64,DATA')).blob();
+  const img = await createImageBitmap(blob);
+  const width = img.width, height = img.height;
+  const context = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true });
+  context.drawImage(img, 0, 0);
+  const bytes = context.getImageData(0, 0, width, height).data;
+  let edges = 0;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0, i = y * width * 4; x + 1 < width; x++, i += 4) {
+      const d = Math.abs(bytes[i] - bytes[i + 4]) + Math.abs(bytes[i + 1] - bytes[i + 5])
+        + Math.abs(bytes[i + 2] - bytes[i + 6]);
+      if (d > 96) edges++;
+    }
+  }
+  const sorted = new Uint32Array(bytes.buffer).sort();
+  let colours = 0, run = 0, longest = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    if (i === 0 || sorted[i] !== sorted[i - 1]) { colours++; run = 0; }
+    run++;
+    if (run > longest) longest = run;
+  }
+  return { width, height, colours, dominant: longest / sorted.length, edges: edges / sorted.length };
+})()"#;
 
 impl Drop for Browser {
     fn drop(&mut self) {
@@ -361,8 +412,8 @@ impl Page {
         }
     }
 
-    /// Saves a PNG of the viewport at `path` (creating its folder).
-    pub async fn screenshot(&self, path: &Path) {
+    /// Saves a PNG of the viewport at `path` (creating its folder) and returns it.
+    pub async fn screenshot(&self, path: &Path) -> Vec<u8> {
         let shot = self
             .command(
                 "Page.captureScreenshot",
@@ -377,7 +428,8 @@ impl Page {
             std::fs::create_dir_all(folder)
                 .unwrap_or_else(|e| panic!("create {}: {e}", folder.display()));
         }
-        std::fs::write(path, png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        std::fs::write(path, &png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        png
     }
 
     /// Emulates a `width`×`height` viewport at device scale factor 1 (fires `resize`).
