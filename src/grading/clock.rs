@@ -137,7 +137,11 @@ impl ClockInput {
 
     /// Counted days `d` with acceptance < d ≤ `day`: working days not stopped by a pause.
     pub fn used_through(&self, calendar: &Calendar, day: NaiveDate) -> Result<u32, CalendarError> {
-        // Zero when `day` is not after the acceptance date; the stops below then cover nothing.
+        // Nothing is counted up to the acceptance date, whichever year `day` is in (a pause
+        // begun at the window the day before a year's first acceptance, say).
+        if day <= self.accepted_on {
+            return Ok(0);
+        }
         let mut used = calendar.working_days_between(self.accepted_on, day)?;
         for (from, to) in self.stops_until(day) {
             let (start, end) = (from.max(self.accepted_on), to.min(day));
