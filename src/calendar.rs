@@ -1,8 +1,11 @@
 //! The working-day calendar: which local dates are working days under the State Council's
 //! yearly arrangement (holidays and 调休 working weekends), and counted-day arithmetic over
 //! them in O(1) by prefix sums. Loaded from one TOML file per year so that an operator adds
-//! next year's arrangement without a new release. A date outside every loaded year is an
-//! error that names the missing year, never a guess. Pure: no clock, no I/O after loading.
+//! next year's arrangement without a new release. The years after the last file (as many as
+//! configured) are counted on the provisional arrangement of `crate::statutory`, and a file
+//! marked `provisional = true` (a draft) likewise: every day of those years is provisional,
+//! and says so (`is_provisional`). A date outside every year is an error that names the
+//! missing year, never a guess. Pure: no clock, no I/O after loading.
 
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
@@ -19,7 +22,8 @@ use crate::config::toml_file::{FileError, TomlFile};
 pub enum CalendarError {
     #[error(
         "no holiday arrangement is loaded for {year} (loaded years: {loaded}): add \
-         {dir}/{year}.toml with the State Council's arrangement for {year}"
+         {dir}/{year}.toml with the State Council's arrangement for {year} (`duban calendar \
+         --draft {year}` prints a draft to correct from the notice)"
     )]
     YearNotLoaded {
         year: i32,
@@ -53,6 +57,10 @@ struct YearFile {
     /// The notice the arrangement was copied from; kept in the file for the reader.
     #[allow(dead_code)]
     source: String,
+    /// A draft (`duban calendar --draft`) not yet corrected from the notice: its days are
+    /// provisional, as if there were no file.
+    #[serde(default)]
+    provisional: bool,
     #[serde(default)]
     holidays: Vec<Festival>,
 }
@@ -90,11 +98,14 @@ pub struct Calendar {
     /// `workday_offsets[k]`: the offset of the (k+1)-th working day; inverts the prefix sum
     /// so "the n-th working day after d" is one lookup.
     workday_offsets: Vec<u32>,
+    /// The years counted on the provisional arrangement, by `year - first_year`.
+    provisional: Vec<bool>,
 }
 
 impl Calendar {
-    /// Loads every `<year>.toml` in `dir`. The years must be contiguous.
-    pub fn load_dir(dir: &Path) -> Result<Self, CalendarError> {
+    /// Loads every `<year>.toml` in `dir`, and adds `provisional_years` years after the
+    /// last on the provisional arrangement. The files' years must be contiguous.
+    pub fn load_dir(dir: &Path, provisional_years: u32) -> Result<Self, CalendarError> {
         let entries = std::fs::read_dir(dir).map_err(|e| FileError {
             file: dir.to_path_buf(),
             line: None,
@@ -115,13 +126,18 @@ impl Calendar {
             .iter()
             .map(|p| TomlFile::read(p))
             .collect::<Result<Vec<_>, _>>()?;
-        Self::from_files(dir, &files)
+        Self::from_files(dir, &files, provisional_years)
     }
 
     /// Builds the calendar from already-read year files (used by `load_dir` and tests).
-    pub fn from_files(dir: &Path, files: &[TomlFile]) -> Result<Self, CalendarError> {
+    pub fn from_files(
+        dir: &Path,
+        files: &[TomlFile],
+        provisional_years: u32,
+    ) -> Result<Self, CalendarError> {
         let mut adjustments: BTreeMap<NaiveDate, (Adjustment, PathBuf)> = BTreeMap::new();
         let mut years = Vec::new();
+        let mut drafts = Vec::new();
         for file in files {
             let parsed: YearFile = file.parse()?;
             let year = *parsed.year.get_ref();
@@ -176,6 +192,9 @@ impl Calendar {
                 }
             }
             years.push(year);
+            if parsed.provisional {
+                drafts.push(year);
+            }
         }
         years.sort_unstable();
         let (Some(&first_year), Some(&last_year)) = (years.first(), years.last()) else {
@@ -193,10 +212,21 @@ impl Calendar {
                 });
             }
         }
+        let computed = last_year + 1..=last_year + provisional_years as i32;
+        for year in computed.clone() {
+            for festival in crate::statutory::festivals(year) {
+                for day in festival.from.iter_days().take_while(|d| *d <= festival.to) {
+                    adjustments.insert(day, (Adjustment::Holiday, PathBuf::new()));
+                }
+            }
+        }
+        let provisional = (first_year..=*computed.end().max(&last_year))
+            .map(|year| drafts.contains(&year) || computed.contains(&year))
+            .collect();
         Ok(Self::build(
             dir,
             first_year,
-            last_year,
+            provisional,
             |day| match adjustments.get(&day) {
                 Some((Adjustment::Holiday, _)) => false,
                 Some((Adjustment::Workday, _)) => true,
@@ -205,12 +235,14 @@ impl Calendar {
         ))
     }
 
+    /// The calendar of the years from `first_year`, one for each of `provisional`'s flags.
     fn build(
         dir: &Path,
         first_year: i32,
-        last_year: i32,
+        provisional: Vec<bool>,
         is_workday: impl Fn(NaiveDate) -> bool,
     ) -> Self {
+        let last_year = first_year + provisional.len() as i32 - 1;
         let start = year_start(first_year);
         let end = year_start(last_year + 1);
         let days: Vec<bool> = start
@@ -236,12 +268,31 @@ impl Calendar {
             is_workday: days,
             workdays_through,
             workday_offsets,
+            provisional,
         }
     }
 
-    /// The loaded years, first to last.
+    /// The years the calendar counts, first to last, official and provisional.
     pub fn years(&self) -> RangeInclusive<i32> {
         self.first_year..=self.last_year
+    }
+
+    /// Whether `year` is counted on the arrangement of its State Council notice (a file not
+    /// marked provisional).
+    pub fn is_official(&self, year: i32) -> bool {
+        self.years().contains(&year) && !self.provisional[(year - self.first_year) as usize]
+    }
+
+    /// Whether `date` is in a year counted on the provisional arrangement (no file, or a
+    /// draft): which days are working days there may change when the notice is out.
+    pub fn is_provisional(&self, date: NaiveDate) -> bool {
+        self.years().contains(&date.year()) && !self.is_official(date.year())
+    }
+
+    /// Whether a count over the dates `from..=through` depends on a provisional year.
+    pub fn is_provisional_between(&self, from: NaiveDate, through: NaiveDate) -> bool {
+        (from.year()..=through.year())
+            .any(|year| self.years().contains(&year) && !self.is_official(year))
     }
 
     fn offset(&self, date: NaiveDate) -> Result<usize, CalendarError> {
@@ -254,10 +305,17 @@ impl Calendar {
 
     /// The error for a date in `year`, which no loaded file covers.
     pub fn year_not_loaded(&self, year: i32) -> CalendarError {
-        let loaded = if self.first_year == self.last_year {
-            self.first_year.to_string()
-        } else {
-            format!("{}–{}", self.first_year, self.last_year)
+        let span = |years: &[i32]| match (years.first(), years.last()) {
+            (Some(a), Some(b)) if a == b => a.to_string(),
+            (Some(a), Some(b)) => format!("{a}–{b}"),
+            _ => String::new(),
+        };
+        let (official, provisional): (Vec<i32>, Vec<i32>) =
+            self.years().partition(|y| self.is_official(*y));
+        let loaded = match (official.is_empty(), provisional.is_empty()) {
+            (_, true) => span(&official),
+            (true, false) => format!("{} provisional", span(&provisional)),
+            (false, false) => format!("{}, {} provisional", span(&official), span(&provisional)),
         };
         CalendarError::YearNotLoaded {
             year,
@@ -367,7 +425,7 @@ pub(crate) mod tests {
 
     pub(crate) fn shipped() -> Calendar {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/holidays");
-        Calendar::load_dir(&dir).expect("the shipped holiday files load")
+        Calendar::load_dir(&dir, 0).expect("the shipped holiday files load")
     }
 
     pub(crate) fn d(s: &str) -> NaiveDate {
@@ -508,7 +566,7 @@ pub(crate) mod tests {
             .iter()
             .map(|(name, text)| TomlFile::from_text(Path::new(name), (*text).to_owned()))
             .collect();
-        Calendar::from_files(Path::new("holidays"), &files)
+        Calendar::from_files(Path::new("holidays"), &files, 0)
     }
 
     #[test]

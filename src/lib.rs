@@ -21,6 +21,7 @@
 //! - `app`: wiring and shutdown.
 //! - `commands`: the CLI subcommands.
 
+pub mod almanac;
 pub mod app;
 pub mod board;
 pub mod calendar;
@@ -39,4 +40,5 @@ pub mod item;
 pub mod live;
 pub mod metrics;
 pub mod simulator;
+pub mod statutory;
 pub mod store;

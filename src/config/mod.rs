@@ -11,6 +11,7 @@ pub mod toml_file;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use chrono::Datelike;
 use chrono_tz::Tz;
 use serde::Deserialize;
 use toml::Spanned;
@@ -38,6 +39,10 @@ pub struct Config {
     pub timezone: Tz,
     /// Folder of `<year>.toml` holiday arrangements.
     pub holidays_dir: PathBuf,
+    /// Years after the last file counted on the provisional arrangement.
+    pub provisional_years: u32,
+    /// The day of the year (month, day) from which next year's missing file is reminded of.
+    pub remind_from: (u32, u32),
     /// The approval-matter catalogue (CSV: stage, matter, department, legal_days, limit_days).
     pub matters_file: PathBuf,
     /// Its rows, loaded with the config so that overrides can be checked against them.
@@ -102,6 +107,8 @@ struct RawStore {
 #[serde(deny_unknown_fields)]
 struct RawCalendar {
     holidays_dir: Spanned<String>,
+    provisional_years: Option<Spanned<i64>>,
+    remind_from: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,6 +159,36 @@ impl Config {
             )
         })?;
         let base = file.path().parent().unwrap_or(Path::new("."));
+        let provisional_years = match &raw.calendar.provisional_years {
+            None => 2,
+            Some(n) if (0..=5).contains(n.get_ref()) => *n.get_ref() as u32,
+            Some(n) => {
+                return Err(file.error_at(
+                    n.span(),
+                    format!(
+                        "provisional_years is 0 to 5 (years after the last holiday file \
+                         counted on the provisional arrangement), not {}",
+                        n.get_ref()
+                    ),
+                ));
+            }
+        };
+        let remind_from = match &raw.calendar.remind_from {
+            None => (11, 1),
+            Some(text) => {
+                chrono::NaiveDate::parse_from_str(&format!("2000-{}", text.get_ref()), "%Y-%m-%d")
+                    .map(|d| (d.month(), d.day()))
+                    .map_err(|_| {
+                        file.error_at(
+                            text.span(),
+                            format!(
+                                "remind_from is a month and day like \"11-01\", not {:?}",
+                                text.get_ref()
+                            ),
+                        )
+                    })?
+            }
+        };
         let holidays_dir = base.join(raw.calendar.holidays_dir.get_ref());
         if !holidays_dir.is_dir() {
             return Err(file.error_at(
@@ -288,6 +325,8 @@ impl Config {
             feeds,
             timezone,
             holidays_dir,
+            provisional_years,
+            remind_from,
             matters_file,
             matters,
             grading: GradingPolicy { default, overrides },
@@ -297,7 +336,7 @@ impl Config {
 
     /// Loads the holiday arrangements the config points at.
     pub fn load_calendar(&self) -> Result<Calendar, CalendarError> {
-        Calendar::load_dir(&self.holidays_dir)
+        Calendar::load_dir(&self.holidays_dir, self.provisional_years)
     }
 }
 

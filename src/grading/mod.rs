@@ -40,6 +40,10 @@ pub struct Grading {
     /// The first date on which the grade will differ if nothing else happens: the grade
     /// changes at local midnight starting it. `None` for finished, paused and red items.
     pub next_change_on: Option<NaiveDate>,
+    /// Some day counted (up to the deadline, or to today or the finish if later) is in a
+    /// year without its State Council notice, counted on the provisional arrangement: the
+    /// deadline and the days used may change when the notice is out (暂定).
+    pub provisional: bool,
 }
 
 impl Grading {
@@ -67,6 +71,9 @@ pub fn grade(
     today: NaiveDate,
 ) -> Result<Grading, CalendarError> {
     let allowed = input.allowed;
+    let provisional = |deadline: NaiveDate, through: NaiveDate| {
+        calendar.is_provisional_between(input.accepted_on, deadline.max(through))
+    };
     if let Some(ended) = input.ended_on {
         let used = input.used_through(calendar, ended)?;
         let deadline = input.deadline(calendar, ended)?;
@@ -79,6 +86,7 @@ pub fn grade(
             overdue: ended > deadline,
             paused: false,
             next_change_on: None,
+            provisional: provisional(deadline, ended),
         });
     }
 
@@ -110,6 +118,7 @@ pub fn grade(
             overdue,
             paused: true,
             next_change_on,
+            provisional: provisional(deadline, today),
         });
     }
 
@@ -124,6 +133,7 @@ pub fn grade(
         overdue,
         paused: false,
         next_change_on,
+        provisional: provisional(deadline, today),
     })
 }
 

@@ -870,6 +870,7 @@ mod tests {
             overdue: used > allowed,
             paused,
             next_change_on: None,
+            provisional: false,
         }
     }
 
