@@ -254,6 +254,9 @@ pub struct Graded {
     pub previous: Option<Grade>,
     /// For a re-grade by the clock, each change from `previous`, dated (see `clock_changes`).
     pub changes: Vec<GradeChange>,
+    /// For a re-grade at start-up, the stored deadline that a changed holiday arrangement
+    /// moved (the changes above are then the calendar's too).
+    pub deadline_moved_from: Option<NaiveDate>,
 }
 
 impl Graded {
@@ -270,6 +273,7 @@ impl Graded {
             grading: &self.entry.grading,
             next_change: self.next_change(),
             changes: &self.changes,
+            deadline_moved_from: self.deadline_moved_from,
         }
     }
 }
@@ -392,6 +396,7 @@ impl Board {
         Graded {
             previous: self.get(&item.item_id).map(|e| e.grading.grade),
             changes: Vec::new(),
+            deadline_moved_from: None,
             entry: Entry {
                 item_id: item.item_id.clone(),
                 hash,
@@ -428,6 +433,7 @@ impl Board {
                         Graded {
                             previous: Some(from),
                             changes: clock_changes(&entry, from, next_on, calendar, tz, now),
+                            deadline_moved_from: None,
                             entry,
                         }
                     })
@@ -539,12 +545,6 @@ impl Board {
             (&a.department, a.stage, a.grade).cmp(&(&b.department, b.stage, b.grade))
         });
         rows
-    }
-
-    /// The live grading of one item on `today` (used/remaining move every working day even
-    /// when the grade does not).
-    pub fn live(&self, item_id: &str, calendar: &Calendar, today: NaiveDate) -> Option<Grading> {
-        self.get(item_id)?.grade_on(calendar, today)
     }
 }
 

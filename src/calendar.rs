@@ -291,8 +291,39 @@ impl Calendar {
 
     /// Whether a count over the dates `from..=through` depends on a provisional year.
     pub fn is_provisional_between(&self, from: NaiveDate, through: NaiveDate) -> bool {
+        !self.provisional_years_between(from, through).is_empty()
+    }
+
+    /// The years of the dates `from..=through` counted on the provisional arrangement.
+    pub fn provisional_years_between(&self, from: NaiveDate, through: NaiveDate) -> Vec<i32> {
         (from.year()..=through.year())
-            .any(|year| self.years().contains(&year) && !self.is_official(year))
+            .filter(|year| self.years().contains(year) && !self.is_official(*year))
+            .collect()
+    }
+
+    /// The years whose official file the operator should add now: this year's at any time,
+    /// and from `remind_from` (month, day) on next year's, where either is missing or a draft.
+    pub fn missing_years(&self, today: NaiveDate, remind_from: (u32, u32)) -> Vec<i32> {
+        let year = today.year();
+        let mut missing = Vec::new();
+        if !self.is_official(year) {
+            missing.push(year);
+        }
+        if (today.month(), today.day()) >= remind_from && !self.is_official(year + 1) {
+            missing.push(year + 1);
+        }
+        missing
+    }
+
+    /// [`Self::missing_years`] as one line for the operator, or `None` when there are none.
+    pub fn reminder(&self, today: NaiveDate, remind_from: (u32, u32)) -> Option<String> {
+        let missing = self.missing_years(today, remind_from);
+        let first = *missing.first()?;
+        Some(format!(
+            "{} 年节假日安排尚未加载：请按国务院办公厅通知在节假日目录中添加 {first}.toml（可用 \
+             duban calendar --draft {first} 生成草稿后更正）；在此之前，落在该年的期限按放假办法推算，标为暂定",
+            years_text(&missing)
+        ))
     }
 
     fn offset(&self, date: NaiveDate) -> Result<usize, CalendarError> {
@@ -360,6 +391,24 @@ impl Calendar {
             None => Err(self.year_not_loaded(self.last_year + 1)),
         }
     }
+}
+
+/// The one line that says why a date counted over `years` (provisional ones) is 暂定.
+pub fn provisional_note(years: &[i32]) -> String {
+    format!(
+        "暂定：{} 年的节假日安排（国务院办公厅通知）尚未加载，期限按《全国年节及纪念日放假办法》推算，\
+         未含调休，通知发布后可能变动",
+        years_text(years)
+    )
+}
+
+/// Years as the notes write them: 2027、2028.
+pub fn years_text(years: &[i32]) -> String {
+    years
+        .iter()
+        .map(i32::to_string)
+        .collect::<Vec<_>>()
+        .join("、")
 }
 
 fn year_start(year: i32) -> NaiveDate {

@@ -100,12 +100,18 @@ impl Shared {
                 let mut board = self.board();
                 match board.grade(&s.item, s.hash, thresholds, &self.calendar, tz, today) {
                     Ok(mut g) => {
+                        // Only the calendar moves a deadline between two starts (the record
+                        // is the one stored), unless an open pause moves it every day.
+                        let deadline = g.entry.grading.deadline_date;
+                        if g.entry.clock.paused_since.is_none() && s.deadline.is_some_and(|d| d != deadline) {
+                            g.deadline_moved_from = s.deadline;
+                        }
                         if s.grade != g.entry.grading.grade {
                             // Changed while duban was down: each change at its midnight.
                             let next_on = s.next_change.map(|t| t.with_timezone(&tz).date_naive());
                             g.changes = board::clock_changes(&g.entry, s.grade, next_on, &self.calendar, tz, now);
                             changed.push(g);
-                        } else if s.next_change != g.next_change() {
+                        } else if s.next_change != g.next_change() || g.deadline_moved_from.is_some() {
                             // Same grade, another next change (thresholds or holidays edited):
                             // stored, so that a later downtime's walk starts from the right day.
                             changed.push(g);

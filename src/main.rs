@@ -50,12 +50,23 @@ enum Command {
     },
     /// Check a config file and everything it points at; exit 0 when good.
     CheckConfig,
-    /// Print each date of a range as `YYYY-MM-DD workday` or `YYYY-MM-DD rest`.
+    /// Print each date of a range as `YYYY-MM-DD workday` or `YYYY-MM-DD rest` (followed by
+    /// `provisional` in a year counted without its notice), or with --draft a year's
+    /// provisional holidays file to correct from the State Council's notice.
     Calendar {
-        #[arg(long, value_name = "YYYY-MM-DD")]
-        from: NaiveDate,
-        #[arg(long, value_name = "YYYY-MM-DD")]
-        to: NaiveDate,
+        #[arg(
+            long,
+            value_name = "YYYY-MM-DD",
+            required_unless_present = "draft",
+            requires = "to"
+        )]
+        from: Option<NaiveDate>,
+        #[arg(long, value_name = "YYYY-MM-DD", requires = "from")]
+        to: Option<NaiveDate>,
+        /// Print YEAR's holidays as the statutory rules give them, without 调休, in the
+        /// holidays file format (save it as <holidays_dir>/YEAR.toml and correct it).
+        #[arg(long, value_name = "YEAR", conflicts_with_all = ["from", "to"])]
+        draft: Option<i32>,
     },
     /// Grade canonical item records (JSON lines) as of an instant; exit 2 if some lines
     /// could not be graded (their error objects are in the output).
@@ -167,10 +178,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(commands::simulate::run(config, calendar, listen, options))?;
         }
         Command::CheckConfig => commands::check_config::run(config, &mut out)?,
-        Command::Calendar { from, to } => {
-            let (_, calendar) = commands::load_offline(config)?;
-            commands::calendar::run(&calendar, from, to, &mut out)?;
-        }
+        Command::Calendar { from, to, draft } => match (draft, from.zip(to)) {
+            (Some(year), _) => commands::calendar::draft(year, &mut out)?,
+            (None, Some((from, to))) => {
+                let (_, calendar) = commands::load_offline(config)?;
+                commands::calendar::run(&calendar, from, to, &mut out)?;
+            }
+            (None, None) => anyhow::bail!("give --from and --to, or --draft YEAR"),
+        },
         Command::Grade(args) => {
             let (config, calendar) = commands::load_offline(config)?;
             let input = open_input(&args.file)?;

@@ -89,13 +89,50 @@ fn calendar_prints_every_date_of_2025_and_2026() {
 #[test]
 fn calendar_outside_the_loaded_years_names_the_year() {
     let out = duban(
-        &["calendar", "--from", "2026-12-30", "--to", "2027-01-02"],
+        &["calendar", "--from", "2028-12-30", "--to", "2029-01-02"],
         None,
     );
     assert!(!out.status.success());
     assert!(out.stdout.is_empty(), "nothing is printed half-way");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("2027"), "{err}");
+    assert!(
+        err.contains("no holiday arrangement is loaded for 2029")
+            && err.contains("2025–2026, 2027–2028 provisional")
+            && err.contains("duban calendar --draft 2029"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_years_after_the_files_are_provisional_and_their_draft_is_printed() {
+    let out = duban(
+        &["calendar", "--from", "2026-12-31", "--to", "2027-01-04"],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "2026-12-31 workday\n2027-01-01 rest provisional\n2027-01-02 rest provisional\n\
+         2027-01-03 rest provisional\n2027-01-04 workday provisional\n"
+    );
+    let out = duban(&["calendar", "--draft", "2027"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let draft = String::from_utf8(out.stdout).unwrap();
+    // 国庆 2027 is Friday to Sunday, its two weekend days made up on Monday and Tuesday.
+    assert!(
+        draft.contains("provisional = true\n")
+            && draft
+                .contains("name = \"国庆节\"\nfrom = 2027-10-01\nto = 2027-10-05\nworkdays = []\n"),
+        "{draft}"
+    );
 }
 
 #[test]
@@ -154,7 +191,7 @@ fn grade_reads_standard_input_and_writes_the_documented_fields() {
         serde_json::json!({
             "item_id": "A-1", "grade": "blue", "deadline_date": "2026-11-09", "allowed": 5,
             "used": 1, "remaining": 4, "overdue": false, "paused": false,
-            "next_change": "2026-11-05T00:00:00+08:00"
+            "next_change": "2026-11-05T00:00:00+08:00", "provisional": false
         })
     );
 }
@@ -167,9 +204,10 @@ fn malformed_lines_get_error_objects_and_the_rest_is_graded() {
     );
     let negative = GOOD.replace("\"limit_days\":5", "\"limit_days\":-5");
     let missing = GOOD.replace("\"department\":\"市自然资源和规划局\",", "");
+    // Due in 2029: after 2025–2026 (files) and 2027–2028 (provisional).
     let too_late = GOOD.replace(
         "2026-11-02T09:30:00+08:00\",\"limit",
-        "2026-12-28T09:30:00+08:00\",\"limit",
+        "2028-12-28T09:30:00+08:00\",\"limit",
     );
     let input = [
         GOOD,
@@ -215,7 +253,7 @@ fn malformed_lines_get_error_objects_and_the_rest_is_graded() {
     assert_eq!(rows[6]["grade"], "blue");
     assert_eq!(rows[7]["line"].as_u64(), Some(8));
     assert!(
-        rows[7]["error"].as_str().unwrap().contains("2027"),
+        rows[7]["error"].as_str().unwrap().contains("2029"),
         "{}",
         rows[7]
     );

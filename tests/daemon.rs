@@ -570,11 +570,13 @@ async fn records_waiting_for_next_years_holidays_come_back_when_it_is_added() {
     // Accepted 21 Dec 2026 with 10 days: the deadline falls in January 2027.
     feed.set(vec![record("Y-1", "2026-12-21T09:30:00+08:00", 10)]);
     let clock = ManualClock::new(at("2026-12-22T10:00:00+08:00"));
+    // With no provisional years, a date in 2027 cannot be counted before its file.
     let text = config_text_with(
         &holidays,
         &sqlite_url(dir.path()),
         &http_feed("y", &url, ""),
-    );
+    )
+    .replace("[calendar]\n", "[calendar]\nprovisional_years = 0\n");
     let app = spawn_app(load_config(dir.path(), &text), Clock::Manual(clock.clone())).await;
     eventually(10, "quarantined", || async {
         app.quarantine().await["total"] == 1
@@ -617,6 +619,109 @@ async fn records_waiting_for_next_years_holidays_come_back_when_it_is_added() {
         app.get("/live/snapshot").await.1["feeds"][0]
             .get("ungraded")
             .is_none()
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn next_years_deadlines_are_provisional_until_its_file_is_added_then_moved_by_the_calendar() {
+    let dir = temp_dir();
+    let holidays = folder(dir.path(), "holidays");
+    std::fs::copy(
+        root().join("config/holidays/2026.toml"),
+        holidays.join("2026.toml"),
+    )
+    .unwrap();
+    let (feed, url) = FeedServer::start().await;
+    // Accepted Monday 21 December 2026 with 10 days: 22–25 and 28–31 December are 8; on the
+    // provisional 2027, 1 January is 元旦 (a Friday, nothing to make up) and 2–3 a weekend,
+    // so the 9th and 10th are 4 and 5 January.
+    feed.set(vec![record("Y-1", "2026-12-21T09:30:00+08:00", 10)]);
+    let clock = ManualClock::new(at("2026-12-22T10:00:00+08:00"));
+    let text = config_text_with(
+        &holidays,
+        &sqlite_url(dir.path()),
+        &http_feed("y", &url, ""),
+    );
+    let app = spawn_app(load_config(dir.path(), &text), Clock::Manual(clock.clone())).await;
+    eventually(10, "graded, not quarantined", || async {
+        app.items("").await["total"] == 1
+    })
+    .await;
+    assert_eq!(app.quarantine().await["total"], 0);
+    let item = app.item("Y-1").await;
+    assert_eq!(
+        (&item["deadline_date"], &item["provisional"], &item["used"]),
+        (&json!("2027-01-05"), &json!(true), &json!(1)),
+        "{item}"
+    );
+    assert_eq!(
+        item["provisional_note"],
+        "暂定：2027 年的节假日安排（国务院办公厅通知）尚未加载，期限按《全国年节及纪念日放假办法》推算，\
+         未含调休，通知发布后可能变动"
+    );
+    // Counted, and said so: the health stays ok, with a reminder to add the file; the
+    // screens say how many deadlines are provisional.
+    let health = app.get("/healthz").await.1;
+    assert_eq!(health["status"], "ok", "{health}");
+    let reminders = health["reminders"].as_array().unwrap();
+    assert!(
+        reminders.len() == 1
+            && reminders[0]
+                .as_str()
+                .unwrap()
+                .starts_with("2027 年节假日安排尚未加载"),
+        "{health}"
+    );
+    eventually(10, "the screens count the provisional deadline", || async {
+        let headline = &app.get("/live/snapshot").await.1["panels"]["headline"];
+        headline["provisional"] == 1
+            && headline["calendar"]
+                == "1 件期限暂定：2027、2028 年节假日安排未发布，按放假办法推算，未含调休"
+    })
+    .await;
+    app.stop().await;
+
+    // The notice is out (here: 2027 with no holidays at all, so 1 January is a working day)
+    // and the operator restarts; the feed is down, so only the calendar can move anything.
+    std::fs::write(
+        holidays.join("2027.toml"),
+        "year = 2027\nsource = \"test\"\n",
+    )
+    .unwrap();
+    feed.fail(true);
+    let app = spawn_app(load_config(dir.path(), &text), Clock::Manual(clock.clone())).await;
+    let item = app.item("Y-1").await;
+    assert_eq!(
+        (&item["deadline_date"], &item["provisional"]),
+        (&json!("2027-01-04"), &json!(false)),
+        "{item}"
+    );
+    assert!(item.get("provisional_note").is_none(), "{item}");
+    assert_eq!(
+        item["deadline_changes"],
+        json!([{
+            "at": "2026-12-22T02:00:00Z", "previous": "2027-01-05", "deadline": "2027-01-04",
+            "cause": "calendar"
+        }])
+    );
+    assert_eq!(app.get("/healthz").await.1["reminders"], json!([]));
+    let headline = &app.get("/live/snapshot").await.1["panels"]["headline"];
+    assert_eq!(
+        (&headline["provisional"], &headline["calendar"]),
+        (&json!(0), &serde_json::Value::Null),
+        "{headline}"
+    );
+    app.stop().await;
+
+    // Once moved, it stays recorded once.
+    let app = spawn_app(load_config(dir.path(), &text), Clock::Manual(clock)).await;
+    assert_eq!(
+        app.item("Y-1").await["deadline_changes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
     );
     app.stop().await;
 }

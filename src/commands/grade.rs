@@ -25,6 +25,8 @@ struct GradedLine<'a> {
     overdue: bool,
     paused: bool,
     next_change: Option<String>,
+    /// The deadline or days used depend on a year counted without its notice (暂定).
+    provisional: bool,
 }
 
 /// Grades every line of `input` as of `now`, writing one output line per input line.
@@ -57,6 +59,7 @@ pub fn run(
                         next_change: grading
                             .next_change(tz)
                             .map(|t| t.fixed_offset().to_rfc3339_opts(SecondsFormat::Secs, false)),
+                        provisional: grading.provisional,
                     },
                 )?;
                 out.write_all(b"\n")

@@ -71,9 +71,8 @@ pub fn grade(
     today: NaiveDate,
 ) -> Result<Grading, CalendarError> {
     let allowed = input.allowed;
-    let provisional = |deadline: NaiveDate, through: NaiveDate| {
-        calendar.is_provisional_between(input.accepted_on, deadline.max(through))
-    };
+    let provisional =
+        |deadline: NaiveDate| !provisional_years(input, deadline, calendar, today).is_empty();
     if let Some(ended) = input.ended_on {
         let used = input.used_through(calendar, ended)?;
         let deadline = input.deadline(calendar, ended)?;
@@ -86,7 +85,7 @@ pub fn grade(
             overdue: ended > deadline,
             paused: false,
             next_change_on: None,
-            provisional: provisional(deadline, ended),
+            provisional: provisional(deadline),
         });
     }
 
@@ -118,7 +117,7 @@ pub fn grade(
             overdue,
             paused: true,
             next_change_on,
-            provisional: provisional(deadline, today),
+            provisional: provisional(deadline),
         });
     }
 
@@ -133,8 +132,20 @@ pub fn grade(
         overdue,
         paused: false,
         next_change_on,
-        provisional: provisional(deadline, today),
+        provisional: provisional(deadline),
     })
+}
+
+/// The provisional years that grading `input` on `today` with this `deadline` counted
+/// over: from acceptance to the deadline, or to today (the finish, once finished) if later.
+pub fn provisional_years(
+    input: &ClockInput,
+    deadline: NaiveDate,
+    calendar: &Calendar,
+    today: NaiveDate,
+) -> Vec<i32> {
+    let through = input.ended_on.unwrap_or(today).max(deadline);
+    calendar.provisional_years_between(input.accepted_on, through)
 }
 
 /// A change of grade: the local date it took effect on (at its midnight), and the grades

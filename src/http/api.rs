@@ -13,9 +13,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ApiError;
+use crate::calendar::provisional_note;
 use crate::feeds::poller::next_run;
 use crate::feeds::spec::Source;
-use crate::grading::{Grade, Grading};
+use crate::grading::{Grade, Grading, provisional_years};
 use crate::ingest::Shared;
 use crate::store::queries::{ItemFilter, ItemRow};
 
@@ -35,9 +36,17 @@ fn live(shared: &Shared, row: ItemRow) -> Value {
         .now()
         .with_timezone(&shared.config.timezone)
         .date_naive();
-    let grading: Option<Grading> = shared.board().live(&row.item_id, &shared.calendar, today);
+    let live: Option<(Grading, Vec<i32>)> = shared.board().get(&row.item_id).and_then(|entry| {
+        let g = entry.grade_on(&shared.calendar, today)?;
+        let years = provisional_years(&entry.clock, g.deadline_date, &shared.calendar, today);
+        Some((g, years))
+    });
     let mut value = serde_json::to_value(&row).unwrap_or(Value::Null);
-    if let (Some(g), Some(object)) = (grading, value.as_object_mut()) {
+    if let (Some((g, years)), Some(object)) = (live, value.as_object_mut()) {
+        object.insert("provisional".into(), json!(g.provisional));
+        if g.provisional {
+            object.insert("provisional_note".into(), json!(provisional_note(&years)));
+        }
         object.insert("grade".into(), json!(g.grade));
         object.insert("deadline_date".into(), json!(g.deadline_date));
         object.insert("used".into(), json!(g.used));
@@ -105,13 +114,14 @@ pub async fn item(
     State(shared): AppState,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let Some((row, pauses, history)) = shared.store.item(&id).await? else {
+    let Some(detail) = shared.store.item(&id).await? else {
         return Err(ApiError::NotFound(format!("no item {id:?}")));
     };
-    let mut value = live(&shared, row);
+    let mut value = live(&shared, detail.item);
     if let Some(object) = value.as_object_mut() {
-        object.insert("pauses".into(), json!(pauses));
-        object.insert("history".into(), json!(history));
+        object.insert("pauses".into(), json!(detail.pauses));
+        object.insert("history".into(), json!(detail.history));
+        object.insert("deadline_changes".into(), json!(detail.deadline_changes));
     }
     Ok(Json(value))
 }
@@ -266,8 +276,25 @@ pub async fn healthz(State(shared): AppState) -> Response {
         }
     }
     let status = if reasons.is_empty() { "ok" } else { "degraded" };
-    Json(json!({ "status": status, "reasons": reasons, "items": shared.board().len() }))
-        .into_response()
+    // A missing holiday file degrades nothing yet (those years are counted provisionally),
+    // but the operator has to add it: said apart from the reasons.
+    let today = shared
+        .clock
+        .now()
+        .with_timezone(&shared.config.timezone)
+        .date_naive();
+    let reminders: Vec<String> = shared
+        .calendar
+        .reminder(today, shared.config.remind_from)
+        .into_iter()
+        .collect();
+    Json(json!({
+        "status": status,
+        "reasons": reasons,
+        "reminders": reminders,
+        "items": shared.board().len(),
+    }))
+    .into_response()
 }
 
 pub async fn metrics(State(shared): AppState) -> Response {

@@ -56,6 +56,11 @@ pub struct Headline {
     /// Open items that cannot be graded today (a date in a year whose holidays are not
     /// loaded): left out of the other figures, so they are counted here.
     pub ungradable: u64,
+    /// Open items whose deadline or days used depend on a provisional year (暂定).
+    pub provisional: u64,
+    /// Why some figures are provisional, or that next year's holiday file is missing: the
+    /// line the screens' calendar banner shows (set by the caller, which knows the config).
+    pub calendar: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -179,6 +184,7 @@ pub fn count(
         };
         headline.pending += 1;
         headline.paused += u64::from(live.paused);
+        headline.provisional += u64::from(live.provisional);
         // A stopped clock is overdue only if the item was already red when it stopped.
         let overdue = if live.paused {
             live.grade == Grade::Red

@@ -17,11 +17,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::calendar::years_text;
 use crate::charts::{self, ChartError};
 use crate::ingest::Shared;
 use figures::{Figures, TrendDay};
@@ -210,6 +211,7 @@ impl Painter {
             let (figures, open) = figures::count(&board, &shared.calendar, today, past);
             (figures, open, board.generation())
         };
+        figures.headline.calendar = calendar_line(shared, today, figures.headline.provisional);
         if figures.headline.ungradable > 0 {
             tracing::warn!(
                 items = figures.headline.ungradable,
@@ -310,6 +312,30 @@ impl Painter {
         panels.insert(name, text);
         Ok(())
     }
+}
+
+/// The screens' calendar banner: how many open items are graded on a provisional year and
+/// why, or else that the operator should add next year's holiday file.
+fn calendar_line(shared: &Shared, today: NaiveDate, provisional: u64) -> Option<String> {
+    let calendar = &shared.calendar;
+    if provisional > 0 {
+        // The provisional years an open item can reach: this one and those after it.
+        let years: Vec<i32> = calendar
+            .years()
+            .filter(|y| *y >= today.year() && !calendar.is_official(*y))
+            .collect();
+        return Some(format!(
+            "{provisional} 件期限暂定：{} 年节假日安排未发布，按放假办法推算，未含调休",
+            years_text(&years)
+        ));
+    }
+    let missing = calendar.missing_years(today, shared.config.remind_from);
+    (!missing.is_empty()).then(|| {
+        format!(
+            "{} 年节假日安排尚未加载，请按国务院办公厅通知添加",
+            years_text(&missing)
+        )
+    })
 }
 
 fn encode(value: &impl Serialize) -> String {

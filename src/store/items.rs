@@ -4,7 +4,7 @@
 //! PostgreSQL by `COPY` and one statement of array parameters, a large write's items and the
 //! rest in two transactions (see `write_items_pg`). Start-up's reads are in `load`.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use sqlx::Any;
 use sqlx::Arguments as _;
 use sqlx::any::AnyArguments;
@@ -118,6 +118,14 @@ const HISTORY_COLUMNS: &[Column] = &[
     text("cause"),
 ];
 
+const DEADLINE_CHANGE_COLUMNS: &[Column] = &[
+    text("item_id"),
+    text("at"),
+    text("previous"),
+    text("deadline"),
+    text("cause"),
+];
+
 /// Rows a statement: large enough that statements are few, small enough that one batch's
 /// JSON (about 400 bytes an item) stays a few megabytes.
 const BATCH: usize = 10_000;
@@ -184,6 +192,9 @@ pub struct GradeUpdate<'a> {
     pub next_change: Option<DateTime<Utc>>,
     /// The grade changes that led to it, each written to the history at its own instant.
     pub changes: &'a [GradeChange],
+    /// The deadline before, when the calendar moved it: recorded, and the changes above are
+    /// then the calendar's.
+    pub deadline_moved_from: Option<NaiveDate>,
 }
 
 /// A grade change by the clock, at the instant it took effect.
@@ -819,6 +830,7 @@ impl Store {
         for chunk in updates.chunks(BATCH) {
             let mut gradings = Rows::with_capacity(Format::Json, chunk.len(), 120);
             let mut history = Rows::new();
+            let mut moves = Rows::new();
             for u in chunk {
                 let g = u.grading;
                 gradings.row(|r| {
@@ -828,13 +840,27 @@ impl Store {
                 if !u.changes.is_empty() {
                     changed += 1;
                 }
+                let cause = if u.deadline_moved_from.is_some() {
+                    "calendar"
+                } else {
+                    "clock"
+                };
                 for change in u.changes {
                     history.row(|r| {
                         r.text(u.item_id)
                             .time(&change.at)
                             .text(change.to.as_str())
                             .text(change.from.as_str())
-                            .text("clock");
+                            .text(cause);
+                    });
+                }
+                if let Some(previous) = u.deadline_moved_from {
+                    moves.row(|r| {
+                        r.text(u.item_id)
+                            .time(&now)
+                            .date(previous)
+                            .date(g.deadline_date)
+                            .text("calendar");
                     });
                 }
             }
@@ -846,6 +872,12 @@ impl Store {
                 steps.push(Step::new(
                     rows::insert(d, "grade_history", HISTORY_COLUMNS, ""),
                     vec![history.finish()],
+                ));
+            }
+            if !moves.is_empty() {
+                steps.push(Step::new(
+                    rows::insert(d, "deadline_changes", DEADLINE_CHANGE_COLUMNS, ""),
+                    vec![moves.finish()],
                 ));
             }
             self.run_batch(&mut batches, steps).await?;
@@ -913,9 +945,17 @@ mod tests {
             grading: &after,
             next_change: Some(next),
             changes: &[],
+            deadline_moved_from: NaiveDate::from_ymd_opt(2026, 11, 12),
         };
         store.regrade_items(&[update], now).await.unwrap();
-        let (stored, _, _) = store.item("G-1").await.unwrap().unwrap();
+        let detail = store.item("G-1").await.unwrap().unwrap();
+        let stored = detail.item;
+        let moved: Vec<(&str, &str, &str)> = detail
+            .deadline_changes
+            .iter()
+            .map(|c| (c.previous.as_str(), c.deadline.as_str(), c.cause.as_str()))
+            .collect();
+        assert_eq!(moved, [("2026-11-12", "2026-11-13", "calendar")]);
         assert_eq!(
             (
                 stored.grade.as_str(),

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 
 use super::{Store, StoreError, query};
@@ -20,6 +20,8 @@ pub struct StoredItem {
     pub grade: Grade,
     /// When the stored grade was due to change (the stored `next_change`).
     pub next_change: Option<DateTime<Utc>>,
+    /// The stored deadline: a holiday file added since may have moved it.
+    pub deadline: Option<NaiveDate>,
 }
 
 /// A stored item's row as the database sends it at start-up. The words and times are
@@ -42,6 +44,7 @@ struct ItemRow<'a>(
     i64,
     #[serde(borrow)] Text<'a>,
     #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Text<'a>,
 );
 
 /// Text borrowed from a chunk, owned only where the database escaped a character. (serde
@@ -120,7 +123,8 @@ impl Store {
         let mut count = 0;
         self.for_each_chunk(
             "item_id, project_code, matter, department, stage, status, accepted_at, limit_days, \
-             legal_days, extension_days, finished_at, updated_at, record_hash, grade, next_change",
+             legal_days, extension_days, finished_at, updated_at, record_hash, grade, next_change, \
+             deadline_date",
             "items",
             "item_id",
             |text| {
@@ -140,6 +144,7 @@ impl Store {
                     hash,
                     grade,
                     next_change,
+                    deadline,
                 ) in decode("items", text)?
                 {
                     // Project names are kept once each: see `for_each_project`.
@@ -171,6 +176,7 @@ impl Store {
                         next_change: next_change
                             .as_deref()
                             .map(|t| parse_time(t).with_timezone(&Utc)),
+                        deadline: NaiveDate::parse_from_str(&deadline, "%Y-%m-%d").ok(),
                     });
                     count += 1;
                 }

@@ -73,6 +73,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0002_quarantine_item.sql"),
         include_str!("../../migrations/postgres/0002_quarantine_item.sql"),
     ),
+    (
+        "0003_deadline_changes",
+        include_str!("../../migrations/sqlite/0003_deadline_changes.sql"),
+        include_str!("../../migrations/postgres/0003_deadline_changes.sql"),
+    ),
 ];
 
 #[derive(Clone)]

@@ -63,6 +63,24 @@ pub struct HistoryRow {
     pub cause: String,
 }
 
+/// A deadline moved by something other than the item's record (the calendar).
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadlineChangeRow {
+    pub at: String,
+    pub previous: String,
+    pub deadline: String,
+    pub cause: String,
+}
+
+/// One item with everything recorded of it.
+#[derive(Debug, Clone)]
+pub struct ItemDetail {
+    pub item: ItemRow,
+    pub pauses: Vec<PauseRow>,
+    pub history: Vec<HistoryRow>,
+    pub deadline_changes: Vec<DeadlineChangeRow>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ProjectRow {
     pub project_code: String,
@@ -170,10 +188,7 @@ impl Store {
         Ok((total, rows))
     }
 
-    pub async fn item(
-        &self,
-        id: &str,
-    ) -> Result<Option<(ItemRow, Vec<PauseRow>, Vec<HistoryRow>)>, StoreError> {
+    pub async fn item(&self, id: &str) -> Result<Option<ItemDetail>, StoreError> {
         let Some(row) = query(&self.sql(&format!("{} WHERE i.item_id = $1", item_select("items"))))
             .bind(id)
             .fetch_optional(&self.pool)
@@ -212,7 +227,29 @@ impl Store {
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
-        Ok(Some((item_row(&row)?, pauses, history)))
+        let deadline_changes = query(&self.sql(
+            "SELECT at, previous, deadline, cause FROM deadline_changes WHERE item_id = $1 \
+             ORDER BY id",
+        ))
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(DeadlineChangeRow {
+                at: r.try_get("at")?,
+                previous: r.try_get("previous")?,
+                deadline: r.try_get("deadline")?,
+                cause: r.try_get("cause")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+        Ok(Some(ItemDetail {
+            item: item_row(&row)?,
+            pauses,
+            history,
+            deadline_changes,
+        }))
     }
 
     pub async fn project(

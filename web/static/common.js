@@ -211,6 +211,7 @@
   /** "原因" of a grade-history row: the daemon writes "clock" or "feed:<name>". */
   function causeWord(c) {
     if (c === 'clock') return '计时推进';
+    if (c === 'calendar') return '节假日安排更新';
     if (c && c.indexOf('feed:') === 0) return '数据更新（' + c.slice(5) + '）';
     return c || '—';
   }
@@ -229,6 +230,15 @@
   function gradeChip(g) {
     var c = el('span', 'chip chip-' + (GRADE[g] ? g : 'none'), gradeFull(g));
     return c;
+  }
+
+  /** 暂定 beside a deadline that depends on a year without its holiday notice, with why
+   *  (the API's provisional_note) as its tooltip; null when the deadline is official. */
+  function provisionalTag(it) {
+    if (!it || !it.provisional) return null;
+    var t = el('span', 'tag-provisional', '暂定');
+    t.title = it.provisional_note || '';
+    return t;
   }
 
   /**
@@ -304,7 +314,7 @@
     todayIso: todayIso, dataTimeText: dataTimeText, stageName: stageName,
     gradeFull: gradeFull, statusWord: statusWord, pauseWord: pauseWord,
     categoryWord: categoryWord, causeWord: causeWord, remainingText: remainingText,
-    gradeChip: gradeChip, throttle: throttle, showUnauthorized: showUnauthorized,
+    gradeChip: gradeChip, provisionalTag: provisionalTag, throttle: throttle, showUnauthorized: showUnauthorized,
     showFeeds: showFeeds, pad: pad, rememberList: rememberList, rememberedList: rememberedList
   };
 })();

@@ -153,7 +153,9 @@
       dep.appendChild(el('span', 'sub', '第' + it.stage + '阶段 ' + D.stageName(it.stage)));
       dep.title = it.department;
       cell(tr, null, D.statusWord(it.status)).style.whiteSpace = 'nowrap';
-      cell(tr, 'n', it.deadline_date || '—');
+      var deadline = cell(tr, 'n', it.deadline_date || '—');
+      var tag = D.provisionalTag(it);
+      if (tag) deadline.appendChild(tag);
       cell(tr, 'n', D.int(it.used) + ' / ' + D.int(it.allowed));
       remainingCell(tr, it);
       return tr;

@@ -73,6 +73,11 @@
     setText($('item-id'), '办件编号 ' + it.item_id);
 
     setText($('deadline'), it.deadline_date || '—');
+    var tag = D.provisionalTag(it);
+    $('deadline-provisional').replaceChildren.apply($('deadline-provisional'), tag ? [tag] : []);
+    var note = $('provisional-note');
+    note.hidden = !it.provisional;
+    setText(note, it.provisional ? it.provisional_note : '');
     setText($('used-allowed'), D.int(it.used) + ' / ' + D.int(it.allowed));
     var rem = $('remaining');
     var open = it.status === 'pending' || it.status === 'paused';
@@ -105,11 +110,22 @@
     $('pauses').tBodies[0].replaceChildren.apply($('pauses').tBodies[0], prow);
     setText($('pause-count'), pauses.length ? pauses.length + ' 次' : '');
 
-    var history = Array.isArray(it.history) ? it.history : [];
-    // newest first: what changed last matters most
+    // Grade changes and the deadlines the calendar moved, newest first: what changed last
+    // matters most. (Stable: at the same instant the recorded order is kept.)
+    var history = (Array.isArray(it.history) ? it.history : []).concat(
+      (Array.isArray(it.deadline_changes) ? it.deadline_changes : []).map(function (c) {
+        return { at: c.at, deadline: c.deadline, was: c.previous, cause: c.cause };
+      }));
+    history.sort(function (a, b) { return Date.parse(a.at) - Date.parse(b.at); });
     var hrow = history.slice().reverse().map(function (h) {
       var tr = el('tr');
       tr.appendChild(el('td', 'num', D.dateTime(h.at)));
+      if (h.deadline) {
+        tr.appendChild(el('td', 'num', '截止日改为 ' + h.deadline));
+        tr.appendChild(el('td', 'num', '原 ' + h.was));
+        tr.appendChild(el('td', null, D.causeWord(h.cause)));
+        return tr;
+      }
       var g = el('td');
       g.appendChild(D.gradeChip(h.grade));
       tr.appendChild(g);

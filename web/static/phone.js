@@ -81,7 +81,10 @@
     // A stopped clock is said so: the handler is waiting on the applicant or a procedure.
     var left = D.remainingText(it) + (it.paused ? ' · 暂停计时中' : '');
     bottom.appendChild(el('span', 'remaining ' + cls, left));
-    bottom.appendChild(el('span', 'deadline', '截止 ' + (it.deadline_date || '—')));
+    var deadline = el('span', 'deadline', '截止 ' + (it.deadline_date || '—'));
+    var tag = D.provisionalTag(it);
+    if (tag) deadline.appendChild(tag);
+    bottom.appendChild(deadline);
     a.appendChild(bottom);
     li.appendChild(a);
     return li;

@@ -118,6 +118,8 @@ fn headline_ring_departments_and_stages() {
             finished_this_month: 2,
             on_time_rate: Some(0.5),
             ungradable: 0,
+            provisional: 0,
+            calendar: None,
         }
     );
     assert_eq!(
