@@ -581,6 +581,11 @@ async fn the_dashboard_item_and_phone_pages_stay_live() {
     let mut late = record("LIVE-1", "2026-10-09T09:30:00+08:00", 5);
     late["department"] = json!("市气象局");
     records.push(late);
+    // And one due next year, whose holiday notice is not out: a provisional deadline.
+    let mut next_year = record("PROV-1", "2026-11-23T09:30:00+08:00", 30);
+    next_year["department"] = json!("市气象局");
+    next_year["legal_days"] = json!(60);
+    records.push(next_year);
     feed.set(records.clone());
     page.wait_for(
         &format!("{} === '共 {} 件'", inner_text("#total"), int(red + 1)),
@@ -625,8 +630,38 @@ async fn the_dashboard_item_and_phone_pages_stay_live() {
             .await,
         format!("/?token={VIEWER_TOKEN}&grade=red")
     );
+    // Its deadline is official: nothing says 暂定.
+    assert_eq!(page.eval(&inner_text("#deadline-provisional")).await, "");
+    assert_eq!(
+        page.eval("document.getElementById('provisional-note').hidden")
+            .await,
+        true
+    );
     assert_page_is_no_wider_than_its_window(&page, "item").await;
     shoot(&browser, &page, "item.png", (1440, 900)).await;
+
+    // The item due next year: worked out by hand, accepted Monday 23 November, counted
+    // 24–27 and 30 November (5), the 23 weekdays of December (28), then on the provisional
+    // 2027 (1 January 元旦, 2–3 a weekend) 4 and 5 January: due 5 January 2027, 暂定, why said.
+    page.goto(&format!("{}/item/PROV-1?token={VIEWER_TOKEN}", app.base))
+        .await;
+    page.wait_for(
+        "document.body.dataset.loaded === 'ready'",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(page.eval(&inner_text("#deadline")).await, "2027-01-05");
+    assert_eq!(
+        page.eval(&inner_text("#deadline-provisional")).await,
+        "暂定"
+    );
+    assert_eq!(
+        page.eval(&inner_text("#provisional-note")).await,
+        "暂定：2027 年的节假日安排（国务院办公厅通知）尚未加载，期限按《全国年节及纪念日放假办法》推算，\
+         未含调休，通知发布后可能变动"
+    );
+    assert_page_is_no_wider_than_its_window(&page, "provisional item").await;
+    shoot(&browser, &page, "item-provisional.png", (1440, 900)).await;
 
     // The department's phone page: its open items and their counts by grade, nothing wider
     // than the phone.
@@ -663,6 +698,12 @@ async fn the_dashboard_item_and_phone_pages_stay_live() {
         .eval("document.querySelector('#items a[data-item-id]').dataset.itemId")
         .await;
     assert_eq!(first, "LIVE-1", "the reddest first");
+    assert_eq!(
+        phone
+            .eval("document.querySelector('#items a[data-item-id=\"PROV-1\"] .deadline').innerText")
+            .await,
+        "截止 2027-01-05暂定"
+    );
     assert_page_is_no_wider_than_its_window(&phone, "phone").await;
     shoot(&browser, &phone, "phone.png", (390, 844)).await;
 

@@ -34,7 +34,7 @@
   var dataTimeNode = document.getElementById('data-time');
   var titleNode = document.getElementById('title');
   var staleBanner = document.getElementById('banner-stale');
-  var calendarBanner = document.getElementById('banner-calendar');
+  var calendarNote = document.getElementById('calendar-note');
 
   var match = /^\/screen\/([^/]+)/.exec(location.pathname);
   var screenName = match ? decodeURIComponent(match[1]) : 'overview';
@@ -499,8 +499,8 @@
     });
     setText(headFields.on_time_rate, D.rate(d.on_time_rate));
     // Provisional deadlines, or next year's missing holiday file: one line, from the server.
-    setText(calendarBanner.querySelector('.banner-text'), d.calendar || '');
-    calendarBanner.hidden = !d.calendar;
+    setText(calendarNote, d.calendar || '');
+    calendarNote.hidden = !d.calendar;
   }
 
   /* ---------- layout of one page ---------- */
