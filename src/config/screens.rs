@@ -11,7 +11,7 @@ use super::secret::Secret;
 use super::toml_file::{FileError, TomlFile};
 
 /// The panels a screen page can show, as `[[screens]] panels` names them.
-pub const PANELS: [&str; 7] = [
+pub const PANELS: [&str; 8] = [
     "headline",
     "ring",
     "departments",
@@ -19,6 +19,7 @@ pub const PANELS: [&str; 7] = [
     "trend",
     "projects",
     "red_list",
+    "overdue_list",
 ];
 
 /// One big-screen layout.

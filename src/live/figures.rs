@@ -119,6 +119,36 @@ pub struct Figures {
     pub trend: Vec<TrendDay>,
     pub projects: Vec<ProjectRow>,
     pub red_list: Vec<RedRow>,
+    /// The red items longest overdue (most working days over first).
+    pub overdue_list: Vec<RedRow>,
+}
+
+/// A red item as counted: the day it turned red, working days over, its entry.
+type Red<'a> = (NaiveDate, u32, &'a Entry);
+
+/// The first `RED_ROWS` of `red` in `order`, as rows. Only they are shown: they are picked
+/// in linear time, and only they are sorted (a large board has hundreds of thousands of
+/// red items).
+fn first_rows(
+    names: &crate::board::Names,
+    mut red: Vec<Red<'_>>,
+    order: impl Fn(&Red<'_>, &Red<'_>) -> std::cmp::Ordering,
+) -> Vec<RedRow> {
+    if red.len() > RED_ROWS {
+        red.select_nth_unstable_by(RED_ROWS - 1, &order);
+        red.truncate(RED_ROWS);
+    }
+    red.sort_by(&order);
+    red.into_iter()
+        .map(|(red_since, days_over, entry)| RedRow {
+            item_id: entry.item_id.clone(),
+            department: names.department(entry.labels.department).to_string(),
+            project_name: names.project(entry.labels.project).name.to_string(),
+            matter: names.matter(entry.labels.matter).to_string(),
+            red_since,
+            days_over,
+        })
+        .collect()
 }
 
 /// Counts everything on `today`, projects included: [`count`], then [`ProjectClocks`] and
@@ -156,7 +186,7 @@ pub fn count(
     let mut stages = [Counts::default(); 4];
     let mut on_time_this_month = 0u64;
     let mut open_projects: HashSet<u32> = HashSet::new();
-    let mut red: Vec<(NaiveDate, u32, &Entry)> = Vec::new();
+    let mut red: Vec<Red<'_>> = Vec::new();
 
     for entry in board.entries() {
         let labels = entry.labels;
@@ -226,30 +256,14 @@ pub fn count(
         (b.counts.red, b.counts.yellow, &a.name).cmp(&(a.counts.red, a.counts.yellow, &b.name))
     });
 
-    // Newest red first (then the fewer days over, then the id). Only the first rows are
-    // shown: they are picked in linear time, and only they are sorted (a large board has
-    // hundreds of thousands of red items).
-    let newest_first =
-        |a: &(NaiveDate, u32, &Entry), b: &(NaiveDate, u32, &Entry)| -> std::cmp::Ordering {
-            (b.0, a.1, &a.2.item_id).cmp(&(a.0, b.1, &b.2.item_id))
-        };
-    if red.len() > RED_ROWS {
-        red.select_nth_unstable_by(RED_ROWS - 1, newest_first);
-        red.truncate(RED_ROWS);
-    }
-    red.sort_by(newest_first);
-    let red_list = red
-        .into_iter()
-        .take(RED_ROWS)
-        .map(|(red_since, days_over, entry)| RedRow {
-            item_id: entry.item_id.clone(),
-            department: names.department(entry.labels.department).to_string(),
-            project_name: names.project(entry.labels.project).name.to_string(),
-            matter: names.matter(entry.labels.matter).to_string(),
-            red_since,
-            days_over,
-        })
-        .collect();
+    // Newest red first (then the fewer days over, then the id); and the longest overdue
+    // (most days over, then red longest, then the id), the items that need the office most.
+    let red_list = first_rows(names, red.clone(), |a, b| {
+        (b.0, a.1, &a.2.item_id).cmp(&(a.0, b.1, &b.2.item_id))
+    });
+    let overdue_list = first_rows(names, red, |a, b| {
+        (b.1, a.0, &a.2.item_id).cmp(&(a.1, b.0, &b.2.item_id))
+    });
 
     let mut trend = past_days.to_vec();
     trend.push(TrendDay {
@@ -275,6 +289,7 @@ pub fn count(
         trend,
         projects: Vec::new(),
         red_list,
+        overdue_list,
     };
     (figures, open_projects)
 }

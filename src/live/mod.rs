@@ -251,6 +251,10 @@ impl Painter {
         let mut panels = BTreeMap::new();
         panels.insert("headline", encode(&f.headline));
         panels.insert("red_list", json!({ "rows": f.red_list }).to_string());
+        panels.insert(
+            "overdue_list",
+            json!({ "rows": f.overdue_list }).to_string(),
+        );
         let ring = json!({"blue": f.ring.blue, "yellow": f.ring.yellow, "red": f.ring.red, "overdue": f.headline.overdue});
         self.chart(&mut panels, "ring", ring, || {
             charts::ring::draw(&f.ring, f.headline.overdue)

@@ -12,15 +12,19 @@
   var el = D.el;
   var setText = D.setText;
 
-  var KNOWN = ['headline', 'ring', 'departments', 'stages', 'trend', 'projects', 'red_list'];
-  var DEFAULT_PAGE = KNOWN.slice();
+  var KNOWN = ['headline', 'ring', 'departments', 'stages', 'trend', 'projects', 'red_list',
+    'overdue_list'];
+  var DEFAULT_PAGE = KNOWN.slice(0, 7);
+  // The two item lists: the newest red items, and the red items longest overdue.
+  function isList(name) { return name === 'red_list' || name === 'overdue_list'; }
   var TITLES = {
     ring: '三色预警总览',
     departments: '各部门办件情况',
     stages: '四个审批阶段',
     trend: '近30天黄红件趋势',
     projects: '项目"3211"用时',
-    red_list: '最新超期件'
+    red_list: '最新超期件',
+    overdue_list: '超期最久件'
   };
   var GRADES = ['red', 'yellow', 'blue'];   // table column order: worst first
   var RED_MAX = 30;
@@ -376,109 +380,116 @@
       };
     },
 
-    red_list: function () {
-      var f = frame('red_list');
-      f.body.classList.add('red-body');
-      var head = el('div', 'rl-row rl-head');
-      ['部门', '项目', '事项', '超期(工作日)'].forEach(function (t, i) {
-        var c = el('span', null, t);
-        if (i === 3) c.style.textAlign = 'right';
-        head.appendChild(c);
-      });
-      var view = el('div', 'rl-view');
-      var track = el('div', 'rl-track');
-      view.appendChild(track);
-      var empty = el('div', 'empty', '暂无超期件');
-      empty.hidden = true;
-      f.body.appendChild(head);
-      f.body.appendChild(view);
-      f.body.appendChild(empty);
-
-      // Step ticker: rows[i] shows data[(i + k) % n]. A tick slides the track up one row;
-      // the next tick first re-renders with k + 1 and snaps back (identical picture), so
-      // the node count stays n and nothing depends on transitionend (which a throttled
-      // tab may never deliver).
-      var data = [];
-      var k = 0;
-      var shifted = false;
-      var today = '';
-
-      function makeRow() {
-        var row = el('div', 'rl-row');
-        var dept = el('span', 'rl-dept');
-        row.appendChild(dept);
-        var proj = el('span', 'rl-proj');
-        proj.appendChild(el('span', 'rl-new', '新'));
-        proj.appendChild(el('span'));
-        row.appendChild(proj);
-        row.appendChild(el('span', 'rl-matter'));
-        var days = el('span', 'rl-days');
-        days.appendChild(el('b'));
-        row.appendChild(days);
-        return row;
-      }
-      function paint() {
-        var n = data.length;
-        for (var i = 0; i < n; i++) {
-          var r = data[(i + k) % n];
-          var row = track.children[i];
-          setText(row.children[0], r.department);
-          row.children[0].title = r.department || '';
-          var isNew = !!r.red_since && D.dateOf(r.red_since) === today;
-          row.children[1].children[0].hidden = !isNew;
-          setText(row.children[1].children[1], r.project_name);
-          row.children[1].title = r.project_name || '';
-          setText(row.children[2], r.matter);
-          row.children[2].title = r.matter || '';
-          setText(row.children[3].children[0], D.int(r.days_over));
-        }
-      }
-      function snapBack() {
-        track.style.transition = 'none';
-        track.style.transform = '';
-        void track.offsetHeight;   // commit the snap before the transition comes back
-        track.style.transition = '';
-        shifted = false;
-      }
-      function tick() {
-        var n = data.length;
-        if (!n || f.root.hidden) return;
-        if (shifted) {
-          k = (k + 1) % n;
-          paint();
-          snapBack();
-        }
-        var overflow = track.offsetHeight > view.clientHeight + 1;
-        view.classList.toggle('ticking', overflow);
-        if (!overflow) {
-          if (k !== 0) { k = 0; paint(); }
-          return;               // everything fits: no need to scroll
-        }
-        var h = track.firstElementChild ? track.firstElementChild.offsetHeight : 0;
-        if (!h) return;
-        track.style.transform = 'translateY(' + (-h) + 'px)';
-        shifted = true;
-      }
-      setInterval(tick, TICK_MS);
-
-      return {
-        root: f.root,
-        render: function (d) {
-          var rows = Array.isArray(d.rows) ? d.rows : [];
-          data = rows.slice(0, RED_MAX);
-          today = D.todayIso();
-          if (shifted) snapBack();
-          k = data.length ? k % data.length : 0;
-          sizeRows(track, data.length, makeRow);
-          paint();
-          empty.hidden = data.length > 0;
-          view.hidden = data.length === 0;
-          view.classList.toggle('ticking', track.offsetHeight > view.clientHeight + 1);
-          f.extra.replaceChildren('最新 ', el('b', null, data.length), ' 件');
-        }
-      };
-    }
+    red_list: function () { return itemList('red_list'); },
+    overdue_list: function () { return itemList('overdue_list'); }
   };
+
+  /** A list of red items (department, project, matter, working days over) that ticks up
+   *  when it is longer than its panel; `red_list` marks the items red since today. */
+  function itemList(name) {
+    var newest = name === 'red_list';
+    var f = frame(name);
+    f.body.classList.add('red-body');
+    var head = el('div', 'rl-row rl-head');
+    ['部门', '项目', '事项', '超期(工作日)'].forEach(function (t, i) {
+      var c = el('span', null, t);
+      if (i === 3) c.style.textAlign = 'right';
+      head.appendChild(c);
+    });
+    var view = el('div', 'rl-view');
+    var track = el('div', 'rl-track');
+    view.appendChild(track);
+    var empty = el('div', 'empty', '暂无超期件');
+    empty.hidden = true;
+    f.body.appendChild(head);
+    f.body.appendChild(view);
+    f.body.appendChild(empty);
+
+    // Step ticker: rows[i] shows data[(i + k) % n]. A tick slides the track up one row;
+    // the next tick first re-renders with k + 1 and snaps back (identical picture), so
+    // the node count stays n and nothing depends on transitionend (which a throttled
+    // tab may never deliver).
+    var data = [];
+    var k = 0;
+    var shifted = false;
+    var today = '';
+
+    function makeRow() {
+      var row = el('div', 'rl-row');
+      var dept = el('span', 'rl-dept');
+      row.appendChild(dept);
+      var proj = el('span', 'rl-proj');
+      proj.appendChild(el('span', 'rl-new', '新'));
+      proj.appendChild(el('span'));
+      row.appendChild(proj);
+      row.appendChild(el('span', 'rl-matter'));
+      var days = el('span', 'rl-days');
+      days.appendChild(el('b'));
+      row.appendChild(days);
+      return row;
+    }
+    function paint() {
+      var n = data.length;
+      for (var i = 0; i < n; i++) {
+        var r = data[(i + k) % n];
+        var row = track.children[i];
+        setText(row.children[0], r.department);
+        row.children[0].title = r.department || '';
+        var isNew = newest && !!r.red_since && D.dateOf(r.red_since) === today;
+        row.children[1].children[0].hidden = !isNew;
+        setText(row.children[1].children[1], r.project_name);
+        row.children[1].title = r.project_name || '';
+        setText(row.children[2], r.matter);
+        row.children[2].title = r.matter || '';
+        setText(row.children[3].children[0], D.int(r.days_over));
+      }
+    }
+    function snapBack() {
+      track.style.transition = 'none';
+      track.style.transform = '';
+      void track.offsetHeight;   // commit the snap before the transition comes back
+      track.style.transition = '';
+      shifted = false;
+    }
+    function tick() {
+      var n = data.length;
+      if (!n || f.root.hidden) return;
+      if (shifted) {
+        k = (k + 1) % n;
+        paint();
+        snapBack();
+      }
+      var overflow = track.offsetHeight > view.clientHeight + 1;
+      view.classList.toggle('ticking', overflow);
+      if (!overflow) {
+        if (k !== 0) { k = 0; paint(); }
+        return;               // everything fits: no need to scroll
+      }
+      var h = track.firstElementChild ? track.firstElementChild.offsetHeight : 0;
+      if (!h) return;
+      track.style.transform = 'translateY(' + (-h) + 'px)';
+      shifted = true;
+    }
+    setInterval(tick, TICK_MS);
+
+    return {
+      root: f.root,
+      render: function (d) {
+        var rows = Array.isArray(d.rows) ? d.rows : [];
+        data = rows.slice(0, RED_MAX);
+        today = D.todayIso();
+        if (shifted) snapBack();
+        k = data.length ? k % data.length : 0;
+        sizeRows(track, data.length, makeRow);
+        paint();
+        empty.hidden = data.length > 0;
+        view.hidden = data.length === 0;
+        view.classList.toggle('ticking', track.offsetHeight > view.clientHeight + 1);
+        if (newest) f.extra.replaceChildren('最新 ', el('b', null, data.length), ' 件');
+        else f.extra.replaceChildren('最久 ', el('b', null, data.length ? D.int(data[0].days_over) : 0), ' 个工作日');
+      }
+    };
+  }
 
   function ensurePanel(name) {
     if (!panels[name] && builders[name]) {
@@ -505,7 +516,8 @@
 
   /* ---------- layout of one page ---------- */
   // Column weights for one-row layouts: wide charts get more room.
-  var WEIGHT = { ring: 0.85, stages: 0.95, trend: 1, projects: 1.25, departments: 1.45, red_list: 1.15 };
+  var WEIGHT = { ring: 0.85, stages: 0.95, trend: 1, projects: 1.25, departments: 1.45, red_list: 1.15,
+    overdue_list: 1.15 };
 
   function layout(page) {
     var names = [];
@@ -514,10 +526,11 @@
     });
     var showHeadline = names.indexOf('headline') >= 0;
     var rest = names.filter(function (n) { return n !== 'headline'; });
-    // The red list reads best at the right edge, where a tall column fits it.
-    if (rest.indexOf('red_list') >= 0 && rest.length !== 6) {
-      rest.splice(rest.indexOf('red_list'), 1);
-      rest.push('red_list');
+    // A list reads best at the right edge, where a tall column fits it.
+    var list = rest.filter(isList)[0];
+    if (list && rest.length !== 6) {
+      rest.splice(rest.indexOf(list), 1);
+      rest.push(list);
     }
     var cols;
     var rowsTpl;
@@ -526,11 +539,14 @@
     function weights(list) {
       return list.map(function (x) { return 'minmax(0, ' + (WEIGHT[x] || 1) + 'fr)'; }).join(' ');
     }
-    if (n === 6) {
+    var designed = ['ring', 'departments', 'stages', 'projects', 'trend'].every(function (x) {
+      return rest.indexOf(x) >= 0;
+    });
+    if (n === 6 && designed && list) {
       // The designed command-centre page (any order of the six).
       cols = '440px minmax(0, 1fr) 610px';
       rowsTpl = 'minmax(0, 1fr) minmax(0, 1fr)';
-      areas = '"ring departments red_list" "stages projects trend"';
+      areas = '"ring departments ' + list + '" "stages projects trend"';
     } else if (n <= 3) {
       cols = n ? weights(rest) : '1fr';
       rowsTpl = 'minmax(0, 1fr)';
@@ -539,15 +555,24 @@
       cols = 'minmax(0, 1fr) minmax(0, 1fr)';
       rowsTpl = 'minmax(0, 1fr) minmax(0, 1fr)';
       areas = '"' + rest[0] + ' ' + rest[1] + '" "' + rest[2] + ' ' + rest[3] + '"';
-    } else {
+    } else if (n === 5) {
       // five: the last (red list or departments when present) spans both rows at the right
-      var tall = rest.indexOf('red_list') >= 0 ? 'red_list'
-        : rest.indexOf('departments') >= 0 ? 'departments' : rest[4];
+      var tall = list || (rest.indexOf('departments') >= 0 ? 'departments' : rest[4]);
       var others = rest.filter(function (x) { return x !== tall; });
       cols = 'minmax(0, 1fr) minmax(0, 1fr) minmax(0, 1.15fr)';
       rowsTpl = 'minmax(0, 1fr) minmax(0, 1fr)';
       areas = '"' + others[0] + ' ' + others[1] + ' ' + tall + '" "' +
         others[2] + ' ' + others[3] + ' ' + tall + '"';
+    } else {
+      // Six or more in another mix: two rows; with an odd count the last (a list, when
+      // there is one) spans both at the right.
+      var across = Math.ceil(n / 2);
+      var top = rest.slice(0, n % 2 ? across - 1 : across);
+      var bottom = rest.slice(top.length, n % 2 ? n - 1 : n);
+      if (n % 2) { top.push(rest[n - 1]); bottom.push(rest[n - 1]); }
+      cols = weights(top);
+      rowsTpl = 'minmax(0, 1fr) minmax(0, 1fr)';
+      areas = '"' + top.join(' ') + '" "' + bottom.join(' ') + '"';
     }
     rest.forEach(ensurePanel);
     grid.style.gridTemplateColumns = cols;

@@ -182,6 +182,13 @@ fn the_newest_red_items_with_days_over() {
         .map(|r| (r.item_id.as_str(), r.days_over))
         .collect();
     assert_eq!(rows, [("C", 1), ("A", 13)]);
+    // The longest overdue first: A, then C.
+    let longest: Vec<(&str, u32)> = f
+        .overdue_list
+        .iter()
+        .map(|r| (r.item_id.as_str(), r.days_over))
+        .collect();
+    assert_eq!(longest, [("A", 13), ("C", 1)]);
 }
 
 #[test]
