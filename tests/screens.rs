@@ -29,6 +29,15 @@ const TITLES: [(&str, &str); 6] = [
 
 const GRADES: [&str; 3] = ["blue", "yellow", "red"];
 
+/// A second screen, for the office's chase: the red items longest overdue.
+const WORST_SCREEN: &str = r#"
+[[screens]]
+name = "worst"
+title = "超期督办"
+panels = ["headline", "departments", "overdue_list"]
+token_env = "DUBAN_SCREEN_TOKEN"
+"#;
+
 fn screens_dir() -> PathBuf {
     let dir = root().join("target/screens");
     std::fs::create_dir_all(&dir).unwrap();
@@ -355,7 +364,7 @@ async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected_then_b
     };
     let dir = temp_dir();
     let (feed, url) = FeedServer::start().await;
-    let config = live_config(dir.path(), &url, "");
+    let config = live_config(dir.path(), &url, WORST_SCREEN);
     let records = city(&config, 600);
     feed.set(records.clone());
     let app = spawn_app(config, fixed_clock().1).await;
@@ -430,6 +439,69 @@ async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected_then_b
         shoot(&browser, &page, &format!("overview-{w}x{h}.png"), (w, h)).await;
     }
 
+    // The chase screen lists the red items longest overdue, as the server counts them: the
+    // open red items by working days over (then the earlier deadline, then the id), the
+    // first 30. (The list ticks upwards when it is longer than its panel: what it shows is
+    // that order turned round by some rows.)
+    let page = browser.new_page(1920, 1080).await;
+    page.goto(&format!("{}/screen/worst?token={SCREEN_TOKEN}", app.base))
+        .await;
+    let (_, server) = at_one_seq(&app, &page).await;
+    let mut red: Vec<Value> = app
+        .get(&format!(
+            "/api/items?token={VIEWER_TOKEN}&limit=1000&status=open&grade=red"
+        ))
+        .await
+        .1["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    red.sort_by(|a, b| {
+        let key = |i: &Value| {
+            (
+                i["remaining"].as_i64().unwrap(),
+                i["deadline_date"].as_str().unwrap().to_owned(),
+                i["item_id"].as_str().unwrap().to_owned(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    let expected: Vec<Value> = red
+        .iter()
+        .take(30)
+        .map(|i| {
+            json!([
+                i["department"],
+                i["matter"],
+                int((-i["remaining"].as_i64().unwrap()) as u64)
+            ])
+        })
+        .collect();
+    assert!(
+        expected.len() > 1,
+        "red items in the city: {}",
+        server.summary
+    );
+    let shown = page
+        .eval("[...document.querySelectorAll('[data-panel=overdue_list] .rl-track .rl-row')].map(r => [r.children[0].innerText, r.children[2].innerText, r.children[3].innerText])")
+        .await;
+    let shown = shown.as_array().unwrap().clone();
+    assert!(
+        (0..expected.len()).any(|turn| {
+            let mut turned = expected.clone();
+            turned.rotate_left(turn);
+            turned == shown
+        }),
+        "longest overdue shown {shown:?}, expected (turned round) {expected:?}"
+    );
+    assert_eq!(
+        page.eval("document.querySelector('[data-panel=overdue_list] .panel-extra').innerText")
+            .await,
+        format!("最久 {} 个工作日", expected[0][2].as_str().unwrap())
+    );
+    assert_nothing_overflows(&page, "worst").await;
+    shoot(&browser, &page, "worst-1920x1080.png", (1920, 1080)).await;
+
     // The feed goes down: after two missed runs the screen says so, naming it and its last
     // success (at NOW, where the clock stands).
     let page = browser.new_page(1920, 1080).await;
@@ -479,7 +551,7 @@ async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected_then_b
     // It comes back on the same address and store: the page reconnects by itself, its
     // `since` from the last run is answered with a fresh snapshot, and the banner goes; the
     // figures are the new run's, the same city's.
-    let mut config = live_config(dir.path(), &url, "");
+    let mut config = live_config(dir.path(), &url, WORST_SCREEN);
     config.listen = addr;
     let app = spawn_app(config, fixed_clock().1).await;
     page.wait_for(
