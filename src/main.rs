@@ -32,7 +32,12 @@ enum Command {
     Serve,
     /// Run the simulator and the daemon together on a demo store (data/demo) and print the
     /// URLs to open.
-    Demo,
+    Demo {
+        /// Address the pages and screens are served on, instead of the config's
+        /// `server.listen` (0.0.0.0:8080 opens them to the other machines of the network).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
     /// Serve a realistic, changing approval system (canonical and Chinese formats).
     Simulate {
         /// Address to listen on.
@@ -157,8 +162,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (config, calendar) = commands::load(config)?;
             runtime()?.block_on(commands::serve::run(config, calendar))?;
         }
-        Command::Demo => {
-            let (config, calendar) = commands::demo::load(config)?;
+        Command::Demo { listen } => {
+            let (mut config, calendar) = commands::demo::load(config)?;
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
             runtime()?.block_on(commands::demo::run(config, calendar))?;
         }
         Command::Simulate {

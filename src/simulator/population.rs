@@ -66,6 +66,8 @@ pub struct Population<'a> {
     now: DateTime<FixedOffset>,
     next_item: u64,
     next_project: u64,
+    /// Project names given so far: each project has its own, as in a real city.
+    names: std::collections::HashSet<String>,
 }
 
 impl<'a> Population<'a> {
@@ -106,6 +108,7 @@ impl<'a> Population<'a> {
             now,
             next_item: 1,
             next_project: 1,
+            names: Default::default(),
         })
     }
 
@@ -132,12 +135,18 @@ impl<'a> Population<'a> {
         let r = &mut self.random;
         let serial = self.next_project;
         self.next_project += 1;
-        let code = format!(
-            "{}-370102-04-01-{:06}",
-            self.today.format("%y%m"),
-            100_000 + serial % 900_000
-        );
-        let name = format!("{}{}{}", r.pick(DISTRICTS), r.pick(KINDS), r.pick(PHASES));
+        let mut name = String::new();
+        for _ in 0..40 {
+            name = format!("{}{}{}", r.pick(DISTRICTS), r.pick(KINDS), r.pick(PHASES));
+            if !self.names.contains(&name) {
+                break;
+            }
+        }
+        if self.names.contains(&name) {
+            // Past the combinations' count: a plot number tells them apart, as cities do.
+            name = format!("{name}（{serial}号地块）");
+        }
+        self.names.insert(name.clone());
         let total: u64 = CATEGORIES.iter().map(|(_, w)| w).sum();
         let mut roll = r.below(total);
         let category = CATEGORIES
@@ -173,9 +182,25 @@ impl<'a> Population<'a> {
             }
             for matter in chosen {
                 let earlier = (stage < current_stage).then_some(stage_start);
-                items.push(self.item(matter, &code, &name, category, stage, earlier)?);
+                items.push(self.item(matter, &name, category, stage, earlier)?);
             }
             stage_start += 15 + self.random.below(15) as usize;
+        }
+        // The national project code (全国投资项目在线审批监管平台): the month the project was
+        // registered, a little before its first item, then the area, the kind and a serial.
+        let first = items
+            .iter()
+            .map(|i| i.accepted_at.date_naive())
+            .min()
+            .unwrap_or(self.today);
+        let registered = first - Duration::days(5 + self.random.below(40) as i64);
+        let code = format!(
+            "{}-370102-04-01-{:06}",
+            registered.format("%y%m"),
+            100_000 + serial % 900_000
+        );
+        for item in &mut items {
+            item.project_code = code.clone();
         }
         Ok(items)
     }
@@ -184,7 +209,6 @@ impl<'a> Population<'a> {
     fn item(
         &mut self,
         matter: &Matter,
-        project_code: &str,
         project_name: &str,
         category: &str,
         stage: u8,
@@ -274,7 +298,8 @@ impl<'a> Population<'a> {
         self.next_item += 1;
         Ok(Item {
             item_id: format!("370102-{}-{:06}", accepted_on.format("%Y"), id),
-            project_code: project_code.to_owned(),
+            // Set by `project` once all its items are dated.
+            project_code: String::new(),
             project_name: project_name.to_owned(),
             project_category: category.to_owned(),
             matter: matter.name.clone(),
@@ -309,4 +334,59 @@ pub fn slowness(department: &str) -> f64 {
         .bytes()
         .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
     [0.55, 0.7, 0.85, 1.0, 1.0, 1.25, 1.6][(hash % 7) as usize]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::calendar::tests::shipped;
+
+    #[test]
+    fn each_project_has_its_own_name_and_a_code_dated_before_its_first_item() {
+        let matters = crate::catalogue::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/matters.csv"),
+        )
+        .unwrap();
+        let calendar = shipped();
+        let tz = chrono_tz::Asia::Shanghai;
+        let now = tz.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap();
+        let mut population = Population::new(&matters, &calendar, tz, now, 7).unwrap();
+        let mut projects: BTreeMap<String, (String, NaiveDate)> = BTreeMap::new();
+        population
+            .generate(2400, |item| {
+                let first = item.accepted_at.date_naive();
+                let entry = projects
+                    .entry(item.project_code.clone())
+                    .or_insert((item.project_name.clone(), first));
+                assert_eq!(entry.0, item.project_name, "one name per project");
+                entry.1 = entry.1.min(first);
+            })
+            .unwrap();
+        let mut names: Vec<&String> = projects.values().map(|(name, _)| name).collect();
+        let count = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), count, "no two projects share a name");
+        assert!(count > 200, "{count} projects");
+        let months: std::collections::BTreeSet<&str> = projects.keys().map(|c| &c[..4]).collect();
+        assert!(
+            months.len() > 3,
+            "registered over several months: {months:?}"
+        );
+        for (code, (_, first)) in &projects {
+            // YYMM-area-kind-category-serial, registered in or before its first item's month.
+            let parts: Vec<&str> = code.split('-').collect();
+            assert_eq!(
+                parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+                [4, 6, 2, 2, 6],
+                "{code}"
+            );
+            assert!(
+                parts[0] <= first.format("%y%m").to_string().as_str(),
+                "{code} {first}"
+            );
+        }
+    }
 }
