@@ -748,3 +748,96 @@ async fn a_checkpoint_copies_the_log_back_and_the_next_write_starts_it_again() {
     assert_eq!(after.copied, after.frames, "and was copied back: {after:?}");
     store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lists_a_clerk_uses_find_part_of_a_project_and_order_ended_items_by_their_end() {
+    let dir = temp_dir();
+    let (feed, url) = FeedServer::start().await;
+    let ended = |id: &str, status: &str, on: &str| {
+        let mut r = record(id, "2026-11-02T09:30:00+08:00", 20);
+        r["status"] = json!(status);
+        r["finished_at"] = json!(on);
+        r["updated_at"] = json!(on);
+        r
+    };
+    let mut other = ended("B", "finished", "2026-11-20T16:00:00+08:00");
+    other["project_code"] = json!("2510-370102-04-01-654321");
+    other["project_name"] = json!("高新区数据中心");
+    feed.set(vec![
+        record("A", "2026-11-02T09:30:00+08:00", 20),
+        other,
+        ended("C", "finished", "2026-11-24T11:00:00+08:00"),
+        ended("D", "withdrawn", "2026-11-23T09:00:00+08:00"),
+    ]);
+    let text = config_text(&sqlite_url(dir.path()), &http_feed("main", &url, ""));
+    let app = spawn_app(load_config(dir.path(), &text), fixed_clock().1).await;
+    eventually(10, "stored", || async { app.items("").await["total"] == 4 }).await;
+    let ids = |list: serde_json::Value| -> Vec<String> {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["item_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let sorted = |mut ids: Vec<String>| {
+        ids.sort();
+        ids
+    };
+    // Part of a name, part of a code, and a LIKE wildcard taken literally.
+    assert_eq!(
+        sorted(ids(app.items("project=%E4%BA%A7%E4%B8%9A%E5%9B%AD").await)),
+        ["A", "C", "D"]
+    );
+    assert_eq!(ids(app.items("project=654321").await), ["B"]);
+    assert_eq!(
+        sorted(ids(app.items("project=2611-370102").await)),
+        ["A", "C", "D"]
+    );
+    assert_eq!(app.items("project=%25").await["total"], 0);
+    // Finished items, the latest to end first.
+    assert_eq!(ids(app.items("status=finished").await), ["C", "B"]);
+    // Bad filters: a 400 in the API's words.
+    for (query, said) in [
+        ("department=", "department is empty"),
+        (
+            "department=%E5%B8%82%E4%B8%8D%E5%AD%98%E5%9C%A8%E5%B1%80",
+            "no department is named \"市不存在局\"",
+        ),
+        (
+            "stage=x",
+            "the query string cannot be read: stage: invalid digit",
+        ),
+        (
+            "colour=red",
+            "the query string cannot be read: colour: unknown field `colour`, expected one of `grade`",
+        ),
+    ] {
+        let (status, body) = app.get(&format!("/api/items?{query}")).await;
+        let message = body["error"].as_str().unwrap_or_default().to_owned();
+        assert!(
+            status == 400
+                && message.starts_with(said)
+                && !message.contains("Failed to deserialize"),
+            "{query}: {status} {body}"
+        );
+    }
+    // The 404 page names what was asked for, as text.
+    let response = reqwest::get(format!("{}/nope/%3Cb%3E", app.base))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains("<code id=\"path\">/nope/%3Cb%3E</code>") && page.contains("这个页面"),
+        "{page}"
+    );
+    let screen = reqwest::get(format!("{}/screen/lobby", app.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(screen.contains("/screen/lobby</code> 这个大屏"), "{screen}");
+    app.stop().await;
+}

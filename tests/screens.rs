@@ -576,8 +576,10 @@ async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected_then_b
 }
 
 /// The text of `selector`, or "" if absent.
+/// JavaScript: the text of `selector`'s element, or "". Parenthesised, so that it can be
+/// compared: `a ?? '' === b` would compare '' with b, and be true whenever a is not empty.
 fn inner_text(selector: &str) -> String {
-    format!("document.querySelector({selector:?})?.innerText ?? ''")
+    format!("(document.querySelector({selector:?})?.innerText ?? '')")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -648,6 +650,44 @@ async fn the_dashboard_item_and_phone_pages_stay_live() {
     )
     .await;
     shoot(&browser, &page, "dashboard.png", (1440, 900)).await;
+
+    // The withdrawn items: newest ended first, with their finish time, said 已撤回 (not the
+    // red 超期 their clock would show).
+    let withdrawn = total(&app, "status=withdrawn").await;
+    assert!(withdrawn > 1, "a city with withdrawn items");
+    let list = browser.new_page(1440, 900).await;
+    list.goto(&format!(
+        "{}/?token={VIEWER_TOKEN}&status=withdrawn",
+        app.base
+    ))
+    .await;
+    list.wait_for(
+        &format!(
+            "{} === '共 {} 件' && document.querySelectorAll('#items tbody tr[data-item-id]').length === {}",
+            inner_text("#total"),
+            int(withdrawn),
+            withdrawn.min(50)
+        ),
+        Duration::from_secs(10),
+    )
+    .await;
+    let rows = list
+        .eval("[...document.querySelectorAll('#items tbody tr[data-item-id]')].map(r => [r.cells[0].innerText, r.cells[5].innerText, r.cells[8].innerText])")
+        .await;
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len() as u64, withdrawn.min(50));
+    let ended: Vec<&str> = rows.iter().map(|r| r[1].as_str().unwrap()).collect();
+    assert!(
+        rows.iter().all(|r| r[0] == "已撤回" && r[2] == "已撤回")
+            && ended.iter().all(|t| t.len() == "2026-11-25 10:00".len())
+            && ended.is_sorted_by(|a, b| a >= b),
+        "{rows:?}"
+    );
+    assert_eq!(
+        list.eval("getComputedStyle(document.querySelector('#items th.col-ended')).display")
+            .await,
+        "table-cell"
+    );
 
     // A new red item arrives through the feed: the filtered list follows without a reload.
     let mut late = record("LIVE-1", "2026-10-09T09:30:00+08:00", 5);

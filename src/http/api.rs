@@ -23,9 +23,16 @@ use crate::store::queries::{ItemFilter, ItemRow};
 /// The daemon's state, as handlers receive it.
 type AppState = State<Arc<Shared>>;
 
+/// The query string's values, or a 400 in the API's words (the framework's own message
+/// starts "Failed to deserialize query string"; serde's detail after it is kept).
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(t)| t)
-        .map_err(|e| ApiError::BadRequest(e.body_text()))
+    q.map(|Query(t)| t).map_err(|e| {
+        let text = e.body_text();
+        let detail = text
+            .split_once(": ")
+            .map_or(text.as_str(), |(_, detail)| detail);
+        ApiError::BadRequest(format!("the query string cannot be read: {detail}"))
+    })
 }
 
 /// An item row with the clock figures of today: used and remaining move every working day,
@@ -92,6 +99,25 @@ pub async fn items(
     }
     if filter.offset.is_some_and(|o| o < 0) {
         return Err(ApiError::BadRequest("offset is 0 or more".into()));
+    }
+    if let Some(d) = &filter.department {
+        let known = shared
+            .board()
+            .names()
+            .departments()
+            .iter()
+            .any(|k| **k == **d);
+        if d.trim().is_empty() {
+            return Err(ApiError::BadRequest(
+                "department is empty: name one, or leave department out for every department"
+                    .into(),
+            ));
+        }
+        if !known {
+            return Err(ApiError::BadRequest(format!(
+                "no department is named {d:?} (GET /api/summary lists those with items)"
+            )));
+        }
     }
     if let Some(s) = &filter.status
         && !["open", "pending", "paused", "finished", "withdrawn"].contains(&s.as_str())

@@ -69,7 +69,7 @@ fn page(
     let config = &shared.config;
     match access::admit(&config.access, &config.screens, screen, token.as_deref()) {
         Ok(_) => html(StatusCode::OK, file),
-        Err(access::Refusal::UnknownScreen) => html(StatusCode::NOT_FOUND, "not_found.html"),
+        Err(access::Refusal::UnknownScreen) => not_found_page(uri.path()),
         Err(access::Refusal::Unauthorized) => html(StatusCode::UNAUTHORIZED, "unauthorized.html"),
     }
 }
@@ -157,8 +157,59 @@ pub async fn not_found(uri: Uri) -> Response {
     if uri.path().starts_with("/api/") {
         super::api::not_found().await.into_response()
     } else {
-        html(StatusCode::NOT_FOUND, "not_found.html")
+        not_found_page(uri.path())
     }
+}
+
+/// The 404 page, saying what was asked for and where the pages are.
+fn not_found_page(path: &str) -> Response {
+    let (what, why, hint) = if path.starts_with("/screen/") {
+        (
+            "大屏",
+            "，或该大屏已被停用、改名",
+            "请核对链接是否完整，<code>/screen/</code> 后的大屏名称是否正确。",
+        )
+    } else {
+        (
+            "页面",
+            "",
+            "督办工作台在 <code>/</code>，办件详情在 <code>/item/办件编号</code>，部门手机页在              <code>/m/dept/部门名称</code>，大屏在 <code>/screen/大屏名称</code>（均需带              <code>?token=</code> 访问令牌）。",
+        )
+    };
+    let Some(page) = asset("not_found.html") else {
+        return html(StatusCode::NOT_FOUND, "not_found.html");
+    };
+    let page = String::from_utf8_lossy(&page)
+        .replace("{{PATH}}", &escaped(path))
+        .replace("{{WHAT}}", what)
+        .replace("{{WHY}}", why)
+        .replace("{{HINT}}", hint);
+    (
+        StatusCode::NOT_FOUND,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        page,
+    )
+        .into_response()
+}
+
+/// `text` safe inside HTML.
+fn escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 pub async fn static_file(Path(path): Path<String>) -> Response {

@@ -106,6 +106,21 @@ fn item_select(items: &str) -> String {
 const WORST_FIRST: &str = "CASE i.grade WHEN 'red' THEN 0 WHEN 'yellow' THEN 1 ELSE 2 END, \
      i.deadline_date, i.item_id";
 
+/// The order of finished and withdrawn lists: the latest to end first.
+const NEWEST_ENDED_FIRST: &str = "i.finished_at DESC, i.item_id";
+
+/// `text` matched literally inside a LIKE pattern (escape character `\`).
+fn like_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn item_row(r: &AnyRow) -> Result<ItemRow, sqlx::Error> {
     Ok(ItemRow {
         item_id: r.try_get("item_id")?,
@@ -138,9 +153,16 @@ impl Store {
     pub async fn items(&self, filter: &ItemFilter) -> Result<(i64, Vec<ItemRow>), StoreError> {
         let mut clauses = Vec::new();
         let mut params = Vec::new();
+        // Each `#` of a clause is a placeholder for `value` (SQLite's are numbered in order,
+        // each used once: a value used twice is bound twice).
         let mut add = |clause: &str, value: Param| {
-            params.push(value);
-            clauses.push(clause.replace('#', &format!("${}", params.len())));
+            let mut parts = clause.split('#');
+            let mut sql = parts.next().unwrap_or_default().to_owned();
+            for part in parts {
+                params.push(value.clone());
+                sql.push_str(&format!("${}{part}", params.len()));
+            }
+            clauses.push(sql);
         };
         if let Some(g) = &filter.grade {
             add("i.grade = #", g.as_str().into());
@@ -152,7 +174,13 @@ impl Store {
             add("i.stage = #", s.into());
         }
         if let Some(p) = &filter.project {
-            add("i.project_code = #", p.as_str().into());
+            // Part of the code or of the project's name, as a clerk types it.
+            let pattern = format!("%{}%", like_escaped(p.trim()));
+            add(
+                "(i.project_code LIKE # ESCAPE '\\' OR i.project_code IN \
+                 (SELECT project_code FROM projects WHERE project_name LIKE # ESCAPE '\\'))",
+                pattern.as_str().into(),
+            );
         }
         match filter.status.as_deref() {
             // Open: what is still with the department, running or paused.
@@ -174,13 +202,18 @@ impl Store {
         // The page is chosen from the items alone, then joined to its projects: joined first,
         // every matching item was looked up before the sort (2.1 s for the first page of a
         // million items on SQLite).
+        // Ended items are looked up by when they ended; open ones by how urgent they are.
+        let order = match filter.status.as_deref() {
+            Some("finished" | "withdrawn") => NEWEST_ENDED_FIRST,
+            _ => WORST_FIRST,
+        };
         let page = format!(
-            "(SELECT {ITEM_FIELDS} FROM items i{filter_sql} ORDER BY {WORST_FIRST} \
+            "(SELECT {ITEM_FIELDS} FROM items i{filter_sql} ORDER BY {order} \
              LIMIT ${} OFFSET ${})",
             n + 1,
             n + 2
         );
-        let sql = self.sql(&format!("{} ORDER BY {WORST_FIRST}", item_select(&page)));
+        let sql = self.sql(&format!("{} ORDER BY {order}", item_select(&page)));
         params.push(filter.limit.unwrap_or(50).clamp(1, 1000).into());
         params.push(filter.offset.unwrap_or(0).max(0).into());
         let rows = bind_all(query(&sql), params).fetch_all(&self.pool).await?;

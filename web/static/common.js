@@ -226,10 +226,11 @@
     return '剩余 ' + int(r) + ' 个工作日';
   }
 
-  /** A grade chip: colour, and always the word beside it. */
-  function gradeChip(g) {
-    var c = el('span', 'chip chip-' + (GRADE[g] ? g : 'none'), gradeFull(g));
-    return c;
+  /** A grade chip: colour, and always the word beside it. An item the applicant withdrew
+   *  (`status`) has no grade to speak of: its chip says so, without a colour. */
+  function gradeChip(g, status) {
+    if (status === 'withdrawn') return el('span', 'chip chip-none', '已撤回');
+    return el('span', 'chip chip-' + (GRADE[g] ? g : 'none'), gradeFull(g));
   }
 
   /** 暂定 beside a deadline that depends on a year without its holiday notice, with why

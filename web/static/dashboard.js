@@ -12,7 +12,8 @@
 
   var main = document.getElementById('main');
   var form = document.getElementById('filters');
-  var tbody = document.querySelector('#items tbody');
+  var $items = document.getElementById('items');
+  var tbody = $items.tBodies[0];
   var totalNode = document.getElementById('total');
   var stateNode = document.getElementById('list-state');
   var pageInfo = document.getElementById('page-info');
@@ -105,7 +106,7 @@
   function emptyRow(text) {
     var tr = el('tr');
     var td = el('td', 'empty', text);
-    td.colSpan = 8;
+    td.colSpan = 9;
     tr.appendChild(td);
     return tr;
   }
@@ -119,7 +120,10 @@
   function remainingCell(tr, it) {
     var text;
     var cls = 'n';
-    if (it.status === 'finished' || it.status === 'withdrawn') {
+    if (it.status === 'withdrawn') {
+      // Withdrawn by the applicant: nothing was late, whatever the clock says.
+      text = '已撤回';
+    } else if (it.status === 'finished') {
       text = typeof it.remaining === 'number' && it.remaining < 0
         ? '超期 ' + D.int(-it.remaining) + ' 个工作日' : '未超期';
       if (it.remaining < 0) cls += ' late';
@@ -137,7 +141,7 @@
     var rows = items.map(function (it) {
       var tr = el('tr', 'is-' + it.grade);
       tr.dataset.itemId = it.item_id;
-      cell(tr, null).appendChild(D.gradeChip(it.grade));
+      cell(tr, null).appendChild(D.gradeChip(it.grade, it.status));
       var p = cell(tr, 'clip');
       p.appendChild(el('span', null, it.project_name || '（未命名项目）'));
       p.appendChild(el('span', 'sub', it.project_code));
@@ -153,6 +157,7 @@
       dep.appendChild(el('span', 'sub', '第' + it.stage + '阶段 ' + D.stageName(it.stage)));
       dep.title = it.department;
       cell(tr, null, D.statusWord(it.status)).style.whiteSpace = 'nowrap';
+      cell(tr, 'n col-ended', it.finished_at ? D.dateTime(it.finished_at) : '—');
       var deadline = cell(tr, 'n', it.deadline_date || '—');
       var tag = D.provisionalTag(it);
       if (tag) deadline.appendChild(tag);
@@ -161,6 +166,8 @@
       return tr;
     });
     if (!rows.length) rows.push(emptyRow('没有符合条件的办件'));
+    // The finish column is for lists that hold ended items.
+    $items.classList.toggle('open-only', ['open', 'pending', 'paused'].indexOf(state.status) >= 0);
     tbody.replaceChildren.apply(tbody, rows);
     setText(totalNode, '共 ' + D.int(total) + ' 件');
     var pages = Math.max(1, Math.ceil(total / LIMIT));

@@ -68,7 +68,7 @@
     setText($('item-project-code'), it.project_code);
     setText($('item-department'), it.department);
     setText($('item-stage'), '第' + it.stage + '阶段 ' + D.stageName(it.stage));
-    $('item-grade').replaceChildren(D.gradeChip(it.grade));
+    $('item-grade').replaceChildren(D.gradeChip(it.grade, it.status));
     setText($('item-status'), D.statusWord(it.status) + (it.paused && it.status !== 'paused' ? ' · 暂停计时' : ''));
     setText($('item-id'), '办件编号 ' + it.item_id);
 
@@ -82,8 +82,10 @@
     var rem = $('remaining');
     var open = it.status === 'pending' || it.status === 'paused';
     setText(rem, open ? D.remainingText(it)
+      : it.status === 'withdrawn' ? '已撤回（未办结）'
       : (it.remaining < 0 ? '超期 ' + D.int(-it.remaining) + ' 个工作日办结' : '按时办结'));
-    rem.className = 'v' + (it.remaining < 0 || it.overdue ? ' late' : it.remaining === 0 && open ? ' due' : '');
+    var late = it.status !== 'withdrawn' && (it.remaining < 0 || it.overdue);
+    rem.className = 'v' + (late ? ' late' : it.remaining === 0 && open ? ' due' : '');
     setText($('next-change'), it.next_change ? D.dateTime(it.next_change) : (it.paused ? '暂停期间不变' : '—'));
     setText($('accepted'), D.dateTime(it.accepted_at));
     setText($('finished'), it.finished_at ? D.dateTime(it.finished_at) : '—');
