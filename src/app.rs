@@ -89,9 +89,7 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
     tasks.spawn(live::run(shared.clone(), shutdown.clone()));
     tasks.spawn(live::deliver(shared.clone(), shutdown.clone()));
     tasks.spawn(checkpoints(shared.clone(), shutdown.clone()));
-    let client = reqwest::Client::builder()
-        .user_agent(concat!("duban/", env!("CARGO_PKG_VERSION")))
-        .build()?;
+    let client = feeds::http_json::client()?;
     for spec in shared.config.feeds.iter().filter(|f| f.enabled) {
         tasks.spawn(feeds::poller::run(
             shared.clone(),

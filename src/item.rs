@@ -9,6 +9,12 @@ use serde::{Deserialize, Serialize};
 /// The four approval stages (审批阶段) by number, 1 to 4.
 pub const STAGE_NAMES: [&str; 4] = ["立项用地规划许可", "工程建设许可", "施工许可", "竣工验收"];
 
+/// The stage numbers a record may carry.
+pub const STAGES: std::ops::RangeInclusive<i64> = 1..=4;
+
+/// Limits in working days: whole, not negative, and at most 100,000 (some 400 years).
+pub const DAYS: std::ops::RangeInclusive<i64> = 0..=100_000;
+
 /// Where an item stands in its department.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -319,7 +325,7 @@ impl RawItem {
             )
         })?;
         let stage = required("stage", self.stage, id)?;
-        if !(1..=4).contains(&stage) {
+        if !STAGES.contains(&stage) {
             return Err(fail("stage", format!("must be 1, 2, 3 or 4, got {stage}")));
         }
         let accepted_at = time(
@@ -471,10 +477,10 @@ fn required_text(
     })
 }
 
-/// Limits are working days: whole, not negative, and at most 100,000 (some 400 years).
+/// Limits are working days, within `DAYS`.
 fn days(field: &str, value: Option<i64>, item_id: Option<&str>) -> Result<u32, RecordError> {
     let value = required(field, value, item_id)?;
-    if !(0..=100_000).contains(&value) {
+    if !DAYS.contains(&value) {
         return Err(RecordError {
             field: field.to_owned(),
             problem: format!(

@@ -53,8 +53,14 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         tick_seconds: u64,
     },
-    /// Check a config file and everything it points at; exit 0 when good.
-    CheckConfig,
+    /// Check a config file and everything it points at (feeds' mappings too); exit 0 when
+    /// good, 1 when not.
+    CheckConfig {
+        /// Then fetch one page of this feed (storing nothing, moving no file) and show how
+        /// its first records map; exit 2 if some would be quarantined.
+        #[arg(long, value_name = "NAME")]
+        feed: Option<String>,
+    },
     /// Print each date of a range as `YYYY-MM-DD workday` or `YYYY-MM-DD rest` (followed by
     /// `provisional` in a year counted without its notice), or with --draft a year's
     /// provisional holidays file to correct from the State Council's notice.
@@ -185,7 +191,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             runtime()?.block_on(commands::simulate::run(config, calendar, listen, options))?;
         }
-        Command::CheckConfig => commands::check_config::run(config, &mut out)?,
+        Command::CheckConfig { feed } => {
+            let config = commands::check_config::run(config, &mut out)?;
+            if let Some(name) = feed {
+                let look =
+                    runtime()?.block_on(commands::check_config::feed(&config, &name, &mut out))?;
+                if look.quarantined > 0 {
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
         Command::Calendar { from, to, draft } => match (draft, from.zip(to)) {
             (Some(year), _) => commands::calendar::draft(year, &mut out)?,
             (None, Some((from, to))) => {

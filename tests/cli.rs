@@ -2,11 +2,13 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed; the panic says where
 
+mod common;
+
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The shipped config's token variables, as an operator exports them.
 const TOKENS: [(&str, &str); 2] = [
@@ -291,23 +293,11 @@ fn check_config_accepts_the_shipped_file_and_locates_mistakes() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-    let text = std::fs::read_to_string(root.join("duban.toml")).unwrap();
-    let broken = text
-        .replace(
-            "holidays_dir = \"holidays\"",
-            &format!("holidays_dir = {:?}", root.join("holidays")),
-        )
-        .replace(
-            "matters = \"matters.csv\"",
-            &format!("matters = {:?}", root.join("matters.csv")),
-        )
-        .replace(
-            "red_on_deadline_day = false",
-            "red_on_deadline_day = \"no\"",
-        );
-    let path = dir.path().join("duban.toml");
-    std::fs::write(&path, &broken).unwrap();
+    let (path, broken) = shipped_with(
+        dir.path(),
+        "red_on_deadline_day = false",
+        "red_on_deadline_day = \"no\"",
+    );
     let out = duban(&["check-config", "--config", path.to_str().unwrap()], None);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -325,6 +315,328 @@ fn check_config_accepts_the_shipped_file_and_locates_mistakes() {
     );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the file"));
+}
+
+/// The shipped config written into `dir` with its first `replace` replaced by `by` (its
+/// holiday folder and catalogue named by absolute paths); returns the file and its text.
+fn shipped_with(dir: &Path, replace: &str, by: &str) -> (PathBuf, String) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let text = std::fs::read_to_string(root.join("duban.toml")).unwrap();
+    assert!(text.contains(replace), "the shipped config has {replace:?}");
+    let broken = text
+        .replacen(replace, by, 1)
+        .replace(
+            "holidays_dir = \"holidays\"",
+            &format!("holidays_dir = {:?}", root.join("holidays")),
+        )
+        .replace(
+            "matters = \"matters.csv\"",
+            &format!("matters = {:?}", root.join("matters.csv")),
+        );
+    let path = dir.join("duban.toml");
+    std::fs::write(&path, &broken).unwrap();
+    (path, broken)
+}
+
+/// The 1-based lines of `text` where `needle` starts, in order.
+fn lines_of(text: &str, needle: &str) -> Vec<usize> {
+    text.match_indices(needle)
+        .map(|(at, _)| text[..at].matches('\n').count() + 1)
+        .collect()
+}
+
+#[test]
+fn check_config_refuses_mapping_mistakes_at_their_line() {
+    // (what the shipped config says, the mistake, the key named, what the message says)
+    let cases = [
+        (
+            "\"已撤回\" = \"withdrawn\"",
+            "\"已撤回\" = \"cancelled\"",
+            "feeds[1].values.status.已撤回",
+            "\"cancelled\" is not a status; write one of pending, paused, finished or withdrawn",
+        ),
+        (
+            "\"听证\" = \"hearing\"",
+            "\"听证\" = \"public_hearing\"",
+            "feeds[1].values.pause_kind.听证",
+            "\"public_hearing\" is not a pause kind; write one of correction, hearing, tender, \
+             auction, inspection, testing, quarantine, appraisal, expert_review or other",
+        ),
+        (
+            "time_format = \"%Y-%m-%d %H:%M:%S\"",
+            "time_format = \"%Y-%m-%d %H:%M:%Q\"",
+            "feeds[1].time_format",
+            "is not a chrono time format: chrono has no specifier \"%Q\"",
+        ),
+        (
+            "time_format = \"%Y-%m-%d %H:%M:%S\"",
+            "time_format = \"%H:%M:%S\"",
+            "feeds[1].time_format",
+            "writes 2026-11-02 21:07:09 as \"21:07:09\" and cannot read that back",
+        ),
+        (
+            "department = \"办理部门\"",
+            "departement = \"办理部门\"",
+            "feeds[1].fields.departement",
+            "\"departement\" is not a field of the canonical record; write one of item_id, \
+             project_code, project_name, project_category, matter, department, stage, status, \
+             accepted_at, limit_days, legal_days, extension_days, pauses, finished_at or updated_at",
+        ),
+        (
+            "[feeds.values.pause_kind]",
+            "[feeds.values.pause_type]",
+            "feeds[1].values.pause_type",
+            "\"pause_type\" is not a field of the canonical record; words can be mapped for",
+        ),
+        (
+            "kind = \"类型\"",
+            "type = \"类型\"",
+            "feeds[1].pause_fields.type",
+            "\"type\" is not a field of a pause; pause_fields names the source fields of kind, \
+             from or to",
+        ),
+    ];
+    let shipped =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/duban.toml"))
+            .unwrap();
+    // Two feeds of one name: the second is refused, naming the first's line.
+    let first = lines_of(&shipped, "name = \"city-canonical\"")[0];
+    let twice = format!(
+        "the feed at line {first} is named \"city-canonical\" too; give each feed a name of its own"
+    );
+    let cases = cases
+        .iter()
+        .map(|&(replace, by, key, says)| (replace, by, key, says, 0))
+        .chain([(
+            "name = \"city-provincial\"",
+            "name = \"city-canonical\"",
+            "feeds[1].name",
+            twice.as_str(),
+            1,
+        )]);
+    // Every case is tried, and every one that is not refused as it should be is reported.
+    let mut failures = Vec::new();
+    let dir = tempfile::tempdir().unwrap();
+    for (replace, by, key, says, occurrence) in cases {
+        let (path, broken) = shipped_with(dir.path(), replace, by);
+        let line = lines_of(&broken, by)[occurrence];
+        let expected = format!("duban.toml:{line}: key `{key}`: ");
+        // Refused at load: by check-config, and by serve before it starts anything (serve is
+        // only tried once check-config refuses, so that a mistake let through cannot hang it).
+        for command in ["check-config", "serve"] {
+            let out = duban(&[command, "--config", path.to_str().unwrap()], None);
+            let err = String::from_utf8_lossy(&out.stderr);
+            if out.status.code() != Some(1) || !err.contains(&expected) || !err.contains(says) {
+                failures.push(format!(
+                    "{command} with {by}: exit {:?}, expected {expected}…{says}, got: {err}",
+                    out.status.code()
+                ));
+                break;
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Runs the binary off the async threads (a feed server on this runtime answers it).
+async fn duban_async(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        duban(&args, None)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_config_feed_shows_how_the_first_page_maps() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, url) = common::FeedServer::start().await;
+    let mut good = common::record("A-1", "2026-11-02T09:30:00+08:00", 5);
+    good["status"] = json!("办理中");
+    good["pauses"] = json!([
+        {"kind": "correction", "from": "2026-11-03T10:00:00+08:00", "to": "2026-11-04T10:00:00+08:00"}
+    ]);
+    let mut bad = common::record("A-2", "2026-11-03T09:30:00+08:00", 5);
+    bad["status"] = json!("已取消");
+    server.set(vec![good, bad]);
+    let feeds = format!(
+        "[[feeds]]\nname = \"main\"\nkind = \"http_json\"\nschedule = \"0 * * * * *\"\n\
+         url = \"{url}\"\nrecords_path = \"items\"\nsince_param = \"since\"\n\
+         pagination = {{ kind = \"page\", size = 500 }}\n\
+         [feeds.values.status]\n\"办理中\" = \"pending\"\n\n\
+         [[feeds]]\nname = \"plain\"\nkind = \"http_json\"\nschedule = \"0 * * * * *\"\n\
+         url = \"{url}\"\nrecords_path = \"items\"\n"
+    );
+    let path = dir.path().join("duban.toml");
+    let text = common::config_text(&common::sqlite_url(dir.path()), &feeds);
+    std::fs::write(&path, text).unwrap();
+    let config = path.display().to_string();
+    let check = |feed: &str| {
+        duban_async(
+            ["check-config", "--config", &config, "--feed", feed]
+                .map(str::to_owned)
+                .to_vec(),
+        )
+    };
+
+    let out = check("main").await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a record would be quarantined: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    let from = lines
+        .iter()
+        .position(|l| l.starts_with("feed main "))
+        .unwrap();
+    assert_eq!(
+        lines[from..],
+        [
+            format!("feed main (http_json): {url}: 2 records on the first page").as_str(),
+            "record 1 (item_id \"A-1\"): maps",
+            "  item_id \"A-1\", status pending, accepted_at 2026-11-02T09:30:00+08:00, \
+             limit_days 5, extension_days 0, pauses correction 2026-11-03T10:00:00+08:00 to \
+             2026-11-04T10:00:00+08:00, finished_at none, updated_at 2026-11-02T09:30:00+08:00",
+            "  stage 2, matter \"建设工程规划许可证核发\", department \"市自然资源和规划局\", \
+             legal_days 20, project_code \"2611-370102-04-01-123456\", project_name \
+             \"某某产业园一期\", project_category \"general_social\"",
+            "record 2 (item_id \"A-2\"): would be quarantined: field `status`: unknown status \
+             \"已取消\"; expected pending, paused, finished or withdrawn",
+            "feed main: 2 records fetched, 1 would be stored, 1 would be quarantined",
+        ]
+    );
+    {
+        let state = server.state.lock().unwrap();
+        assert_eq!(state.requests, 1, "one page, asked for once");
+        assert!(state.sinces.is_empty(), "from the start: no since");
+    }
+
+    // A canonical feed (no mapping) reads its page as the poller does; neither word is a
+    // status there.
+    let out = check("plain").await;
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("record 1 (item_id \"A-1\"): would be quarantined: field `status`")
+            && stdout.ends_with(
+                "feed plain: 2 records fetched, 0 would be stored, 2 would be quarantined\n"
+            ),
+        "{stdout}"
+    );
+
+    let out = check("mian").await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no feed named \"mian\" in ") && err.contains("its feeds are main, plain"),
+        "{err}"
+    );
+
+    server.fail(true);
+    let out = check("main").await;
+    assert_eq!(out.status.code(), Some(1), "a fetch error");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("feed main: fetching its first page: ") && err.contains("500"),
+        "{err}"
+    );
+    assert_eq!(server.state.lock().unwrap().requests, 3, "no retries");
+}
+
+#[test]
+fn check_config_feed_leaves_a_folder_file_where_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let drop = common::folder(dir.path(), "drop");
+    let feeds = format!(
+        "[[feeds]]\nname = \"drop\"\nkind = \"folder\"\nschedule = \"0 * * * * *\"\n\
+         path = {:?}\n",
+        drop.display().to_string()
+    );
+    let path = dir.path().join("duban.toml");
+    std::fs::write(
+        &path,
+        common::config_text(&common::sqlite_url(dir.path()), &feeds),
+    )
+    .unwrap();
+    let csv = drop.join("items.csv");
+    std::fs::write(
+        &csv,
+        "item_id,project_code,project_name,project_category,matter,department,stage,status,\
+         accepted_at,limit_days,legal_days,extension_days,finished_at,updated_at\n\
+         F-1,2611-370102-04-01-123456,某某产业园一期,general_social,建设工程规划许可证核发,\
+         市自然资源和规划局,2,pending,2026-11-02T09:30:00+08:00,5,20,0,,2026-11-02T09:30:00+08:00\n",
+    )
+    .unwrap();
+    // Older than the seconds a file is given to finish being copied in.
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    let age = |file: &Path| {
+        std::fs::File::options()
+            .append(true)
+            .open(file)
+            .unwrap()
+            .set_modified(old)
+            .unwrap()
+    };
+    age(&csv);
+    let check = || {
+        duban(
+            &[
+                "check-config",
+                "--config",
+                path.to_str().unwrap(),
+                "--feed",
+                "drop",
+            ],
+            None,
+        )
+    };
+    let listing = || {
+        let mut names: Vec<String> = std::fs::read_dir(&drop)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+
+    let out = check();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!(
+            "feed drop (folder): {}: 1 records on the first page\nrecord 1 (item_id \"F-1\"): maps\n",
+            csv.display()
+        )) && stdout.ends_with("feed drop: 1 records fetched, 1 would be stored, 0 would be quarantined\n"),
+        "{stdout}"
+    );
+    assert_eq!(
+        listing(),
+        ["items.csv"],
+        "the file stays, and no done/ is made"
+    );
+
+    // A file that cannot be read is an error naming it, and is not moved to failed/ either.
+    let unreadable = drop.join("0-notes.txt");
+    std::fs::write(&unreadable, "not a table").unwrap();
+    age(&unreadable);
+    let out = check();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("0-notes.txt: not a CSV or Excel file")
+            && err.contains("a run of the feed would move it to failed/"),
+        "{err}"
+    );
+    assert_eq!(listing(), ["0-notes.txt", "items.csv"]);
 }
 
 #[test]

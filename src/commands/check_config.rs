@@ -1,10 +1,20 @@
 //! `duban check-config`: loads the config and everything it points at (holiday files, the
-//! matter catalogue) and says whether it is good.
+//! matter catalogue, every feed's mapping) and says whether it is good. With `--feed NAME` it
+//! then fetches one page of that feed and shows how its first records map, and which would
+//! be quarantined and why, without storing anything or moving a file.
 
 use std::io::Write;
 use std::path::Path;
 
-pub fn run(config: Option<&Path>, out: &mut impl Write) -> anyhow::Result<()> {
+use anyhow::Context;
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::feeds::{FeedSpec, Source, preview};
+use crate::item::{Item, Pause, RecordError};
+
+/// Checks the config and prints what it holds; returns it for `--feed`.
+pub fn run(config: Option<&Path>, out: &mut impl Write) -> anyhow::Result<Config> {
     let (config, calendar) = super::load(config)?;
     let official: Vec<i32> = calendar
         .years()
@@ -21,7 +31,7 @@ pub fn run(config: Option<&Path>, out: &mut impl Write) -> anyhow::Result<()> {
     };
     writeln!(
         out,
-        "{}: ok (time zone {}, holidays {}{}, {} matters, {} threshold overrides, {} project targets)",
+        "{}: ok (time zone {}, holidays {}{}, {} matters, {} threshold overrides, {} project targets, {} feeds)",
         config.path.display(),
         config.timezone,
         span(&official),
@@ -33,6 +43,7 @@ pub fn run(config: Option<&Path>, out: &mut impl Write) -> anyhow::Result<()> {
         config.matters.len(),
         config.grading.overrides.len(),
         config.project_targets.len(),
+        config.feeds.len(),
     )?;
     // The reminder is the machine's today: check-config is run by an operator, now.
     let today = chrono::Utc::now()
@@ -41,5 +52,163 @@ pub fn run(config: Option<&Path>, out: &mut impl Write) -> anyhow::Result<()> {
     if let Some(reminder) = calendar.reminder(today, config.remind_from) {
         writeln!(out, "reminder: {reminder}")?;
     }
-    Ok(())
+    Ok(config)
+}
+
+/// How the first page of a feed mapped.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Look {
+    pub fetched: usize,
+    pub stored: usize,
+    pub quarantined: usize,
+}
+
+/// Records shown one by one; the rest are counted.
+const SHOWN: usize = 5;
+
+/// `--feed NAME`: fetches the first page of the feed and prints how its first records map,
+/// through the validation the poller uses (`Mapping::record_to_item`), then the counts.
+pub async fn feed(config: &Config, name: &str, out: &mut impl Write) -> anyhow::Result<Look> {
+    let spec = config
+        .feeds
+        .iter()
+        .find(|f| f.name == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = config.feeds.iter().map(|f| f.name.as_str()).collect();
+            if names.is_empty() {
+                anyhow::anyhow!(
+                    "no feed named {name:?}: {} has no [[feeds]]",
+                    config.path.display()
+                )
+            } else {
+                anyhow::anyhow!(
+                    "no feed named {name:?} in {}; its feeds are {}",
+                    config.path.display(),
+                    names.join(", ")
+                )
+            }
+        })?;
+    let sample = preview::first_page(spec)
+        .await
+        .with_context(|| format!("feed {name}: fetching its first page"))?;
+    let records = &sample.records;
+    writeln!(
+        out,
+        "feed {name} ({}{}): {}: {} records on the first page{}",
+        kind(spec),
+        if spec.enabled { "" } else { ", disabled" },
+        sample.origin,
+        records.len(),
+        if records.len() > SHOWN {
+            format!(", the first {SHOWN} shown")
+        } else {
+            String::new()
+        },
+    )?;
+    let mut look = Look {
+        fetched: records.len(),
+        ..Look::default()
+    };
+    for (i, record) in records.iter().enumerate() {
+        let mapped = spec.mapping.record_to_item(record);
+        match &mapped {
+            Ok(_) => look.stored += 1,
+            Err(_) => look.quarantined += 1,
+        }
+        if i < SHOWN {
+            let id = source_id(spec, record);
+            match mapped {
+                Ok(item) => {
+                    writeln!(out, "record {} ({id}): maps", i + 1)?;
+                    write_item(out, &item)?;
+                }
+                Err(e) => writeln!(
+                    out,
+                    "record {} ({id}): would be quarantined: {}",
+                    i + 1,
+                    refusal(&e)
+                )?,
+            }
+        }
+    }
+    writeln!(
+        out,
+        "feed {name}: {} records fetched, {} would be stored, {} would be quarantined",
+        look.fetched, look.stored, look.quarantined
+    )?;
+    out.flush()?;
+    Ok(look)
+}
+
+fn kind(spec: &FeedSpec) -> &'static str {
+    match spec.source {
+        Source::HttpJson(_) => "http_json",
+        Source::Folder(_) => "folder",
+        Source::Sql(_) => "sql",
+    }
+}
+
+/// The record's id as the source sent it, under the source's name for it.
+fn source_id(spec: &FeedSpec, record: &Value) -> String {
+    let field = spec.mapping.source_name("item_id");
+    match record {
+        Value::Object(object) => match object.get(field) {
+            Some(id) => format!("{field} {id}"),
+            None => format!("no {field}"),
+        },
+        _ => "not an object".to_owned(),
+    }
+}
+
+fn refusal(e: &RecordError) -> String {
+    if e.field.is_empty() {
+        e.problem.clone()
+    } else {
+        e.to_string()
+    }
+}
+
+/// The canonical fields of a mapped record: the ones the deadline rests on, then the rest.
+fn write_item(out: &mut impl Write, item: &Item) -> std::io::Result<()> {
+    let time = |t: Option<&chrono::DateTime<chrono::FixedOffset>>| {
+        t.map_or_else(|| "none".to_owned(), |t| t.to_rfc3339())
+    };
+    let pauses = if item.pauses.is_empty() {
+        "none".to_owned()
+    } else {
+        item.pauses
+            .iter()
+            .map(|Pause { kind, from, to }| {
+                format!(
+                    "{} {} to {}",
+                    kind.as_str(),
+                    from.to_rfc3339(),
+                    to.map_or_else(|| "open".to_owned(), |t| t.to_rfc3339())
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    writeln!(
+        out,
+        "  item_id {:?}, status {}, accepted_at {}, limit_days {}, extension_days {}, pauses {pauses}, finished_at {}, updated_at {}",
+        item.item_id,
+        item.status.as_str(),
+        item.accepted_at.to_rfc3339(),
+        item.limit_days,
+        item.extension_days,
+        time(item.finished_at.as_ref()),
+        item.updated_at.to_rfc3339(),
+    )?;
+    writeln!(
+        out,
+        "  stage {}, matter {:?}, department {:?}, legal_days {}, project_code {:?}, project_name {:?}, project_category {:?}",
+        item.stage,
+        item.matter,
+        item.department,
+        item.legal_days,
+        item.project_code,
+        item.project_name,
+        item.project_category,
+    )
 }

@@ -18,7 +18,7 @@ use toml::Spanned;
 
 use crate::calendar::{Calendar, CalendarError};
 use crate::catalogue::{self, Matter};
-use crate::feeds::spec::{FeedSpec, RawFeed};
+use crate::feeds::spec::{FeedSpec, RawFeed, check_feeds};
 use crate::grading::{GradingPolicy, ThresholdOverride, Thresholds};
 pub use screens::{Access, Live, Screen};
 pub use toml_file::FileError as ConfigError;
@@ -304,17 +304,7 @@ impl Config {
             (None, Some(env)) => secret::Secret::from_env(file, env)?.expose().to_owned(),
             (None, None) => DEFAULT_DATABASE_URL.to_owned(),
         };
-        let mut feeds = Vec::new();
-        for raw_feed in raw.feeds {
-            let feed = raw_feed.check(file, base, timezone)?;
-            if feeds.iter().any(|f: &FeedSpec| f.name == feed.name) {
-                return Err(file.error(
-                    Some("feeds"),
-                    format!("two feeds are named {:?}", feed.name),
-                ));
-            }
-            feeds.push(feed);
-        }
+        let feeds = check_feeds(raw.feeds, file, base, timezone)?;
         Ok(Self {
             screens: screens::screens(file, raw.screens, raw.access.is_some())?,
             access: screens::access(file, raw.access)?,

@@ -98,11 +98,16 @@ impl TomlFile {
         })
     }
 
+    /// The 1-based line where `span` (from a `toml::Spanned`) starts.
+    pub fn line(&self, span: Range<usize>) -> usize {
+        line_of(&self.text, span.start)
+    }
+
     /// An error about the value at `span` (from a `toml::Spanned`).
     pub fn error_at(&self, span: Range<usize>, message: impl Into<String>) -> FileError {
         FileError {
             file: self.path.clone(),
-            line: Some(line_of(&self.text, span.start)),
+            line: Some(self.line(span.clone())),
             key: key_path_at(&self.text, span.start),
             message: message.into(),
         }

@@ -9,7 +9,7 @@
 //! the feed's zone), so the mapping reads them as it reads the feed's other times. Workbooks over 64 MiB are refused before they are opened:
 //! exports that big are better sent as CSV.
 //! Each file, once read, moves to `done/`, or to `failed/` with a `.error.txt` beside it
-//! saying why.
+//! saying why; a look at the first file (`peek`, for `check-config --feed`) moves nothing.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -48,15 +48,21 @@ impl<'a> Pager<'a> {
         })
     }
 
+    /// The next waiting file and its rows, or why it cannot be read.
+    fn read_next(&mut self) -> Option<(PathBuf, Result<Records, String>)> {
+        let file = self.files.pop()?;
+        // A reader that trips over a malformed workbook (calamine has panicked on some)
+        // must fail that file, not the feed: it would be first in line on every run.
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            read(&file, self.spec.gbk, self.dates)
+        }))
+        .unwrap_or_else(|_| Err("cannot read the file: the reader failed on it".to_owned()));
+        Some((file, read))
+    }
+
     /// The rows of the next readable file; unreadable ones move to `failed/` on the way.
     pub fn next_page(&mut self) -> Result<Option<Page>, FetchError> {
-        while let Some(file) = self.files.pop() {
-            // A reader that trips over a malformed workbook (calamine has panicked on some)
-            // must fail that file, not the feed: it would be first in line on every run.
-            let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                read(&file, self.spec.gbk, self.dates)
-            }))
-            .unwrap_or_else(|_| Err("cannot read the file: the reader failed on it".to_owned()));
+        while let Some((file, read)) = self.read_next() {
             match read {
                 Ok(rows) => {
                     self.current = Some(file);
@@ -66,6 +72,19 @@ impl<'a> Pager<'a> {
             }
         }
         Ok(None)
+    }
+
+    /// The first waiting file and its rows, for a look (`check-config --feed`): nothing is
+    /// moved, and a file that cannot be read is an error naming it.
+    pub fn peek(mut self) -> Result<Option<(PathBuf, Page)>, FetchError> {
+        match self.read_next() {
+            None => Ok(None),
+            Some((file, Ok(rows))) => Ok(Some((file, Page::Values(rows)))),
+            Some((file, Err(reason))) => Err(FetchError::fatal(format!(
+                "{}: {reason} (a run of the feed would move it to failed/)",
+                file.display()
+            ))),
+        }
     }
 
     /// The last page was stored: its file moves to `done/`. (A page that could not be

@@ -22,6 +22,13 @@ pub struct Pager<'a> {
     canonical: bool,
 }
 
+/// The HTTP client feeds are fetched with (one for all: it keeps connections open).
+pub fn client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(concat!("duban/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
 /// A run that needs more pages than this is taken for a server that ignores paging.
 const MAX_PAGES: u32 = 100_000;
 
@@ -180,7 +187,7 @@ async fn request(
 
 /// The URL without its query string: a token passed as `?access_token=…` must not reach
 /// logs, the run history or `/api/feeds`.
-fn shown(url: &str) -> &str {
+pub(super) fn shown(url: &str) -> &str {
     url.split('?').next().unwrap_or(url)
 }
 

@@ -10,34 +10,56 @@ use serde_json::{Map, Value};
 use super::spec::Mapping;
 use crate::item::{self, Item, RecordError};
 
-/// The canonical record's fields, by how a source value is converted; `pauses` besides.
-const TIME_FIELDS: &[&str] = &["accepted_at", "finished_at", "updated_at"];
-const NUMBER_FIELDS: &[&str] = &["stage", "limit_days", "legal_days", "extension_days"];
-const TEXT_FIELDS: &[&str] = &[
-    "item_id",
-    "project_code",
-    "project_name",
-    "project_category",
-    "matter",
-    "department",
-    "status",
+/// How a source value of a canonical field is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// Text as sent; a number (an SQL integer key) becomes its text.
+    Text,
+    /// A whole number, also when sent as text ("5", "5.0").
+    Number,
+    /// RFC 3339, or a local time in the feed's `time_format` and zone.
+    Time,
+    /// A list of pause objects, or one pause in flat columns (`pause_fields`).
+    Pauses,
+}
+
+/// The canonical record's fields, in the order of the record in DESIGN.md.
+pub const FIELDS: [(&str, FieldKind); 15] = [
+    ("item_id", FieldKind::Text),
+    ("project_code", FieldKind::Text),
+    ("project_name", FieldKind::Text),
+    ("project_category", FieldKind::Text),
+    ("matter", FieldKind::Text),
+    ("department", FieldKind::Text),
+    ("stage", FieldKind::Number),
+    ("status", FieldKind::Text),
+    ("accepted_at", FieldKind::Time),
+    ("limit_days", FieldKind::Number),
+    ("legal_days", FieldKind::Number),
+    ("extension_days", FieldKind::Number),
+    ("pauses", FieldKind::Pauses),
+    ("finished_at", FieldKind::Time),
+    ("updated_at", FieldKind::Time),
 ];
 
-/// Whether `field` names a field of the canonical record (or `pause_kind`, the words of a
-/// pause's kind in `values`).
-pub fn is_canonical(field: &str) -> bool {
-    TEXT_FIELDS
-        .iter()
-        .chain(NUMBER_FIELDS)
-        .chain(TIME_FIELDS)
-        .any(|f| *f == field)
-        || field == "pauses"
-        || field == "pause_kind"
+/// The fields of a pause object.
+pub const PAUSE_FIELDS: [&str; 3] = ["kind", "from", "to"];
+
+/// How `field` of the canonical record is read; `None` when the record has no such field.
+pub fn kind_of(field: &str) -> Option<FieldKind> {
+    FIELDS.iter().find(|(f, _)| *f == field).map(|(_, k)| *k)
+}
+
+/// A local time in `format`; a format without a time of day gives midnight.
+pub fn read_local(text: &str, format: &str) -> Result<NaiveDateTime, chrono::ParseError> {
+    NaiveDateTime::parse_from_str(text, format).or_else(|_| {
+        NaiveDate::parse_from_str(text, format).map(|d| d.and_time(chrono::NaiveTime::MIN))
+    })
 }
 
 impl Mapping {
     /// The source name of a canonical field.
-    fn source_name<'a>(&'a self, canonical: &'a str) -> &'a str {
+    pub fn source_name<'a>(&'a self, canonical: &'a str) -> &'a str {
         self.fields.get(canonical).map_or(canonical, String::as_str)
     }
 
@@ -51,6 +73,18 @@ impl Mapping {
         }
         let canonical = self.to_canonical(source)?;
         item::from_value(&canonical)
+    }
+
+    /// Maps and validates one record as the source sent it, which may not be an object.
+    pub fn record_to_item(&self, record: &Value) -> Result<Item, RecordError> {
+        match record {
+            Value::Object(object) => self.to_item(object),
+            _ => Err(RecordError {
+                field: String::new(),
+                problem: "not a JSON object".into(),
+                item_id: None,
+            }),
+        }
     }
 
     /// Whether the feed sends canonical records: nothing to rename or convert.
@@ -73,23 +107,24 @@ impl Mapping {
             item_id: id.clone(),
         };
         let mut out = Map::new();
-        for &field in TEXT_FIELDS.iter().chain(NUMBER_FIELDS).chain(TIME_FIELDS) {
+        for (field, kind) in FIELDS {
+            if kind == FieldKind::Pauses {
+                continue;
+            }
             let name = self.source_name(field);
             let value = match source.get(name) {
                 None | Some(Value::Null) => Value::Null,
                 Some(Value::String(s)) if s.trim().is_empty() => Value::Null,
                 Some(value) => self.map_value(field, value.clone()),
             };
-            let value = if NUMBER_FIELDS.contains(&field) {
-                number(value)
-            } else if let (true, Value::Number(n)) = (TEXT_FIELDS.contains(&field), &value) {
+            let value = match (kind, value) {
+                (FieldKind::Number, value) => number(value),
                 // An integer key from an SQL table is an id like any other.
-                Value::String(n.to_string())
-            } else if TIME_FIELDS.contains(&field) {
-                self.time(value)
-                    .map_err(|problem| fail(field, format!("{name}: {problem}")))?
-            } else {
-                value
+                (FieldKind::Text, Value::Number(n)) => Value::String(n.to_string()),
+                (FieldKind::Time, value) => self
+                    .time(value)
+                    .map_err(|problem| fail(field, format!("{name}: {problem}")))?,
+                (_, value) => value,
             };
             out.insert(field.to_owned(), value);
         }
@@ -111,15 +146,12 @@ impl Mapping {
 
     /// A time as RFC 3339 text: passed through when the feed sends RFC 3339, otherwise read
     /// with the feed's format (a date alone means midnight) in the feed's zone.
-    fn time(&self, value: Value) -> Result<Value, String> {
+    pub(super) fn time(&self, value: Value) -> Result<Value, String> {
         let (Some(format), Value::String(text)) = (&self.time_format, &value) else {
             return Ok(value);
         };
         let text = text.trim();
-        let local = NaiveDateTime::parse_from_str(text, format)
-            .or_else(|_| {
-                NaiveDate::parse_from_str(text, format).map(|d| d.and_time(chrono::NaiveTime::MIN))
-            })
+        let local = read_local(text, format)
             .map_err(|_| format!("{text:?} does not match the time format {format:?}"))?;
         let zoned = self
             .timezone
@@ -140,7 +172,7 @@ impl Mapping {
         };
         let one = |object: &Map<String, Value>, i: usize| -> Result<Value, (String, String)> {
             let mut pause = Map::new();
-            for key in ["kind", "from", "to"] {
+            for key in PAUSE_FIELDS {
                 let value = match object.get(&field(key)) {
                     None | Some(Value::Null) => Value::Null,
                     Some(Value::String(s)) if s.trim().is_empty() => Value::Null,
@@ -186,7 +218,7 @@ fn text(value: &Value) -> Option<&str> {
 }
 
 /// CSV cells and some feeds send numbers as text; "5" and "5.0" are 5.
-fn number(value: Value) -> Value {
+pub(super) fn number(value: Value) -> Value {
     match &value {
         Value::String(s) => {
             let s = s.trim();

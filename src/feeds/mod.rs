@@ -1,12 +1,16 @@
 //! Feeds: the sources duban polls for item records. Each kind of source has its own file and
 //! hands pages of raw records (JSON objects) to one shared path: `mapping` turns each into a
 //! canonical record or a quarantine entry, and `poller` runs a feed on its schedule with
-//! retries, records each run, and reports a feed stale after missed runs.
+//! retries, records each run, and reports a feed stale after missed runs. `check` holds a
+//! feed's mapping against the canonical record when the config is loaded; `preview` fetches
+//! one page for a look, storing and moving nothing.
 
+pub mod check;
 pub mod folder;
 pub mod http_json;
 pub mod mapping;
 pub mod poller;
+pub mod preview;
 pub mod spec;
 pub mod sql;
 
@@ -66,5 +70,17 @@ impl Page {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The records as JSON values (a canonical page's text read into values).
+    pub fn into_values(self) -> Records {
+        match self {
+            Page::Values(records) => records,
+            // Each range is a JSON value the page was parsed into: it reads again.
+            Page::Canonical { body, records } => records
+                .into_iter()
+                .map(|range| serde_json::from_str(&body[range]).unwrap_or_default())
+                .collect(),
+        }
     }
 }

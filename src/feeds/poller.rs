@@ -374,11 +374,7 @@ fn prepare(
                 .get("updated_at")
                 .map_or("updated_at", String::as_str);
             for record in records {
-                let mapped = match &record {
-                    Value::Object(object) => mapping.to_item(object),
-                    _ => Err(not_an_object()),
-                };
-                match mapped {
+                match mapping.record_to_item(&record) {
                     Ok(item) => {
                         // `since` goes back as the feed wrote it.
                         let stamp = record.get(updated_field).and_then(Value::as_str);
@@ -408,8 +404,7 @@ fn prepare(
                 let mapped =
                     crate::item::parse_record(text).or_else(|e| {
                         match serde_json::from_str::<Value>(text) {
-                            Ok(Value::Object(object)) => mapping.to_item(&object),
-                            Ok(_) => Err(not_an_object()),
+                            Ok(record) => mapping.record_to_item(&record),
                             Err(_) => Err(e),
                         }
                     });
@@ -442,14 +437,6 @@ fn prepare(
     }
     prepared.items = shared.assess(feed, items);
     prepared
-}
-
-fn not_an_object() -> crate::item::RecordError {
-    crate::item::RecordError {
-        field: String::new(),
-        problem: "not a JSON object".into(),
-        item_id: None,
-    }
 }
 
 /// A page's place in line to be written (see `crate::claims`), with the ids of its items and

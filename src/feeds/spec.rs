@@ -1,7 +1,8 @@
 //! What a feed is, as configured in `[[feeds]]`: where the records come from (HTTP JSON, a
 //! folder of CSV or Excel files, an SQL query), when to poll (a cron schedule with seconds),
 //! and how their fields, values and times map onto the canonical item record. Raw TOML is
-//! checked here into a `FeedSpec` whose every part is known to be usable.
+//! checked here into a `FeedSpec` whose every part is known to be usable (the mapping against
+//! the canonical record it produces, by `check`), and feed names are checked to be unique.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::check;
 use crate::config::secret::Secret;
 use crate::config::toml_file::{FileError, TomlFile};
 
@@ -39,21 +41,56 @@ pub(crate) struct RawFeed {
     // sql
     dsn_env: Option<Spanned<String>>,
     query: Option<Spanned<String>>,
-    // mapping
-    time_format: Option<String>,
+    // mapping (keys spanned too, so that a wrong one is reported at its line)
+    time_format: Option<Spanned<String>>,
     timezone: Option<Spanned<String>>,
     #[serde(default)]
-    fields: BTreeMap<String, String>,
+    fields: Names,
     #[serde(default)]
-    pause_fields: BTreeMap<String, String>,
+    pause_fields: Names,
     #[serde(default)]
-    values: BTreeMap<String, BTreeMap<String, String>>,
+    values: BTreeMap<Spanned<String>, Names>,
     retries: Option<u32>,
     stale_after_missed_runs: Option<u32>,
 }
 
 fn yes() -> bool {
     true
+}
+
+/// A table of names or words onto names or words, as written.
+type Names = BTreeMap<Spanned<String>, Spanned<String>>;
+
+/// Checks every `[[feeds]]` table; feed names must be unique, since a feed's runs, `since`
+/// and quarantine are kept under its name.
+pub(crate) fn check_feeds(
+    raw: Vec<RawFeed>,
+    file: &TomlFile,
+    base: &Path,
+    default_tz: Tz,
+) -> Result<Vec<FeedSpec>, FileError> {
+    let mut feeds: Vec<FeedSpec> = Vec::with_capacity(raw.len());
+    let mut lines = Vec::with_capacity(raw.len());
+    for raw_feed in raw {
+        let span = raw_feed.name.span();
+        if let Some(first) = feeds
+            .iter()
+            .position(|f| &f.name == raw_feed.name.get_ref())
+        {
+            return Err(file.error_at(
+                span,
+                format!(
+                    "the feed at line {} is named {:?} too; give each feed a name of its own \
+                     (its runs, since and quarantine are kept under it)",
+                    lines[first],
+                    raw_feed.name.get_ref()
+                ),
+            ));
+        }
+        lines.push(file.line(span));
+        feeds.push(raw_feed.check(file, base, default_tz)?);
+    }
+    Ok(feeds)
 }
 
 #[derive(Debug, Deserialize)]
@@ -187,6 +224,7 @@ impl RawFeed {
                 ),
             )
         })?;
+        let mapping = self.mapping(file, default_tz)?;
         let need = |value: Option<Spanned<String>>, key: &str| {
             value.ok_or_else(|| {
                 file.error_at(
@@ -277,35 +315,84 @@ impl RawFeed {
                 ));
             }
         };
-        for canonical in self.fields.keys().chain(self.values.keys()) {
-            if !super::mapping::is_canonical(canonical) {
-                return Err(file.error(
-                    Some(&format!("feeds.{name}.fields")),
-                    format!("{canonical:?} is not a field of the canonical record"),
-                ));
-            }
-        }
-        let timezone = match &self.timezone {
-            Some(tz) => tz.get_ref().parse().map_err(|_| {
-                file.error_at(tz.span(), format!("unknown time zone {:?}", tz.get_ref()))
-            })?,
-            None => default_tz,
-        };
         Ok(FeedSpec {
             name,
             schedule,
             enabled: self.enabled,
             source,
-            mapping: Mapping {
-                fields: self.fields,
-                pause_fields: self.pause_fields,
-                values: self.values,
-                time_format: self.time_format.filter(|f| f != "rfc3339"),
-                timezone,
-            },
+            mapping,
             retries: self.retries.unwrap_or(2),
             stale_after_missed_runs: self.stale_after_missed_runs.unwrap_or(3).max(1),
         })
+    }
+
+    /// The feed's mapping, every part checked against the canonical record it produces
+    /// (see `check`): a mistake in it would otherwise quarantine every record it touches.
+    fn mapping(&self, file: &TomlFile, default_tz: Tz) -> Result<Mapping, FileError> {
+        let at = |spanned: &Spanned<String>, checked: Result<(), String>| {
+            checked.map_err(|message| file.error_at(spanned.span(), message))
+        };
+        for (canonical, source) in &self.fields {
+            at(canonical, check::field(canonical.get_ref()))?;
+            at(source, check::source_name(source.get_ref()))?;
+        }
+        for (key, source) in &self.pause_fields {
+            at(key, check::pause_field(key.get_ref()))?;
+            at(source, check::source_name(source.get_ref()))?;
+        }
+        for (field, words) in &self.values {
+            at(field, check::values_field(field.get_ref()))?;
+            for word in words.keys() {
+                at(word, check::source_word(word.get_ref()))?;
+            }
+        }
+        let time_format = match &self.time_format {
+            Some(format) if format.get_ref() == "rfc3339" => None,
+            Some(format) => {
+                at(format, check::time_format(format.get_ref()))?;
+                Some(format.get_ref().clone())
+            }
+            None => None,
+        };
+        let timezone = match &self.timezone {
+            Some(tz) => tz.get_ref().parse().map_err(|_| {
+                file.error_at(
+                    tz.span(),
+                    format!(
+                        "unknown time zone {:?}; expected an IANA name like \"Asia/Shanghai\"",
+                        tz.get_ref()
+                    ),
+                )
+            })?,
+            None => default_tz,
+        };
+        let plain = |names: &Names| -> BTreeMap<String, String> {
+            names
+                .iter()
+                .map(|(k, v)| (k.get_ref().clone(), v.get_ref().clone()))
+                .collect()
+        };
+        let mapping = Mapping {
+            fields: plain(&self.fields),
+            pause_fields: plain(&self.pause_fields),
+            values: self
+                .values
+                .iter()
+                .map(|(field, words)| (field.get_ref().clone(), plain(words)))
+                .collect(),
+            time_format,
+            timezone,
+        };
+        // Words onto times are read with the feed's format and zone: checked on the mapping.
+        for (field, words) in &self.values {
+            for target in words.values() {
+                at(
+                    target,
+                    check::value(&mapping, field.get_ref(), target.get_ref()),
+                )?;
+            }
+        }
+        Ok(mapping)
     }
 }
 
