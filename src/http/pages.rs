@@ -179,7 +179,7 @@ fn not_found_page(path: &str) -> Response {
     let Some(page) = asset("not_found.html") else {
         return html(StatusCode::NOT_FOUND, "not_found.html");
     };
-    let page = String::from_utf8_lossy(&page)
+    let page = String::from_utf8_lossy(page)
         .replace("{{PATH}}", &escaped(path))
         .replace("{{WHAT}}", what)
         .replace("{{WHY}}", why)
