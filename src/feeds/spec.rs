@@ -21,6 +21,8 @@ use crate::config::toml_file::{FileError, TomlFile};
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawFeed {
     name: Spanned<String>,
+    /// The name people read (the approval system's own, e.g. 省投资项目在线审批监管平台).
+    title: Option<String>,
     kind: Spanned<String>,
     /// Cron with seconds: `sec min hour day-of-month month day-of-week`.
     schedule: Spanned<String>,
@@ -119,6 +121,8 @@ struct RawPagination {
 #[derive(Debug, Clone)]
 pub struct FeedSpec {
     pub name: String,
+    /// Shown to people for the feed (its name when none is configured).
+    pub title: String,
     pub schedule: cron::Schedule,
     pub enabled: bool,
     pub source: Source,
@@ -316,6 +320,10 @@ impl RawFeed {
             }
         };
         Ok(FeedSpec {
+            title: self
+                .title
+                .filter(|t| !t.trim().is_empty())
+                .unwrap_or_else(|| name.clone()),
             name,
             schedule,
             enabled: self.enabled,

@@ -143,8 +143,18 @@ pub async fn item(
     let Some(detail) = shared.store.item(&id).await? else {
         return Err(ApiError::NotFound(format!("no item {id:?}")));
     };
+    let feed_title = shared
+        .config
+        .feeds
+        .iter()
+        .find(|f| f.name == detail.item.feed)
+        .map(|f| f.title.clone());
     let mut value = live(&shared, detail.item);
     if let Some(object) = value.as_object_mut() {
+        // The name people know the feed by; a feed since removed from the config by its name.
+        if let Some(title) = feed_title {
+            object.insert("feed_title".into(), json!(title));
+        }
         object.insert("pauses".into(), json!(detail.pauses));
         object.insert("history".into(), json!(detail.history));
         object.insert("deadline_changes".into(), json!(detail.deadline_changes));

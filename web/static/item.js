@@ -90,7 +90,7 @@
     setText($('accepted'), D.dateTime(it.accepted_at));
     setText($('finished'), it.finished_at ? D.dateTime(it.finished_at) : '—');
     setText($('limits'), D.int(it.limit_days) + ' / ' + D.int(it.legal_days) + ' / ' + D.int(it.extension_days));
-    setText($('source'), (it.feed || '—') + ' · ' + D.dateTime(it.updated_at));
+    setText($('source'), (it.feed_title || it.feed || '—') + ' · ' + D.dateTime(it.updated_at));
 
     // used of allowed, as a bar in the grade's colour (the grade word is in the chip above)
     var share = it.allowed > 0 ? Math.min(1, it.used / it.allowed) : (it.used > 0 ? 1 : 0);
