@@ -98,16 +98,13 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
             shutdown.clone(),
         ));
     }
-    let router = http::router(shared.clone());
-    let stop = shutdown.clone();
-    tasks.spawn(async move {
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "the HTTP server stopped");
-        }
-    });
+    http::server::check_descriptor_limit(shared.config.connections.max);
+    tasks.spawn(http::server::serve(
+        listener,
+        http::router(shared.clone()),
+        shared.clone(),
+        shutdown.clone(),
+    ));
     if !shared.config.access.enforced {
         tracing::warn!(
             "no [access] in the config: the pages, screens and API are open to anyone who can reach {addr}"

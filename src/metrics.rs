@@ -1,6 +1,7 @@
 //! Counters for `/metrics`, in the Prometheus text format: feed runs, records in, stored,
 //! unchanged and quarantined per feed, grade changes, HTTP requests. Gauges (items by grade,
-//! feed staleness) are read from the board and the feed health when scraped.
+//! feed staleness) are read from the board and the feed health when scraped; the open
+//! connections and websockets are counted as they come and go.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -15,6 +16,7 @@ pub struct Metrics {
     grade_changes: [AtomicU64; 3],
     http_requests: Mutex<BTreeMap<(String, u16), u64>>,
     ws_clients: std::sync::atomic::AtomicI64,
+    http_connections: std::sync::atomic::AtomicI64,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -61,6 +63,16 @@ impl Metrics {
     /// A websocket client connected (+1) or left (-1).
     pub fn ws_clients(&self, change: i64) {
         self.ws_clients.fetch_add(change, Ordering::Relaxed);
+    }
+
+    /// An HTTP connection opened (+1) or closed (-1).
+    pub fn http_connections(&self, change: i64) {
+        self.http_connections.fetch_add(change, Ordering::Relaxed);
+    }
+
+    /// The HTTP connections open now, websockets included.
+    pub fn open_connections(&self) -> i64 {
+        self.http_connections.load(Ordering::Relaxed)
     }
 
     pub fn http(&self, route: &str, status: u16) {
@@ -164,6 +176,11 @@ impl Metrics {
             out,
             "# HELP duban_ws_clients Open websocket connections (screens and pages).\n# TYPE duban_ws_clients gauge\nduban_ws_clients {}",
             self.ws_clients.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP duban_http_connections Open HTTP connections, websockets included (at most [server] max_connections).\n# TYPE duban_http_connections gauge\nduban_http_connections {}",
+            self.open_connections()
         );
         out
     }

@@ -52,6 +52,8 @@ pub struct Config {
     pub project_targets: BTreeMap<String, u32>,
     /// Where the HTTP API listens.
     pub listen: std::net::SocketAddr,
+    /// How many connections the HTTP server holds, and how long one may take to ask.
+    pub connections: Connections,
     /// `sqlite://…` (default `sqlite://data/duban.db`) or `postgres://…`.
     pub database_url: String,
     pub feeds: Vec<FeedSpec>,
@@ -82,17 +84,78 @@ struct RawConfig {
     live: Option<screens::RawLive>,
 }
 
+/// `[server]`'s limits on the HTTP connections (see `http::server`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connections {
+    /// Open at once, websockets included; the ones beyond wait in the listen queue.
+    pub max: usize,
+    /// A connection that has not sent a complete request head this long after opening, or
+    /// after its previous response (an idle keep-alive connection), is closed.
+    pub header_timeout: std::time::Duration,
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        Self {
+            max: 4096,
+            header_timeout: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawServer {
     listen: Spanned<String>,
+    max_connections: Option<Spanned<i64>>,
+    header_timeout_seconds: Option<Spanned<i64>>,
 }
 
 impl Default for RawServer {
     fn default() -> Self {
         Self {
             listen: Spanned::new(0..0, DEFAULT_LISTEN.to_owned()),
+            max_connections: None,
+            header_timeout_seconds: None,
         }
+    }
+}
+
+impl RawServer {
+    fn connections(&self, file: &TomlFile) -> Result<Connections, ConfigError> {
+        let mut connections = Connections::default();
+        if let Some(n) = &self.max_connections {
+            connections.max = usize::try_from(*n.get_ref())
+                .ok()
+                .filter(|n| (8..=1_000_000).contains(n))
+                .ok_or_else(|| {
+                    file.error_at(
+                        n.span(),
+                        format!(
+                            "max_connections is 8 to 1000000 (open HTTP connections, each \
+                             screen's websocket included), not {}",
+                            n.get_ref()
+                        ),
+                    )
+                })?;
+        }
+        if let Some(s) = &self.header_timeout_seconds {
+            let seconds = u64::try_from(*s.get_ref())
+                .ok()
+                .filter(|s| (1..=300).contains(s))
+                .ok_or_else(|| {
+                    file.error_at(
+                        s.span(),
+                        format!(
+                            "header_timeout_seconds is 1 to 300 (seconds a client has to send \
+                             its request head), not {}",
+                            s.get_ref()
+                        ),
+                    )
+                })?;
+            connections.header_timeout = std::time::Duration::from_secs(seconds);
+        }
+        Ok(connections)
     }
 }
 
@@ -305,12 +368,14 @@ impl Config {
             (None, None) => DEFAULT_DATABASE_URL.to_owned(),
         };
         let feeds = check_feeds(raw.feeds, file, base, timezone)?;
+        let connections = raw.server.connections(file)?;
         Ok(Self {
             screens: screens::screens(file, raw.screens, raw.access.is_some())?,
             access: screens::access(file, raw.access)?,
             live: screens::live(file, raw.live)?,
             path: file.path().to_path_buf(),
             listen,
+            connections,
             database_url,
             feeds,
             timezone,
@@ -371,6 +436,8 @@ mod tests {
         assert_eq!(config.timezone, chrono_tz::Asia::Shanghai);
         assert_eq!(config.grading.default.blue_max_share, 0.5);
         assert_eq!(config.project_targets.get("general_social"), Some(&30));
+        assert_eq!(config.connections, Connections::default());
+        assert!(config.access.frame_ancestors.is_empty());
         config.load_calendar().unwrap();
         assert!(config.matters_file.exists());
     }
@@ -480,6 +547,48 @@ mod tests {
 
         let err = load_with("matters = \"matters.csv\"", "matters = \"matter.csv\"").unwrap_err();
         assert_eq!(err.key.as_deref(), Some("catalogue.matters"));
+
+        let err = load_with("max_connections = 4096", "max_connections = 2").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("server.max_connections"));
+        assert!(err.message.contains("8 to 1000000"), "{}", err.message);
+        let err =
+            load_with("header_timeout_seconds = 10", "header_timeout_seconds = 0").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("server.header_timeout_seconds"));
+        let config =
+            load_with("header_timeout_seconds = 10", "header_timeout_seconds = 3").unwrap();
+        assert_eq!(
+            config.connections,
+            Connections {
+                max: 4096,
+                header_timeout: std::time::Duration::from_secs(3)
+            }
+        );
+    }
+
+    #[test]
+    fn framing_origins_are_plain_origins() {
+        let config = load_with(
+            "frame_ancestors = []",
+            r#"frame_ancestors = ["https://portal.city.gov.cn", "http://[::1]:8000"]"#,
+        )
+        .unwrap();
+        assert_eq!(config.access.frame_ancestors.len(), 2);
+        // Written into the pages' policy, where a space or a ';' would add sources.
+        for bad in [
+            "portal.city.gov.cn",
+            "https://portal.city.gov.cn/",
+            "https://a.cn https://b.cn",
+            "https://a.cn; script-src *",
+            "https://",
+        ] {
+            let err = load_with(
+                "frame_ancestors = []",
+                &format!("frame_ancestors = [{bad:?}]"),
+            )
+            .unwrap_err();
+            assert_eq!(err.key.as_deref(), Some("access.frame_ancestors"), "{bad}");
+            assert!(err.message.contains("is not an origin"), "{}", err.message);
+        }
     }
 
     fn text_line(needle: &str) -> usize {

@@ -1,6 +1,6 @@
 //! `[[screens]]`, `[access]` and `[live]`: which big-screens exist and what each shows, the
-//! tokens that open screens and pages, the origins allowed to open the websocket, and the
-//! websocket's heartbeat and lag limits.
+//! tokens that open screens and pages, the origins allowed to open the websocket or to embed
+//! the pages in a frame, and the websocket's heartbeat and lag limits.
 
 use std::time::Duration;
 
@@ -44,6 +44,8 @@ pub struct Access {
     pub enforced: bool,
     /// Browser origins allowed on `/ws` besides the daemon's own.
     pub allowed_origins: Vec<String>,
+    /// Origins (a portal) whose pages may show duban's pages in a frame; none by default.
+    pub frame_ancestors: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +82,8 @@ pub(super) struct RawAccess {
     viewer_token_env: Spanned<String>,
     #[serde(default)]
     allowed_origins: Vec<String>,
+    #[serde(default)]
+    frame_ancestors: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -184,21 +188,42 @@ pub(super) fn access(file: &TomlFile, raw: Option<RawAccess>) -> Result<Access, 
     let Some(raw) = raw else {
         return Ok(Access::default());
     };
-    for origin in &raw.allowed_origins {
-        if !(origin.starts_with("http://") || origin.starts_with("https://"))
-            || origin.ends_with('/')
-        {
-            return Err(file.error(
-                Some("access.allowed_origins"),
-                format!("{origin:?} is not an origin like https://screen.example.gov.cn (scheme, host, port; no path)"),
-            ));
-        }
-    }
+    origins(file, "access.allowed_origins", &raw.allowed_origins)?;
+    origins(file, "access.frame_ancestors", &raw.frame_ancestors)?;
     Ok(Access {
         viewer_tokens: tokens(file, &raw.viewer_token_env)?,
         enforced: true,
         allowed_origins: raw.allowed_origins,
+        frame_ancestors: raw.frame_ancestors,
     })
+}
+
+/// Each of `list` is an origin: scheme, host and port, nothing else. (They are compared
+/// with the browser's `Origin` and written into the Content-Security-Policy header, where a
+/// space or a `;` would start another source or directive.)
+fn origins(file: &TomlFile, key: &str, list: &[String]) -> Result<(), FileError> {
+    for origin in list {
+        let host = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
+        let valid = host.is_some_and(is_host);
+        if !valid {
+            return Err(file.error(
+                Some(key),
+                format!("{origin:?} is not an origin like https://screen.example.gov.cn (scheme, host, port; no path)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A host name or address with an optional port (`screen.gov.cn:8080`, `[::1]:8080`): the
+/// characters an origin's host has, and none that separates sources in a policy.
+pub fn is_host(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
 }
 
 pub(super) fn live(file: &TomlFile, raw: Option<RawLive>) -> Result<Live, FileError> {

@@ -1,7 +1,9 @@
 //! Who may see what: a viewer token opens the pages, the API and every screen; a screen's
 //! own token opens that screen only. Tokens come in the query (`?token=`, as a wall screen's
 //! URL carries it) or as `Authorization: Bearer`. With no `[access]` configured everything
-//! is open, which start-up warns about. Tokens are compared in constant time.
+//! is open, which start-up warns about. Tokens are compared in constant time, each request's
+//! against every token that could open what it asks for, so that neither how much of a token
+//! was right nor which one matched shows in the time taken.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
@@ -9,20 +11,35 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
+use subtle::{Choice, ConstantTimeEq};
+
 use crate::config::secret::Secret;
 use crate::config::{Access, Screen};
 use crate::ingest::Shared;
 
 /// Whether `token` opens `screen` (or, without a screen, the pages and the API).
 pub fn allows(access: &Access, token: Option<&str>, screen: Option<&Screen>) -> bool {
+    opens(access, token, screen.into_iter())
+}
+
+/// Whether `token` is a viewer token or a token of one of `screens`; every one of them is
+/// compared, whichever matches.
+fn opens<'a>(
+    access: &Access,
+    token: Option<&str>,
+    screens: impl Iterator<Item = &'a Screen>,
+) -> bool {
     if !access.enforced {
         return true;
     }
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return false;
     };
-    let matches = |secrets: &[Secret]| secrets.iter().any(|s| same(s.expose(), token));
-    matches(&access.viewer_tokens) || screen.is_some_and(|s| matches(&s.tokens))
+    let secrets = access
+        .viewer_tokens
+        .iter()
+        .chain(screens.flat_map(|s| &s.tokens));
+    equals_any(token, secrets.map(Secret::expose))
 }
 
 /// Why a request for a screen (or for the pages, with `name` = `None`) is turned away.
@@ -57,16 +74,21 @@ pub fn admit<'a>(
 
 /// Whether `token` opens any screen or the pages: what the screens share (their charts).
 pub fn allows_some_screen(access: &Access, screens: &[Screen], token: Option<&str>) -> bool {
-    allows(access, token, None) || screens.iter().any(|s| allows(access, token, Some(s)))
+    opens(access, token, screens.iter())
 }
 
-/// Compares without stopping at the first difference, so timing does not reveal a prefix.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+/// Whether `token` equals one of `secrets`. Each comparison takes the same time whatever
+/// the bytes (`subtle`, which the optimiser cannot cut short), and all of them are made and
+/// folded without branching, so the time does not tell a right prefix or which secret
+/// matched. (A comparison with a secret of another length ends at once: lengths are not
+/// secret, the generated tokens all have one.)
+fn equals_any<'a>(token: &str, secrets: impl Iterator<Item = &'a str>) -> bool {
+    let token = token.as_bytes();
+    secrets
+        .fold(Choice::from(0), |found, secret| {
+            found | secret.as_bytes().ct_eq(token)
+        })
+        .into()
 }
 
 /// The token of a request: `?token=` or `Authorization: Bearer`.
@@ -156,7 +178,62 @@ mod tests {
 
     #[test]
     fn comparison_needs_the_whole_token() {
-        assert!(same("abc", "abc"));
-        assert!(!same("abc", "abd") && !same("abc", "ab") && !same("", "a"));
+        let one = |a: &str, b: &str| equals_any(a, [b].into_iter());
+        assert!(one("abc", "abc"));
+        assert!(!one("abc", "abd") && !one("abc", "ab") && !one("ab", "abc") && !one("a", ""));
+        assert!(
+            !one("市", "巿"),
+            "multi-byte tokens are compared by their bytes"
+        );
+        assert!(!equals_any("abc", std::iter::empty()));
+    }
+
+    #[test]
+    fn every_secret_is_compared_whichever_matches() {
+        let secrets = ["first-token", "second-token", "third-token"];
+        for (token, expected) in [
+            ("first-token", true),
+            ("third-token", true),
+            ("first-tokeX", false),
+            ("nothing", false),
+        ] {
+            let mut compared = 0;
+            let found = equals_any(token, secrets.iter().copied().inspect(|_| compared += 1));
+            assert_eq!((found, compared), (expected, 3), "{token}");
+        }
+    }
+
+    #[test]
+    fn a_screen_token_opens_its_screen_and_the_charts_only() {
+        let secret = |v: &str| {
+            let file = crate::config::toml_file::TomlFile::from_text(
+                std::path::Path::new("duban.toml"),
+                String::new(),
+            )
+            .with_env_fallback([("DUBAN_T".to_owned(), v.to_owned())]);
+            Secret::from_env(&file, &toml::Spanned::new(0..0, "DUBAN_T".to_owned())).unwrap()
+        };
+        let access = Access {
+            viewer_tokens: vec![secret("viewer")],
+            enforced: true,
+            ..Access::default()
+        };
+        let screen = |name: &str, token: &str| Screen {
+            name: name.into(),
+            title: String::new(),
+            pages: vec![],
+            rotate_seconds: 0,
+            tokens: vec![secret(token)],
+        };
+        let screens = [screen("a", "token-a"), screen("b", "token-b")];
+        assert!(allows(&access, Some("viewer"), None));
+        assert!(allows(&access, Some("viewer"), Some(&screens[1])));
+        assert!(!allows(&access, Some("token-a"), None));
+        assert!(allows(&access, Some("token-a"), Some(&screens[0])));
+        assert!(!allows(&access, Some("token-a"), Some(&screens[1])));
+        assert!(allows_some_screen(&access, &screens, Some("token-b")));
+        assert!(!allows_some_screen(&access, &screens, Some("token-c")));
+        assert!(!allows(&access, None, None) && !allows(&access, Some(""), None));
+        assert!(allows(&Access::default(), None, None), "no [access]: open");
     }
 }

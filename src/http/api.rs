@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -275,45 +275,67 @@ pub async fn quarantine(
     ))
 }
 
-/// ok, or degraded with the reasons (stale or failing feeds); 503 when the store is down.
-pub async fn healthz(State(shared): AppState) -> Response {
-    let mut reasons = Vec::new();
+/// ok, or degraded with a reason per problem; 503 when the store is down. Anyone may ask (a
+/// load balancer has no token), so without a viewer token each reason is short: no feed
+/// URL, error text or path, which would map the network behind duban for a stranger. A
+/// viewer token (or no `[access]`) gets the details and the number of items.
+pub async fn healthz(State(shared): AppState, uri: Uri, headers: HeaderMap) -> Response {
+    let token = super::access::token_of(&uri, &headers);
+    let detailed = super::access::allows(&shared.config.access, token.as_deref(), None);
+    // The short reason, and for a viewer what follows it.
+    let tell = |short: String, detail: &str| {
+        if detailed {
+            format!("{short}{detail}")
+        } else {
+            short
+        }
+    };
     if let Err(e) = sqlx::query("SELECT 1").execute(shared.store.pool()).await {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "down", "reasons": [format!("store: {e}")]})),
+            Json(json!({
+                "status": "down",
+                "reasons": [tell("the store is unreachable".into(), &format!(": {e}"))],
+            })),
         )
             .into_response();
     }
+    let mut reasons = Vec::new();
     for (name, health) in shared
         .feeds
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .iter()
     {
+        let last_error = health.last_error.as_deref().unwrap_or("");
         if health.stale {
-            reasons.push(format!(
-                "feed {name} is stale ({} failed runs in a row; last: {})",
-                health.consecutive_failures,
-                health.last_error.as_deref().unwrap_or("")
+            reasons.push(tell(
+                format!(
+                    "feed {name} is stale ({} failed runs in a row)",
+                    health.consecutive_failures
+                ),
+                &format!("; last: {last_error}"),
             ));
         } else if health.consecutive_failures > 0 {
-            reasons.push(format!(
-                "feed {name} failed its last run: {}",
-                health.last_error.as_deref().unwrap_or("")
+            reasons.push(tell(
+                format!("feed {name} failed its last run"),
+                &format!(": {last_error}"),
             ));
         }
         if health.ungraded > 0 {
-            reasons.push(format!(
-                "feed {name}: {} records cannot be graded and are left out of every count ({})",
-                health.ungraded,
-                health.ungraded_reason.as_deref().unwrap_or("")
+            reasons.push(tell(
+                format!(
+                    "feed {name}: {} records cannot be graded and are left out of every count",
+                    health.ungraded
+                ),
+                &format!(" ({})", health.ungraded_reason.as_deref().unwrap_or("")),
             ));
         }
     }
     let status = if reasons.is_empty() { "ok" } else { "degraded" };
     // A missing holiday file degrades nothing yet (those years are counted provisionally),
-    // but the operator has to add it: said apart from the reasons.
+    // but the operator has to add it: said apart from the reasons. (It names the year and
+    // the file's name, not the folder.)
     let today = shared
         .clock
         .now()
@@ -324,13 +346,15 @@ pub async fn healthz(State(shared): AppState) -> Response {
         .reminder(today, shared.config.remind_from)
         .into_iter()
         .collect();
-    Json(json!({
+    let mut body = json!({
         "status": status,
         "reasons": reasons,
         "reminders": reminders,
-        "items": shared.board().len(),
-    }))
-    .into_response()
+    });
+    if detailed {
+        body["items"] = json!(shared.board().len());
+    }
+    Json(body).into_response()
 }
 
 pub async fn metrics(State(shared): AppState) -> Response {
@@ -345,10 +369,14 @@ pub async fn metrics(State(shared): AppState) -> Response {
         })
         .collect();
     (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            ),
+            // Counts, like the API's JSON (which `headers` marks so by its type).
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
         shared.metrics.render(items, &stale),
     )
         .into_response()

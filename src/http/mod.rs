@@ -1,11 +1,14 @@
 //! The HTTP side: axum routes for the JSON API, the live websocket, the pages, health and
-//! metrics. Handlers are thin: they
-//! read the store or the board and shape JSON; errors go through one `ApiError`.
+//! metrics, the headers every response carries, and the server that holds the connections.
+//! Handlers are thin: they read the store or the board and shape JSON; errors go through one
+//! `ApiError`.
 
 pub mod access;
 mod api;
 mod error;
+mod headers;
 mod pages;
+pub mod server;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +57,11 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
+        ))
+        // Outermost, so that every answer has them, a timeout's and a 404's too.
+        .layer(middleware::from_fn_with_state(
+            Arc::new(headers::Policy::new(&shared.config.access)),
+            headers::secure,
         ))
         .with_state(shared)
 }

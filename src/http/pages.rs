@@ -43,8 +43,6 @@ fn html(status: StatusCode, file: &str) -> Response {
             [
                 (header::CONTENT_TYPE, content_type(file)),
                 (header::CACHE_CONTROL, "no-cache"),
-                // The token is in the URL: it must not leak to other sites as a referrer.
-                (header::REFERRER_POLICY, "no-referrer"),
             ],
             bytes,
         )
@@ -136,7 +134,6 @@ pub async fn chart(
             (header::CONTENT_TYPE, "image/svg+xml"),
             (header::CACHE_CONTROL, cache),
             // Opened on its own, the drawing can run nothing and load nothing.
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             (
                 header::CONTENT_SECURITY_POLICY,
                 "default-src 'none'; style-src 'unsafe-inline'",

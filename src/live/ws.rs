@@ -82,14 +82,8 @@ pub async fn snapshot(
         );
     }
     let (_, text) = shared.hub.snapshot();
-    (
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        text.payload(),
-    )
-        .into_response()
+    // (Not to be stored, as JSON: `http::headers` says so.)
+    ([(header::CONTENT_TYPE, "application/json")], text.payload()).into_response()
 }
 
 pub async fn upgrade(

@@ -403,6 +403,12 @@ pub const VIEWER_TOKEN: &str = "viewer-secret-1";
 
 /// A config with one feed polled every second, the `overview` screen and both tokens.
 pub fn live_config(dir: &std::path::Path, feed_url: &str, extra: &str) -> Config {
+    with_tokens(dir, live_config_text(dir, feed_url, extra))
+}
+
+/// The text of `live_config`, for a test to change before loading it with `with_tokens`;
+/// `extra` goes in `[access]`.
+pub fn live_config_text(dir: &std::path::Path, feed_url: &str, extra: &str) -> String {
     let feeds = format!(
         r#"
 [[feeds]]
@@ -425,7 +431,11 @@ viewer_token_env = "DUBAN_VIEWER_TOKEN"
 {extra}
 "#
     );
-    let text = config_text(&sqlite_url(dir), &feeds);
+    config_text(&sqlite_url(dir), &feeds)
+}
+
+/// Loads `text` as `dir`/duban.toml, with `SCREEN_TOKEN` and `VIEWER_TOKEN` for its variables.
+pub fn with_tokens(dir: &std::path::Path, text: String) -> Config {
     let path = dir.join("duban.toml");
     std::fs::write(&path, &text).unwrap();
     let file = TomlFile::from_text(&path, text).with_env_fallback([
