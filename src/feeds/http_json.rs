@@ -6,7 +6,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::spec::{Auth, HttpJson, Pagination};
-use super::{FetchError, Page};
+use super::{FetchError, Page, PageRecords};
 
 /// Walks the pages of one run, one request a page.
 pub struct Pager<'a> {
@@ -18,7 +18,7 @@ pub struct Pager<'a> {
     cursors_seen: std::collections::HashSet<String>,
     pages: u32,
     finished: bool,
-    /// The feed sends canonical records (see `Page::Canonical`).
+    /// The feed sends canonical records (see `PageRecords::Canonical`).
     canonical: bool,
 }
 
@@ -193,7 +193,7 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// The records of a response at `records_path`, and the next cursor at `next_field` if
-/// given. A canonical feed's records stay text (see `Page::Canonical`); others become JSON
+/// given. A canonical feed's records stay text (see `PageRecords::Canonical`); others become JSON
 /// values for the mapping.
 fn read_page(
     body: Vec<u8>,
@@ -249,10 +249,14 @@ fn read_page(
                 at..at + r.get().len()
             })
             .collect();
-        Page::Canonical { body, records }
+        Page {
+            records: PageRecords::Canonical { body, records },
+            refused: Vec::new(),
+            note: None,
+        }
     } else {
         let records: Vec<Value> = serde_json::from_str(list.get()).map_err(not_a_list)?;
-        Page::Values(records)
+        Page::values(records)
     };
     Ok((page, next))
 }

@@ -8,7 +8,7 @@ use chrono::{NaiveDate, NaiveDateTime, TimeZone};
 use serde_json::{Map, Value};
 
 use super::spec::Mapping;
-use crate::item::{self, Item, RecordError};
+use crate::item::{self, Bounds, Item, RecordError};
 
 /// The canonical record's fields, by how a source value is converted; `pauses` besides.
 const TIME_FIELDS: &[&str] = &["accepted_at", "finished_at", "updated_at"];
@@ -42,15 +42,19 @@ impl Mapping {
     }
 
     /// Maps and validates one record.
-    pub fn to_item(&self, source: &Map<String, Value>) -> Result<Item, RecordError> {
+    pub fn to_item(
+        &self,
+        source: &Map<String, Value>,
+        bounds: &Bounds,
+    ) -> Result<Item, RecordError> {
         if self.is_identity()
-            && let Ok(item) = item::from_object(source)
+            && let Ok(item) = item::from_object(source, bounds)
         {
             // A canonical feed: nothing to rename or convert.
             return Ok(item);
         }
         let canonical = self.to_canonical(source)?;
-        item::from_value(&canonical)
+        item::from_value(&canonical, bounds)
     }
 
     /// Whether the feed sends canonical records: nothing to rename or convert.
@@ -66,7 +70,7 @@ impl Mapping {
         let id = source
             .get(self.source_name("item_id"))
             .and_then(text)
-            .map(str::to_owned);
+            .and_then(item::usable_id);
         let fail = |field: &str, problem: String| RecordError {
             field: field.to_owned(),
             problem,
@@ -75,9 +79,14 @@ impl Mapping {
         let mut out = Map::new();
         for &field in TEXT_FIELDS.iter().chain(NUMBER_FIELDS).chain(TIME_FIELDS) {
             let name = self.source_name(field);
+            // An empty cell is no value (no finish time, no extension), but an empty text
+            // stays empty: validation says so, where "missing" would send the operator
+            // looking for a column that is there.
             let value = match source.get(name) {
                 None | Some(Value::Null) => Value::Null,
-                Some(Value::String(s)) if s.trim().is_empty() => Value::Null,
+                Some(Value::String(s)) if s.trim().is_empty() && !TEXT_FIELDS.contains(&field) => {
+                    Value::Null
+                }
                 Some(value) => self.map_value(field, value.clone()),
             };
             let value = if NUMBER_FIELDS.contains(&field) {
@@ -120,12 +129,17 @@ impl Mapping {
             .or_else(|_| {
                 NaiveDate::parse_from_str(text, format).map(|d| d.and_time(chrono::NaiveTime::MIN))
             })
-            .map_err(|_| format!("{text:?} does not match the time format {format:?}"))?;
+            .map_err(|_| {
+                format!(
+                    "{} does not match the time format {format:?}",
+                    item::quoted(text)
+                )
+            })?;
         let zoned = self
             .timezone
             .from_local_datetime(&local)
             .earliest()
-            .ok_or_else(|| format!("{text:?} does not exist in {}", self.timezone))?;
+            .ok_or_else(|| format!("{} does not exist in {}", item::quoted(text), self.timezone))?;
         Ok(Value::String(zoned.fixed_offset().to_rfc3339()))
     }
 
@@ -276,7 +290,9 @@ mod tests {
             "暂停记录": [{"类型": "专家评审", "开始时间": "2026-11-04 10:00:00", "结束时间": null}],
             "更新时间": "2026-11-04 10:00:00"
         }));
-        let item = chinese().to_item(&source).unwrap();
+        let item = chinese()
+            .to_item(&source, &crate::item::tests::bounds())
+            .unwrap();
         assert_eq!(item.item_id, "CN-1");
         assert_eq!(item.status, crate::item::Status::Paused);
         assert_eq!(item.accepted_at.to_rfc3339(), "2026-11-02T09:30:00+08:00");
@@ -290,10 +306,30 @@ mod tests {
     #[test]
     fn a_bad_time_names_the_canonical_and_the_source_field() {
         let source = record(serde_json::json!({"办件编号": "CN-2", "受理时间": "2026/11/02"}));
-        let err = chinese().to_item(&source).unwrap_err();
+        let err = chinese()
+            .to_item(&source, &crate::item::tests::bounds())
+            .unwrap_err();
         assert_eq!(err.field, "accepted_at");
         assert!(err.problem.starts_with("受理时间: "), "{}", err.problem);
         assert_eq!(err.item_id.as_deref(), Some("CN-2"));
+    }
+
+    #[test]
+    fn an_empty_text_cell_is_empty_not_missing() {
+        let source =
+            record(serde_json::json!({"办件编号": " ", "受理时间": "2026-11-02 09:30:00"}));
+        let err = chinese()
+            .to_item(&source, &crate::item::tests::bounds())
+            .unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.problem.as_str(), err.item_id),
+            ("item_id", "item_id is empty", None)
+        );
+        // An empty time is no time: a running item has no finish time.
+        let canonical = chinese()
+            .to_canonical(&record(serde_json::json!({"办结时间": ""})))
+            .unwrap();
+        assert_eq!(canonical["finished_at"], Value::Null);
     }
 
     #[test]

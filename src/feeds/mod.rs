@@ -14,6 +14,8 @@ use serde_json::Value;
 
 pub use spec::{FeedSpec, Source};
 
+use crate::store::feeds::Quarantined;
+
 /// A fetch that failed: what happened, and whether trying again may help.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
@@ -43,8 +45,21 @@ impl FetchError {
 /// Records as JSON objects: a CSV file's or a query's rows, or a feed's objects.
 pub type Records = Vec<Value>;
 
-/// One page of raw records as the source sent them.
-pub enum Page {
+/// One page of raw records as the source sent them, with those refused before they could
+/// be mapped.
+#[derive(Debug)]
+pub struct Page {
+    pub records: PageRecords,
+    /// Records refused as the page was read, with their raw text: a CSV row of the wrong
+    /// width, a record of a page that had to be read record by record (see `http_json`).
+    pub refused: Vec<Quarantined>,
+    /// What the run says about the page (that it was salvaged, and why).
+    pub note: Option<String>,
+}
+
+/// A page's records.
+#[derive(Debug)]
+pub enum PageRecords {
     Values(Records),
     /// A canonical feed's records left as the text it sent: each is read straight into an
     /// item, with no JSON value in between (for a million records, building and dropping
@@ -57,11 +72,22 @@ pub enum Page {
 }
 
 impl Page {
-    pub fn len(&self) -> usize {
-        match self {
-            Page::Values(records) => records.len(),
-            Page::Canonical { records, .. } => records.len(),
+    /// A page of records read whole.
+    pub fn values(records: Records) -> Self {
+        Self {
+            records: PageRecords::Values(records),
+            refused: Vec::new(),
+            note: None,
         }
+    }
+
+    /// The records on the page, refused ones included.
+    pub fn len(&self) -> usize {
+        self.refused.len()
+            + match &self.records {
+                PageRecords::Values(records) => records.len(),
+                PageRecords::Canonical { records, .. } => records.len(),
+            }
     }
 
     pub fn is_empty(&self) -> bool {
