@@ -393,7 +393,7 @@ pub(crate) fn usable_id(id: &str) -> Option<String> {
 /// A JSON syntax error as the operator of a feed reads it: serde_json's words, with a lone
 /// surrogate (`"\ud800"`, which it calls an unexpected end of hex escape) named as such,
 /// and where in the record (its lines and columns are the record's text).
-fn not_json(error: &serde_json::Error) -> String {
+pub(crate) fn not_json(error: &serde_json::Error) -> String {
     let message = strip_position(&error.to_string());
     let what = match message.as_str() {
         "unexpected end of hex escape" | "lone leading surrogate in hex escape" => {

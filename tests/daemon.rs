@@ -1005,3 +1005,135 @@ async fn a_ragged_csv_row_is_quarantined_alone() {
     assert!(!drop.join("failed").exists());
     app.stop().await;
 }
+
+/// One bad record does not lose its page: a page that is not JSON as a whole (a `NaN`, a
+/// stray byte, GBK text, text after the JSON) is read record by record as far as its
+/// brackets allow; the good records are stored, each bad one is quarantined with its text,
+/// the later pages are read, and the run says which pages were salvaged. A byte-order mark
+/// is no error at all.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_with_a_bad_record_is_salvaged_record_by_record() {
+    let dir = temp_dir();
+    let (feed, url) = FeedServer::start().await;
+    let good = |id: &str| record(id, "2026-11-02T09:30:00+08:00", 5).to_string();
+    let nan = good("NAN-1").replace("\"limit_days\":5", "\"limit_days\":NaN");
+    let (gbk, _, _) = encoding_rs::GBK.encode("市城市管理局");
+    let gbk_record = good("GBK-1").into_bytes();
+    let at = gbk_record
+        .windows("市自然资源和规划局".len())
+        .position(|w| w == "市自然资源和规划局".as_bytes())
+        .unwrap();
+    let gbk_record = [
+        &gbk_record[..at],
+        &gbk[..],
+        &gbk_record[at + "市自然资源和规划局".len()..],
+    ]
+    .concat();
+    let stray = good("STRAY-1").replacen("\"pauses\"", "\u{1}\"pauses\"", 1);
+    let page = |parts: Vec<Vec<u8>>| {
+        let mut body = b"{\"items\": [".to_vec();
+        for (i, part) in parts.into_iter().enumerate() {
+            if i > 0 {
+                body.extend_from_slice(b",\n  ");
+            }
+            body.extend(part);
+        }
+        body.extend_from_slice(b"]}");
+        body
+    };
+    let bom = [
+        b"\xEF\xBB\xBF".to_vec(),
+        page(vec![good("BOM-1").into_bytes(), good("BOM-2").into_bytes()]),
+    ]
+    .concat();
+    let five_and_nan = page(vec![
+        good("P-1").into_bytes(),
+        good("P-2").into_bytes(),
+        nan.clone().into_bytes(),
+        good("P-3").into_bytes(),
+        good("P-4").into_bytes(),
+        good("P-5").into_bytes(),
+    ]);
+    let gbk_and_stray = page(vec![
+        good("Q-1").into_bytes(),
+        gbk_record,
+        stray.clone().into_bytes(),
+        good("Q-2").into_bytes(),
+    ]);
+    let trailing = [
+        page(vec![good("T-1").into_bytes()]),
+        b"\n<!-- 42 -->".to_vec(),
+    ]
+    .concat();
+    feed.set_bodies(vec![bom, five_and_nan, gbk_and_stray, trailing]);
+    let url = url.replace("/items", "/raw");
+    let config = load_config(
+        dir.path(),
+        &config_text(&sqlite_url(dir.path()), &http_feed("main", &url, "")),
+    );
+    let app = spawn_app(config, fixed_clock().1).await;
+    eventually(10, "ten stored, three quarantined", || async {
+        app.items("").await["total"] == 10 && app.quarantine().await["total"] == 3
+    })
+    .await;
+    let records = app.quarantine().await["records"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let entry = |id: &str| {
+        records
+            .iter()
+            .find(|r| r["raw"].as_str().unwrap().contains(id))
+            .unwrap_or_else(|| panic!("{id} quarantined: {records:?}"))
+            .clone()
+    };
+    let nan_entry = entry("NAN-1");
+    assert_eq!(nan_entry["raw"], nan);
+    assert!(
+        nan_entry["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("not valid JSON: expected value at column "),
+        "{nan_entry}"
+    );
+    let gbk_entry = entry("GBK-1");
+    assert_eq!(
+        gbk_entry["reason"],
+        "holds bytes that are not UTF-8 text (each kept here as \u{fffd}); the feed must send \
+         UTF-8",
+        "{gbk_entry}"
+    );
+    assert!(gbk_entry["raw"].as_str().unwrap().contains('\u{fffd}'));
+    let stray_entry = entry("STRAY-1");
+    assert_eq!(stray_entry["raw"], stray);
+    assert!(
+        stray_entry["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("not valid JSON: "),
+        "{stray_entry}"
+    );
+    eventually(10, "a run that says which pages were salvaged", || async {
+        let run = app.feed("main").await["last_run"].clone();
+        run["ok"] == true && run["notes"].as_array().is_some_and(|n| n.len() == 3)
+    })
+    .await;
+    let notes = app.feed("main").await["last_run"]["notes"].clone();
+    let note = |i: usize| notes[i].as_str().unwrap().to_owned();
+    assert!(
+        note(0).starts_with("page 2: ")
+            && note(0).contains("not valid JSON as a whole")
+            && note(0).ends_with("read record by record: 5 records read, 1 refused"),
+        "{notes}"
+    );
+    assert!(
+        note(1).starts_with("page 3: ") && note(1).ends_with("2 records read, 2 refused"),
+        "{notes}"
+    );
+    assert!(
+        note(2).starts_with("page 4: ")
+            && note(2).ends_with("1 records read, 0 refused; the text after the JSON was left out"),
+        "{notes}"
+    );
+    app.stop().await;
+}

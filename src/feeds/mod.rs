@@ -1,12 +1,14 @@
 //! Feeds: the sources duban polls for item records. Each kind of source has its own file and
 //! hands pages of raw records (JSON objects) to one shared path: `mapping` turns each into a
 //! canonical record or a quarantine entry, and `poller` runs a feed on its schedule with
-//! retries, records each run, and reports a feed stale after missed runs.
+//! retries, records each run, and reports a feed stale after missed runs. `salvage` finds
+//! the records of a page that is not valid JSON as a whole, so one bad record costs itself.
 
 pub mod folder;
 pub mod http_json;
 pub mod mapping;
 pub mod poller;
+pub mod salvage;
 pub mod spec;
 pub mod sql;
 
