@@ -557,7 +557,7 @@ mod tests {
         let json = format!(
             r#"{{"item_id":"{id}","project_code":"P","project_name":"N","project_category":"general_social","matter":"M","department":"D","stage":2,"status":"pending","accepted_at":"{accepted}","limit_days":5,"legal_days":20,"extension_days":0,"pauses":[],"finished_at":null,"updated_at":"{accepted}"}}"#
         );
-        crate::item::parse_record(&json).unwrap()
+        crate::item::tests::parse(&json).unwrap()
     }
 
     #[test]

@@ -140,9 +140,6 @@ impl Shared {
         Ok(self.board().len())
     }
 
-    /// Tries again the records quarantined because a date fell in a year not loaded: after
-    /// an operator adds that year's holiday file and restarts, they come back. Returns how
-    /// many were stored.
     /// Counts `feed`'s records that wait for a holiday year (`FeedHealth::ungraded`), for
     /// the screens' banner and `/healthz`; the screens are recounted when it changed.
     pub async fn count_ungraded(&self, feed: &str) {
@@ -172,10 +169,14 @@ impl Shared {
         self.live.notify_one();
     }
 
+    /// Tries again the records quarantined because a date fell in a year not loaded: after
+    /// an operator adds that year's holiday file and restarts, they come back. Returns how
+    /// many were stored.
     pub async fn replay_ungraded(&self) -> Result<u64, StoreError> {
         let mut by_feed: BTreeMap<String, Vec<Item>> = BTreeMap::new();
+        let bounds = self.config.records.as_of(self.clock.now());
         for (feed, raw) in self.store.ungraded().await? {
-            if let Ok(item) = crate::item::parse_record(&raw) {
+            if let Ok(item) = crate::item::parse_record(&raw, &bounds) {
                 by_feed.entry(feed).or_default().push(item);
             }
         }

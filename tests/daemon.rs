@@ -293,8 +293,9 @@ async fn a_page_graded_before_midnight_and_written_after_gets_the_new_days_grade
     let app = spawn_app(config, Clock::Manual(clock.clone())).await;
     // Accepted Monday 2 Nov, 5 days: blue on the 4th (2 used), yellow on the 5th (3 used).
     let record = record("M-1", "2026-11-02T09:30:00+08:00", 5).to_string();
-    let item = duban::item::parse_record(&record).unwrap();
     let shared = &app.running.shared;
+    let bounds = shared.config.records.as_of(shared.clock.now());
+    let item = duban::item::parse_record(&record, &bounds).unwrap();
     let assessed = shared.assess("main", vec![item]);
     clock.set(at("2026-11-05T00:00:01+08:00"));
     let claim = shared.claims.enqueue(["M-1"]);
@@ -747,6 +748,394 @@ async fn a_checkpoint_copies_the_log_back_and_the_next_write_starts_it_again() {
     );
     assert_eq!(after.copied, after.frames, "and was copied back: {after:?}");
     store.close().await;
+}
+
+/// Each refused record says what is wrong with it, in its field's name, and what the
+/// quarantine keeps of it stays small: an empty id is empty (not missing), a 1 MB department
+/// is too long, a date in 1900 and a limit of 100,000 days are implausible (not a holiday
+/// file to add).
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_records_say_what_is_wrong_and_stay_small() {
+    let dir = temp_dir();
+    let (feed, url) = FeedServer::start().await;
+    let accepted = "2026-11-02T09:30:00+08:00";
+    let empty_id = record("", accepted, 5);
+    let mut huge = record("BIG-1", accepted, 5);
+    huge["department"] = json!("x".repeat(1 << 20));
+    let huge_bytes = huge.to_string().len();
+    let old = record("OLD-1", "1900-01-02T09:30:00+08:00", 5);
+    let mut ahead = record("AHEAD-1", "2031-01-02T09:30:00+08:00", 5);
+    ahead["updated_at"] = json!(accepted);
+    let long = record("LONG-1", accepted, 100_000);
+    let mut extended = record("EXT-1", accepted, 5);
+    extended["extension_days"] = json!(400);
+    feed.set(vec![
+        record("OK-1", accepted, 5),
+        empty_id,
+        huge,
+        old,
+        ahead,
+        long,
+        extended,
+    ]);
+    let config = load_config(
+        dir.path(),
+        &config_text(&sqlite_url(dir.path()), &http_feed("main", &url, "")),
+    );
+    let app = spawn_app(config, fixed_clock().1).await;
+    eventually(10, "six records quarantined", || async {
+        app.quarantine().await["total"] == 6
+    })
+    .await;
+    assert_eq!(app.items("").await["total"], 1);
+    let (_, body) = app.get("/api/quarantine").await;
+    let records = body["records"].as_array().unwrap().clone();
+    let find = |id: Option<&str>| {
+        records
+            .iter()
+            .find(|r| r["item_id"].as_str() == id)
+            .unwrap_or_else(|| panic!("{id:?} quarantined: {body}"))
+            .clone()
+    };
+    let reason = |r: &serde_json::Value| r["reason"].as_str().unwrap().to_owned();
+    for r in &records {
+        assert!(!reason(r).contains(".toml"), "no holiday file to add: {r}");
+    }
+
+    let empty = find(None);
+    assert_eq!(
+        (&empty["field"], reason(&empty).as_str()),
+        (&json!("item_id"), "item_id is empty")
+    );
+
+    let big = find(Some("BIG-1"));
+    assert_eq!(big["field"], "department");
+    assert_eq!(
+        reason(&big),
+        "department is 1048576 characters long; at most 200"
+    );
+    let raw = big["raw"].as_str().unwrap();
+    assert!(raw.len() < 70_000, "{} bytes kept", raw.len());
+    assert!(
+        raw.ends_with(&format!(
+            "… (truncated: the record was {huge_bytes} bytes; the first 65536 are kept)"
+        )),
+        "{}",
+        &raw[raw.len() - 100..]
+    );
+    let text = app
+        .client
+        .get(format!("{}/api/quarantine", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.len() < 100_000,
+        "/api/quarantine is {} bytes",
+        text.len()
+    );
+
+    let old = find(Some("OLD-1"));
+    assert_eq!(old["field"], "accepted_at");
+    assert!(
+        reason(&old).starts_with("accepted_at 1900-01-02T09:30:00+08:00 is before 2000-01-01"),
+        "{old}"
+    );
+    let ahead = find(Some("AHEAD-1"));
+    assert_eq!(ahead["field"], "accepted_at");
+    assert!(reason(&ahead).contains("more than 1 year after"), "{ahead}");
+    let long = find(Some("LONG-1"));
+    assert_eq!(long["field"], "limit_days");
+    assert!(
+        reason(&long).starts_with("limit_days is 100000 working days; at most 365"),
+        "{long}"
+    );
+    let extended = find(Some("EXT-1"));
+    assert_eq!(extended["field"], "extension_days");
+    // Valid records that merely wait for a holiday file are the only ones counted as such.
+    let health = app.get("/healthz").await.1;
+    assert!(!health.to_string().contains("cannot be graded"), "{health}");
+    app.stop().await;
+}
+
+/// A string with half a UTF-16 pair (`"\ud800"`) is not "an unexpected end of hex escape":
+/// the record is refused for its invalid escape, and where it is; the others are stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lone_surrogate_is_refused_as_an_invalid_escape() {
+    let dir = temp_dir();
+    let (feed, url) = FeedServer::start().await;
+    let good = record("OK-1", "2026-11-02T09:30:00+08:00", 5).to_string();
+    let bad = record("SUR-1", "2026-11-02T09:30:00+08:00", 5)
+        .to_string()
+        .replace("某某产业园一期", "\\ud800一期");
+    feed.set_bodies(vec![format!("{{\"items\": [{good}, {bad}]}}").into_bytes()]);
+    let url = url.replace("/items", "/raw");
+    let config = load_config(
+        dir.path(),
+        &config_text(&sqlite_url(dir.path()), &http_feed("main", &url, "")),
+    );
+    let app = spawn_app(config, fixed_clock().1).await;
+    eventually(10, "one quarantined", || async {
+        app.quarantine().await["total"] == 1
+    })
+    .await;
+    assert_eq!(app.items("").await["total"], 1);
+    let entry = app.quarantine().await["records"][0].clone();
+    let column = bad.find("\\ud800").unwrap() + 7;
+    assert_eq!(
+        entry["reason"],
+        format!(
+            "not valid JSON: an invalid \\u escape (a lone surrogate: half of a UTF-16 pair) \
+             at column {column}"
+        ),
+        "{entry}"
+    );
+    assert_eq!(entry["raw"], bad);
+    app.stop().await;
+}
+
+/// Sets a file's modification time an hour back: the folder feed reads only files left
+/// alone for a while.
+fn settled(path: &std::path::Path) {
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(an_hour_ago)
+        .unwrap();
+}
+
+const CSV_HEADER: &str = "办件编号,项目代码,项目名称,项目类别,事项名称,办理部门,审批阶段,办件状态,受理时间,承诺时限,法定时限,延期天数,办结时间,更新时间\n";
+
+/// A CSV row of the Chinese export for item `id`.
+fn csv_row(id: &str) -> String {
+    format!(
+        "{id},2611-370102-04-01-111111,槐荫区安置房,general_social,城市道路挖掘占用许可,市城市管理局,3,办理中,2026-11-02 09:30:00,5,20,0,,2026-11-02 09:30:00\n"
+    )
+}
+
+/// A symbolic link dropped in the folder is not followed: what it points at (a file the
+/// daemon can read and the dropper perhaps cannot) never reaches the quarantine; the run
+/// says it was passed over.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_symlink_in_the_drop_folder_is_not_followed() {
+    let dir = temp_dir();
+    let drop = folder(dir.path(), "drop");
+    let outside = folder(dir.path(), "outside");
+    let secret = outside.join("secret.csv");
+    // A well-formed export whose one row is refused (its stage is not a number): were the
+    // link followed, the row would be quarantined, raw text and all.
+    let row = csv_row("TOP-SECRET").replace(",3,办理中", ",hunter2,办理中");
+    std::fs::write(&secret, format!("{CSV_HEADER}{row}")).unwrap();
+    settled(&secret);
+    std::os::unix::fs::symlink(&secret, drop.join("link.csv")).unwrap();
+    let export = drop.join("export.csv");
+    std::fs::write(&export, format!("{CSV_HEADER}{}", csv_row("L-1"))).unwrap();
+    settled(&export);
+    let config = load_config(
+        dir.path(),
+        &config_text(&sqlite_url(dir.path()), &folder_feed(&drop, "")),
+    );
+    let app = spawn_app(config, fixed_clock().1).await;
+    eventually(10, "the export stored and filed", || async {
+        app.items("").await["total"] == 1 && drop.join("done/export.csv").exists()
+    })
+    .await;
+    eventually(10, "a run that says it passed the link over", || async {
+        app.feed("drop").await["last_run"]["notes"]
+            .as_array()
+            .is_some_and(|notes| {
+                notes.iter().any(|n| {
+                    n.as_str()
+                        .is_some_and(|n| n.contains("link.csv") && n.contains("symbolic link"))
+                })
+            })
+    })
+    .await;
+    let quarantine = app.get("/api/quarantine").await.1;
+    assert_eq!(quarantine["total"], 0, "{quarantine}");
+    assert!(!quarantine.to_string().contains("hunter2"));
+    // Left where it is, and so is what it points at.
+    assert!(drop.join("link.csv").is_symlink());
+    assert!(secret.exists());
+    assert!(!drop.join("failed").join("link.csv").exists());
+    app.stop().await;
+}
+
+/// A row with the wrong number of cells is refused on its own, with its row number: the
+/// rest of the file is read and the file is done, not failed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ragged_csv_row_is_quarantined_alone() {
+    let dir = temp_dir();
+    let drop = folder(dir.path(), "drop");
+    let export = drop.join("export.csv");
+    let ragged = "R-2,2611-370102-04-01-111111,槐荫区安置房\n";
+    std::fs::write(
+        &export,
+        format!("{CSV_HEADER}{}{ragged}{}", csv_row("R-1"), csv_row("R-3")),
+    )
+    .unwrap();
+    settled(&export);
+    let config = load_config(
+        dir.path(),
+        &config_text(&sqlite_url(dir.path()), &folder_feed(&drop, "")),
+    );
+    let app = spawn_app(config, fixed_clock().1).await;
+    eventually(
+        10,
+        "two rows stored, the ragged one quarantined",
+        || async { app.items("").await["total"] == 2 && app.quarantine().await["total"] == 1 },
+    )
+    .await;
+    let entry = app.quarantine().await["records"][0].clone();
+    assert_eq!(
+        entry["reason"], "row 3 has 3 cells; the header row has 14",
+        "{entry}"
+    );
+    assert_eq!(entry["raw"], ragged.trim_end());
+    eventually(5, "the file done", || async {
+        drop.join("done/export.csv").exists()
+    })
+    .await;
+    assert!(!drop.join("failed").exists());
+    app.stop().await;
+}
+
+/// One bad record does not lose its page: a page that is not JSON as a whole (a `NaN`, a
+/// stray byte, GBK text, text after the JSON) is read record by record as far as its
+/// brackets allow; the good records are stored, each bad one is quarantined with its text,
+/// the later pages are read, and the run says which pages were salvaged. A byte-order mark
+/// is no error at all.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_with_a_bad_record_is_salvaged_record_by_record() {
+    let dir = temp_dir();
+    let (feed, url) = FeedServer::start().await;
+    let good = |id: &str| record(id, "2026-11-02T09:30:00+08:00", 5).to_string();
+    let nan = good("NAN-1").replace("\"limit_days\":5", "\"limit_days\":NaN");
+    let (gbk, _, _) = encoding_rs::GBK.encode("市城市管理局");
+    let gbk_record = good("GBK-1").into_bytes();
+    let at = gbk_record
+        .windows("市自然资源和规划局".len())
+        .position(|w| w == "市自然资源和规划局".as_bytes())
+        .unwrap();
+    let gbk_record = [
+        &gbk_record[..at],
+        &gbk[..],
+        &gbk_record[at + "市自然资源和规划局".len()..],
+    ]
+    .concat();
+    let stray = good("STRAY-1").replacen("\"pauses\"", "\u{1}\"pauses\"", 1);
+    let page = |parts: Vec<Vec<u8>>| {
+        let mut body = b"{\"items\": [".to_vec();
+        for (i, part) in parts.into_iter().enumerate() {
+            if i > 0 {
+                body.extend_from_slice(b",\n  ");
+            }
+            body.extend(part);
+        }
+        body.extend_from_slice(b"]}");
+        body
+    };
+    let bom = [
+        b"\xEF\xBB\xBF".to_vec(),
+        page(vec![good("BOM-1").into_bytes(), good("BOM-2").into_bytes()]),
+    ]
+    .concat();
+    let five_and_nan = page(vec![
+        good("P-1").into_bytes(),
+        good("P-2").into_bytes(),
+        nan.clone().into_bytes(),
+        good("P-3").into_bytes(),
+        good("P-4").into_bytes(),
+        good("P-5").into_bytes(),
+    ]);
+    let gbk_and_stray = page(vec![
+        good("Q-1").into_bytes(),
+        gbk_record,
+        stray.clone().into_bytes(),
+        good("Q-2").into_bytes(),
+    ]);
+    let trailing = [
+        page(vec![good("T-1").into_bytes()]),
+        b"\n<!-- 42 -->".to_vec(),
+    ]
+    .concat();
+    feed.set_bodies(vec![bom, five_and_nan, gbk_and_stray, trailing]);
+    let url = url.replace("/items", "/raw");
+    let config = load_config(
+        dir.path(),
+        &config_text(&sqlite_url(dir.path()), &http_feed("main", &url, "")),
+    );
+    let app = spawn_app(config, fixed_clock().1).await;
+    eventually(10, "ten stored, three quarantined", || async {
+        app.items("").await["total"] == 10 && app.quarantine().await["total"] == 3
+    })
+    .await;
+    let records = app.quarantine().await["records"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let entry = |id: &str| {
+        records
+            .iter()
+            .find(|r| r["raw"].as_str().unwrap().contains(id))
+            .unwrap_or_else(|| panic!("{id} quarantined: {records:?}"))
+            .clone()
+    };
+    let nan_entry = entry("NAN-1");
+    assert_eq!(nan_entry["raw"], nan);
+    assert!(
+        nan_entry["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("not valid JSON: expected value at column "),
+        "{nan_entry}"
+    );
+    let gbk_entry = entry("GBK-1");
+    assert_eq!(
+        gbk_entry["reason"],
+        "holds bytes that are not UTF-8 text (each kept here as \u{fffd}); the feed must send \
+         UTF-8",
+        "{gbk_entry}"
+    );
+    assert!(gbk_entry["raw"].as_str().unwrap().contains('\u{fffd}'));
+    let stray_entry = entry("STRAY-1");
+    assert_eq!(stray_entry["raw"], stray);
+    assert!(
+        stray_entry["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("not valid JSON: "),
+        "{stray_entry}"
+    );
+    eventually(10, "a run that says which pages were salvaged", || async {
+        let run = app.feed("main").await["last_run"].clone();
+        run["ok"] == true && run["notes"].as_array().is_some_and(|n| n.len() == 3)
+    })
+    .await;
+    let notes = app.feed("main").await["last_run"]["notes"].clone();
+    let note = |i: usize| notes[i].as_str().unwrap().to_owned();
+    assert!(
+        note(0).starts_with("page 2: ")
+            && note(0).contains("not valid JSON as a whole")
+            && note(0).ends_with("read record by record: 5 records read, 1 refused"),
+        "{notes}"
+    );
+    assert!(
+        note(1).starts_with("page 3: ") && note(1).ends_with("2 records read, 2 refused"),
+        "{notes}"
+    );
+    assert!(
+        note(2).starts_with("page 4: ")
+            && note(2).ends_with("1 records read, 0 refused; the text after the JSON was left out"),
+        "{notes}"
+    );
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -261,14 +261,18 @@ async fn seq_grows_by_one_and_since_resumes() {
 async fn stalled_clients_do_not_delay_a_fast_one_and_are_dropped() {
     let dir = temp_dir();
     let (feed, url) = FeedServer::start().await;
-    // Long project names make every update large (the red list carries them), so the
-    // stalled clients' buffers fill after a few updates and sends to them block.
+    // Names as long as a record may hold (200 characters), each its own, make every update
+    // large (the red list carries the project, matter and department of every item, the
+    // department and project panels their names), so the stalled clients' buffers fill
+    // after a few updates and sends to them block.
     let big = |n: usize| -> Vec<Value> {
         (0..n)
             .map(|i| {
                 let mut r = record(&format!("R-{i}"), "2026-10-09T09:30:00+08:00", 5);
                 r["project_code"] = json!(format!("P-{i}"));
-                r["project_name"] = json!(format!("{i}号{}", "很长的项目名称".repeat(400)));
+                r["project_name"] = json!(format!("{i}号{}", "很长的项目名称".repeat(28)));
+                r["matter"] = json!(format!("{i}号{}", "很长的事项名称".repeat(28)));
+                r["department"] = json!(format!("{i}号{}", "很长的部门名称".repeat(28)));
                 r
             })
             .collect()

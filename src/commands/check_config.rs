@@ -92,6 +92,8 @@ pub async fn feed(config: &Config, name: &str, out: &mut impl Write) -> anyhow::
         .await
         .with_context(|| format!("feed {name}: fetching its first page"))?;
     let records = &sample.records;
+    // Held to the bounds a run now would use (check-config is run by an operator, now).
+    let bounds = config.records.as_of(chrono::Utc::now());
     writeln!(
         out,
         "feed {name} ({}{}): {}: {} records on the first page{}",
@@ -110,7 +112,7 @@ pub async fn feed(config: &Config, name: &str, out: &mut impl Write) -> anyhow::
         ..Look::default()
     };
     for (i, record) in records.iter().enumerate() {
-        let mapped = spec.mapping.record_to_item(record);
+        let mapped = spec.mapping.record_to_item(record, &bounds);
         match &mapped {
             Ok(_) => look.stored += 1,
             Err(_) => look.quarantined += 1,

@@ -40,7 +40,8 @@ pub fn run(
     let tz = config.timezone;
     let today = today(config, calendar, now)?;
     let mut tally = Tally::default();
-    for_each_record(input, |line, record| {
+    let bounds = config.records.as_of(now.to_utc());
+    for_each_record(input, &bounds, |line, record| {
         match record.and_then(|item| grade_item(config, calendar, &item, today).map(|g| (item, g)))
         {
             Ok((item, grading)) => {

@@ -43,7 +43,8 @@ pub fn run(
     let today = today(config, calendar, now)?;
     let mut tally = Tally::default();
     let mut projects: BTreeMap<String, Project> = BTreeMap::new();
-    for_each_record(input, |line, record| {
+    let bounds = config.records.as_of(now.to_utc());
+    for_each_record(input, &bounds, |line, record| {
         match record {
             Ok(item) => {
                 let project = projects

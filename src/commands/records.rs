@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::calendar::Calendar;
 use crate::config::Config;
-use crate::item::{self, Item, RecordError};
+use crate::item::{self, Bounds, Item, RecordError};
 
 /// The local date of `now`, checked against the calendar once: every pending item needs it,
 /// so an instant outside the loaded years fails the run, not each line.
@@ -58,9 +58,11 @@ pub fn write_error(out: &mut impl Write, line: u64, error: &RecordError) -> std:
 
 /// Calls `visit` with the 1-based line number and the parsed record of each line (a blank
 /// line is a bad record, so output lines stay aligned with input lines). Lines that are not
-/// UTF-8 are bad records too, not a failed run.
+/// UTF-8 are bad records too, not a failed run. Records are held to `bounds` (the config's
+/// `[records]` as of the instant graded as of).
 pub fn for_each_record(
     mut input: impl BufRead,
+    bounds: &Bounds,
     mut visit: impl FnMut(u64, Result<Item, RecordError>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     let mut buffer = Vec::with_capacity(4096);
@@ -74,7 +76,7 @@ pub fn for_each_record(
         let record = match std::str::from_utf8(&buffer) {
             // A final line ending leaves nothing after it; anything else is a line to answer.
             Ok("\n" | "\r\n") if input.fill_buf()?.is_empty() => continue,
-            Ok(text) => item::parse_record(text),
+            Ok(text) => item::parse_record(text, bounds),
             Err(e) => Err(RecordError {
                 field: String::new(),
                 problem: format!("the line is not UTF-8 text ({e})"),

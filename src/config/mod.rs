@@ -20,6 +20,7 @@ use crate::calendar::{Calendar, CalendarError};
 use crate::catalogue::{self, Matter};
 use crate::feeds::spec::{FeedSpec, RawFeed, check_feeds};
 use crate::grading::{GradingPolicy, ThresholdOverride, Thresholds};
+use crate::item::Plausible;
 pub use screens::{Access, Live, Screen};
 pub use toml_file::FileError as ConfigError;
 use toml_file::TomlFile;
@@ -48,6 +49,8 @@ pub struct Config {
     /// Its rows, loaded with the config so that overrides can be checked against them.
     pub matters: Vec<Matter>,
     pub grading: GradingPolicy,
+    /// What a feed's record may plausibly hold (`[records]`): refused otherwise.
+    pub records: Plausible,
     /// Government-time targets in working days, per project category ("3211").
     pub project_targets: BTreeMap<String, u32>,
     /// Where the HTTP API listens.
@@ -70,6 +73,8 @@ struct RawConfig {
     catalogue: RawCatalogue,
     #[serde(default)]
     grading: RawGrading,
+    #[serde(default)]
+    records: RawRecords,
     #[serde(default)]
     project_targets: BTreeMap<String, Spanned<i64>>,
     #[serde(default)]
@@ -189,6 +194,14 @@ struct RawGrading {
     overrides: Vec<Spanned<RawOverride>>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRecords {
+    earliest: Option<Spanned<String>>,
+    years_ahead: Option<Spanned<i64>>,
+    max_limit_days: Option<Spanned<i64>>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawOverride {
@@ -265,6 +278,7 @@ impl Config {
         let matters_file = base.join(raw.catalogue.matters.get_ref());
         let matters = catalogue::load(&matters_file)
             .map_err(|e| file.error_at(raw.catalogue.matters.span(), e.to_string()))?;
+        let records = records(file, &raw.records, &matters, &matters_file)?;
         let default = Thresholds {
             blue_max_share: share(file, raw.grading.blue_max_share.as_ref())?.unwrap_or(0.5),
             red_on_deadline_day: raw.grading.red_on_deadline_day.unwrap_or(false),
@@ -385,6 +399,7 @@ impl Config {
             matters_file,
             matters,
             grading: GradingPolicy { default, overrides },
+            records,
             project_targets,
         })
     }
@@ -393,6 +408,82 @@ impl Config {
     pub fn load_calendar(&self) -> Result<Calendar, CalendarError> {
         Calendar::load_dir(&self.holidays_dir, self.provisional_years)
     }
+}
+
+/// `[records]`: each key within its range, and a ceiling on days that every matter of the
+/// catalogue is within (its records would all be refused).
+fn records(
+    file: &TomlFile,
+    raw: &RawRecords,
+    matters: &[Matter],
+    matters_file: &Path,
+) -> Result<Plausible, ConfigError> {
+    let default = Plausible::default();
+    let earliest = match &raw.earliest {
+        None => default.earliest,
+        Some(text) => {
+            chrono::NaiveDate::parse_from_str(text.get_ref(), "%Y-%m-%d").map_err(|_| {
+                file.error_at(
+                    text.span(),
+                    format!(
+                        "earliest is a date like \"2000-01-01\" (no record may be dated \
+                         before it), not {:?}",
+                        text.get_ref()
+                    ),
+                )
+            })?
+        }
+    };
+    let number = |value: &Option<Spanned<i64>>,
+                  range: std::ops::RangeInclusive<i64>,
+                  what: &str| {
+        match value {
+            None => Ok(None),
+            Some(n) if range.contains(n.get_ref()) => Ok(Some(*n.get_ref() as u32)),
+            Some(n) => Err(file.error_at(
+                n.span(),
+                format!(
+                    "{what} is {} to {}, not {}",
+                    range.start(),
+                    range.end(),
+                    n.get_ref()
+                ),
+            )),
+        }
+    };
+    let years_ahead = number(
+        &raw.years_ahead,
+        1..=10,
+        "years_ahead (how many years after it is read a record may be dated)",
+    )?
+    .unwrap_or(default.years_ahead);
+    let max_days = number(
+        &raw.max_limit_days,
+        1..=10_000,
+        "max_limit_days (the most working days a limit, legal or extension may be)",
+    )?
+    .unwrap_or(default.max_days);
+    if let Some(matter) = matters
+        .iter()
+        .find(|m| m.legal_days.max(m.limit_days) > max_days)
+    {
+        let message = format!(
+            "max_limit_days = {max_days}, but the matter {:?} in {} is given {} working days: \
+             every record of it would be refused",
+            matter.name,
+            matters_file.display(),
+            matter.legal_days.max(matter.limit_days)
+        );
+        return Err(match &raw.max_limit_days {
+            Some(n) => file.error_at(n.span(), message),
+            None => file.error(Some("records.max_limit_days"), message),
+        });
+    }
+    Ok(Plausible {
+        earliest,
+        years_ahead,
+        max_days,
+    })
 }
 
 fn share(file: &TomlFile, value: Option<&Spanned<f64>>) -> Result<Option<f64>, ConfigError> {
@@ -589,6 +680,30 @@ mod tests {
             assert_eq!(err.key.as_deref(), Some("access.frame_ancestors"), "{bad}");
             assert!(err.message.contains("is not an origin"), "{}", err.message);
         }
+    }
+
+    #[test]
+    fn records_bounds_are_read_and_checked() {
+        let config = load_with("max_limit_days = 365", "max_limit_days = 200").unwrap();
+        assert_eq!(config.records.max_days, 200);
+        assert_eq!(config.records.years_ahead, 1);
+        assert_eq!(
+            config.records.earliest,
+            chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap()
+        );
+        let err = load_with("earliest = \"2000-01-01\"", "earliest = \"2000\"").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("records.earliest"));
+        let err = load_with("years_ahead = 1", "years_ahead = 0").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("records.years_ahead"));
+        assert!(err.message.contains("1 to 10, not 0"), "{}", err.message);
+        // The catalogue's longest legal limit is 60 days.
+        let err = load_with("max_limit_days = 365", "max_limit_days = 59").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("records.max_limit_days"));
+        assert!(
+            err.message.contains("every record of it would be refused"),
+            "{}",
+            err.message
+        );
     }
 
     fn text_line(needle: &str) -> usize {

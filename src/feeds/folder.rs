@@ -10,6 +10,10 @@
 //! exports that big are better sent as CSV.
 //! Each file, once read, moves to `done/`, or to `failed/` with a `.error.txt` beside it
 //! saying why; a look at the first file (`peek`, for `check-config --feed`) moves nothing.
+//! A CSV row with more or fewer cells than the header row is refused alone. Only regular
+//! files are read: a symbolic link (which would bring whatever it points at, any file duban
+//! may read, into the quarantine), a FIFO or a device is passed over, left where it is, and
+//! said in the run's notes.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -20,7 +24,8 @@ use chrono::{NaiveDate, NaiveDateTime, TimeZone};
 use serde_json::{Map, Value};
 
 use super::spec::{Folder, Mapping};
-use super::{FetchError, Page, Records};
+use super::{FetchError, Page, PageRecords, Records};
+use crate::store::feeds::Quarantined;
 
 /// Walks the waiting files of one run, one page a file.
 pub struct Pager<'a> {
@@ -28,12 +33,14 @@ pub struct Pager<'a> {
     dates: DateCells<'a>,
     files: Vec<PathBuf>,
     current: Option<PathBuf>,
+    /// Why each entry that is not a regular file was passed over.
+    passed_over: Vec<String>,
 }
 
 impl<'a> Pager<'a> {
     /// `mapping` is the feed's: a workbook's date cells are written as its times are.
     pub fn new(spec: &'a Folder, mapping: &'a Mapping) -> Result<Self, FetchError> {
-        let mut files = waiting_files(&spec.path)
+        let (mut files, passed_over) = waiting_files(&spec.path)
             .map_err(|e| FetchError::retry(format!("listing {}: {e}", spec.path.display())))?;
         // Oldest name last, so that `pop` takes files in name order.
         files.sort_by(|a, b| b.cmp(a));
@@ -45,11 +52,12 @@ impl<'a> Pager<'a> {
             },
             files,
             current: None,
+            passed_over,
         })
     }
 
     /// The next waiting file and its rows, or why it cannot be read.
-    fn read_next(&mut self) -> Option<(PathBuf, Result<Records, String>)> {
+    fn read_next(&mut self) -> Option<(PathBuf, Result<Page, String>)> {
         let file = self.files.pop()?;
         // A reader that trips over a malformed workbook (calamine has panicked on some)
         // must fail that file, not the feed: it would be first in line on every run.
@@ -60,13 +68,19 @@ impl<'a> Pager<'a> {
         Some((file, read))
     }
 
+    /// The folder's entries that are not read because they are not regular files, each
+    /// with why: for the run's notes.
+    pub fn passed_over(&self) -> &[String] {
+        &self.passed_over
+    }
+
     /// The rows of the next readable file; unreadable ones move to `failed/` on the way.
     pub fn next_page(&mut self) -> Result<Option<Page>, FetchError> {
         while let Some((file, read)) = self.read_next() {
             match read {
-                Ok(rows) => {
+                Ok(page) => {
                     self.current = Some(file);
-                    return Ok(Some(Page::Values(rows)));
+                    return Ok(Some(page));
                 }
                 Err(reason) => settle(&self.spec.path, &file, Some(&reason))?,
             }
@@ -79,7 +93,7 @@ impl<'a> Pager<'a> {
     pub fn peek(mut self) -> Result<Option<(PathBuf, Page)>, FetchError> {
         match self.read_next() {
             None => Ok(None),
-            Some((file, Ok(rows))) => Ok(Some((file, Page::Values(rows)))),
+            Some((file, Ok(page))) => Ok(Some((file, page))),
             Some((file, Err(reason))) => Err(FetchError::fatal(format!(
                 "{}: {reason} (a run of the feed would move it to failed/)",
                 file.display()
@@ -97,58 +111,121 @@ impl<'a> Pager<'a> {
     }
 }
 
-fn waiting_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+/// The files waiting to be read, and a note for each entry passed over because it is not a
+/// regular file. Folders (`done/`, `failed/`, the operator's own) are passed silently.
+fn waiting_files(dir: &Path) -> std::io::Result<(Vec<PathBuf>, Vec<String>)> {
     let mut files = Vec::new();
+    let mut passed_over = Vec::new();
     for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
+        let entry = entry?;
+        let path = entry.path();
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default();
-        // Files still being copied in are conventionally given a leading dot or a .part name;
-        // a file written to in the last seconds may still be growing, and waits a run.
-        if path.is_file()
-            && !name.starts_with('.')
-            && !name.ends_with(".part")
-            && !name.ends_with(".error.txt")
-            && settled(&path)
-        {
+        // Files still being copied in are conventionally given a leading dot or a .part name.
+        if name.starts_with('.') || name.ends_with(".part") || name.ends_with(".error.txt") {
+            continue;
+        }
+        // The entry itself: a link's own type, not that of what it points at.
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            continue;
+        }
+        if !kind.is_file() {
+            passed_over.push(format!(
+                "{} is {}, not a regular file: not read, and left where it is; drop the file \
+                 itself",
+                path.display(),
+                what_kind(kind)
+            ));
+            continue;
+        }
+        // A file written to in the last seconds may still be growing, and waits a run.
+        if settled(&path) {
             files.push(path);
         }
     }
-    Ok(files)
+    Ok((files, passed_over))
+}
+
+/// What a folder entry that is not a regular file is.
+fn what_kind(kind: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_block_device() || kind.is_char_device() {
+        "a device"
+    } else {
+        "something else"
+    }
+}
+
+/// Opens a dropped file only if it is a regular file: not through a symbolic link (one put
+/// in its place after the folder was listed), and not a FIFO, whose opening would block.
+fn open_regular(file: &Path) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let handle = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(file)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                "it is a symbolic link, which is not followed; drop the file itself".to_owned()
+            } else {
+                format!("cannot read the file: {e}")
+            }
+        })?;
+    let metadata = handle
+        .metadata()
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    if !metadata.is_file() {
+        return Err("not a regular file; drop the file itself".into());
+    }
+    Ok(handle)
 }
 
 /// How long a file must have been left alone before it is read.
 const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn settled(path: &Path) -> bool {
-    std::fs::metadata(path)
+    std::fs::symlink_metadata(path)
         .and_then(|m| m.modified())
         .is_ok_and(|modified| modified.elapsed().is_ok_and(|age| age >= SETTLE))
 }
 
-/// The rows of one file as JSON objects of text cells, or why the file cannot be read.
-fn read(file: &Path, gbk: bool, dates: DateCells<'_>) -> Result<Records, String> {
+/// The rows of one file as JSON objects of text cells (and the rows refused as they were
+/// read), or why the file cannot be read.
+fn read(file: &Path, gbk: bool, dates: DateCells<'_>) -> Result<Page, String> {
     let extension = file
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or_default()
         .to_ascii_lowercase();
     match extension.as_str() {
-        "csv" => read_csv(file, gbk),
-        "xlsx" | "xlsm" | "xls" => read_workbook(file, &extension, dates),
+        "csv" => read_csv(open_regular(file)?, gbk),
+        "xlsx" | "xlsm" | "xls" => {
+            read_workbook(open_regular(file)?, &extension, dates).map(Page::values)
+        }
         other => Err(format!(
             "not a CSV or Excel file (.{other}); .csv, .xlsx, .xlsm and .xls files are read"
         )),
     }
 }
 
-fn read_csv(file: &Path, gbk: bool) -> Result<Records, String> {
-    let bytes = std::fs::read(file).map_err(|e| format!("cannot read the file: {e}"))?;
+fn read_csv(mut file: std::fs::File, gbk: bool) -> Result<Page, String> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read the file: {e}"))?;
     let text = decode(&bytes, gbk)?;
+    // Rows of another width are refused one by one, below, not the file with them.
     let mut reader = csv::ReaderBuilder::new()
-        .flexible(false)
+        .flexible(true)
         .from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
@@ -157,9 +234,16 @@ fn read_csv(file: &Path, gbk: bool) -> Result<Records, String> {
         .map(|h| h.trim().to_owned())
         .collect();
     unique_headers((0..).zip(headers.iter().map(String::as_str)))?;
-    let mut rows = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| format!("row {}: {e}", i + 2))?;
+    let (mut rows, mut refused) = (Vec::new(), Vec::new());
+    let mut record = csv::StringRecord::new();
+    while reader
+        .read_record(&mut record)
+        .map_err(|e| format!("cannot read the CSV: {e}"))?
+    {
+        if record.len() != headers.len() {
+            refused.push(ragged(&text, &record, reader.position(), headers.len()));
+            continue;
+        }
         let object: Map<String, Value> = headers
             .iter()
             .cloned()
@@ -171,7 +255,40 @@ fn read_csv(file: &Path, gbk: bool) -> Result<Records, String> {
             .collect();
         rows.push(Value::Object(object));
     }
-    Ok(rows)
+    Ok(Page {
+        records: PageRecords::Values(rows),
+        refused,
+        note: None,
+    })
+}
+
+/// A row of another width than the header row, refused with its line and its text (from
+/// the record's position to the reader's, after it).
+fn ragged(
+    text: &str,
+    record: &csv::StringRecord,
+    end: &csv::Position,
+    width: usize,
+) -> Quarantined {
+    let start = record
+        .position()
+        .cloned()
+        .unwrap_or_else(csv::Position::new);
+    let raw = text
+        .get(start.byte() as usize..end.byte() as usize)
+        .unwrap_or_default();
+    // After a CRLF, the reader's record begins at the LF: the row is on the next line.
+    let row = raw.trim_start_matches(['\r', '\n']);
+    let line = start.line() + raw[..raw.len() - row.len()].matches('\n').count() as u64;
+    Quarantined {
+        item_id: None,
+        field: String::new(),
+        reason: format!(
+            "row {line} has {} cells; the header row has {width}",
+            record.len()
+        ),
+        raw: row.trim_end_matches(['\r', '\n']).to_owned(),
+    }
 }
 
 fn decode(bytes: &[u8], gbk: bool) -> Result<String, String> {
@@ -203,8 +320,13 @@ const DEFAULT_TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 /// The rows of the first worksheet, as the CSV path gives them: one object a row after the
 /// header row, every named column present, cells as trimmed text. The format is told by the
 /// content, not the name: a system that saves an .xlsx as "report.xls" is not refused.
-fn read_workbook(file: &Path, extension: &str, dates: DateCells<'_>) -> Result<Records, String> {
-    let size = std::fs::metadata(file)
+fn read_workbook(
+    mut file: std::fs::File,
+    extension: &str,
+    dates: DateCells<'_>,
+) -> Result<Records, String> {
+    let size = file
+        .metadata()
         .map_err(|e| format!("cannot read the file: {e}"))?
         .len();
     if size > MAX_WORKBOOK_BYTES {
@@ -215,10 +337,10 @@ fn read_workbook(file: &Path, extension: &str, dates: DateCells<'_>) -> Result<R
     }
     let unreadable = |e: &dyn std::fmt::Display| format!("cannot read the workbook: {e}");
     let mut grid = Grid::default();
-    if compound_file(file) {
+    if compound_file(&mut file).map_err(|e| unreadable(&e))? {
         // The binary format of Excel 97–2003 (.xls), which calamine reads whole. An .xlsx
         // saved with a password is such a file too, holding the encrypted zip.
-        let mut book: Xls<_> = calamine::open_workbook(file).map_err(|e| {
+        let mut book = Xls::new(std::io::BufReader::new(file)).map_err(|e| {
             if extension == "xls" {
                 unreadable(&e)
             } else {
@@ -236,7 +358,7 @@ fn read_workbook(file: &Path, extension: &str, dates: DateCells<'_>) -> Result<R
     } else {
         // Office Open XML (.xlsx, .xlsm): a zip of XML, whose sheet is read as a stream of
         // cells.
-        let mut book: Xlsx<_> = calamine::open_workbook(file).map_err(|e| unreadable(&e))?;
+        let mut book = Xlsx::new(std::io::BufReader::new(file)).map_err(|e| unreadable(&e))?;
         let sheet = first_worksheet(book.sheets_metadata())?;
         match book.worksheet_cells_reader(&sheet) {
             Ok(mut cells) => {
@@ -254,13 +376,17 @@ fn read_workbook(file: &Path, extension: &str, dates: DateCells<'_>) -> Result<R
 }
 
 /// Whether a file is an OLE compound file (an .xls workbook, or an encrypted .xlsx) rather
-/// than a zip.
-fn compound_file(file: &Path) -> bool {
-    use std::io::Read as _;
+/// than a zip; the file is read again from its start after.
+fn compound_file(file: &mut std::fs::File) -> std::io::Result<bool> {
+    use std::io::{Read as _, Seek as _};
     let mut magic = [0u8; 8];
-    std::fs::File::open(file)
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .is_ok_and(|()| magic == *b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1")
+    let compound = match file.read_exact(&mut magic) {
+        Ok(()) => magic == *b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1",
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => false,
+        Err(e) => return Err(e),
+    };
+    file.rewind()?;
+    Ok(compound)
 }
 
 /// The first worksheet in workbook order (chart and macro sheets are passed over).
@@ -465,6 +591,15 @@ fn settle(dir: &Path, file: &Path, failure: Option<&str>) -> Result<(), FetchErr
 mod tests {
     use super::*;
 
+    /// The records of a page read whole.
+    fn values(page: Page) -> Records {
+        assert!(page.refused.is_empty(), "{:?}", page.refused);
+        match page.records {
+            PageRecords::Values(rows) => rows,
+            PageRecords::Canonical { .. } => panic!("a folder's rows are values"),
+        }
+    }
+
     fn dates(format: Option<&str>) -> DateCells<'_> {
         DateCells {
             format,
@@ -478,10 +613,72 @@ mod tests {
         let path = dir.path().join("a.csv");
         let (bytes, _, _) = encoding_rs::GBK.encode("办件编号,办件状态\nX-1,办理中\n");
         std::fs::write(&path, &bytes).unwrap();
-        let rows = read(&path, true, dates(None)).unwrap();
+        let rows = values(read(&path, true, dates(None)).unwrap());
         assert_eq!(rows[0]["办件编号"], "X-1");
         assert_eq!(rows[0]["办件状态"], "办理中");
         assert!(read(&path, false, dates(None)).unwrap_err().contains("GBK"));
+    }
+
+    #[test]
+    fn a_row_of_another_width_is_refused_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.csv");
+        std::fs::write(
+            &path,
+            "办件编号,办件状态\r\nX-1,办理中\r\nX-2\r\n\"X-3\n续\",办理中,多,余\r\nX-4,已办结\r\n",
+        )
+        .unwrap();
+        let page = read(&path, false, dates(None)).unwrap();
+        let refused: Vec<(&str, &str)> = page
+            .refused
+            .iter()
+            .map(|q| (q.reason.as_str(), q.raw.as_str()))
+            .collect();
+        assert_eq!(
+            refused,
+            [
+                ("row 3 has 1 cells; the header row has 2", "X-2"),
+                (
+                    "row 4 has 4 cells; the header row has 2",
+                    "\"X-3\n续\",办理中,多,余"
+                ),
+            ]
+        );
+        let PageRecords::Values(rows) = page.records else {
+            panic!("values")
+        };
+        let ids: Vec<&Value> = rows.iter().map(|r| &r["办件编号"]).collect();
+        assert_eq!(ids, ["X-1", "X-4"]);
+    }
+
+    #[test]
+    fn only_regular_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let target = outside.path().join("secret.csv");
+        std::fs::write(&target, "办件编号\nX-1\n").unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join("link.csv")).unwrap();
+        let _socket = std::os::unix::net::UnixListener::bind(dir.path().join("s.csv")).unwrap();
+        std::fs::create_dir(dir.path().join("done")).unwrap();
+        std::fs::write(dir.path().join(".hidden.csv"), "").unwrap();
+        let (files, mut passed_over) = waiting_files(dir.path()).unwrap();
+        assert!(files.is_empty(), "{files:?}");
+        passed_over.sort();
+        assert_eq!(passed_over.len(), 2, "{passed_over:?}");
+        assert!(
+            passed_over[0].ends_with(
+                "link.csv is a symbolic link, not a regular file: not read, and left where it \
+                 is; drop the file itself"
+            ),
+            "{passed_over:?}"
+        );
+        assert!(
+            passed_over[1].contains("s.csv is a socket"),
+            "{passed_over:?}"
+        );
+        // A link put in a file's place after the folder was listed is not followed either.
+        let err = read(&dir.path().join("link.csv"), false, dates(None)).unwrap_err();
+        assert!(err.starts_with("it is a symbolic link"), "{err}");
     }
 
     use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
@@ -529,7 +726,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.xlsx");
         export(&path);
-        let rows = read(&path, false, dates(None)).unwrap();
+        let rows = values(read(&path, false, dates(None)).unwrap());
         assert_eq!(
             Value::Array(rows),
             serde_json::json!([
@@ -547,11 +744,11 @@ mod tests {
         // Upper case, and .xlsm, are read the same way.
         let path = dir.path().join("A.XLSM");
         export(&path);
-        let rows = read(&path, false, dates(Some("%Y年%m月%d日 %H:%M"))).unwrap();
+        let rows = values(read(&path, false, dates(Some("%Y年%m月%d日 %H:%M"))).unwrap());
         assert_eq!(rows[0]["受理时间"], "2026年11月02日 09:30");
         assert_eq!(rows[1]["受理时间"], "2026年11月03日 00:00");
         // A format that cannot show a time without an offset falls back to the default.
-        let rows = read(&path, false, dates(Some("%Y-%m-%d %H:%M %z"))).unwrap();
+        let rows = values(read(&path, false, dates(Some("%Y-%m-%d %H:%M %z"))).unwrap());
         assert_eq!(rows[0]["受理时间"], "2026-11-02 09:30:00");
     }
 

@@ -8,7 +8,7 @@ use chrono::{NaiveDate, NaiveDateTime, TimeZone};
 use serde_json::{Map, Value};
 
 use super::spec::Mapping;
-use crate::item::{self, Item, RecordError};
+use crate::item::{self, Bounds, Item, RecordError};
 
 /// How a source value of a canonical field is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,21 +64,25 @@ impl Mapping {
     }
 
     /// Maps and validates one record.
-    pub fn to_item(&self, source: &Map<String, Value>) -> Result<Item, RecordError> {
+    pub fn to_item(
+        &self,
+        source: &Map<String, Value>,
+        bounds: &Bounds,
+    ) -> Result<Item, RecordError> {
         if self.is_identity()
-            && let Ok(item) = item::from_object(source)
+            && let Ok(item) = item::from_object(source, bounds)
         {
             // A canonical feed: nothing to rename or convert.
             return Ok(item);
         }
         let canonical = self.to_canonical(source)?;
-        item::from_value(&canonical)
+        item::from_value(&canonical, bounds)
     }
 
     /// Maps and validates one record as the source sent it, which may not be an object.
-    pub fn record_to_item(&self, record: &Value) -> Result<Item, RecordError> {
+    pub fn record_to_item(&self, record: &Value, bounds: &Bounds) -> Result<Item, RecordError> {
         match record {
-            Value::Object(object) => self.to_item(object),
+            Value::Object(object) => self.to_item(object, bounds),
             _ => Err(RecordError {
                 field: String::new(),
                 problem: "not a JSON object".into(),
@@ -100,7 +104,7 @@ impl Mapping {
         let id = source
             .get(self.source_name("item_id"))
             .and_then(text)
-            .map(str::to_owned);
+            .and_then(item::usable_id);
         let fail = |field: &str, problem: String| RecordError {
             field: field.to_owned(),
             problem,
@@ -112,9 +116,14 @@ impl Mapping {
                 continue;
             }
             let name = self.source_name(field);
+            // An empty cell is no value (no finish time, no extension), but an empty text
+            // stays empty: validation says so, where "missing" would send the operator
+            // looking for a column that is there.
             let value = match source.get(name) {
                 None | Some(Value::Null) => Value::Null,
-                Some(Value::String(s)) if s.trim().is_empty() => Value::Null,
+                Some(Value::String(s)) if s.trim().is_empty() && kind != FieldKind::Text => {
+                    Value::Null
+                }
                 Some(value) => self.map_value(field, value.clone()),
             };
             let value = match (kind, value) {
@@ -151,13 +160,17 @@ impl Mapping {
             return Ok(value);
         };
         let text = text.trim();
-        let local = read_local(text, format)
-            .map_err(|_| format!("{text:?} does not match the time format {format:?}"))?;
+        let local = read_local(text, format).map_err(|_| {
+            format!(
+                "{} does not match the time format {format:?}",
+                item::quoted(text)
+            )
+        })?;
         let zoned = self
             .timezone
             .from_local_datetime(&local)
             .earliest()
-            .ok_or_else(|| format!("{text:?} does not exist in {}", self.timezone))?;
+            .ok_or_else(|| format!("{} does not exist in {}", item::quoted(text), self.timezone))?;
         Ok(Value::String(zoned.fixed_offset().to_rfc3339()))
     }
 
@@ -308,7 +321,9 @@ mod tests {
             "暂停记录": [{"类型": "专家评审", "开始时间": "2026-11-04 10:00:00", "结束时间": null}],
             "更新时间": "2026-11-04 10:00:00"
         }));
-        let item = chinese().to_item(&source).unwrap();
+        let item = chinese()
+            .to_item(&source, &crate::item::tests::bounds())
+            .unwrap();
         assert_eq!(item.item_id, "CN-1");
         assert_eq!(item.status, crate::item::Status::Paused);
         assert_eq!(item.accepted_at.to_rfc3339(), "2026-11-02T09:30:00+08:00");
@@ -322,10 +337,30 @@ mod tests {
     #[test]
     fn a_bad_time_names_the_canonical_and_the_source_field() {
         let source = record(serde_json::json!({"办件编号": "CN-2", "受理时间": "2026/11/02"}));
-        let err = chinese().to_item(&source).unwrap_err();
+        let err = chinese()
+            .to_item(&source, &crate::item::tests::bounds())
+            .unwrap_err();
         assert_eq!(err.field, "accepted_at");
         assert!(err.problem.starts_with("受理时间: "), "{}", err.problem);
         assert_eq!(err.item_id.as_deref(), Some("CN-2"));
+    }
+
+    #[test]
+    fn an_empty_text_cell_is_empty_not_missing() {
+        let source =
+            record(serde_json::json!({"办件编号": " ", "受理时间": "2026-11-02 09:30:00"}));
+        let err = chinese()
+            .to_item(&source, &crate::item::tests::bounds())
+            .unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.problem.as_str(), err.item_id),
+            ("item_id", "item_id is empty", None)
+        );
+        // An empty time is no time: a running item has no finish time.
+        let canonical = chinese()
+            .to_canonical(&record(serde_json::json!({"办结时间": ""})))
+            .unwrap();
+        assert_eq!(canonical["finished_at"], Value::Null);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! canonical record or a quarantine entry, and `poller` runs a feed on its schedule with
 //! retries, records each run, and reports a feed stale after missed runs. `check` holds a
 //! feed's mapping against the canonical record when the config is loaded; `preview` fetches
-//! one page for a look, storing and moving nothing.
+//! one page for a look, storing and moving nothing. `salvage` finds the records of a page
+//! that is not valid JSON as a whole, so one bad record costs itself.
 
 pub mod check;
 pub mod folder;
@@ -11,12 +12,15 @@ pub mod http_json;
 pub mod mapping;
 pub mod poller;
 pub mod preview;
+pub mod salvage;
 pub mod spec;
 pub mod sql;
 
 use serde_json::Value;
 
 pub use spec::{FeedSpec, Source};
+
+use crate::store::feeds::Quarantined;
 
 /// A fetch that failed: what happened, and whether trying again may help.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -47,8 +51,21 @@ impl FetchError {
 /// Records as JSON objects: a CSV file's or a query's rows, or a feed's objects.
 pub type Records = Vec<Value>;
 
-/// One page of raw records as the source sent them.
-pub enum Page {
+/// One page of raw records as the source sent them, with those refused before they could
+/// be mapped.
+#[derive(Debug)]
+pub struct Page {
+    pub records: PageRecords,
+    /// Records refused as the page was read, with their raw text: a CSV row of the wrong
+    /// width, a record of a page that had to be read record by record (see `http_json`).
+    pub refused: Vec<Quarantined>,
+    /// What the run says about the page (that it was salvaged, and why).
+    pub note: Option<String>,
+}
+
+/// A page's records.
+#[derive(Debug)]
+pub enum PageRecords {
     Values(Records),
     /// A canonical feed's records left as the text it sent: each is read straight into an
     /// item, with no JSON value in between (for a million records, building and dropping
@@ -61,23 +78,35 @@ pub enum Page {
 }
 
 impl Page {
-    pub fn len(&self) -> usize {
-        match self {
-            Page::Values(records) => records.len(),
-            Page::Canonical { records, .. } => records.len(),
+    /// A page of records read whole.
+    pub fn values(records: Records) -> Self {
+        Self {
+            records: PageRecords::Values(records),
+            refused: Vec::new(),
+            note: None,
         }
+    }
+
+    /// The records on the page, refused ones included.
+    pub fn len(&self) -> usize {
+        self.refused.len()
+            + match &self.records {
+                PageRecords::Values(records) => records.len(),
+                PageRecords::Canonical { records, .. } => records.len(),
+            }
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// The records as JSON values (a canonical page's text read into values).
+    /// The records as JSON values (a canonical page's text read into values); those refused
+    /// as the page was read are not among them.
     pub fn into_values(self) -> Records {
-        match self {
-            Page::Values(records) => records,
+        match self.records {
+            PageRecords::Values(records) => records,
             // Each range is a JSON value the page was parsed into: it reads again.
-            Page::Canonical { body, records } => records
+            PageRecords::Canonical { body, records } => records
                 .into_iter()
                 .map(|range| serde_json::from_str(&body[range]).unwrap_or_default())
                 .collect(),

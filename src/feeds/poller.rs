@@ -12,10 +12,10 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::spec::{FeedSpec, Mapping, Source};
-use super::{FetchError, Page, folder, http_json, sql};
+use super::{FetchError, Page, PageRecords, folder, http_json, sql};
 use crate::claims::Claim;
 use crate::ingest::{Assessed, Outcome, Shared};
-use crate::item::Item;
+use crate::item::{Bounds, Item};
 use crate::store::feeds::{FeedRun, Quarantined};
 
 /// Polls `spec` until shutdown.
@@ -131,13 +131,16 @@ async fn fetch_all(
     // PostgreSQL two HTTP pages are written at once (see `http_pages`).
     let mapping = Arc::new(spec.mapping.clone());
     let horizon = shared.clock.now() + chrono::Duration::days(1);
+    // Plausible dates are reckoned from the run's own instant, so that every record of a run
+    // is held to the same bounds, and a test's or a replay's clock is the one that counts.
+    let bounds = shared.config.records.as_of(run.started_at);
     let prepared = |page: Option<Page>| {
         let (shared, mapping, name) = (shared.clone(), mapping.clone(), spec.name.clone());
         async move {
             match page {
                 None => Ok(None),
                 Some(page) => tokio::task::spawn_blocking(move || {
-                    prepare(&shared, &mapping, &name, page, horizon)
+                    prepare(&shared, &mapping, &name, page, horizon, &bounds)
                 })
                 .await
                 .map(Some)
@@ -145,12 +148,25 @@ async fn fetch_all(
             }
         }
     };
-    let mut tally = |(outcome, mark): (Outcome, Option<Mark>)| {
+    if let Pager::Folder(p) = &pager {
+        for passed_over in p.passed_over() {
+            note(run, passed_over.clone());
+        }
+    }
+    let mut tally = |stored: Stored| {
+        let Stored {
+            outcome,
+            newest: mark,
+            note: page_note,
+        } = stored;
         if mark
             .as_ref()
             .is_some_and(|m| newest.as_ref().is_none_or(|n| m.0 > n.0))
         {
             newest = mark;
+        }
+        if let Some(text) = page_note {
+            note(run, text);
         }
         run.records_in += outcome.stored + outcome.unchanged + outcome.quarantined;
         run.records_ok += outcome.stored + outcome.unchanged;
@@ -224,6 +240,21 @@ async fn fetch_all(
 /// feed wrote it (what `since` is sent back as).
 type Mark = (DateTime<FixedOffset>, String);
 
+/// What a stored page adds to its run.
+struct Stored {
+    outcome: Outcome,
+    /// The newest `updated_at` of its usable records.
+    newest: Option<Mark>,
+    /// What the run says about the page.
+    note: Option<String>,
+}
+
+/// Adds a note to the run (shown with it in `/api/feeds`), and to the log.
+fn note(run: &mut FeedRun, text: String) {
+    tracing::warn!(feed = %run.feed, note = %text, "feed run note");
+    run.notes.push(text);
+}
+
 /// A page that could not be stored: the run is tried again.
 fn stored_error(e: crate::store::StoreError) -> FetchError {
     FetchError::retry(e.to_string())
@@ -259,11 +290,11 @@ async fn http_pages<'p, 'a, P, S>(
     store: impl Fn(Prepared) -> S,
     at_once: usize,
     shutdown: &CancellationToken,
-    mut tally: impl FnMut((Outcome, Option<Mark>)),
+    mut tally: impl FnMut(Stored),
 ) -> Result<(), FetchError>
 where
     P: Future<Output = Result<Option<Prepared>, FetchError>> + Send + 'p,
-    S: Future<Output = Result<(Outcome, Option<Mark>), FetchError>>,
+    S: Future<Output = Result<Stored, FetchError>>,
 {
     let fetch = |pager: &'p mut http_json::Pager<'a>| -> Fetching<'p, 'a> {
         Box::pin(async move {
@@ -335,29 +366,33 @@ enum Pager<'a> {
     Sql(Option<Page>),
 }
 
-/// A page mapped, validated and assessed: the usable records, the refused ones, and the
-/// newest `updated_at` among the usable.
+/// A page mapped, validated and assessed: the usable records, the refused ones, the
+/// newest `updated_at` among the usable, and what the run says about the page.
 struct Prepared {
     items: Vec<Assessed>,
     quarantine: Vec<Quarantined>,
     newest: Option<Mark>,
+    note: Option<String>,
 }
 
 /// Maps, validates and assesses a page (CPU only: run off the async threads, while the
 /// previous page is written). A record stamped more than a day ahead (past `horizon`) is
 /// kept but does not move `since`: one wrong clock upstream must not hide later records.
+/// One stamped further ahead than `bounds` allow is refused.
 fn prepare(
     shared: &Shared,
     mapping: &Mapping,
     feed: &str,
     page: Page,
     horizon: DateTime<Utc>,
+    bounds: &Bounds,
 ) -> Prepared {
     let mut items = Vec::with_capacity(page.len());
     let mut prepared = Prepared {
         items: Vec::new(),
-        quarantine: Vec::new(),
+        quarantine: page.refused,
         newest: None,
+        note: page.note,
     };
     // Whether a usable record may set `since`, and is newer than the newest so far.
     let newer = |item: &Item, newest: &Option<Mark>| {
@@ -367,14 +402,14 @@ fn prepare(
         }
         newest.as_ref().is_none_or(|n| item.updated_at > n.0)
     };
-    match page {
-        Page::Values(records) => {
+    match page.records {
+        PageRecords::Values(records) => {
             let updated_field = mapping
                 .fields
                 .get("updated_at")
                 .map_or("updated_at", String::as_str);
             for record in records {
-                match mapping.record_to_item(&record) {
+                match mapping.record_to_item(&record, bounds) {
                     Ok(item) => {
                         // `since` goes back as the feed wrote it.
                         let stamp = record.get(updated_field).and_then(Value::as_str);
@@ -395,19 +430,19 @@ fn prepare(
                 }
             }
         }
-        Page::Canonical { body, records } => {
+        PageRecords::Canonical { body, records } => {
             let mut newest_record = None;
             for range in records {
                 let text = &body[range];
                 // A record the strict reading refuses goes the mapping's way, which also
                 // takes numbers written as text, and names the field when it refuses.
                 let mapped =
-                    crate::item::parse_record(text).or_else(|e| {
-                        match serde_json::from_str::<Value>(text) {
-                            Ok(record) => mapping.record_to_item(&record),
+                    crate::item::parse_record(text, bounds).or_else(
+                        |e| match serde_json::from_str::<Value>(text) {
+                            Ok(record) => mapping.record_to_item(&record, bounds),
                             Err(_) => Err(e),
-                        }
-                    });
+                        },
+                    );
                 match mapped {
                     Ok(item) => {
                         if newer(&item, &prepared.newest) {
@@ -454,18 +489,18 @@ fn claim_page(shared: &Shared, page: &Prepared) -> Claim {
 }
 
 /// Ingests a prepared page once its `claim` is ready, and quarantines what cannot be used
-/// (refused records, and items that cannot be graded); returns the outcome and the page's
-/// newest `updated_at`.
+/// (refused records, and items that cannot be graded).
 async fn store_page(
     shared: &Shared,
     spec: &FeedSpec,
     page: Prepared,
     claim: Claim,
-) -> Result<(Outcome, Option<Mark>), crate::store::StoreError> {
+) -> Result<Stored, crate::store::StoreError> {
     let Prepared {
         items,
         mut quarantine,
         newest,
+        note,
     } = page;
     claim.ready().await;
     let (mut outcome, unusable) = shared.ingest_assessed(&spec.name, items, &claim).await?;
@@ -475,7 +510,11 @@ async fn store_page(
         .store
         .quarantine(&spec.name, &quarantine, shared.clock.now())
         .await?;
-    Ok((outcome, newest))
+    Ok(Stored {
+        outcome,
+        newest,
+        note,
+    })
 }
 
 /// Records the run and updates the feed's health and counters.

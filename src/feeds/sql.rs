@@ -65,5 +65,5 @@ pub async fn fetch(spec: &SqlSource, since: Option<&str>) -> Result<Page, FetchE
         }
         records.push(Value::Object(object));
     }
-    Ok(Page::Values(records))
+    Ok(Page::values(records))
 }

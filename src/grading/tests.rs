@@ -8,7 +8,8 @@ use super::project::{government_days, grade_project};
 use super::*;
 use crate::calendar::tests::{d, shipped};
 use crate::calendar::{Calendar, CalendarError};
-use crate::item::{Item, parse_record};
+use crate::item::Item;
+use crate::item::tests::parse;
 
 const DEFAULT: Thresholds = Thresholds {
     blue_max_share: 0.5,
@@ -110,7 +111,7 @@ fn an_extension_is_added_to_the_limit() {
     let item = Item {
         limit_days: 5,
         extension_days: 3,
-        ..parse_record(crate::item::tests::SAMPLE).unwrap()
+        ..parse(crate::item::tests::SAMPLE).unwrap()
     };
     assert_eq!(item.allowed_days(), 8);
     let input = running("2026-11-02", item.allowed_days(), &[]);
@@ -317,7 +318,7 @@ fn acceptance_dates_are_local_dates() {
         .replace("2026-11-02T09:30:00+08:00", "2026-11-02T23:30:00+00:00")
         .replace("\"status\":\"paused\"", "\"status\":\"pending\"")
         .replace("\"to\":null", "\"to\":\"2026-11-04T12:00:00+08:00\"");
-    let item = parse_record(&json).unwrap();
+    let item = parse(&json).unwrap();
     let input = ClockInput::from_item(&item, chrono_tz::Asia::Shanghai);
     assert_eq!(input.accepted_on, d("2026-11-03"));
 }

@@ -21,6 +21,29 @@ pub struct FeedRun {
     pub quarantined: u64,
     pub unchanged: u64,
     pub error: Option<String>,
+    /// What else the run has to say (a file passed over, a page salvaged), for the operator.
+    pub notes: Vec<String>,
+}
+
+/// The most of a refused record's text a quarantine entry keeps, in bytes: enough to see
+/// what is wrong with any real record, and `/api/quarantine` pages stay small whatever a
+/// feed sends. (A valid record waiting for a holiday year is kept in its canonical form,
+/// which validation's bounds keep well under this, so that it can be read back whole.)
+pub const MAX_RAW_BYTES: usize = 64 << 10;
+
+/// `raw` as a quarantine entry keeps it: whole, or its first `MAX_RAW_BYTES` (to a
+/// character's end) with a note of how long it was.
+fn kept_raw(raw: &str) -> std::borrow::Cow<'_, str> {
+    if raw.len() <= MAX_RAW_BYTES {
+        return raw.into();
+    }
+    let cut = raw.floor_char_boundary(MAX_RAW_BYTES);
+    format!(
+        "{}… (truncated: the record was {} bytes; the first {cut} are kept)",
+        &raw[..cut],
+        raw.len()
+    )
+    .into()
 }
 
 /// A record that could not be used.
@@ -52,6 +75,7 @@ pub struct LastRun {
     pub quarantined: i64,
     pub unchanged: i64,
     pub error: Option<String>,
+    pub notes: Vec<String>,
 }
 
 /// The quarantined records that were valid but could not be graded (a date in a year whose
@@ -63,8 +87,10 @@ impl Store {
     pub async fn record_run(&self, run: &FeedRun) -> Result<(), StoreError> {
         let sql = self.sql(
             "INSERT INTO feed_runs (feed, started_at, finished_at, ok, records_in, records_ok, \
-             quarantined, unchanged, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             quarantined, unchanged, error, notes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         );
+        let notes =
+            (!run.notes.is_empty()).then(|| serde_json::Value::from(run.notes.clone()).to_string());
         let params = vec![
             Param::from(run.feed.as_str()),
             utc(&run.started_at).into(),
@@ -75,6 +101,7 @@ impl Store {
             (run.quarantined as i64).into(),
             (run.unchanged as i64).into(),
             run.error.clone().into(),
+            notes.into(),
         ];
         bind_all(query(&sql), params).execute(&self.pool).await?;
         Ok(())
@@ -123,10 +150,11 @@ impl Store {
         );
         let at = utc(&now);
         for record in records {
-            // Without an id, the same raw record is the same entry.
+            let raw = kept_raw(&record.raw);
+            // Without an id, the same raw record (as kept) is the same entry.
             let (sql, key) = match &record.item_id {
                 Some(id) => (&delete, id.as_str()),
-                None => (&delete_anonymous, record.raw.as_str()),
+                None => (&delete_anonymous, &*raw),
             };
             query(sql).bind(feed).bind(key).execute(&mut *tx).await?;
             let params = vec![
@@ -135,7 +163,7 @@ impl Store {
                 record.item_id.clone().into(),
                 record.field.as_str().into(),
                 record.reason.as_str().into(),
-                record.raw.as_str().into(),
+                (&*raw).into(),
             ];
             bind_all(query(&insert), params).execute(&mut *tx).await?;
         }
@@ -225,7 +253,7 @@ impl Store {
         feed: &str,
     ) -> Result<(Option<LastRun>, Option<String>, Option<String>), StoreError> {
         let last = query(&self.sql(
-            "SELECT started_at, ok, records_in, records_ok, quarantined, unchanged, error \
+            "SELECT started_at, ok, records_in, records_ok, quarantined, unchanged, error, notes \
              FROM feed_runs WHERE feed = $1 ORDER BY id DESC LIMIT 1",
         ))
         .bind(feed)
@@ -240,6 +268,10 @@ impl Store {
                 quarantined: r.try_get("quarantined")?,
                 unchanged: r.try_get("unchanged")?,
                 error: r.try_get("error")?,
+                notes: r
+                    .try_get::<Option<String>, _>("notes")?
+                    .and_then(|text| serde_json::from_str(&text).ok())
+                    .unwrap_or_default(),
             })
         })
         .transpose()?;

@@ -921,7 +921,7 @@ mod tests {
             "accepted_at": "2026-11-02T09:30:00+08:00", "limit_days": 10, "legal_days": 20,
             "extension_days": 0, "pauses": [], "finished_at": null,
             "updated_at": "2026-11-02T09:30:00+08:00"}"#;
-        let item = crate::item::parse_record(record).unwrap();
+        let item = crate::item::tests::parse(record).unwrap();
         let now = DateTime::parse_from_rfc3339("2026-11-04T10:00:00+08:00")
             .unwrap()
             .to_utc();

@@ -78,6 +78,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0003_deadline_changes.sql"),
         include_str!("../../migrations/postgres/0003_deadline_changes.sql"),
     ),
+    (
+        "0004_feed_run_notes",
+        include_str!("../../migrations/sqlite/0004_feed_run_notes.sql"),
+        include_str!("../../migrations/postgres/0004_feed_run_notes.sql"),
+    ),
 ];
 
 #[derive(Clone)]

@@ -173,6 +173,9 @@ pub struct FeedState {
     pub sinces: Vec<String>,
     /// When each request came.
     pub request_times: Vec<std::time::Instant>,
+    /// What `/raw` sends, page by page, byte for byte (an approval system that sends broken
+    /// JSON, stray bytes or GBK text); past the last, an empty page.
+    pub bodies: Vec<Vec<u8>>,
 }
 
 impl FeedServer {
@@ -181,6 +184,7 @@ impl FeedServer {
         let router = Router::new()
             .route("/items", get(serve))
             .route("/cursor", get(serve_cursor))
+            .route("/raw", get(serve_raw))
             .with_state(server.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -190,6 +194,11 @@ impl FeedServer {
 
     pub fn set(&self, records: Vec<Value>) {
         self.state.lock().unwrap().records = records;
+    }
+
+    /// The pages `/raw` sends, as they are.
+    pub fn set_bodies(&self, bodies: Vec<Vec<u8>>) {
+        self.state.lock().unwrap().bodies = bodies;
     }
 
     pub fn fail(&self, failing: bool) {
@@ -230,6 +239,26 @@ async fn serve(
         .cloned()
         .collect();
     Json(json!({ "items": records })).into_response()
+}
+
+/// Page `page` of the bodies the test set, as they are; past the last, no records.
+async fn serve_raw(
+    State(server): State<FeedServer>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let mut state = server.state.lock().unwrap();
+    state.requests += 1;
+    let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+    let body = state
+        .bodies
+        .get(page.saturating_sub(1))
+        .cloned()
+        .unwrap_or_else(|| br#"{"items": []}"#.to_vec());
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 /// Cursor paging, two records a page: the cursor is the offset of the next page.

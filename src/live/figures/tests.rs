@@ -38,7 +38,7 @@ fn board(specs: &[Spec]) -> Board {
             accepted = time(s.accepted),
             limit = s.limit,
         );
-        let item = crate::item::parse_record(&json).unwrap();
+        let item = crate::item::tests::parse(&json).unwrap();
         let graded = board
             .grade(
                 &item,
