@@ -1230,3 +1230,52 @@ async fn the_lists_a_clerk_uses_find_part_of_a_project_and_order_ended_items_by_
     assert!(screen.contains("/screen/lobby</code> 这个大屏"), "{screen}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rows_a_writer_adds_after_the_file_was_read_and_filed_are_read_too() {
+    use std::io::Write as _;
+    let dir = temp_dir();
+    let drop = folder(dir.path(), "drop");
+    let header = "办件编号,项目代码,项目名称,项目类别,事项名称,办理部门,审批阶段,办件状态,受理时间,承诺时限,法定时限,延期天数,办结时间,更新时间\n";
+    let row = |id: &str| {
+        format!(
+            "{id},2611-370102-04-01-111111,槐荫区安置房,general_social,城市道路挖掘占用许可,市城市管理局,3,办理中,2026-11-02 09:30:00,5,20,0,,2026-11-02 09:30:00\n"
+        )
+    };
+    // An exporter that writes in place and pauses between rows for longer than the folder
+    // waits for a file to settle.
+    let mut writer = std::fs::File::create(drop.join("slow.csv")).unwrap();
+    writer
+        .write_all(format!("{header}{}", row("W-1")).as_bytes())
+        .unwrap();
+    writer.flush().unwrap();
+    let config = load_config(
+        dir.path(),
+        &config_text(&sqlite_url(dir.path()), &folder_feed(&drop, "")),
+    );
+    let app = spawn_app(config, fixed_clock().1).await;
+    eventually(15, "the first row stored and the file filed", || async {
+        app.items("").await["total"] == 1 && drop.join("done/slow.csv").exists()
+    })
+    .await;
+    // The exporter goes on through its open handle: the row lands in the filed file.
+    writer.write_all(row("W-2").as_bytes()).unwrap();
+    writer.flush().unwrap();
+    std::mem::drop(writer);
+    eventually(
+        15,
+        "the row written after the filing stored too",
+        || async { app.items("").await["total"] == 2 },
+    )
+    .await;
+    assert_eq!(
+        app.item("W-1").await["history"].as_array().unwrap().len(),
+        1,
+        "W-1 once"
+    );
+    eventually(15, "filed again, once", || async {
+        drop.join("done/slow.csv").exists() && !drop.join("slow.csv").exists()
+    })
+    .await;
+    app.stop().await;
+}

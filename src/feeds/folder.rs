@@ -32,16 +32,32 @@ pub struct Pager<'a> {
     spec: &'a Folder,
     dates: DateCells<'a>,
     files: Vec<PathBuf>,
-    current: Option<PathBuf>,
-    /// Why each entry that is not a regular file was passed over.
+    /// The file of the last page, as it was when it was read.
+    current: Option<(PathBuf, Option<Stamp>)>,
+    /// Why each entry that is not a regular file was passed over, and each filed file that
+    /// was written to after it was read, so came back to be read again.
     passed_over: Vec<String>,
+}
+
+/// What a file was when it was read: a writer still at work changes its length or time.
+type Stamp = (u64, std::time::SystemTime);
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let metadata = std::fs::symlink_metadata(path).ok()?;
+    Some((metadata.len(), metadata.modified().ok()?))
 }
 
 impl<'a> Pager<'a> {
     /// `mapping` is the feed's: a workbook's date cells are written as its times are.
     pub fn new(spec: &'a Folder, mapping: &'a Mapping) -> Result<Self, FetchError> {
-        let (mut files, passed_over) = waiting_files(&spec.path)
-            .map_err(|e| FetchError::retry(format!("listing {}: {e}", spec.path.display())))?;
+        let listing =
+            |e: std::io::Error| FetchError::retry(format!("listing {}: {e}", spec.path.display()));
+        // A file filed in done/ and written to since (a writer that paused longer than
+        // SETTLE, then went on through its open handle) comes back, so no row is lost; its
+        // rows read before are unchanged records, stored once.
+        let mut came_back = reclaim_grown(&spec.path).map_err(listing)?;
+        let (mut files, mut passed_over) = waiting_files(&spec.path).map_err(listing)?;
+        passed_over.append(&mut came_back);
         // Oldest name last, so that `pop` takes files in name order.
         files.sort_by(|a, b| b.cmp(a));
         Ok(Self {
@@ -59,12 +75,14 @@ impl<'a> Pager<'a> {
     /// The next waiting file and its rows, or why it cannot be read.
     fn read_next(&mut self) -> Option<(PathBuf, Result<Page, String>)> {
         let file = self.files.pop()?;
+        let before = stamp(&file);
         // A reader that trips over a malformed workbook (calamine has panicked on some)
         // must fail that file, not the feed: it would be first in line on every run.
         let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             read(&file, self.spec.gbk, self.dates)
         }))
         .unwrap_or_else(|_| Err("cannot read the file: the reader failed on it".to_owned()));
+        self.current = Some((file.clone(), before));
         Some((file, read))
     }
 
@@ -78,11 +96,11 @@ impl<'a> Pager<'a> {
     pub fn next_page(&mut self) -> Result<Option<Page>, FetchError> {
         while let Some((file, read)) = self.read_next() {
             match read {
-                Ok(page) => {
-                    self.current = Some(file);
-                    return Ok(Some(page));
+                Ok(page) => return Ok(Some(page)),
+                Err(reason) => {
+                    self.current = None;
+                    settle(&self.spec.path, &file, Some(&reason))?;
                 }
-                Err(reason) => settle(&self.spec.path, &file, Some(&reason))?,
             }
         }
         Ok(None)
@@ -104,10 +122,21 @@ impl<'a> Pager<'a> {
     /// The last page was stored: its file moves to `done/`. (A page that could not be
     /// stored leaves its file where it is, for the next run.)
     pub fn done(&mut self) -> Result<(), FetchError> {
-        match self.current.take() {
-            Some(file) => settle(&self.spec.path, &file, None),
-            None => Ok(()),
+        let Some((file, read_as)) = self.current.take() else {
+            return Ok(());
+        };
+        if stamp(&file) != read_as {
+            // Written to while it was read: left for the next run, which reads it whole.
+            tracing::warn!(file = %file.display(), "the file changed while it was read; it is read again at the next run");
+            return Ok(());
         }
+        let filed = settle(&self.spec.path, &file, None)?;
+        if stamp(&filed) != read_as {
+            // Written to between the look and the move: back it goes.
+            std::fs::rename(&filed, &file)
+                .map_err(|e| FetchError::retry(format!("moving {} back: {e}", filed.display())))?;
+        }
+        Ok(())
     }
 }
 
@@ -217,8 +246,21 @@ fn read(file: &Path, gbk: bool, dates: DateCells<'_>) -> Result<Page, String> {
     }
 }
 
+/// A CSV file read at most (some 300,000 rows of a wide export): it is held whole.
+const MAX_CSV_BYTES: u64 = 256 << 20;
+
 fn read_csv(mut file: std::fs::File, gbk: bool) -> Result<Page, String> {
     use std::io::Read as _;
+    let size = file
+        .metadata()
+        .map_err(|e| format!("cannot read the file: {e}"))?
+        .len();
+    if size > MAX_CSV_BYTES {
+        return Err(format!(
+            "the CSV file is over {} MiB ({size} bytes); split the export into smaller files",
+            MAX_CSV_BYTES >> 20
+        ));
+    }
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read the file: {e}"))?;
@@ -313,6 +355,8 @@ const MAX_WORKBOOK_BYTES: u64 = 64 << 20;
 /// Filled cells read from one sheet at most (about 100,000 rows of 20 columns): a workbook
 /// compresses well, and the size limit alone does not bound what it unpacks to.
 const MAX_CELLS: usize = 2_000_000;
+/// Excel's own limit on the characters of one cell.
+const MAX_CELL_CHARS: usize = 32_767;
 
 /// How date cells are written when the feed's `time_format` cannot show them.
 const DEFAULT_TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
@@ -358,6 +402,7 @@ fn read_workbook(
     } else {
         // Office Open XML (.xlsx, .xlsm): a zip of XML, whose sheet is read as a stream of
         // cells.
+        check_unpacked(&mut file)?;
         let mut book = Xlsx::new(std::io::BufReader::new(file)).map_err(|e| unreadable(&e))?;
         let sheet = first_worksheet(book.sheets_metadata())?;
         match book.worksheet_cells_reader(&sheet) {
@@ -373,6 +418,42 @@ fn read_workbook(
         }
         grid.rows(&sheet)
     }
+}
+
+/// The most a workbook may unpack to, in all and in its shared strings (which calamine
+/// holds whole): far above what a sheet of MAX_CELLS cells needs, far below a zip bomb.
+const MAX_UNPACKED_BYTES: u64 = 512 << 20;
+const MAX_SHARED_STRINGS_BYTES: u64 = 128 << 20;
+
+/// Refuses an .xlsx whose parts unpack to more than the bounds, by the sizes its zip
+/// directory states (nothing is unpacked); the file is read again from its start after.
+fn check_unpacked(file: &mut std::fs::File) -> Result<(), String> {
+    use std::io::Seek as _;
+    let unreadable = |e: &dyn std::fmt::Display| format!("cannot read the workbook: {e}");
+    let mut zip = zip::ZipArchive::new(&mut *file).map_err(|e| unreadable(&e))?;
+    let mut total = 0u64;
+    for i in 0..zip.len() {
+        let part = zip.by_index_raw(i).map_err(|e| unreadable(&e))?;
+        let name = part.name().map_err(|e| unreadable(&e))?.into_owned();
+        let size = part.size();
+        total = total.saturating_add(size);
+        let shared = name.eq_ignore_ascii_case("xl/sharedStrings.xml");
+        if shared && size > MAX_SHARED_STRINGS_BYTES {
+            return Err(format!(
+                "the workbook's shared strings ({name}) unpack to {size} bytes, over {} MiB: \
+                 no sheet of {MAX_CELLS} cells needs that; export the sheet as CSV",
+                MAX_SHARED_STRINGS_BYTES >> 20
+            ));
+        }
+    }
+    if total > MAX_UNPACKED_BYTES {
+        return Err(format!(
+            "the workbook unpacks to {total} bytes, over {} MiB; export the sheet as CSV",
+            MAX_UNPACKED_BYTES >> 20
+        ));
+    }
+    drop(zip);
+    file.rewind().map_err(|e| unreadable(&e))
 }
 
 /// Whether a file is an OLE compound file (an .xls workbook, or an encrypted .xlsx) rather
@@ -414,6 +495,16 @@ impl Grid {
             trimmed if trimmed.len() == text.len() => text,
             trimmed => trimmed.to_owned(),
         };
+        // Excel itself holds at most 32,767 characters in a cell: more is no export of it.
+        let chars = text.chars().count();
+        if chars > MAX_CELL_CHARS {
+            return Err(format!(
+                "the cell at row {}, column {} holds {chars} characters; Excel holds at most \
+                 {MAX_CELL_CHARS} in a cell",
+                row + 1,
+                column + 1
+            ));
+        }
         if self.count >= MAX_CELLS {
             return Err(format!(
                 "the first sheet has more than {MAX_CELLS} filled cells; export it as CSV"
@@ -568,7 +659,40 @@ fn column_letters(column: u32) -> String {
 }
 
 /// Moves a processed file to `done/` or `failed/` (with the reason beside it).
-fn settle(dir: &Path, file: &Path, failure: Option<&str>) -> Result<(), FetchError> {
+/// Files in `dir`/done/ written to after they were filed there, moved back into `dir`; a note
+/// for each. The move set a file's change time, while its modification time stayed that of
+/// its last write, at least SETTLE before: a write since has set both to its own time.
+/// (A chmod or a copy in sets only the change time, and is no write.)
+fn reclaim_grown(dir: &Path) -> std::io::Result<Vec<String>> {
+    use std::os::unix::fs::MetadataExt as _;
+    let done = dir.join("done");
+    let Ok(entries) = std::fs::read_dir(&done) else {
+        return Ok(Vec::new());
+    };
+    let mut notes = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let metadata = entry.metadata()?;
+        let written_after_filing =
+            (metadata.mtime(), metadata.mtime_nsec()) >= (metadata.ctime(), metadata.ctime_nsec());
+        if !entry.file_type()?.is_file() || !written_after_filing {
+            continue;
+        }
+        let mut back = dir.join(entry.file_name());
+        if back.exists() {
+            back = dir.join(format!("again-{}", entry.file_name().to_string_lossy()));
+        }
+        std::fs::rename(entry.path(), &back)?;
+        notes.push(format!(
+            "{} was written to after it was read and filed: back in the folder, to be read again",
+            back.display()
+        ));
+    }
+    Ok(notes)
+}
+
+/// Moves `file` into done/ (or failed/, with the reason beside it); returns where it went.
+fn settle(dir: &Path, file: &Path, failure: Option<&str>) -> Result<PathBuf, FetchError> {
     let target = dir.join(if failure.is_some() { "failed" } else { "done" });
     let io = |e: std::io::Error| FetchError::retry(format!("moving {}: {e}", file.display()));
     std::fs::create_dir_all(&target).map_err(io)?;
@@ -584,7 +708,7 @@ fn settle(dir: &Path, file: &Path, failure: Option<&str>) -> Result<(), FetchErr
         note.push(".error.txt");
         std::fs::write(note, format!("{reason}\n")).map_err(io)?;
     }
-    Ok(())
+    Ok(destination)
 }
 
 #[cfg(test)]
@@ -820,6 +944,31 @@ mod tests {
             .unwrap();
         let err = read(&big, false, dates(None)).unwrap_err();
         assert!(err.contains("64 MiB") && err.contains("CSV"), "{err}");
+
+        // A workbook bomb: a small file whose shared strings unpack past the bound is refused
+        // by its zip directory, before anything is unpacked.
+        let bomb = dir.path().join("bomb.xlsx");
+        {
+            use std::io::Write as _;
+            let mut zip = zip::ZipWriter::new(std::fs::File::create(&bomb).unwrap());
+            let deflated = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated);
+            zip.start_file("xl/sharedStrings.xml", deflated).unwrap();
+            let chunk = vec![b'A'; 1 << 20];
+            for _ in 0..=(MAX_SHARED_STRINGS_BYTES >> 20) {
+                zip.write_all(&chunk).unwrap();
+            }
+            zip.finish().unwrap();
+        }
+        assert!(
+            std::fs::metadata(&bomb).unwrap().len() < 1 << 20,
+            "a small file"
+        );
+        let err = read(&bomb, false, dates(None)).unwrap_err();
+        assert!(
+            err.contains("shared strings") && err.contains("over 128 MiB"),
+            "{err}"
+        );
 
         let other = dir.path().join("a.ods");
         std::fs::write(&other, b"").unwrap();
