@@ -255,7 +255,7 @@ pub struct Graded {
     /// For a re-grade by the clock, each change from `previous`, dated (see `clock_changes`).
     pub changes: Vec<GradeChange>,
     /// For a re-grade at start-up, the stored deadline that a changed holiday arrangement
-    /// moved (the changes above are then the calendar's too).
+    /// moved.
     pub deadline_moved_from: Option<NaiveDate>,
 }
 

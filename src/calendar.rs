@@ -272,6 +272,27 @@ impl Calendar {
         }
     }
 
+    /// A digest of every day's kind and every year's standing (FNV-1a over them, stable
+    /// across releases and compilers, unlike the derived `Hash`): equal digests, equal
+    /// counts of working days.
+    pub fn fingerprint(&self) -> String {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut add = |byte: u8| {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        };
+        for byte in self.first_year.to_le_bytes() {
+            add(byte);
+        }
+        for &work in &self.is_workday {
+            add(u8::from(work));
+        }
+        for &provisional in &self.provisional {
+            add(u8::from(provisional) + 2);
+        }
+        format!("{hash:016x}")
+    }
+
     /// The years the calendar counts, first to last, official and provisional.
     pub fn years(&self) -> RangeInclusive<i32> {
         self.first_year..=self.last_year
@@ -286,7 +307,7 @@ impl Calendar {
     /// Whether `date` is in a year counted on the provisional arrangement (no file, or a
     /// draft): which days are working days there may change when the notice is out.
     pub fn is_provisional(&self, date: NaiveDate) -> bool {
-        self.years().contains(&date.year()) && !self.is_official(date.year())
+        !self.provisional_years_between(date, date).is_empty()
     }
 
     /// Whether a count over the dates `from..=through` depends on a provisional year.
@@ -295,8 +316,12 @@ impl Calendar {
     }
 
     /// The years of the dates `from..=through` counted on the provisional arrangement.
+    /// A year's notice may also arrange the last days of the year before (元旦 2019 began on
+    /// 30 December 2018, see `to_date`): dates from 20 December wait for next year's too.
     pub fn provisional_years_between(&self, from: NaiveDate, through: NaiveDate) -> Vec<i32> {
-        (from.year()..=through.year())
+        let reaches_next = through.month() == 12 && through.day() >= LATE_DECEMBER;
+        let last = through.year() + i32::from(reaches_next);
+        (from.year()..=last)
             .filter(|year| self.years().contains(year) && !self.is_official(*year))
             .collect()
     }
@@ -393,11 +418,14 @@ impl Calendar {
     }
 }
 
+/// From this day of December a date may be arranged by the next year's notice.
+const LATE_DECEMBER: u32 = 20;
+
 /// The one line that says why a date counted over `years` (provisional ones) is 暂定.
 pub fn provisional_note(years: &[i32]) -> String {
     format!(
-        "暂定：{} 年的节假日安排（国务院办公厅通知）尚未加载，期限按《全国年节及纪念日放假办法》推算，\
-         未含调休，通知发布后可能变动",
+        "暂定：{} 年的节假日安排（国务院办公厅通知）尚未加载，其中的工作日按《全国年节及纪念日放假办法》推算，\
+         未含调休，期限和已用工作日在通知发布后可能变动",
         years_text(years)
     )
 }
@@ -435,7 +463,8 @@ fn to_date(file: &TomlFile, value: &Spanned<Datetime>, year: i32) -> Result<Naiv
     };
     // Only New Year's Day reaches out of its year, back into late December (2024's began on
     // 30 December 2023); any other date elsewhere is a typo that would change another year.
-    let late_previous_december = date.year() == year - 1 && date.month() == 12 && date.day() >= 20;
+    let late_previous_december =
+        date.year() == year - 1 && date.month() == 12 && date.day() >= LATE_DECEMBER;
     if date.year() != year && !late_previous_december {
         return Err(file.error_at(
             value.span(),

@@ -85,6 +85,17 @@ impl Shared {
     pub async fn load_board(&self) -> Result<usize, StoreError> {
         let now = self.clock.now();
         let tz = self.config.timezone;
+        // A deadline that moved since the last start is the calendar's doing when the
+        // calendar changed and the zone did not (a zone moves local dates too). A store
+        // from before these were kept says nothing, and is taken as changed.
+        let fingerprint = self.calendar.fingerprint();
+        let calendar_changed = self.store.meta("calendar").await?.as_deref() != Some(&fingerprint);
+        let same_zone = self
+            .store
+            .meta("timezone")
+            .await?
+            .is_none_or(|zone| zone == tz.name());
+        let record_moves = calendar_changed && same_zone;
         let today = now.with_timezone(&tz).date_naive();
         // Items whose stored grading is out of date (grade or next change): written back.
         let mut changed: Vec<Graded> = Vec::new();
@@ -103,7 +114,10 @@ impl Shared {
                         // Only the calendar moves a deadline between two starts (the record
                         // is the one stored), unless an open pause moves it every day.
                         let deadline = g.entry.grading.deadline_date;
-                        if g.entry.clock.paused_since.is_none() && s.deadline.is_some_and(|d| d != deadline) {
+                        if record_moves
+                            && g.entry.clock.paused_since.is_none()
+                            && s.deadline.is_some_and(|d| d != deadline)
+                        {
                             g.deadline_moved_from = s.deadline;
                         }
                         if s.grade != g.entry.grading.grade {
@@ -135,6 +149,8 @@ impl Shared {
         let updates: Vec<GradeUpdate> = changed.iter().map(Graded::update).collect();
         self.store.regrade_items(&updates, now).await?;
         drop(updates);
+        self.store.set_meta("calendar", &fingerprint).await?;
+        self.store.set_meta("timezone", tz.name()).await?;
         self.board().commit(changed);
         self.changed.notify_one();
         Ok(self.board().len())

@@ -48,11 +48,17 @@ pub fn festivals(year: i32) -> Vec<Festival> {
         ("国庆节", days(date(year, 10, 1), 3)),
     ];
     let mut rest: Vec<NaiveDate> = named.iter().flat_map(|(_, d)| d.clone()).collect();
+    let mut taken: Vec<NaiveDate> = Vec::new();
     let mut out = Vec::new();
     for (name, statutory) in named {
-        // Where two festivals share a day (中秋 on 3 October, as in 2028) the law says
-        // nothing; the day is counted once, and the notice will settle it.
-        let lost = statutory.iter().filter(|d| is_weekend(**d)).count();
+        // A day is lost to a festival on a weekend, or on a day an earlier festival already
+        // holds (中秋 on 3 October 2028, on 1 October 2031): each statutory day is owed a
+        // working day of rest, as the notices of 2001, 2009 and 2020 gave when they met.
+        let lost = statutory
+            .iter()
+            .filter(|d| is_weekend(**d) || taken.contains(d))
+            .count();
+        taken.extend(&statutory);
         let mut to = *statutory.last().expect("every festival has a day");
         let mut made_up = 0;
         while made_up < lost {
@@ -188,6 +194,13 @@ mod tests {
         // 春节 2027: 除夕 Friday 5 February to Monday 8, two weekend days made up on 9 and 10.
         let spring = festival(&all, "春节");
         assert_eq!((spring.from, spring.to), (d("2027-02-05"), d("2027-02-10")));
+        // 中秋 on a day of 国庆: 2028 (Tuesday 3 October; 1 October a Sunday) rests 1–5
+        // October, 2031 (Wednesday 1 October) 1–6 October, the weekend between included.
+        for (year, to) in [(2028, "2028-10-05"), (2031, "2031-10-06")] {
+            let all = festivals(year);
+            let national = festival(&all, "国庆节");
+            assert_eq!(national.to, d(to), "{year}");
+        }
     }
 
     #[test]

@@ -658,8 +658,8 @@ async fn next_years_deadlines_are_provisional_until_its_file_is_added_then_moved
     );
     assert_eq!(
         item["provisional_note"],
-        "暂定：2027 年的节假日安排（国务院办公厅通知）尚未加载，期限按《全国年节及纪念日放假办法》推算，\
-         未含调休，通知发布后可能变动"
+        "暂定：2027 年的节假日安排（国务院办公厅通知）尚未加载，其中的工作日按《全国年节及纪念日放假办法》推算，\
+         未含调休，期限和已用工作日在通知发布后可能变动"
     );
     // Counted, and said so: the health stays ok, with a reminder to add the file; the
     // screens say how many deadlines are provisional.

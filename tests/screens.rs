@@ -769,8 +769,8 @@ async fn the_dashboard_item_and_phone_pages_stay_live() {
     );
     assert_eq!(
         page.eval(&inner_text("#provisional-note")).await,
-        "暂定：2027 年的节假日安排（国务院办公厅通知）尚未加载，期限按《全国年节及纪念日放假办法》推算，\
-         未含调休，通知发布后可能变动"
+        "暂定：2027 年的节假日安排（国务院办公厅通知）尚未加载，其中的工作日按《全国年节及纪念日放假办法》推算，\
+         未含调休，期限和已用工作日在通知发布后可能变动"
     );
     assert_page_is_no_wider_than_its_window(&page, "provisional item").await;
     shoot(&browser, &page, "item-provisional.png", (1440, 900)).await;

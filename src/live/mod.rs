@@ -323,11 +323,22 @@ impl Painter {
 fn calendar_line(shared: &Shared, today: NaiveDate, provisional: u64) -> Option<String> {
     let calendar = &shared.calendar;
     if provisional > 0 {
-        // The provisional years an open item can reach: this one and those after it.
-        let years: Vec<i32> = calendar
+        // The provisional years an open item can reach: this one and those after it (or, of
+        // a draft for a past year, that one).
+        let not_official: Vec<i32> = calendar
             .years()
-            .filter(|y| *y >= today.year() && !calendar.is_official(*y))
+            .filter(|y| !calendar.is_official(*y))
             .collect();
+        let ahead: Vec<i32> = not_official
+            .iter()
+            .copied()
+            .filter(|y| *y >= today.year())
+            .collect();
+        let years = if ahead.is_empty() {
+            not_official
+        } else {
+            ahead
+        };
         return Some(format!(
             "{provisional} 件期限暂定：{} 年节假日安排未发布，按放假办法推算，未含调休",
             years_text(&years)

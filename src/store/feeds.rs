@@ -118,6 +118,30 @@ impl Store {
         })
     }
 
+    /// A value of `store_meta` (what the store was last graded with).
+    pub async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let row = query(&self.sql("SELECT value FROM store_meta WHERE key = $1"))
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(row) => Some(row.try_get::<String, _>("value")?),
+            None => None,
+        })
+    }
+
+    pub async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        query(&self.sql(
+            "INSERT INTO store_meta (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        ))
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     pub async fn set_since(&self, feed: &str, since: &str) -> Result<(), StoreError> {
         query(&self.sql(
             "INSERT INTO feed_state (feed, since) VALUES ($1, $2) \

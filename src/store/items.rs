@@ -192,8 +192,7 @@ pub struct GradeUpdate<'a> {
     pub next_change: Option<DateTime<Utc>>,
     /// The grade changes that led to it, each written to the history at its own instant.
     pub changes: &'a [GradeChange],
-    /// The deadline before, when the calendar moved it: recorded, and the changes above are
-    /// then the calendar's.
+    /// The deadline before, when the calendar moved it: recorded with the cause `calendar`.
     pub deadline_moved_from: Option<NaiveDate>,
 }
 
@@ -840,18 +839,15 @@ impl Store {
                 if !u.changes.is_empty() {
                     changed += 1;
                 }
-                let cause = if u.deadline_moved_from.is_some() {
-                    "calendar"
-                } else {
-                    "clock"
-                };
+                // The walked changes are the clock's, each at its midnight; what the calendar
+                // moved is recorded once, below, when it was noticed.
                 for change in u.changes {
                     history.row(|r| {
                         r.text(u.item_id)
                             .time(&change.at)
                             .text(change.to.as_str())
                             .text(change.from.as_str())
-                            .text(cause);
+                            .text("clock");
                     });
                 }
                 if let Some(previous) = u.deadline_moved_from {

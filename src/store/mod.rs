@@ -83,6 +83,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0004_feed_run_notes.sql"),
         include_str!("../../migrations/postgres/0004_feed_run_notes.sql"),
     ),
+    (
+        "0005_store_meta",
+        include_str!("../../migrations/sqlite/0005_store_meta.sql"),
+        include_str!("../../migrations/postgres/0005_store_meta.sql"),
+    ),
 ];
 
 #[derive(Clone)]
