@@ -5,9 +5,10 @@
 //! wall (see [`Drawing`]): the page places the drawing that fills its box without shrinking
 //! it, so a size in the drawing is at least that size on the stage, and no text is smaller
 //! than [`SMALL`]. Where labels do not fit they are thinned out (fewer ticks and dates,
-//! names cut with the full name in a `<title>`, the last bars summed), never shrunk. Colours are chosen to stay apart for colour-blind
-//! viewers (blue, light yellow, vermilion differ in lightness as well as hue), and every
-//! colour is drawn beside its word and count, never alone.
+//! names cut with the full name in a `<title>`, the last bars summed), never shrunk.
+//! Colours are chosen to stay apart for colour-blind viewers (blue, light yellow, vermilion
+//! differ in lightness as well as hue), and every colour is drawn beside its word and
+//! count, never alone.
 //!
 //! - `ring`: open items by grade, with the overdue count.
 //! - `bars`: departments and stages as stacked bars by grade.

@@ -109,12 +109,11 @@ fn aspect(file: &TomlFile, raw: &Spanned<String>) -> Result<(u32, u32), FileErro
     let shape = raw
         .get_ref()
         .split_once(':')
-        .and_then(|(w, h)| Some((w.trim().parse::<u32>().ok()?, h.trim().parse::<u32>().ok()?)))
-        .filter(|(w, h)| *w > 0 && *h > 0);
+        .and_then(|(w, h)| Some((w.trim().parse::<u32>().ok()?, h.trim().parse::<u32>().ok()?)));
+    // w/h from 16/9 to 64/9, in whole numbers: 9w from 16h to 64h.
+    let (nine_w, h) = shape.map_or((0, 0), |(w, h)| (9 * u64::from(w), u64::from(h)));
     match shape {
-        Some((w, h)) if u64::from(w) * 9 >= u64::from(h) * 16 && u64::from(w) * 9 <= u64::from(h) * 64 => {
-            Ok((w, h))
-        }
+        Some(shape) if h > 0 && (16 * h..=64 * h).contains(&nine_w) => Ok(shape),
         _ => Err(file.error_at(
             raw.span(),
             format!(
