@@ -81,9 +81,14 @@ fn count(config: &Config, calendar: &Calendar, board: &Board) -> Figures {
 fn draw_all(f: &Figures) -> usize {
     let mut bytes = 0;
     bytes += charts::ring::draw(&f.ring, f.headline.overdue).map_or(0, |s| s.len());
-    bytes += charts::bars::departments(&f.departments).map_or(0, |s| s.len());
+    // Every drawing the live task makes: the wide wall's too.
+    for d in charts::bars::DEPARTMENTS {
+        bytes += charts::bars::departments(&f.departments, d.size).map_or(0, |s| s.len());
+    }
     bytes += charts::bars::stages(&f.stages).map_or(0, |s| s.len());
-    bytes += charts::trend::draw(&f.trend).map_or(0, |s| s.len());
+    for d in charts::trend::DRAWINGS {
+        bytes += charts::trend::draw(&f.trend, d.size).map_or(0, |s| s.len());
+    }
     bytes += charts::projects::draw(&f.projects).map_or(0, |s| s.len());
     bytes
 }

@@ -1,9 +1,12 @@
 //! The big-screen in a real headless Chromium against the daemon on loopback, fed a
-//! simulated city as of the suite's `NOW`: at 1920×1080, 3840×2160 and 1280×720 every figure
-//! it shows is the server's at the seq it shows, nothing overflows, and the screenshots that
-//! land in `target/screens/` are pictures of a page, not blank; a stale feed raises
-//! 数据源异常, stopping the daemon raises 连接中断，正在重连, and starting it again brings
-//! the page back by itself, with the same figures.
+//! simulated city as of the suite's `NOW`: at 1920×1080, 1366×768, 1280×720, 3840×2160 and
+//! 2560×1080, and on 5760×1080 and 7680×2160 walls, every figure it shows is the server's at
+//! the seq it shows, nothing overflows, the page fills the window (more columns on a wide
+//! wall, no black bars), no text is smaller than 18 px at 1920×1080 nor than that scaled at
+//! any other size, and the screenshots that land in `target/screens/` are pictures of a
+//! page, not blank (and worth a look); a wall whose config names its shape is laid out for
+//! it; a stale feed raises 数据源异常, stopping the daemon raises 连接中断，正在重连, and
+//! starting it again brings the page back by itself, with the same figures.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -29,12 +32,20 @@ const TITLES: [(&str, &str); 6] = [
 
 const GRADES: [&str; 3] = ["blue", "yellow", "red"];
 
-/// A second screen, for the office's chase: the red items longest overdue.
-const WORST_SCREEN: &str = r#"
+/// Two more screens: one for the office's chase (the red items longest overdue), and one for
+/// a wall whose config names its shape.
+const MORE_SCREENS: &str = r#"
 [[screens]]
 name = "worst"
 title = "超期督办"
 panels = ["headline", "departments", "overdue_list"]
+token_env = "DUBAN_SCREEN_TOKEN"
+
+[[screens]]
+name = "wall"
+title = "测试大屏 · 拼接墙"
+panels = ["headline", "ring", "departments", "stages", "trend", "projects", "red_list"]
+aspect = "32:9"
 token_env = "DUBAN_SCREEN_TOKEN"
 "#;
 
@@ -93,6 +104,104 @@ const OVERFLOW: &str = r#"(() => {
 async fn assert_nothing_overflows(page: &Page, when: &str) {
     assert_eq!(page.eval(OVERFLOW).await, json!([]), "{when}");
 }
+
+/// The stage covers the whole window, with no black bars beside or above it (a window of
+/// 16:9 or wider, as all the tests' are), and holds `across` columns of panels.
+async fn assert_fills_the_window(page: &Page, across: u32, when: &str) {
+    let shown = page
+        .eval("(() => { const r = document.getElementById('stage').getBoundingClientRect(); return [r.left, r.top, innerWidth - r.right, innerHeight - r.bottom]; })()")
+        .await;
+    assert!(
+        shown
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|margin| margin.as_f64().unwrap().abs() <= 1.0),
+        "{when}: the stage leaves bars of (left, top, right, bottom) {shown}"
+    );
+    let columns = page
+        .eval("getComputedStyle(document.getElementById('grid')).gridTemplateColumns.split(' ').length")
+        .await;
+    assert_eq!(columns, across, "{when}: columns of panels");
+}
+
+/// JavaScript: the rendered size in window pixels of every text the page shows, HTML text
+/// nodes and the charts' inline SVG `<text>` alike, with the stage's scale (window pixels
+/// per stage pixel). An HTML text's size is its computed font size times the stage's scale;
+/// an SVG text's is its font size in the chart's units times the vertical scale of the
+/// element's screen CTM, which takes in the chart's viewBox, its box and the stage.
+const FONT_SIZES: &str = r#"(() => {
+  const stage = document.getElementById('stage');
+  const scale = stage.getBoundingClientRect().height / stage.offsetHeight;
+  const texts = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const text = node.data.trim();
+    const element = node.parentElement;
+    // A <title> is a tooltip, never drawn.
+    if (!text || element.closest('title, script, style')) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    const shown = [...range.getClientRects()].some((r) => r.width > 0 && r.height > 0
+      && r.right > 0 && r.bottom > 0 && r.left < innerWidth && r.top < innerHeight);
+    if (!shown) continue;
+    const px = parseFloat(getComputedStyle(element).fontSize);
+    let size;
+    if (element instanceof SVGElement) {
+      const m = element.getScreenCTM();
+      size = px * Math.hypot(m.c, m.d);
+    } else {
+      size = px * scale;
+    }
+    const where = element.closest('[data-panel]')?.dataset.panel ?? element.closest('[id]')?.id ?? '';
+    texts.push({ text: text.slice(0, 24), where, svg: element instanceof SVGElement, size: Math.round(size * 100) / 100 });
+  }
+  texts.sort((a, b) => a.size - b.size);
+  return { scale, texts };
+})()"#;
+
+/// The smallest text must be 18 px at 1920×1080, read from 5–10 m, and as large relative to
+/// the window at any other size: 18 px times the stage's scale (0.71 at 1366×768, 2 at
+/// 3840×2160 and on a 7680×2160 wall), the scale worked out here from the window alone (the
+/// stage is 1080 stage pixels high, and at least 1920 wide). Returns the smallest size.
+async fn assert_text_readable(page: &Page, when: &str) -> f64 {
+    let measured = page.eval(FONT_SIZES).await;
+    let (width, height) = (
+        page.eval("innerWidth").await.as_f64().unwrap(),
+        page.eval("innerHeight").await.as_f64().unwrap(),
+    );
+    let scale = (width / 1920.0).min(height / 1080.0);
+    let shown = measured["scale"].as_f64().unwrap();
+    assert!(
+        (shown - scale).abs() < 0.002,
+        "{when}: the stage is scaled {shown}, expected {scale}"
+    );
+    let texts = measured["texts"].as_array().unwrap();
+    assert!(texts.len() > 100, "{when}: only {} texts seen", texts.len());
+    assert!(
+        texts.iter().filter(|t| t["svg"] == true).count() > 20,
+        "{when}: the charts' texts are measured too: {texts:?}"
+    );
+    let floor = 18.0 * scale;
+    let small: Vec<String> = texts
+        .iter()
+        .filter(|t| t["size"].as_f64().unwrap() < floor - 0.01)
+        .map(|t| {
+            let chart = if t["svg"] == true { " chart" } else { "" };
+            format!("{} px {} ({}{chart})", t["size"], t["text"], t["where"])
+        })
+        .collect();
+    assert!(
+        small.is_empty(),
+        "{when}: {} texts smaller than {floor:.2} px:\n  {}",
+        small.len(),
+        small.join("\n  ")
+    );
+    texts[0]["size"].as_f64().unwrap()
+}
+
+/// JavaScript: whether every chart the page shows has its drawing in place.
+const CHARTS_PLACED: &str = "[...document.querySelectorAll('[data-panel]:not([hidden]) .chart')].every(c => c.querySelector('svg') !== null || c.offsetParent === null)";
 
 /// JavaScript: the figures the big-screen shows, as text, with the seq of the last message
 /// applied. One evaluation, so all of one seq: the page applies a message in one task.
@@ -358,13 +467,13 @@ fn assert_figures(shown: &Value, server: &Server, when: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected_then_back() {
+async fn the_big_screen_at_every_size_then_stale_then_disconnected_then_back() {
     let Some(browser) = Browser::launch().await else {
         return;
     };
     let dir = temp_dir();
     let (feed, url) = FeedServer::start().await;
-    let config = live_config(dir.path(), &url, WORST_SCREEN);
+    let config = live_config(dir.path(), &url, MORE_SCREENS);
     let records = city(&config, 600);
     feed.set(records.clone());
     let app = spawn_app(config, fixed_clock().1).await;
@@ -381,11 +490,23 @@ async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected_then_b
     .await;
     let screen = format!("{}/screen/overview?token={SCREEN_TOKEN}", app.base);
 
-    for (w, h) in [(1920, 1080), (3840, 2160), (1280, 720)] {
+    // The smallest text at 1920×1080, which every other 16:9 window shows scaled.
+    let mut smallest = None;
+    // The window, and the columns of panels across it: three on a 16:9 screen, more on a
+    // wide wall (the stage 5760×1080 at 48:9, 3840×1080 at 32:9).
+    for (w, h, across) in [
+        (1920, 1080, 3),
+        (1366, 768, 3),
+        (1280, 720, 3),
+        (3840, 2160, 3),
+        (2560, 1080, 3),
+        (5760, 1080, 6),
+        (7680, 2160, 4),
+    ] {
         let page = browser.new_page(w, h).await;
         page.goto(&screen).await;
         page.wait_for(
-            "Number(document.body.dataset.seq) > 0 && document.querySelector('[data-panel=ring] svg') !== null",
+            &format!("Number(document.body.dataset.seq) > 0 && {CHARTS_PLACED}"),
             Duration::from_secs(15),
         )
         .await;
@@ -428,6 +549,16 @@ async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected_then_b
         let (shown, server) = at_one_seq(&app, &page).await;
         assert_figures(&shown, &server, &format!("{w}x{h}"));
         assert_nothing_overflows(&page, &format!("{w}x{h}")).await;
+        assert_fills_the_window(&page, across, &format!("{w}x{h}")).await;
+        let least = assert_text_readable(&page, &format!("{w}x{h}")).await;
+        let at_1920 = *smallest.get_or_insert(least);
+        if w * 9 == h * 16 {
+            let scaled = at_1920 * f64::from(h) / 1080.0;
+            assert!(
+                (least - scaled).abs() < 0.05,
+                "{w}x{h}: the smallest text is {least} px, the 1920×1080 one ({at_1920} px) scaled is {scaled}"
+            );
+        }
         for banner in ["banner-stale", "banner-connection"] {
             assert_eq!(
                 page.eval(&format!("document.getElementById('{banner}').hidden"))
@@ -438,6 +569,37 @@ async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected_then_b
         }
         shoot(&browser, &page, &format!("overview-{w}x{h}.png"), (w, h)).await;
     }
+
+    // A wall whose player puts out 1920×1080 for the wall's controller to stretch onto a
+    // 32:9 wall: its config says so, and the page is laid out in four columns and squeezed
+    // into the window (the controller undoes that), its figures the server's as ever.
+    let page = browser.new_page(1920, 1080).await;
+    page.goto(&format!("{}/screen/wall?token={SCREEN_TOKEN}", app.base))
+        .await;
+    page.wait_for(
+        &format!("document.getElementById('stage').dataset.across === '4' && {CHARTS_PLACED}"),
+        Duration::from_secs(15),
+    )
+    .await;
+    let (shown, server) = at_one_seq(&app, &page).await;
+    let wall = "a 32:9 wall at 1920x1080";
+    assert_figures(&shown, &server, wall);
+    assert_nothing_overflows(&page, wall).await;
+    assert_fills_the_window(&page, 4, wall).await;
+    assert_eq!(
+        page.eval("document.getElementById('stage').offsetWidth")
+            .await,
+        3840
+    );
+    // Its text is 18 px high, as on the wall, where the controller stretches it wide again.
+    assert_text_readable(&page, wall).await;
+    // The trend's box is wider there, the departments' taller: each has its own drawing.
+    assert_eq!(
+        page.eval("['trend', 'departments'].map(p => { const b = document.querySelector(`[data-panel=${p}] svg`).viewBox.baseVal; return [b.width, b.height]; })")
+            .await,
+        json!([[880, 284], [416, 736]])
+    );
+    shoot(&browser, &page, "wall-32x9-in-1920x1080.png", (1920, 1080)).await;
 
     // The chase screen lists the red items longest overdue, as the server counts them: the
     // open red items by working days over (then the earlier deadline, then the id), the
@@ -500,6 +662,7 @@ async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected_then_b
         format!("最久 {} 个工作日", expected[0][2].as_str().unwrap())
     );
     assert_nothing_overflows(&page, "worst").await;
+    assert_text_readable(&page, "worst").await;
     shoot(&browser, &page, "worst-1920x1080.png", (1920, 1080)).await;
 
     // The feed goes down: after two missed runs the screen says so, naming it and its last
@@ -551,7 +714,7 @@ async fn the_big_screen_at_three_resolutions_then_stale_then_disconnected_then_b
     // It comes back on the same address and store: the page reconnects by itself, its
     // `since` from the last run is answered with a fresh snapshot, and the banner goes; the
     // figures are the new run's, the same city's.
-    let mut config = live_config(dir.path(), &url, WORST_SCREEN);
+    let mut config = live_config(dir.path(), &url, MORE_SCREENS);
     config.listen = addr;
     let app = spawn_app(config, fixed_clock().1).await;
     page.wait_for(

@@ -1,22 +1,43 @@
-//! Stacked bars by grade: the departments as horizontal bars sorted by red (worst on top),
-//! and the four approval stages as columns in their order, arrow to arrow. The numbers
-//! travel beside the charts as data; the bars carry the counts that fit in them.
+//! Stacked bars by grade, one per row: the departments sorted by red (worst on top), and
+//! the four approval stages in their order. The numbers travel beside the charts as data;
+//! every bar carries its counts too, in its segments or, where one is too narrow, listed at
+//! its end.
 
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::{
-    ChartError, GRADES, MUTED, TEXT, TRACK, axis_steps, bold, cut, font, legend, rect, svg, text,
+    Area, ChartError, Drawing, Drawn, GRADES, LEGEND_HEIGHT, MUTED, SMALL, TEXT, TRACK, Titles,
+    bold, cut, font, legend, rect, svg, text, width,
 };
 use crate::live::figures::{Counts, DepartmentRow, StageRow};
 
-/// Drawn for the screen's boxes at 1920×1080 (departments about 350×320, stages 400×125).
-pub const DEPARTMENTS_SIZE: (u32, u32) = (350, 320);
-pub const STAGES_SIZE: (u32, u32) = (400, 125);
-/// Departments shown; the rest are summed into one row.
-const DEPARTMENT_ROWS: usize = 14;
+/// Drawn for the departments box at 1920×1080 (351×322), and for the tall one beside the
+/// table on a wide wall (420×738 at 32:9, a few pixels to spare; wider at 48:9), which
+/// holds 27 departments.
+pub const DEPARTMENTS: [Drawing; 2] = [
+    Drawing {
+        file: "departments",
+        size: (350, 320),
+    },
+    Drawing {
+        file: "departments-tall",
+        size: (416, 736),
+    },
+];
+/// Drawn for the stages box at 1920×1080 (402×124); four bars need no other shape.
+pub const STAGES: [Drawing; 1] = [Drawing {
+    file: "stages",
+    size: (400, 124),
+}];
+/// The least height of a row: a bar thick enough for its counts at [`SMALL`], and a gap.
+const MIN_ROW: i32 = 26;
+/// The room for a department's name, in ems (Chinese characters), its ellipsis included.
+const NAME_EMS: f64 = 6.0;
 /// Dark text on the light bar colours.
 const ON_BAR: RGBColor = RGBColor(0x08, 0x14, 0x2A);
+/// Between two counts listed at a bar's end, with a dot in the middle.
+const LIST_GAP: i32 = 18;
 
 fn values(c: &Counts) -> [u64; 3] {
     [c.blue, c.yellow, c.red]
@@ -32,109 +53,211 @@ fn short_name(name: &str) -> &str {
     }
 }
 
-pub fn departments(rows: &[DepartmentRow]) -> Result<String, ChartError> {
-    let mut shown: Vec<(String, Counts)> = rows
+pub fn departments(rows: &[DepartmentRow], size: (u32, u32)) -> Result<String, ChartError> {
+    let (width, height) = (size.0 as i32, size.1 as i32);
+    // As many bars as fit at MIN_ROW; past that the last one sums the rest.
+    let room = ((height - LEGEND_HEIGHT) / MIN_ROW).max(2) as usize;
+    let mut shown: Vec<Bar> = rows
         .iter()
-        .take(DEPARTMENT_ROWS)
-        .map(|r| (cut(short_name(&r.name), 6), r.counts))
+        .take(room)
+        .map(|r| Bar {
+            name: short_name(&r.name).to_owned(),
+            full: r.name.clone(),
+            counts: r.counts,
+        })
         .collect();
-    if rows.len() > DEPARTMENT_ROWS {
+    if rows.len() > room {
         let mut rest = Counts::default();
-        for r in &rows[DEPARTMENT_ROWS - 1..] {
+        for r in &rows[room - 1..] {
             rest.blue += r.counts.blue;
             rest.yellow += r.counts.yellow;
             rest.red += r.counts.red;
         }
-        shown.truncate(DEPARTMENT_ROWS - 1);
-        shown.push((format!("其他{}个", rows.len() - DEPARTMENT_ROWS + 1), rest));
+        shown.truncate(room - 1);
+        let name = format!("其他{}个", rows.len() - room + 1);
+        shown.push(Bar {
+            full: name.clone(),
+            name,
+            counts: rest,
+        });
     }
-    let (width, height) = (DEPARTMENTS_SIZE.0 as i32, DEPARTMENTS_SIZE.1 as i32);
-    svg("departments", DEPARTMENTS_SIZE, |area| {
-        legend(area, (8, 10))?;
-        let (left, right, top) = (92, width - 8, 26);
+    svg("departments", size, |area, titles| {
+        legend(area, (8, LEGEND_HEIGHT / 2 - 2))?;
         if shown.is_empty() {
-            text(
+            return text(
                 area,
                 "暂无在办件",
                 (width / 2, height / 2),
-                &font(15.0, &MUTED, HPos::Center, VPos::Center),
-            )?;
+                &font(SMALL, &MUTED, HPos::Center, VPos::Center),
+            );
         }
-        let max = shown.iter().map(|(_, c)| c.total()).max().unwrap_or(0);
-        let (_, scale_top) = axis_steps(max);
-        let row_h = ((height - top) / shown.len().max(1) as i32).min(30);
-        for (i, (name, counts)) in shown.iter().enumerate() {
-            let y = top + row_h * i as i32;
-            let (y0, y1) = (y + row_h / 6, y + row_h - row_h / 6);
-            let mid = (y0 + y1) / 2;
-            text(
-                area,
-                name.clone(),
-                (left - 6, mid),
-                &font(12.0, &TEXT, HPos::Right, VPos::Center),
-            )?;
-            rect(area, (left, y0), (right, y1), &TRACK)?;
-            let mut x = left;
-            for (v, (_, c, _)) in values(counts).iter().zip(GRADES.iter()) {
-                let w = (*v as f64 / scale_top as f64 * f64::from(right - left)).round() as i32;
-                if w > 0 {
-                    rect(area, (x, y0), (x + w, y1), c)?;
-                    if w >= 22 {
-                        text(
-                            area,
-                            v.to_string(),
-                            (x + w / 2, mid),
-                            &bold(11.0, &ON_BAR, HPos::Center, VPos::Center),
-                        )?;
-                    }
-                }
-                x += w;
-            }
-        }
-        Ok(())
+        let row_h = ((height - LEGEND_HEIGHT) / shown.len() as i32).min(34);
+        let frame = Frame {
+            left: 8 + width_of_names(&shown, NAME_EMS) + 6,
+            right: width - 6,
+            top: LEGEND_HEIGHT,
+            row_h,
+        };
+        stacked(area, titles, &shown, NAME_EMS, &frame)
     })
 }
 
 pub fn stages(rows: &[StageRow]) -> Result<String, ChartError> {
-    let (width, height) = (STAGES_SIZE.0 as i32, STAGES_SIZE.1 as i32);
-    svg("stages", STAGES_SIZE, |area| {
-        let (top, bottom) = (22, height - 22);
-        let max = rows.iter().map(|r| r.counts.total()).max().unwrap_or(0);
-        let (_, scale_top) = axis_steps(max);
-        let col_w = width / rows.len().max(1) as i32;
-        for (i, row) in rows.iter().enumerate() {
-            let cx = col_w * i as i32 + col_w / 2;
-            let (x0, x1) = (cx - 22, cx + 22);
-            let mut y = bottom;
-            for (v, (_, c, _)) in values(&row.counts).iter().zip(GRADES.iter()) {
-                let h = (*v as f64 / scale_top as f64 * f64::from(bottom - top)).round() as i32;
-                if h > 0 {
-                    rect(area, (x0, y - h), (x1, y), c)?;
-                }
-                y -= h;
+    let size = STAGES[0].size;
+    let (width, height) = (size.0 as i32, size.1 as i32);
+    // The stages' first four characters name them (立项用地, 工程建设, …); the table under
+    // the chart gives the whole names.
+    let shown: Vec<Bar> = rows
+        .iter()
+        .map(|r| {
+            let name: String = r.name.chars().take(4).collect();
+            Bar {
+                full: name.clone(),
+                name,
+                counts: r.counts,
             }
-            text(
-                area,
-                row.counts.total().to_string(),
-                (cx, y - 10),
-                &bold(14.0, &TEXT, HPos::Center, VPos::Center),
-            )?;
-            text(
-                area,
-                // The stages' first four characters name them (立项用地, 工程建设, …).
-                row.name.chars().take(4).collect::<String>(),
-                (cx, bottom + 12),
-                &font(12.0, &MUTED, HPos::Center, VPos::Center),
-            )?;
-            if i + 1 < rows.len() {
-                let ax = col_w * (i as i32 + 1);
-                let ay = bottom - 14;
-                area.draw(&Polygon::new(
-                    vec![(ax - 5, ay - 6), (ax + 5, ay), (ax - 5, ay + 6)],
-                    MUTED.filled(),
-                ))?;
-            }
-        }
-        Ok(())
+        })
+        .collect();
+    svg("stages", size, |area, titles| {
+        let frame = Frame {
+            left: 8 + width_of_names(&shown, 4.0) + 6,
+            right: width - 6,
+            top: 0,
+            row_h: height / shown.len().max(1) as i32,
+        };
+        stacked(area, titles, &shown, 4.0, &frame)
     })
+}
+
+/// One bar: its label, the whole name (for the label's title when it is cut), its counts.
+struct Bar {
+    name: String,
+    full: String,
+    counts: Counts,
+}
+
+/// Where the bars go: names right-aligned before `left`, bars from `left` to at most
+/// `right`, the first row's top at `top` and one row every `row_h`.
+struct Frame {
+    left: i32,
+    right: i32,
+    top: i32,
+    row_h: i32,
+}
+
+fn width_of_names(bars: &[Bar], ems: f64) -> i32 {
+    bars.iter()
+        .map(|b| width(&cut(&b.name, ems), SMALL))
+        .max()
+        .unwrap_or(0)
+}
+
+/// Whether every segment of a bar drawn at `per` pixels an item holds its count.
+fn counts_fit(c: &Counts, per: f64) -> bool {
+    values(c)
+        .iter()
+        .all(|v| *v == 0 || *v as f64 * per >= f64::from(width(&v.to_string(), SMALL) + 6))
+}
+
+/// The width of a bar's counts listed at its end, with the space before them.
+fn list_width(c: &Counts) -> i32 {
+    8 + values(c)
+        .iter()
+        .map(|v| width(&v.to_string(), SMALL))
+        .sum::<i32>()
+        + 2 * LIST_GAP
+}
+
+/// Pixels per item: the longest bar fills the frame, unless a bar whose counts are listed at
+/// its end would then push them past `right`. A smaller scale can make more segments too
+/// narrow, each adding a bar that needs its list, so this is repeated until no bar is added
+/// (at most once per bar).
+fn scale(bars: &[Bar], frame: &Frame) -> f64 {
+    let room = f64::from(frame.right - frame.left);
+    let longest = bars.iter().map(|b| b.counts.total()).max().unwrap_or(0);
+    let mut per = room / longest.max(1) as f64;
+    for _ in 0..=bars.len() {
+        let fitting = bars
+            .iter()
+            .filter(|b| b.counts.total() > 0 && !counts_fit(&b.counts, per))
+            .map(|b| (room - f64::from(list_width(&b.counts))) / b.counts.total() as f64)
+            .fold(per, f64::min)
+            .max(0.0);
+        if fitting >= per {
+            break;
+        }
+        per = fitting;
+    }
+    per
+}
+
+/// Blue, then yellow, then red from the left, each row's name before it (cut, the whole
+/// name as its title). Each segment carries its count where it fits; a bar with a segment
+/// too narrow for it (or none at all) has its three counts listed at its end instead,
+/// "4 · 8 · 5" in the grades' colours and order.
+fn stacked(area: &Area, titles: &mut Titles, bars: &[Bar], ems: f64, frame: &Frame) -> Drawn {
+    let per = scale(bars, frame);
+    for (i, bar) in bars.iter().enumerate() {
+        let y = frame.top + frame.row_h * i as i32;
+        // Thick enough for a count at SMALL, with a gap to the next bar.
+        let thickness = (frame.row_h - 4).min(24);
+        let y0 = y + (frame.row_h - thickness) / 2;
+        let y1 = y0 + thickness;
+        let mid = (y0 + y1) / 2;
+        titles.label(
+            area,
+            &bar.name,
+            &bar.full,
+            ems,
+            (frame.left - 6, mid),
+            &font(SMALL, &TEXT, HPos::Right, VPos::Center),
+        )?;
+        rect(area, (frame.left, y0), (frame.right, y1), &TRACK)?;
+        let inside = bar.counts.total() > 0 && counts_fit(&bar.counts, per);
+        let mut x = frame.left;
+        for (v, (_, c, _)) in values(&bar.counts).iter().zip(GRADES.iter()) {
+            let w = (*v as f64 * per).round() as i32;
+            if w > 0 {
+                rect(area, (x, y0), (x + w, y1), c)?;
+                if inside {
+                    text(
+                        area,
+                        v.to_string(),
+                        (x + w / 2, mid),
+                        &bold(SMALL, &ON_BAR, HPos::Center, VPos::Center),
+                    )?;
+                }
+            }
+            x += w;
+        }
+        if !inside {
+            list(area, &bar.counts, (x + 8, mid))?;
+        }
+    }
+    Ok(())
+}
+
+/// "4 · 8 · 5": the counts by grade from `at`, each in its grade's colour.
+fn list(area: &Area, counts: &Counts, at: (i32, i32)) -> Drawn {
+    let (mut x, y) = at;
+    for (i, (v, (_, c, _))) in values(counts).iter().zip(GRADES.iter()).enumerate() {
+        if i > 0 {
+            text(
+                area,
+                "·",
+                (x + LIST_GAP / 2, y),
+                &bold(SMALL, &MUTED, HPos::Center, VPos::Center),
+            )?;
+            x += LIST_GAP;
+        }
+        let shown = v.to_string();
+        text(
+            area,
+            shown.clone(),
+            (x, y),
+            &bold(SMALL, c, HPos::Left, VPos::Center),
+        )?;
+        x += width(&shown, SMALL);
+    }
+    Ok(())
 }

@@ -1,8 +1,14 @@
 //! The screens' charts, drawn with plotters as SVG documents from the live figures. Pure:
 //! figures in, SVG text out; the live task draws each chart once per change and every
-//! client receives the same text. Colours are chosen to stay apart for colour-blind
-//! viewers (blue, light yellow, vermilion differ in lightness as well as hue), and every
-//! colour is drawn beside its word and count, never alone.
+//! client receives the same text. Each is drawn at the size of its box on the 1920×1080
+//! stage (or a little smaller), and some also for the other shape their box takes on a wide
+//! wall (see [`Drawing`]): the page places the drawing that fills its box without shrinking
+//! it, so a size in the drawing is at least that size on the stage, and no text is smaller
+//! than [`SMALL`]. Where labels do not fit they are thinned out (fewer ticks and dates,
+//! names cut with the full name in a `<title>`, the last bars summed), never shrunk.
+//! Colours are chosen to stay apart for colour-blind viewers (blue, light yellow, vermilion
+//! differ in lightness as well as hue), and every colour is drawn beside its word and
+//! count, never alone.
 //!
 //! - `ring`: open items by grade, with the overdue count.
 //! - `bars`: departments and stages as stacked bars by grade.
@@ -57,23 +63,114 @@ pub struct ChartError {
 pub(crate) type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 pub(crate) type Drawn = Result<(), DrawingAreaErrorKind<std::io::Error>>;
 
-/// Draws on a `width`×`height` SVG and returns the document.
+/// The smallest text on a chart, in pixels of the drawing and so of the stage: a hall
+/// screen is read from 5–10 m.
+pub(crate) const SMALL: f64 = 18.0;
+
+/// One drawing of a chart: its file's name (`/live/charts/{file}.svg`) and the box, in
+/// stage pixels, it is drawn for. A chart's first drawing is for its box on the 1920×1080
+/// stage; another is for a box of another shape on a wide wall, where the first would be
+/// scaled up to its height or width and leave the rest of the box empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drawing {
+    pub file: &'static str,
+    pub size: (u32, u32),
+}
+
+/// Draws on a `width`×`height` SVG and returns the document, with the full names of the
+/// labels that were cut as their `<title>`s.
 pub(crate) fn svg(
     chart: &'static str,
     (width, height): (u32, u32),
-    draw: impl FnOnce(&Area) -> Drawn,
+    draw: impl FnOnce(&Area, &mut Titles) -> Drawn,
 ) -> Result<String, ChartError> {
     let mut out = String::with_capacity(16 * 1024);
+    let mut titles = Titles::default();
     {
         let area = SVGBackend::with_string(&mut out, (width, height)).into_drawing_area();
-        draw(&area)
+        draw(&area, &mut titles)
             .and_then(|()| area.present())
             .map_err(|e| ChartError {
                 chart,
                 reason: e.to_string(),
             })?;
     }
-    Ok(out)
+    Ok(titles.write_into(&out))
+}
+
+/// The labels cut to fit, with their full names, in the order drawn. plotters writes no
+/// `<title>`, so they are put into the finished document: each after the next `<text>` that
+/// holds its cut label (plotters writes a text as `>\n{escaped}\n</text>`).
+#[derive(Default)]
+pub(crate) struct Titles(Vec<(String, String)>);
+
+impl Titles {
+    /// Draws `name` cut to `max` ems; when it was cut, `full` (the whole name, which
+    /// may be longer still) becomes the label's `<title>`, a tooltip where the screen is
+    /// opened on a PC.
+    pub(crate) fn label(
+        &mut self,
+        area: &Area,
+        name: &str,
+        full: &str,
+        max: f64,
+        at: (i32, i32),
+        style: &TextStyle,
+    ) -> Drawn {
+        let shown = cut(name, max);
+        if shown != name {
+            self.0.push((shown.clone(), full.to_owned()));
+        }
+        text(area, shown, at, style)
+    }
+
+    fn write_into(&self, svg: &str) -> String {
+        let mut out = String::with_capacity(svg.len() + 64 * self.0.len());
+        let mut rest = svg;
+        for (shown, full) in &self.0 {
+            let drawn = format!(">\n{}\n", escape(shown));
+            let Some(at) = rest.find(&format!("{drawn}</text>")) else {
+                continue;
+            };
+            let (before, after) = rest.split_at(at + drawn.len());
+            out.push_str(before);
+            out.push_str(&format!("<title>{}</title>\n", escape(full)));
+            rest = after;
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+/// `s` escaped for SVG text as plotters escapes it.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The width `s` takes at `px` pixels, estimated (text is not measured): a Chinese
+/// character is 1 em, a digit, Latin letter or sign at most 0.62 em in the fonts a screen
+/// has (bold included).
+pub(crate) fn width(s: &str, px: f64) -> i32 {
+    (ems(s) * px).ceil() as i32
+}
+
+fn ems(s: &str) -> f64 {
+    s.chars().map(em).sum()
+}
+
+fn em(c: char) -> f64 {
+    if c.is_ascii() { 0.62 } else { 1.0 }
 }
 
 /// A text style: plotters writes `size / 1.24` as the SVG font size, so this takes the
@@ -98,33 +195,43 @@ pub(crate) fn rect(area: &Area, from: (i32, i32), to: (i32, i32), colour: &RGBCo
     area.draw(&Rectangle::new([from, to], colour.filled()))
 }
 
-/// `name` cut to `max` characters with an ellipsis: text is not measured, so long Chinese
-/// names are kept to what fits.
-pub(crate) fn cut(name: &str, max: usize) -> String {
-    if name.chars().count() <= max {
-        name.to_owned()
-    } else {
-        let mut s: String = name.chars().take(max.saturating_sub(1)).collect();
-        s.push('…');
-        s
+/// `name` cut with an ellipsis to at most `max` ems (a Chinese character is one: see
+/// [`width`]); text is not measured, so long names are kept to what fits.
+pub(crate) fn cut(name: &str, max: f64) -> String {
+    if ems(name) <= max {
+        return name.to_owned();
     }
+    let mut s = String::new();
+    let mut used = 1.0; // the ellipsis
+    for c in name.chars() {
+        used += em(c);
+        if used > max {
+            break;
+        }
+        s.push(c);
+    }
+    s.push('…');
+    s
 }
 
-/// A legend row: a swatch and the grade's word for each grade.
+/// A legend row: a swatch and the grade's word for each grade, centred on `at.1`.
 pub(crate) fn legend(area: &Area, at: (i32, i32)) -> Drawn {
     let (mut x, y) = at;
     for (_, c, word) in &GRADES {
-        rect(area, (x, y - 5), (x + 10, y + 5), c)?;
+        rect(area, (x, y - 7), (x + 14, y + 7), c)?;
         text(
             area,
             *word,
-            (x + 14, y),
-            &font(12.0, &TEXT, HPos::Left, VPos::Center),
+            (x + 20, y),
+            &font(SMALL, &TEXT, HPos::Left, VPos::Center),
         )?;
-        x += 24 + 12 * word.chars().count() as i32;
+        x += 20 + width(word, SMALL) + 18;
     }
     Ok(())
 }
+
+/// The height a [`legend`] row takes at the top of a chart, with the gap below it.
+pub(crate) const LEGEND_HEIGHT: i32 = 30;
 
 /// Round numbers for an axis from 0 to at least `max`: (step, top).
 pub(crate) fn axis_steps(max: u64) -> (u64, u64) {

@@ -6,16 +6,22 @@ use std::f64::consts::PI;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
-use super::{ChartError, GRADES, MUTED, RED, TEXT, TRACK, bold, font, rect, svg, text};
+use super::{
+    ChartError, Drawing, GRADES, MUTED, RED, SMALL, TEXT, TRACK, bold, font, rect, svg, text,
+};
 use crate::live::figures::Counts;
 
-/// Drawn for the screen's ring box (about 400×230 at 1920×1080).
-pub const SIZE: (u32, u32) = (400, 230);
+/// Drawn for the screen's ring box (402×221 at 1920×1080) only: its layout is fixed, and a
+/// larger box scales it up (a round chart has no other shape to take).
+pub const DRAWINGS: [Drawing; 1] = [Drawing {
+    file: "ring",
+    size: (400, 220),
+}];
 
 pub fn draw(counts: &Counts, overdue: u64) -> Result<String, ChartError> {
-    svg("ring", SIZE, |area| {
-        let centre = (112.0, 115.0);
-        let (outer, inner) = (104.0, 70.0);
+    svg("ring", DRAWINGS[0].size, |area, _| {
+        let centre = (106.0, 110.0);
+        let (outer, inner) = (102.0, 70.0);
         let values = [counts.blue, counts.yellow, counts.red];
         let total = counts.total();
         let (cx, cy) = (centre.0 as i32, centre.1 as i32);
@@ -49,25 +55,25 @@ pub fn draw(counts: &Counts, overdue: u64) -> Result<String, ChartError> {
         text(
             area,
             total.to_string(),
-            (cx, cy - 8),
+            (cx, cy - 10),
             &bold(30.0, &TEXT, HPos::Center, VPos::Center),
         )?;
         text(
             area,
             "在办件",
-            (cx, cy + 20),
-            &font(13.0, &MUTED, HPos::Center, VPos::Center),
+            (cx, cy + 22),
+            &font(SMALL, &MUTED, HPos::Center, VPos::Center),
         )?;
 
-        let x = 240;
+        let x = 226;
         for (i, (value, (_, c, word))) in values.iter().zip(GRADES.iter()).enumerate() {
-            let y = 30 + 46 * i as i32;
+            let y = 14 + 50 * i as i32;
             rect(area, (x, y - 7), (x + 14, y + 7), c)?;
             text(
                 area,
                 *word,
                 (x + 20, y),
-                &font(14.0, &TEXT, HPos::Left, VPos::Center),
+                &font(SMALL, &TEXT, HPos::Left, VPos::Center),
             )?;
             let share = if total > 0 {
                 *value as f64 * 100.0 / total as f64
@@ -78,22 +84,22 @@ pub fn draw(counts: &Counts, overdue: u64) -> Result<String, ChartError> {
                 area,
                 // One decimal, as the cards beside the ring show it.
                 format!("{value}  {share:.1}%"),
-                (x + 20, y + 19),
-                &bold(15.0, c, HPos::Left, VPos::Center),
+                (x + 20, y + 22),
+                &bold(SMALL, c, HPos::Left, VPos::Center),
             )?;
         }
-        let y = 30 + 46 * 3;
+        let y = 14 + 50 * 3;
         text(
             area,
             "逾期未办结",
             (x, y),
-            &font(13.0, &MUTED, HPos::Left, VPos::Center),
+            &font(SMALL, &MUTED, HPos::Left, VPos::Center),
         )?;
         text(
             area,
             overdue.to_string(),
-            (x, y + 20),
-            &bold(17.0, &RED, HPos::Left, VPos::Center),
+            (x, y + 24),
+            &bold(22.0, &RED, HPos::Left, VPos::Center),
         )?;
         Ok(())
     })

@@ -556,6 +556,27 @@ mod tests {
             "{}",
             e.message
         );
+        // A wall's shape: from 16:9 to 64:9, width:height in whole numbers.
+        let config = load_with(
+            "rotate_seconds = 30",
+            "rotate_seconds = 30\naspect = \"32:9\"",
+        )
+        .unwrap();
+        assert_eq!(config.screens[1].aspect, Some((32, 9)));
+        assert_eq!(config.screens[0].aspect, None, "the window's shape");
+        for wrong in ["4:3", "80:9", "32x9", "0:9", "32:0", "3.5:1"] {
+            let e = load_with(
+                "rotate_seconds = 30",
+                &format!("rotate_seconds = 30\naspect = \"{wrong}\""),
+            )
+            .unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("screens[1].aspect"), "{wrong}");
+            assert!(
+                e.message.contains(r#"from "16:9" to "64:9""#),
+                "{}",
+                e.message
+            );
+        }
         let e = load_with("[access]", "[no_access]").unwrap_err();
         assert!(
             e.message.contains("no_access"),

@@ -31,6 +31,10 @@ pub struct Screen {
     /// One or more pages of panel names; several rotate every `rotate_seconds`.
     pub pages: Vec<Vec<String>>,
     pub rotate_seconds: u32,
+    /// The wall's shape as width and height (`aspect = "32:9"`), when its display does
+    /// not say it: the page is laid out for it and stretched to the window. `None`: the
+    /// window's shape.
+    pub aspect: Option<(u32, u32)>,
     /// Tokens that open this screen (besides viewer tokens).
     pub tokens: Vec<Secret>,
 }
@@ -73,6 +77,7 @@ pub(super) struct RawScreen {
     pages: Option<Vec<Vec<Spanned<String>>>>,
     #[serde(default)]
     rotate_seconds: u32,
+    aspect: Option<Spanned<String>>,
     token_env: Option<Spanned<String>>,
 }
 
@@ -101,6 +106,27 @@ fn tokens(file: &TomlFile, env: &Spanned<String>) -> Result<Vec<Secret>, FileErr
 
 /// The shortest carousel turn: a page must stay long enough to be read.
 const MIN_ROTATE_SECONDS: u32 = 5;
+
+/// A wall's shape, "width:height" in whole numbers, from 16:9 (an ordinary screen) to 64:9
+/// (four of them side by side): the page lays out a stage 1080 high and up to 7680 wide.
+fn aspect(file: &TomlFile, raw: &Spanned<String>) -> Result<(u32, u32), FileError> {
+    let shape = raw
+        .get_ref()
+        .split_once(':')
+        .and_then(|(w, h)| Some((w.trim().parse::<u32>().ok()?, h.trim().parse::<u32>().ok()?)));
+    // w/h from 16/9 to 64/9, in whole numbers: 9w from 16h to 64h.
+    let (nine_w, h) = shape.map_or((0, 0), |(w, h)| (9 * u64::from(w), u64::from(h)));
+    match shape {
+        Some(shape) if h > 0 && (16 * h..=64 * h).contains(&nine_w) => Ok(shape),
+        _ => Err(file.error_at(
+            raw.span(),
+            format!(
+                "aspect is the wall's width:height, from \"16:9\" to \"64:9\" (like \"32:9\" or \"48:9\"), not {:?}",
+                raw.get_ref()
+            ),
+        )),
+    }
+}
 
 pub(super) fn screens(
     file: &TomlFile,
@@ -175,6 +201,7 @@ pub(super) fn screens(
             title: s.title,
             pages: checked,
             rotate_seconds: s.rotate_seconds,
+            aspect: s.aspect.as_ref().map(|a| aspect(file, a)).transpose()?,
             tokens: match &s.token_env {
                 Some(env) => tokens(file, env)?,
                 None => Vec::new(),

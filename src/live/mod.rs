@@ -23,7 +23,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::calendar::years_text;
-use crate::charts::{self, ChartError};
+use crate::charts::{self, ChartError, Drawing};
 use crate::ingest::Shared;
 use figures::{Figures, TrendDay};
 use hub::{Chart, Frame};
@@ -188,8 +188,18 @@ struct Painter {
     /// The projects panel's rows, for the day and board generation they were counted on,
     /// and when.
     projects: Option<(NaiveDate, u64, Instant, Vec<figures::ProjectRow>)>,
-    /// Per chart panel: the figures it was drawn from, the encoded panel, and the chart.
-    drawn: HashMap<&'static str, (String, String, Chart)>,
+    /// Per chart panel, what it was drawn from and what that made.
+    drawn: HashMap<&'static str, ChartPanel>,
+}
+
+/// A chart panel as last drawn.
+struct ChartPanel {
+    /// The figures it was drawn from, encoded.
+    from: String,
+    /// The panel, encoded: the figures with the drawings' URLs.
+    panel: String,
+    /// Its drawings, by file name.
+    charts: Vec<(&'static str, Chart)>,
 }
 
 impl Painter {
@@ -241,8 +251,8 @@ impl Painter {
             panels,
             charts: self
                 .drawn
-                .iter()
-                .map(|(name, (_, _, chart))| (*name, chart.clone()))
+                .values()
+                .flat_map(|drawn| drawn.charts.iter().cloned())
                 .collect(),
         })
     }
@@ -256,60 +266,94 @@ impl Painter {
             json!({ "rows": f.overdue_list }).to_string(),
         );
         let ring = json!({"blue": f.ring.blue, "yellow": f.ring.yellow, "red": f.ring.red, "overdue": f.headline.overdue});
-        self.chart(&mut panels, "ring", ring, || {
+        self.chart(&mut panels, "ring", ring, &charts::ring::DRAWINGS, |_| {
             charts::ring::draw(&f.ring, f.headline.overdue)
         })?;
         self.chart(
             &mut panels,
             "departments",
             json!({ "rows": f.departments }),
-            || charts::bars::departments(&f.departments),
+            &charts::bars::DEPARTMENTS,
+            |size| charts::bars::departments(&f.departments, size),
         )?;
-        self.chart(&mut panels, "stages", json!({ "rows": f.stages }), || {
-            charts::bars::stages(&f.stages)
-        })?;
-        self.chart(&mut panels, "trend", json!({ "days": f.trend }), || {
-            charts::trend::draw(&f.trend)
-        })?;
+        self.chart(
+            &mut panels,
+            "stages",
+            json!({ "rows": f.stages }),
+            &charts::bars::STAGES,
+            |_| charts::bars::stages(&f.stages),
+        )?;
+        self.chart(
+            &mut panels,
+            "trend",
+            json!({ "days": f.trend }),
+            &charts::trend::DRAWINGS,
+            |size| charts::trend::draw(&f.trend, size),
+        )?;
         self.chart(
             &mut panels,
             "projects",
             json!({ "rows": f.projects }),
-            || charts::projects::draw(&f.projects),
+            &charts::projects::DRAWINGS,
+            |_| charts::projects::draw(&f.projects),
         )?;
         Ok(panels)
     }
 
-    /// Adds a chart panel: its data with `svg_url`, the chart drawn only if the data
-    /// changed. The SVG itself is fetched from that URL (which changes with it), so the
-    /// websocket's messages stay small and every client's buffers with them.
+    /// Adds a chart panel: its data with `svg_url` (its drawing for the 1920×1080 stage)
+    /// and `svgs` (every drawing, with the box it is drawn for, for the page to choose
+    /// from), the drawings made only if the data changed. The SVGs themselves are fetched
+    /// from those URLs (which change with them), so the websocket's messages stay small and
+    /// every client's buffers with them.
     fn chart(
         &mut self,
         panels: &mut BTreeMap<&'static str, String>,
         name: &'static str,
         data: serde_json::Value,
-        draw: impl FnOnce() -> Result<String, ChartError>,
+        drawings: &[Drawing],
+        draw: impl Fn((u32, u32)) -> Result<String, ChartError>,
     ) -> Result<(), ChartError> {
         let key = data.to_string();
         let text = match self.drawn.get(name) {
-            Some((drawn_from, text, _)) if *drawn_from == key => text.clone(),
+            Some(drawn) if drawn.from == key => drawn.panel.clone(),
             previous => {
-                let chart = match draw() {
-                    Ok(svg) => Chart::new(svg),
+                let drawn: Result<Vec<(&'static str, Chart)>, ChartError> = drawings
+                    .iter()
+                    .map(|d| Ok((d.file, Chart::new(draw(d.size)?))))
+                    .collect();
+                let drawn = match drawn {
+                    Ok(drawn) => drawn,
                     // One chart failing must not freeze the rest of the screen: it keeps
-                    // its last drawing (or is left out) and the error is logged.
+                    // its last drawings (or is left out) and the error is logged.
                     Err(e) => {
                         tracing::error!(error = %e, "the chart keeps its last drawing");
-                        if let Some((_, text, _)) = previous {
-                            panels.insert(name, text.clone());
+                        if let Some(drawn) = previous {
+                            panels.insert(name, drawn.panel.clone());
                         }
                         return Ok(());
                     }
                 };
                 let mut panel = data;
-                panel["svg_url"] = serde_json::Value::String(chart.url(name));
+                let svgs: Vec<serde_json::Value> = drawn
+                    .iter()
+                    .zip(drawings)
+                    .map(|((file, chart), d)| {
+                        json!({"url": chart.url(file), "width": d.size.0, "height": d.size.1})
+                    })
+                    .collect();
+                if let Some(first) = svgs.first() {
+                    panel["svg_url"] = first["url"].clone();
+                }
+                panel["svgs"] = serde_json::Value::Array(svgs);
                 let text = panel.to_string();
-                self.drawn.insert(name, (key, text.clone(), chart));
+                self.drawn.insert(
+                    name,
+                    ChartPanel {
+                        from: key,
+                        panel: text.clone(),
+                        charts: drawn,
+                    },
+                );
                 text
             }
         };

@@ -389,7 +389,13 @@ fn now(shared: &Shared) -> String {
 
 fn hello(shared: &Shared, screen: Option<&Screen>) -> Framed {
     let screen = screen.map(|s| {
-        json!({"name": s.name, "title": s.title, "pages": s.pages, "rotate_seconds": s.rotate_seconds})
+        json!({
+            "name": s.name,
+            "title": s.title,
+            "pages": s.pages,
+            "rotate_seconds": s.rotate_seconds,
+            "aspect": s.aspect.map(|(w, h)| [w, h]),
+        })
     });
     let text = json!({
         "type": "hello",

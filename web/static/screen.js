@@ -46,11 +46,40 @@
   var panels = {};   // name -> {root, render(data)}; built once
   var latest = {};   // name -> the newest panel data (replaced, never accumulated)
 
-  /* ---------- fit the 1920×1080 stage to the window ---------- */
+  /* ---------- fit the stage to the window ---------- */
+  // The stage is 1080 px high and as wide as the wall's shape makes it: 1920 at 16:9 (and
+  // narrower shapes, letterboxed), 3840 at 32:9, 5760 at 48:9, up to 7680 at 64:9 (wider
+  // ones letterboxed too), so a wide wall shows more columns of panels, not black bars. The
+  // shape is the window's, unless the screen's config names its wall's (`aspect`): then the
+  // stage is drawn for the wall and stretched to the window, as a wall controller stretches
+  // its input onto the wall.
+  var STAGE_H = 1080;
+  var MIN_W = 1920;
+  var MAX_W = 7680;
+  var wallAspect = 0;   // width / height from the config, or 0 for the window's
+  var across = 3;       // columns of panels (see columnsAcross)
+  var stageWidth = 0;   // the stage width laid out for (none yet)
+
+  /** Panels side by side on a stage `width` wide: 3 in the designed 16:9 layouts, and one
+   *  more for every 916 px beyond (a panel of 900 and a gap): 4 at 32:9, 6 at 48:9. */
+  function columnsAcross(width) { return Math.max(3, Math.floor((width - 48 + 16) / 916)); }
+
   function fit() {
-    var s = Math.min(window.innerWidth / 1920, window.innerHeight / 1080);
-    if (!(s > 0)) s = 1;
-    stage.style.transform = 'translate(-50%, -50%) scale(' + s + ')';
+    var aspect = wallAspect || window.innerWidth / window.innerHeight;
+    var w = Math.round(Math.min(MAX_W, Math.max(MIN_W, STAGE_H * aspect)));
+    if (!(w > 0)) w = MIN_W;
+    var sx = window.innerWidth / w;
+    var sy = window.innerHeight / STAGE_H;
+    if (!wallAspect) sx = sy = Math.min(sx, sy);
+    if (!(sx > 0 && sy > 0)) sx = sy = 1;
+    stage.style.transform = 'translate(-50%, -50%) scale(' + sx + ', ' + sy + ')';
+    if (w === stageWidth) return;
+    stageWidth = w;
+    stage.style.width = w + 'px';
+    across = columnsAcross(w);
+    stage.dataset.across = String(across);
+    // Laid out already (this is a resize): the page again, for its new columns and boxes.
+    if (stage.dataset.page !== undefined) layout(pages[pageIndex]);
   }
   window.addEventListener('resize', fit);
   fit();
@@ -80,8 +109,11 @@
     return { root: root, extra: extra, body: body };
   }
 
-  /** A box for a server-drawn chart. The panel carries the chart's URL (it changes with the
-   *  drawing); the SVG is fetched once per new URL and placed inline, so CSS can scale it. */
+  /** A box for a server-drawn chart. The panel lists the chart's drawings (`svgs`: each
+   *  one's URL, which changes with the drawing, and the box it was drawn for); the box shows
+   *  the one that fills it best without shrinking it (so its text stays at least the 18 px
+   *  it was drawn at), fetched once per new URL and placed inline, so CSS can scale it. A
+   *  new layout renders the panel again, and so chooses again for the new box. */
   function chartBox(parent) {
     var node = el('div', 'chart');
     parent.appendChild(node);
@@ -93,12 +125,13 @@
       if (!/^<svg[\s>]/i.test(text)) { node.replaceChildren(); return; }
       node.innerHTML = text;
       var s = node.firstElementChild;
-      if (s && !s.getAttribute('viewBox')) {
-        var w = parseFloat(s.getAttribute('width'));
-        var h = parseFloat(s.getAttribute('height'));
-        if (w > 0 && h > 0) s.setAttribute('viewBox', '0 0 ' + w + ' ' + h);
-      }
-      if (s) s.setAttribute('preserveAspectRatio', 'xMidYMid meet');
+      if (!s) return;
+      var w = parseFloat(s.getAttribute('width'));
+      var h = parseFloat(s.getAttribute('height'));
+      if (!s.getAttribute('viewBox') && w > 0 && h > 0) s.setAttribute('viewBox', '0 0 ' + w + ' ' + h);
+      s.setAttribute('preserveAspectRatio', 'xMidYMid meet');
+      // The drawing's shape, for a tall box to fit its height to it (screen.css).
+      if (w > 0 && h > 0) node.style.setProperty('--ratio', w + ' / ' + h);
     }
     var retry = null;
     var delay = 2000;
@@ -120,7 +153,29 @@
         })
         .then(function () { if (inflight === ctrl) inflight = null; });
     }
-    return function set(url) {
+    /** The drawing for the box as it is now laid out, or null while the box is hidden. */
+    function pick(svgs) {
+      var w = node.clientWidth;
+      var h = node.clientHeight;
+      if (!w || !h) return null;
+      var best = null;
+      var bestKey = null;
+      svgs.forEach(function (d) {
+        var s = Math.min(w / d.width, h / d.height);
+        // Unshrunk drawings first, the one covering most of the box; else the least shrunk.
+        var key = s >= 1 ? [1, s * s * d.width * d.height] : [0, s];
+        if (!bestKey || key[0] > bestKey[0] || (key[0] === bestKey[0] && key[1] > bestKey[1])) {
+          best = d;
+          bestKey = key;
+        }
+      });
+      return best;
+    }
+    return function set(svgs) {
+      if (!Array.isArray(svgs) || !svgs.length) return;
+      // A hidden box keeps its drawing; one never shown yet fetches the first meanwhile.
+      var chosen = pick(svgs) || (last === null ? svgs[0] : null);
+      var url = chosen && chosen.url;
       if (typeof url !== 'string' || url === last) return;
       last = url;
       clearTimeout(retry);
@@ -147,16 +202,18 @@
 
   function num(n) { return typeof n === 'number' ? n : 0; }
 
-  /** Header row of a grade table: 红 超期 / 黄 正常 / 蓝 超前 with their colours. */
-  /** first: a narrow leading column's label, or null for none. */
+  /** Header row of a grade table: 超期 / 正常 / 超前 beside their colours (the word alone:
+   *  at 18 px 红 超期 would not fit over a column of counts). first: a narrow leading
+   *  column's label, or null for none. */
   function gradeHead(first, second) {
     var head = el('div', 'gt-row gt-head');
     if (first !== null) head.appendChild(el('span', null, first));
     head.appendChild(el('span', null, second));
     GRADES.forEach(function (g) {
       var c = el('span', 'num-col g-' + g);
+      c.title = D.GRADE[g].full;
       c.appendChild(el('i', 'dot'));
-      c.appendChild(el('span', null, D.GRADE[g].full));
+      c.appendChild(el('span', null, D.GRADE[g].word));
       head.appendChild(c);
     });
     return head;
@@ -207,7 +264,7 @@
       return {
         root: f.root,
         render: function (d) {
-          setSvg(d.svg_url);
+          setSvg(d.svgs);
           var sum = num(d.blue) + num(d.yellow) + num(d.red);
           ['blue', 'yellow', 'red'].forEach(function (g) {
             setText(rows[g].count, D.int(num(d[g])));
@@ -232,7 +289,7 @@
       return {
         root: f.root,
         render: function (d) {
-          setSvg(d.svg_url);
+          setSvg(d.svgs);
           var all = Array.isArray(d.rows) ? d.rows : [];
           // Rows shrink to fit; a city with many departments shows the worst that stay
           // readable (rows come sorted by red, then yellow).
@@ -267,7 +324,7 @@
       return {
         root: f.root,
         render: function (d) {
-          setSvg(d.svg_url);
+          setSvg(d.svgs);
           var rows = Array.isArray(d.rows) ? d.rows.slice(0, 8) : [];
           sizeRows(rowsBox, rows.length, function () { return gradeRow('gt-rank'); });
           rows.forEach(function (r, i) {
@@ -301,7 +358,7 @@
       return {
         root: f.root,
         render: function (d) {
-          setSvg(d.svg_url);
+          setSvg(d.svgs);
           var days = Array.isArray(d.days) ? d.days : [];
           var last = days.length ? days[days.length - 1] : null;
           setText(y.count, last ? D.int(num(last.yellow)) : '—');
@@ -357,7 +414,7 @@
       return {
         root: f.root,
         render: function (d) {
-          setSvg(d.svg_url);
+          setSvg(d.svgs);
           var rows = Array.isArray(d.rows) ? d.rows.slice(0, 10) : [];
           sizeRows(rowsBox, rows.length, makeRow);
           rows.forEach(function (p, i) {
@@ -518,6 +575,9 @@
   // Column weights for one-row layouts: wide charts get more room.
   var WEIGHT = { ring: 0.85, stages: 0.95, trend: 1, projects: 1.25, departments: 1.45, red_list: 1.15,
     overdue_list: 1.15 };
+  // On a wide wall's two rows, the panels that take both first: long lists, then charts
+  // with a table beside them.
+  var TALL = ['red_list', 'overdue_list', 'departments', 'projects', 'trend', 'stages', 'ring'];
 
   function layout(page) {
     var names = [];
@@ -542,15 +602,39 @@
     var designed = ['ring', 'departments', 'stages', 'projects', 'trend'].every(function (x) {
       return rest.indexOf(x) >= 0;
     });
-    if (n === 6 && designed && list) {
+    if (across > 3 && n > across) {
+      // A wide wall: two rows of `across` columns. The tall panels (the lists first, then
+      // the departments, then …) span both rows, the others are paired one above the
+      // other, so every column is full; the lists at the right edge.
+      var talls = rest.slice().sort(function (a, b) { return TALL.indexOf(a) - TALL.indexOf(b); })
+        .slice(0, 2 * across - n);
+      var columns = [];
+      var pair = null;   // a column with its upper panel, waiting for the lower
+      rest.filter(function (x) { return !isList(x); }).concat(rest.filter(isList)).forEach(function (x) {
+        if (talls.indexOf(x) >= 0) {
+          columns.push([x, x]);
+        } else if (pair) {
+          pair.push(x);
+          pair = null;
+        } else {
+          pair = [x];
+          columns.push(pair);
+        }
+      });
+      cols = columns.map(function () { return 'minmax(0, 1fr)'; }).join(' ');
+      rowsTpl = 'minmax(0, 1fr) minmax(0, 1fr)';
+      areas = '"' + columns.map(function (c) { return c[0]; }).join(' ') + '" "' +
+        columns.map(function (c) { return c[1]; }).join(' ') + '"';
+    } else if (n <= across) {
+      // One row: up to three at 16:9, all of them across a wide wall.
+      cols = n ? weights(rest) : '1fr';
+      rowsTpl = 'minmax(0, 1fr)';
+      areas = n ? '"' + rest.join(' ') + '"' : 'none';
+    } else if (n === 6 && designed && list) {
       // The designed command-centre page (any order of the six).
       cols = '440px minmax(0, 1fr) 610px';
       rowsTpl = 'minmax(0, 1fr) minmax(0, 1fr)';
       areas = '"ring departments ' + list + '" "stages projects trend"';
-    } else if (n <= 3) {
-      cols = n ? weights(rest) : '1fr';
-      rowsTpl = 'minmax(0, 1fr)';
-      areas = n ? '"' + rest.join(' ') + '"' : 'none';
     } else if (n === 4) {
       cols = 'minmax(0, 1fr) minmax(0, 1fr)';
       rowsTpl = 'minmax(0, 1fr) minmax(0, 1fr)';
@@ -566,8 +650,8 @@
     } else {
       // Six or more in another mix: two rows; with an odd count the last (a list, when
       // there is one) spans both at the right.
-      var across = Math.ceil(n / 2);
-      var top = rest.slice(0, n % 2 ? across - 1 : across);
+      var upper = Math.ceil(n / 2);
+      var top = rest.slice(0, n % 2 ? upper - 1 : upper);
       var bottom = rest.slice(top.length, n % 2 ? n - 1 : n);
       if (n % 2) { top.push(rest[n - 1]); bottom.push(rest[n - 1]); }
       cols = weights(top);
@@ -610,17 +694,22 @@
   function configure(screen) {
     var list = screen && Array.isArray(screen.pages) && screen.pages.length ? screen.pages : [DEFAULT_PAGE];
     var rotate = screen && screen.rotate_seconds > 0 ? screen.rotate_seconds : 0;
-    var key = JSON.stringify([list, rotate]);
+    // The wall's shape, [width, height] (e.g. [32, 9]), when the config names it.
+    var shape = screen && Array.isArray(screen.aspect) ? screen.aspect : null;
+    var key = JSON.stringify([list, rotate, shape]);
     if (key === configKey) return;   // a reconnect with the same config keeps the page and timer
     configKey = key;
     pages = list;
+    if (pageIndex >= pages.length) pageIndex = 0;
+    wallAspect = shape && shape[0] > 0 && shape[1] > 0 ? shape[0] / shape[1] : 0;
+    fit();
     clearInterval(rotateTimer);
     rotateTimer = 0;
     pager.replaceChildren();
     if (pages.length > 1) {
       pages.forEach(function () { pager.appendChild(el('i')); });
     }
-    showPage(pageIndex < pages.length ? pageIndex : 0, false);
+    showPage(pageIndex, false);
     if (rotate > 0 && pages.length > 1) {
       rotateTimer = setInterval(function () {
         showPage((pageIndex + 1) % pages.length, true);
