@@ -223,6 +223,7 @@ mod tests {
             title: String::new(),
             pages: vec![],
             rotate_seconds: 0,
+            aspect: None,
             tokens: vec![secret(token)],
         };
         let screens = [screen("a", "token-a"), screen("b", "token-b")];
