@@ -13,7 +13,9 @@ use super::records::{Tally, for_each_record, today, write_error};
 use crate::calendar::Calendar;
 use crate::config::Config;
 use crate::grading::ClockInput;
-use crate::grading::project::{ProjectGrading, government_days, grade_project};
+use crate::grading::project::{
+    ProjectGrading, government_days, government_provisional, grade_project,
+};
 
 #[derive(Serialize)]
 struct ProjectLine<'a> {
@@ -23,6 +25,8 @@ struct ProjectLine<'a> {
     items: usize,
     #[serde(flatten)]
     grading: ProjectGrading,
+    /// Days of a year without its holiday notice are counted (暂定).
+    provisional: bool,
 }
 
 struct Project {
@@ -101,6 +105,7 @@ pub fn run(
                         project_category: &project.category,
                         items: project.clocks.len(),
                         grading,
+                        provisional: government_provisional(&project.clocks, calendar, today),
                     },
                 )?;
             }

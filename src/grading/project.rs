@@ -60,6 +60,20 @@ pub fn government_days(
     Ok(total)
 }
 
+/// Whether the government time of `items` through `today` counts days of a year without
+/// its notice (暂定), as an item's days used would.
+pub fn government_provisional(items: &[ClockInput], calendar: &Calendar, today: NaiveDate) -> bool {
+    let first = items.iter().map(|i| i.accepted_on).min();
+    let last = items
+        .iter()
+        .map(|i| i.ended_on.unwrap_or(today).min(today))
+        .max();
+    match (first, last) {
+        (Some(first), Some(last)) => calendar.is_provisional_between(first, last.max(first)),
+        _ => false,
+    }
+}
+
 /// Grades a project's government time against its category's target, by the item rule:
 /// red when over the target, blue while at most the blue share is used, yellow between.
 pub fn grade_project(

@@ -700,3 +700,22 @@ fn grades_read_back_from_their_words() {
     }
     assert_eq!(Grade::parse("green"), None);
 }
+
+#[test]
+fn a_projects_time_through_a_year_without_its_notice_is_provisional() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/holidays");
+    let calendar = Calendar::load_dir(&dir, 2).unwrap();
+    let items = [running("2026-12-01", 20, &[])];
+    let provisional =
+        |today: &str| super::project::government_provisional(&items, &calendar, d(today));
+    assert!(!provisional("2026-12-10"));
+    // From 20 December the 2027 notice may arrange the days; in January they are 2027's.
+    assert!(provisional("2026-12-21"));
+    assert!(provisional("2027-01-10"));
+    let finished = [finished("2026-12-01", 5, &[], "2026-12-08")];
+    assert!(!super::project::government_provisional(
+        &finished,
+        &calendar,
+        d("2027-01-10")
+    ));
+}

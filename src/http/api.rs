@@ -214,6 +214,7 @@ pub async fn project(
         "project_name": project.project_name,
         "category": project.category,
         "government_days": government,
+        "provisional": crate::grading::project::government_provisional(&clocks, &shared.calendar, today),
         "target_days": target,
         "grading": grading,
         "items": items,
