@@ -716,13 +716,28 @@ async fn next_years_deadlines_are_provisional_until_its_file_is_added_then_moved
     app.stop().await;
 
     // Once moved, it stays recorded once.
-    let app = spawn_app(load_config(dir.path(), &text), Clock::Manual(clock)).await;
+    let app = spawn_app(load_config(dir.path(), &text), Clock::Manual(clock.clone())).await;
     assert_eq!(
         app.item("Y-1").await["deadline_changes"]
             .as_array()
             .unwrap()
             .len(),
         1
+    );
+    app.stop().await;
+
+    // The file taken away again, and no provisional years: the item cannot be graded, and
+    // its stored deadline is not passed off as a current one.
+    std::fs::remove_file(holidays.join("2027.toml")).unwrap();
+    let strict = text.replace("[calendar]\n", "[calendar]\nprovisional_years = 0\n");
+    let app = spawn_app(load_config(dir.path(), &strict), Clock::Manual(clock)).await;
+    let item = app.item("Y-1").await;
+    assert_eq!(item["provisional"], serde_json::Value::Null, "{item}");
+    assert!(
+        item["provisional_note"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("无法按当前的节假日安排计算期限")),
+        "{item}"
     );
     app.stop().await;
 }

@@ -49,6 +49,17 @@ fn live(shared: &Shared, row: ItemRow) -> Value {
         Some((g, years))
     });
     let mut value = serde_json::to_value(&row).unwrap_or(Value::Null);
+    if live.is_none()
+        && let Some(object) = value.as_object_mut()
+    {
+        // Not on the board: it could not be graded at start-up (a year no longer counted,
+        // say). Its stored figures are shown, and said to be no more than that.
+        object.insert("provisional".into(), Value::Null);
+        object.insert(
+            "provisional_note".into(),
+            json!("无法按当前的节假日安排计算期限：显示的是上次保存的结果，可能已不准确"),
+        );
+    }
     if let (Some((g, years)), Some(object)) = (live, value.as_object_mut()) {
         object.insert("provisional".into(), json!(g.provisional));
         if g.provisional {

@@ -236,7 +236,8 @@
   /** 暂定 beside a deadline that depends on a year without its holiday notice, with why
    *  (the API's provisional_note) as its tooltip; null when the deadline is official. */
   function provisionalTag(it) {
-    if (!it || !it.provisional) return null;
+    // false: official; true: provisional; null: not gradable now (the note says why).
+    if (!it || it.provisional === false || !it.provisional_note) return null;
     var t = el('span', 'tag-provisional', '暂定');
     t.title = it.provisional_note || '';
     return t;

@@ -76,8 +76,9 @@
     var tag = D.provisionalTag(it);
     $('deadline-provisional').replaceChildren.apply($('deadline-provisional'), tag ? [tag] : []);
     var note = $('provisional-note');
-    note.hidden = !it.provisional;
-    setText(note, it.provisional ? it.provisional_note : '');
+    var said = it.provisional !== false && !!it.provisional_note;
+    note.hidden = !said;
+    setText(note, said ? it.provisional_note : '');
     setText($('used-allowed'), D.int(it.used) + ' / ' + D.int(it.allowed));
     var rem = $('remaining');
     var open = it.status === 'pending' || it.status === 'paused';
