@@ -3,15 +3,23 @@
 //! clients' masked frames decoded (`Decoder`). No extension is ever agreed (no compression),
 //! so a server frame's bytes do not depend on the connection: that is what lets one
 //! encoding of an update go to ten thousand sockets without being framed again for each.
+//!
+//! The frames themselves are tungstenite's (`FrameHeader::parse`, `Frame::format`, its
+//! opcodes and close frame). What stays here is what its `WebSocket` would otherwise do
+//! per connection, and duban does not want per connection: a `WebSocket` owns its socket,
+//! frames every message again and keeps a write buffer the size of the largest one, and its
+//! `FrameSocket` reads through a 128 KiB buffer. The `Decoder` keeps no buffer between
+//! whole frames, and checks what RFC 6455 asks of a client's frames (masked, no reserved
+//! bits, short unfragmented control frames, fragments in order, UTF-8, close codes).
+
+use std::io::Cursor;
 
 use bytes::Bytes;
+use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
+use tungstenite::protocol::frame::{CloseFrame, Frame, FrameHeader};
 
-pub const PING: u8 = 0x9;
-pub const PONG: u8 = 0xA;
-const CONTINUATION: u8 = 0x0;
-const TEXT: u8 = 0x1;
-const BINARY: u8 = 0x2;
-const CLOSE: u8 = 0x8;
+pub const PING: OpCode = OpCode::Control(Control::Ping);
+pub const PONG: OpCode = OpCode::Control(Control::Pong);
 
 /// Close codes used here (RFC 6455 §7.4.1).
 pub mod code {
@@ -49,37 +57,40 @@ pub struct Framed {
 }
 
 impl Framed {
-    pub fn new(opcode: u8, payload: &[u8]) -> Self {
-        let len = payload.len();
-        let mut out = Vec::with_capacity(len + 10);
-        out.push(0x80 | opcode);
-        match len {
-            0..=125 => out.push(len as u8),
-            126..=0xFFFF => {
-                out.push(126);
-                out.extend_from_slice(&(len as u16).to_be_bytes());
-            }
-            _ => {
-                out.push(127);
-                out.extend_from_slice(&(len as u64).to_be_bytes());
-            }
-        }
-        let header = out.len();
-        out.extend_from_slice(payload);
+    /// A final frame (no fragments: duban's messages are sent whole) with no reserved bits
+    /// and no mask, as a server sends them. The payload is copied twice (into the `Frame`,
+    /// then into the wire bytes): once per message, not per client.
+    pub fn new(opcode: OpCode, payload: &[u8]) -> Self {
+        let header = FrameHeader {
+            opcode,
+            ..FrameHeader::default()
+        };
+        Self::format(Frame::from_payload(header, Bytes::copy_from_slice(payload)))
+    }
+
+    pub fn text(text: &str) -> Self {
+        Self::new(OpCode::Data(Data::Text), text.as_bytes())
+    }
+
+    pub fn close(code: u16, reason: &str) -> Self {
+        Self::format(Frame::close(Some(CloseFrame {
+            code: code.into(),
+            reason: reason.into(),
+        })))
+    }
+
+    /// Lays the frame out once, header and payload in one buffer, so each client's write is
+    /// a single write of shared bytes.
+    fn format(frame: Frame) -> Self {
+        let header = frame.len() - frame.payload().len();
+        let mut out = Vec::with_capacity(frame.len());
+        frame
+            .format(&mut out)
+            .expect("writing to a Vec does not fail");
         Self {
             bytes: Bytes::from(out),
             header,
         }
-    }
-
-    pub fn text(text: &str) -> Self {
-        Self::new(TEXT, text.as_bytes())
-    }
-
-    pub fn close(code: u16, reason: &str) -> Self {
-        let mut payload = code.to_be_bytes().to_vec();
-        payload.extend_from_slice(reason.as_bytes());
-        Self::new(CLOSE, &payload)
     }
 
     /// The frame as it goes on the wire.
@@ -115,6 +126,8 @@ const fn violation(code: u16, reason: &'static str) -> Violation {
     Violation { code, reason }
 }
 
+const UNKNOWN_OPCODE: Violation = violation(code::PROTOCOL, "unknown opcode");
+
 /// Reads a client's frames from the bytes as they arrive, whatever the reads' boundaries.
 #[derive(Debug)]
 pub struct Decoder {
@@ -122,8 +135,8 @@ pub struct Decoder {
     /// Bytes received and not yet decoded (empty, with no allocation, between messages
     /// of a well-behaved client that sends each frame in one piece).
     buffer: Vec<u8>,
-    /// A fragmented message being put together: its opcode and the payload so far.
-    message: Option<(u8, Vec<u8>)>,
+    /// A fragmented message being put together: text or binary, and the payload so far.
+    message: Option<(Data, Vec<u8>)>,
 }
 
 impl Decoder {
@@ -161,34 +174,27 @@ impl Decoder {
 
     /// The first whole frame in `b`, if there is one: what it completes, and its length.
     fn frame(&mut self, b: &[u8]) -> Result<Option<(Option<Incoming>, usize)>, Violation> {
-        if b.len() < 2 {
+        let mut cursor = Cursor::new(b);
+        // Reading from memory cannot fail and a cut header is `None`, so the one error the
+        // parse returns here is a reserved opcode.
+        let parsed = FrameHeader::parse(&mut cursor).map_err(|_| UNKNOWN_OPCODE)?;
+        let Some((header, len)) = parsed else {
             return Ok(None);
-        }
-        if b[0] & 0x70 != 0 {
+        };
+        if header.rsv1 || header.rsv2 || header.rsv3 {
             return Err(violation(
                 code::PROTOCOL,
                 "reserved bits set, but no extension was agreed",
             ));
         }
-        let fin = b[0] & 0x80 != 0;
-        let opcode = b[0] & 0x0F;
-        if b[1] & 0x80 == 0 {
+        let Some(mask) = header.mask else {
             return Err(violation(
                 code::PROTOCOL,
                 "a client's frames must be masked",
             ));
-        }
-        let (len, mut at) = match b[1] & 0x7F {
-            126 if b.len() >= 4 => (u64::from(u16::from_be_bytes([b[2], b[3]])), 4),
-            127 if b.len() >= 10 => {
-                let mut n = [0; 8];
-                n.copy_from_slice(&b[2..10]);
-                (u64::from_be_bytes(n), 10)
-            }
-            126 | 127 => return Ok(None),
-            n => (u64::from(n), 2),
         };
-        if opcode & 0x8 != 0 && len > 125 {
+        let control = matches!(header.opcode, OpCode::Control(_));
+        if control && len > 125 {
             return Err(violation(
                 code::PROTOCOL,
                 "a control frame of more than 125 bytes",
@@ -201,36 +207,40 @@ impl Decoder {
             Ok(len) if len <= self.max => len,
             _ => return Err(violation(code::TOO_BIG, "message too big")),
         };
-        if b.len() < at + 4 + len {
+        // The header's length (at most 14 bytes): a frame too big was refused above, before
+        // its payload arrives; one within the limit waits for all of it.
+        let at = cursor.position() as usize;
+        let Some(masked) = b[at..].get(..len) else {
             return Ok(None);
-        }
-        let mask = [b[at], b[at + 1], b[at + 2], b[at + 3]];
-        at += 4;
-        let payload: Vec<u8> = b[at..at + len]
+        };
+        // RFC 6455 §5.3 by hand: tungstenite's `apply_mask` is private to its crate.
+        let payload: Vec<u8> = masked
             .iter()
             .zip(mask.iter().cycle())
             .map(|(byte, m)| byte ^ m)
             .collect();
         let used = at + len;
-        let message = match opcode {
-            CLOSE | PING | PONG if !fin => {
+        let message = match header.opcode {
+            OpCode::Control(_) if !header.is_final => {
                 return Err(violation(code::PROTOCOL, "a fragmented control frame"));
             }
-            CLOSE => Some(close(&payload)?),
-            PING => Some(Incoming::Ping(payload)),
-            PONG => Some(Incoming::Pong),
-            TEXT | BINARY if self.message.is_some() => {
+            OpCode::Control(Control::Close) => Some(close(&payload)?),
+            OpCode::Control(Control::Ping) => Some(Incoming::Ping(payload)),
+            OpCode::Control(Control::Pong) => Some(Incoming::Pong),
+            OpCode::Data(Data::Text | Data::Binary) if self.message.is_some() => {
                 return Err(violation(
                     code::PROTOCOL,
                     "a message began before the last one ended",
                 ));
             }
-            TEXT | BINARY if fin => Some(whole(opcode, payload)?),
-            TEXT | BINARY => {
-                self.message = Some((opcode, payload));
+            OpCode::Data(data @ (Data::Text | Data::Binary)) if header.is_final => {
+                Some(whole(data, payload)?)
+            }
+            OpCode::Data(data @ (Data::Text | Data::Binary)) => {
+                self.message = Some((data, payload));
                 None
             }
-            CONTINUATION => {
+            OpCode::Data(Data::Continue) => {
                 let Some((_, so_far)) = self.message.as_mut() else {
                     return Err(violation(
                         code::PROTOCOL,
@@ -242,21 +252,24 @@ impl Decoder {
                 }
                 so_far.extend_from_slice(&payload);
                 match self.message.take() {
-                    Some((opcode, payload)) if fin => Some(whole(opcode, payload)?),
+                    Some((data, payload)) if header.is_final => Some(whole(data, payload)?),
                     unfinished => {
                         self.message = unfinished;
                         None
                     }
                 }
             }
-            _ => return Err(violation(code::PROTOCOL, "unknown opcode")),
+            // Refused by the parse already; named so the match needs no catch-all.
+            OpCode::Control(Control::Reserved(_)) | OpCode::Data(Data::Reserved(_)) => {
+                return Err(UNKNOWN_OPCODE);
+            }
         };
         Ok(Some((message, used)))
     }
 }
 
-fn whole(opcode: u8, payload: Vec<u8>) -> Result<Incoming, Violation> {
-    if opcode == BINARY {
+fn whole(data: Data, payload: Vec<u8>) -> Result<Incoming, Violation> {
+    if data == Data::Binary {
         return Ok(Incoming::Binary);
     }
     String::from_utf8(payload)
@@ -271,6 +284,8 @@ fn close(payload: &[u8]) -> Result<Incoming, Violation> {
         [a, b, reason @ ..] => (u16::from_be_bytes([*a, *b]), reason),
     };
     // The codes an endpoint may send (RFC 6455 §7.4): 1004–1006 and 1015 are reserved.
+    // Not tungstenite's `CloseCode::is_allowed`, which also refuses 1014 (registered with
+    // IANA: bad gateway).
     if !matches!(sent, 1000..=1003 | 1007..=1014 | 3000..=4999) {
         return Err(violation(
             code::PROTOCOL,
@@ -290,6 +305,16 @@ fn close(payload: &[u8]) -> Result<Incoming, Violation> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    // The opcodes as RFC 6455 §5.2 numbers them, typed here by hand (and shadowing the
+    // module's `PING` and `PONG`), so the frames laid out below owe nothing to the code under
+    // test.
+    const CONTINUATION: u8 = 0x0;
+    const TEXT: u8 = 0x1;
+    const BINARY: u8 = 0x2;
+    const CLOSE: u8 = 0x8;
+    const PING: u8 = 0x9;
+    const PONG: u8 = 0xA;
 
     /// A frame laid out by hand from RFC 6455 §5.2, unmasked as a server sends it: `first`
     /// (FIN, RSV and opcode), the payload's length in its shortest form, the payload.
@@ -618,9 +643,12 @@ mod tests {
             };
             let (framed, want) = match opcode {
                 TEXT => (Framed::text(&text), Incoming::Text(text)),
-                BINARY => (Framed::new(BINARY, &payload), Incoming::Binary),
-                PING => (Framed::new(PING, &payload), Incoming::Ping(payload.clone())),
-                PONG => (Framed::new(PONG, &payload), Incoming::Pong),
+                BINARY => (Framed::new(OpCode::from(BINARY), &payload), Incoming::Binary),
+                PING => (
+                    Framed::new(OpCode::from(PING), &payload),
+                    Incoming::Ping(payload.clone()),
+                ),
+                PONG => (Framed::new(OpCode::from(PONG), &payload), Incoming::Pong),
                 _ => (Framed::close(code, &text), Incoming::Close(Some(code))),
             };
             prop_assert_eq!(&framed.bytes()[..], &frame(0x80 | opcode, &payload)[..]);
