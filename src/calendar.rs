@@ -311,19 +311,22 @@ impl Calendar {
     }
 
     /// Whether a count over the dates `from..=through` depends on a provisional year.
+    /// (Asked for every item graded: it allocates nothing.)
     pub fn is_provisional_between(&self, from: NaiveDate, through: NaiveDate) -> bool {
-        !self.provisional_years_between(from, through).is_empty()
+        self.provisional_in(from, through).next().is_some()
     }
 
     /// The years of the dates `from..=through` counted on the provisional arrangement.
+    pub fn provisional_years_between(&self, from: NaiveDate, through: NaiveDate) -> Vec<i32> {
+        self.provisional_in(from, through).collect()
+    }
+
     /// A year's notice may also arrange the last days of the year before (元旦 2019 began on
     /// 30 December 2018, see `to_date`): dates from 20 December wait for next year's too.
-    pub fn provisional_years_between(&self, from: NaiveDate, through: NaiveDate) -> Vec<i32> {
+    fn provisional_in(&self, from: NaiveDate, through: NaiveDate) -> impl Iterator<Item = i32> {
         let reaches_next = through.month() == 12 && through.day() >= LATE_DECEMBER;
         let last = through.year() + i32::from(reaches_next);
-        (from.year()..=last)
-            .filter(|year| self.years().contains(year) && !self.is_official(*year))
-            .collect()
+        (from.year()..=last).filter(|year| self.years().contains(year) && !self.is_official(*year))
     }
 
     /// The years whose official file the operator should add now: this year's at any time,
@@ -359,19 +362,22 @@ impl Calendar {
         Ok(offset as usize)
     }
 
+    /// The years counted, split into those on their notice and the provisional ones.
+    pub fn official_and_provisional(&self) -> (Vec<i32>, Vec<i32>) {
+        self.years().partition(|y| self.is_official(*y))
+    }
+
     /// The error for a date in `year`, which no loaded file covers.
     pub fn year_not_loaded(&self, year: i32) -> CalendarError {
-        let span = |years: &[i32]| match (years.first(), years.last()) {
-            (Some(a), Some(b)) if a == b => a.to_string(),
-            (Some(a), Some(b)) => format!("{a}–{b}"),
-            _ => String::new(),
-        };
-        let (official, provisional): (Vec<i32>, Vec<i32>) =
-            self.years().partition(|y| self.is_official(*y));
+        let (official, provisional) = self.official_and_provisional();
         let loaded = match (official.is_empty(), provisional.is_empty()) {
-            (_, true) => span(&official),
-            (true, false) => format!("{} provisional", span(&provisional)),
-            (false, false) => format!("{}, {} provisional", span(&official), span(&provisional)),
+            (_, true) => years_span(&official),
+            (true, false) => format!("{} provisional", years_span(&provisional)),
+            (false, false) => format!(
+                "{}, {} provisional",
+                years_span(&official),
+                years_span(&provisional)
+            ),
         };
         CalendarError::YearNotLoaded {
             year,
@@ -428,6 +434,32 @@ pub fn provisional_note(years: &[i32]) -> String {
          未含调休，期限和已用工作日在通知发布后可能变动",
         years_text(years)
     )
+}
+
+/// Sorted years as their runs: "2025–2026", "2025, 2027–2028" (a draft between two files
+/// breaks a run), "none".
+pub fn years_span(years: &[i32]) -> String {
+    let mut runs: Vec<String> = Vec::new();
+    let mut rest = years;
+    while let Some(&first) = rest.first() {
+        let length = rest
+            .iter()
+            .zip(first..)
+            .take_while(|(year, expected)| **year == *expected)
+            .count();
+        let last = rest[length - 1];
+        runs.push(if last == first {
+            first.to_string()
+        } else {
+            format!("{first}–{last}")
+        });
+        rest = &rest[length..];
+    }
+    if runs.is_empty() {
+        "none".to_owned()
+    } else {
+        runs.join(", ")
+    }
 }
 
 /// Years as the notes write them: 2027、2028.
@@ -508,6 +540,14 @@ pub(crate) mod tests {
 
     pub(crate) fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn years_are_written_as_their_runs() {
+        assert_eq!(years_span(&[]), "none");
+        assert_eq!(years_span(&[2026]), "2026");
+        assert_eq!(years_span(&[2025, 2026]), "2025–2026");
+        assert_eq!(years_span(&[2025, 2027, 2028]), "2025, 2027–2028");
     }
 
     #[test]

@@ -561,12 +561,7 @@ async fn cursor_pagination_reads_every_page() {
 #[tokio::test(flavor = "multi_thread")]
 async fn records_waiting_for_next_years_holidays_come_back_when_it_is_added() {
     let dir = temp_dir();
-    let holidays = folder(dir.path(), "holidays");
-    std::fs::copy(
-        root().join("config/holidays/2026.toml"),
-        holidays.join("2026.toml"),
-    )
-    .unwrap();
+    let holidays = holidays_of_2026_only(dir.path());
     let (feed, url) = FeedServer::start().await;
     // Accepted 21 Dec 2026 with 10 days: the deadline falls in January 2027.
     feed.set(vec![record("Y-1", "2026-12-21T09:30:00+08:00", 10)]);
@@ -577,7 +572,7 @@ async fn records_waiting_for_next_years_holidays_come_back_when_it_is_added() {
         &sqlite_url(dir.path()),
         &http_feed("y", &url, ""),
     )
-    .replace("[calendar]\n", "[calendar]\nprovisional_years = 0\n");
+    .replace(CALENDAR, NO_PROVISIONAL_YEARS);
     let app = spawn_app(load_config(dir.path(), &text), Clock::Manual(clock.clone())).await;
     eventually(10, "quarantined", || async {
         app.quarantine().await["total"] == 1
@@ -627,12 +622,7 @@ async fn records_waiting_for_next_years_holidays_come_back_when_it_is_added() {
 #[tokio::test(flavor = "multi_thread")]
 async fn next_years_deadlines_are_provisional_until_its_file_is_added_then_moved_by_the_calendar() {
     let dir = temp_dir();
-    let holidays = folder(dir.path(), "holidays");
-    std::fs::copy(
-        root().join("config/holidays/2026.toml"),
-        holidays.join("2026.toml"),
-    )
-    .unwrap();
+    let holidays = holidays_of_2026_only(dir.path());
     let (feed, url) = FeedServer::start().await;
     // Accepted Monday 21 December 2026 with 10 days: 22–25 and 28–31 December are 8; on the
     // provisional 2027, 1 January is 元旦 (a Friday, nothing to make up) and 2–3 a weekend,
@@ -729,7 +719,7 @@ async fn next_years_deadlines_are_provisional_until_its_file_is_added_then_moved
     // The file taken away again, and no provisional years: the item cannot be graded, and
     // its stored deadline is not passed off as a current one.
     std::fs::remove_file(holidays.join("2027.toml")).unwrap();
-    let strict = text.replace("[calendar]\n", "[calendar]\nprovisional_years = 0\n");
+    let strict = text.replace(CALENDAR, NO_PROVISIONAL_YEARS);
     let app = spawn_app(load_config(dir.path(), &strict), Clock::Manual(clock)).await;
     let item = app.item("Y-1").await;
     assert_eq!(item["provisional"], serde_json::Value::Null, "{item}");

@@ -387,12 +387,7 @@ async fn every_kind_of_answer_carries_its_security_headers() {
 #[tokio::test(flavor = "multi_thread")]
 async fn healthz_tells_a_stranger_what_is_wrong_and_a_viewer_the_details() {
     let dir = temp_dir();
-    let holidays = folder(dir.path(), "holidays");
-    std::fs::copy(
-        root().join("config/holidays/2026.toml"),
-        holidays.join("2026.toml"),
-    )
-    .unwrap();
+    let holidays = holidays_of_2026_only(dir.path());
     let (feed, url) = FeedServer::start().await;
     // Accepted 21 Dec 2026 with 10 days: the deadline falls in 2027, which has no file and
     // (provisional_years = 0) is not counted provisionally either: quarantined, with a reason
@@ -401,7 +396,7 @@ async fn healthz_tells_a_stranger_what_is_wrong_and_a_viewer_the_details() {
     let shipped = format!("{:?}", root().join("config/holidays").display().to_string());
     let text = live_config_text(dir.path(), &url, "")
         .replace(&shipped, &format!("{:?}", holidays.display().to_string()))
-        .replace("[calendar]\n", "[calendar]\nprovisional_years = 0\n");
+        .replace(CALENDAR, NO_PROVISIONAL_YEARS);
     let app = spawn_app(
         with_tokens(dir.path(), text),
         clock_at("2026-12-22T10:00:00+08:00").1,

@@ -9,6 +9,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde_json::Value;
 
+use crate::calendar::years_span;
 use crate::config::Config;
 use crate::feeds::{FeedSpec, Source, preview};
 use crate::item::{Item, Pause, RecordError};
@@ -16,29 +17,17 @@ use crate::item::{Item, Pause, RecordError};
 /// Checks the config and prints what it holds; returns it for `--feed`.
 pub fn run(config: Option<&Path>, out: &mut impl Write) -> anyhow::Result<Config> {
     let (config, calendar) = super::load(config)?;
-    let official: Vec<i32> = calendar
-        .years()
-        .filter(|y| calendar.is_official(*y))
-        .collect();
-    let provisional: Vec<i32> = calendar
-        .years()
-        .filter(|y| !calendar.is_official(*y))
-        .collect();
-    let span = |years: &[i32]| match years {
-        [] => "none".to_owned(),
-        [one] => one.to_string(),
-        [first, .., last] => format!("{first}–{last}"),
-    };
+    let (official, provisional) = calendar.official_and_provisional();
     writeln!(
         out,
         "{}: ok (time zone {}, holidays {}{}, {} matters, {} threshold overrides, {} project targets, {} feeds)",
         config.path.display(),
         config.timezone,
-        span(&official),
+        years_span(&official),
         if provisional.is_empty() {
             String::new()
         } else {
-            format!(" and {} provisional", span(&provisional))
+            format!(" and {} provisional", years_span(&provisional))
         },
         config.matters.len(),
         config.grading.overrides.len(),

@@ -71,8 +71,10 @@ pub fn grade(
     today: NaiveDate,
 ) -> Result<Grading, CalendarError> {
     let allowed = input.allowed;
-    let provisional =
-        |deadline: NaiveDate| !provisional_years(input, deadline, calendar, today).is_empty();
+    let provisional = |deadline: NaiveDate| {
+        let (from, through) = counted_span(input, deadline, today);
+        calendar.is_provisional_between(from, through)
+    };
     if let Some(ended) = input.ended_on {
         let used = input.used_through(calendar, ended)?;
         let deadline = input.deadline(calendar, ended)?;
@@ -144,8 +146,21 @@ pub fn provisional_years(
     calendar: &Calendar,
     today: NaiveDate,
 ) -> Vec<i32> {
-    let through = input.ended_on.unwrap_or(today).max(deadline);
-    calendar.provisional_years_between(input.accepted_on, through)
+    let (from, through) = counted_span(input, deadline, today);
+    calendar.provisional_years_between(from, through)
+}
+
+/// The dates a grading counts over: from acceptance to the deadline, or to today (the
+/// finish, once finished) if later.
+fn counted_span(
+    input: &ClockInput,
+    deadline: NaiveDate,
+    today: NaiveDate,
+) -> (NaiveDate, NaiveDate) {
+    (
+        input.accepted_on,
+        input.ended_on.unwrap_or(today).max(deadline),
+    )
 }
 
 /// A change of grade: the local date it took effect on (at its midnight), and the grades

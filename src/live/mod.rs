@@ -369,10 +369,7 @@ fn calendar_line(shared: &Shared, today: NaiveDate, provisional: u64) -> Option<
     if provisional > 0 {
         // The provisional years an open item can reach: this one and those after it (or, of
         // a draft for a past year, that one).
-        let not_official: Vec<i32> = calendar
-            .years()
-            .filter(|y| !calendar.is_official(*y))
-            .collect();
+        let (_, not_official) = calendar.official_and_provisional();
         let ahead: Vec<i32> = not_official
             .iter()
             .copied()

@@ -427,6 +427,23 @@ pub fn folder(dir: &Path, name: &str) -> PathBuf {
     path
 }
 
+/// A holiday folder in `dir` with the shipped 2026 file alone: 2027 has no file.
+pub fn holidays_of_2026_only(dir: &Path) -> PathBuf {
+    let holidays = folder(dir, "holidays");
+    std::fs::copy(
+        root().join("config/holidays/2026.toml"),
+        holidays.join("2026.toml"),
+    )
+    .unwrap();
+    holidays
+}
+
+/// A test config's `[calendar]` line, and the same with no provisional years (a date after
+/// the last file is then an error, not counted provisionally): `text.replace(CALENDAR,
+/// NO_PROVISIONAL_YEARS)`.
+pub const CALENDAR: &str = "[calendar]\n";
+pub const NO_PROVISIONAL_YEARS: &str = "[calendar]\nprovisional_years = 0\n";
+
 pub const SCREEN_TOKEN: &str = "screen-secret-1";
 pub const VIEWER_TOKEN: &str = "viewer-secret-1";
 
