@@ -16,7 +16,7 @@ use foldhash::HashMap;
 use crate::calendar::{Calendar, CalendarError};
 use crate::grading::{self, ClockInput, Grade, Grading, Thresholds};
 use crate::item::{Item, Status};
-use crate::store::items::{GradeChange, GradeUpdate};
+use crate::ledger::{Cause, GradeEvent};
 
 /// What the board holds of one item.
 #[derive(Debug, Clone)]
@@ -30,6 +30,9 @@ pub struct Entry {
     pub thresholds: Thresholds,
     pub grading: Grading,
     pub labels: Labels,
+    /// The record's version in the ledger: 1 for the first record of the item, one more
+    /// for each new or changed record after it.
+    pub version: u32,
     /// When `grading.grade` will next change, in Unix seconds.
     next_change: Option<i64>,
 }
@@ -252,8 +255,8 @@ pub struct Graded {
     pub entry: Entry,
     /// The grade before, if the item was on the board.
     pub previous: Option<Grade>,
-    /// For a re-grade by the clock, each change from `previous`, dated (see `clock_changes`).
-    pub changes: Vec<GradeChange>,
+    /// The grade events from `previous` to this grading, dated (see `grade_events`).
+    pub events: Vec<GradeEvent>,
     /// For a re-grade at start-up, the stored deadline that a changed holiday arrangement
     /// moved.
     pub deadline_moved_from: Option<NaiveDate>,
@@ -266,70 +269,130 @@ impl Graded {
             .and_then(|s| DateTime::from_timestamp(s, 0))
     }
 
-    /// The new grading as the store writes it when the record itself did not change.
-    pub fn update(&self) -> GradeUpdate<'_> {
-        GradeUpdate {
-            item_id: &self.entry.item_id,
-            grading: &self.entry.grading,
-            next_change: self.next_change(),
-            changes: &self.changes,
-            deadline_moved_from: self.deadline_moved_from,
-        }
+    /// Works out the grade events that brought this item to its grading (`grade_events`),
+    /// from `previous` and the grade's next change before, `from_next_on`.
+    pub fn with_events(
+        mut self,
+        from_next_on: Option<NaiveDate>,
+        trigger: Trigger<'_>,
+        calendar: &Calendar,
+        tz: Tz,
+        now: DateTime<Utc>,
+    ) -> Self {
+        self.events = grade_events(
+            &self.entry,
+            self.previous,
+            from_next_on,
+            trigger,
+            calendar,
+            tz,
+            now,
+        );
+        self
     }
 }
 
-/// The changes that took `entry` by the clock from `from`, next due to change on `next_on`,
-/// to its grading as of `now`, each at the midnight it took effect (after a downtime there may
-/// be several). A change the walk does not end on (a year of holidays missing; thresholds
-/// edited while duban was down, when the walk from the old next change finds another grade
-/// than today's) is dated `now`, when it was noticed.
-pub fn clock_changes(
+/// What made an item's grading change, for `grade_events`.
+#[derive(Debug, Clone, Copy)]
+pub enum Trigger<'a> {
+    /// A new or changed record from `feed`, which took effect at `took_effect`
+    /// (`ledger::took_effect`).
+    Feed {
+        feed: &'a Arc<str>,
+        took_effect: DateTime<Utc>,
+    },
+    /// Time passing: the grader on time, or start-up catching up after a downtime.
+    Clock,
+    /// Start-up with a holiday arrangement that changed since the last start.
+    Calendar,
+}
+
+/// The grade events that took an item from `from` (its grade before; `None` when it is new),
+/// next due to change on `from_next_on`, to `entry`, its grading as of `now`: the one place
+/// where grade events are made, whatever changed the grade.
+///
+/// - A feed's record: one event at the instant it took effect, to the grade the record had
+///   then. A record that took effect on an earlier day (a feed that was down over a
+///   midnight) is graded as of that day, and the clock's changes since are walked from
+///   there, each at its midnight, so a change falls in the month it happened.
+/// - The clock: each change at the midnight it took effect (after a downtime there may be
+///   several).
+///
+/// A change the walk does not end on (a year of holidays missing; thresholds or holidays
+/// edited while duban was down) is dated `now`, when it was noticed, and is the calendar's
+/// when the trigger is.
+pub fn grade_events(
     entry: &Entry,
-    from: Grade,
-    next_on: Option<NaiveDate>,
+    from: Option<Grade>,
+    from_next_on: Option<NaiveDate>,
+    trigger: Trigger<'_>,
     calendar: &Calendar,
     tz: Tz,
     now: DateTime<Utc>,
-) -> Vec<GradeChange> {
+) -> Vec<GradeEvent> {
     let today = now.with_timezone(&tz).date_naive();
     let midnight = |day| grading::start_of_day(day, tz).map_or(now, |t| t.with_timezone(&Utc));
-    if next_on == Some(today) {
+    let event = |at, from, to, cause| GradeEvent {
+        item_id: entry.item_id.clone(),
+        version: entry.version,
+        at,
+        from,
+        to,
+        cause,
+    };
+    let mut events = Vec::new();
+    let (walk_from, walk_next_on) = match trigger {
+        Trigger::Feed { feed, took_effect } => {
+            let day = took_effect.with_timezone(&tz).date_naive();
+            // Graded as of the day it took effect; today's grading if that is today (or if
+            // that day cannot be graded: then it counts from today).
+            let then = (day < today)
+                .then(|| grading::grade(&entry.clock, &entry.thresholds, calendar, day).ok())
+                .flatten();
+            let grade_then = then.map_or(entry.grading.grade, |g| g.grade);
+            if from != Some(grade_then) {
+                events.push(event(took_effect, from, grade_then, Cause::Feed(feed.clone())));
+            }
+            match then {
+                Some(g) => (grade_then, g.next_change_on),
+                None => return events,
+            }
+        }
+        Trigger::Clock | Trigger::Calendar => match from {
+            Some(from) => (from, from_next_on),
+            None => return events,
+        },
+    };
+    let noticed = match trigger {
+        Trigger::Calendar => Cause::Calendar,
+        _ => Cause::Clock,
+    };
+    if walk_next_on == Some(today) {
         // The grader on time, the usual case: today's grading is the only step, and `entry`
         // has it already (a midnight may re-grade a great many items under the board's lock).
-        return (from != entry.grading.grade)
-            .then(|| GradeChange {
-                at: midnight(today),
-                from,
-                to: entry.grading.grade,
-            })
-            .into_iter()
-            .collect();
+        if walk_from != entry.grading.grade {
+            events.push(event(midnight(today), Some(walk_from), entry.grading.grade, Cause::Clock));
+        }
+        return events;
     }
-    let mut changes: Vec<GradeChange> = grading::changes_through(
+    let walked = grading::changes_through(
         &entry.clock,
         &entry.thresholds,
         calendar,
-        from,
-        next_on,
+        walk_from,
+        walk_next_on,
         today,
     )
-    .unwrap_or_default()
-    .into_iter()
-    .map(|c| GradeChange {
-        at: midnight(c.on),
-        from: c.from,
-        to: c.to,
-    })
-    .collect();
-    let walked_to = changes.last().map_or(from, |c| c.to);
-    if walked_to != entry.grading.grade {
-        changes.push(GradeChange {
-            at: now,
-            from: walked_to,
-            to: entry.grading.grade,
-        });
+    .unwrap_or_default();
+    let mut walked_to = walk_from;
+    for c in walked {
+        events.push(event(midnight(c.on), Some(c.from), c.to, Cause::Clock));
+        walked_to = c.to;
     }
-    changes
+    if walked_to != entry.grading.grade {
+        events.push(event(now, Some(walked_to), entry.grading.grade, noticed));
+    }
+    events
 }
 
 impl Board {
@@ -384,7 +447,8 @@ impl Board {
         Ok(self.graded(item, assessment))
     }
 
-    /// `item` with its assessment, named and compared with what the board holds.
+    /// `item` with its assessment, named and compared with what the board holds: a record
+    /// the board held takes the next version. No events yet (`Graded::with_events`).
     pub fn graded(&mut self, item: &Item, assessment: Assessment) -> Graded {
         let Assessment {
             hash,
@@ -393,9 +457,12 @@ impl Board {
             grading,
             next_change,
         } = assessment;
+        let held = self
+            .get(&item.item_id)
+            .map(|e| (e.grading.grade, e.version));
         Graded {
-            previous: self.get(&item.item_id).map(|e| e.grading.grade),
-            changes: Vec::new(),
+            previous: held.map(|(grade, _)| grade),
+            events: Vec::new(),
             deadline_moved_from: None,
             entry: Entry {
                 item_id: item.item_id.clone(),
@@ -404,6 +471,7 @@ impl Board {
                 clock,
                 thresholds,
                 grading,
+                version: held.map_or(1, |(_, version)| version + 1),
                 labels: self.names.labels(item),
                 next_change,
             },
@@ -429,13 +497,19 @@ impl Board {
                             next_change: grading.next_change(tz).map(|t| t.timestamp()),
                             ..old.clone()
                         };
-                        let (from, next_on) = (old.grading.grade, old.grading.next_change_on);
                         Graded {
-                            previous: Some(from),
-                            changes: clock_changes(&entry, from, next_on, calendar, tz, now),
+                            previous: Some(old.grading.grade),
+                            events: Vec::new(),
                             deadline_moved_from: None,
                             entry,
                         }
+                        .with_events(
+                            old.grading.next_change_on,
+                            Trigger::Clock,
+                            calendar,
+                            tz,
+                            now,
+                        )
                     })
                     .map_err(|e| (old.item_id.clone(), e))
             })
@@ -655,11 +729,14 @@ mod tests {
             (Some(Grade::Blue), Grade::Yellow)
         );
         assert_eq!(
-            regraded.changes,
-            [GradeChange {
+            regraded.events,
+            [GradeEvent {
+                item_id: "A".into(),
+                version: 1,
                 at: next,
-                from: Grade::Blue,
-                to: Grade::Yellow
+                from: Some(Grade::Blue),
+                to: Grade::Yellow,
+                cause: Cause::Clock,
             }]
         );
         board.commit([regraded]);

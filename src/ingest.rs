@@ -1,7 +1,9 @@
 //! The daemon's shared state and the one path by which grades change: new or changed records
-//! from a feed, and items whose next-change instant has come. Both grade on the board, write
-//! the store (items, pauses, history: one transaction on SQLite; on PostgreSQL a large page's
-//! items and the rest are two, see `Store::write_items`), and only then update the board, so
+//! from a feed, items whose next-change instant has come, and start-up's catch-up after a
+//! downtime. Each grades on the board, works out its grade events (`board::grade_events`),
+//! writes the store (items, pauses and the log's versions and events: one transaction on
+//! SQLite; on PostgreSQL a large page's items with their log and the rest are two, see
+//! `Store::write_items`), and only then updates the board, so
 //! the board never shows what is not stored. One page is checked against the board at a
 //! time; on PostgreSQL two may then be written at once, kept in order by their claims on
 //! item ids (`crate::claims`).
@@ -13,7 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use tokio::sync::Notify;
 
-use crate::board::{self, Assessment, Board, Graded, record_hash};
+use crate::board::{Assessment, Board, Graded, Trigger, record_hash};
 use crate::calendar::{Calendar, CalendarError};
 use crate::claims::{Claim, Claims};
 use crate::clock::Clock;
@@ -111,6 +113,7 @@ impl Shared {
                 let mut board = self.board();
                 match board.grade(&s.item, s.hash, thresholds, &self.calendar, tz, today) {
                     Ok(mut g) => {
+                        g.entry.version = s.version;
                         // Only the calendar moves a deadline between two starts (the record
                         // is the one stored), unless an open pause moves it every day.
                         let deadline = g.entry.grading.deadline_date;
@@ -123,8 +126,9 @@ impl Shared {
                         if s.grade != g.entry.grading.grade {
                             // Changed while duban was down: each change at its midnight.
                             let next_on = s.next_change.map(|t| t.with_timezone(&tz).date_naive());
-                            g.changes = board::clock_changes(&g.entry, s.grade, next_on, &self.calendar, tz, now);
-                            changed.push(g);
+                            let trigger = if calendar_changed { Trigger::Calendar } else { Trigger::Clock };
+                            g.previous = Some(s.grade);
+                            changed.push(g.with_events(next_on, trigger, &self.calendar, tz, now));
                         } else if s.next_change != g.next_change() || g.deadline_moved_from.is_some() {
                             // Same grade, another next change (thresholds or holidays edited):
                             // stored, so that a later downtime's walk starts from the right day.
@@ -146,7 +150,7 @@ impl Shared {
         if !changed.is_empty() {
             tracing::info!(items = changed.len(), "stored gradings brought up to date");
         }
-        let updates: Vec<GradeUpdate> = changed.iter().map(Graded::update).collect();
+        let updates: Vec<GradeUpdate> = changed.iter().map(GradeUpdate::from).collect();
         self.store.regrade_items(&updates, now).await?;
         drop(updates);
         self.store.set_meta("calendar", &fingerprint).await?;
@@ -275,10 +279,12 @@ impl Shared {
     ) -> Result<(Outcome, Vec<Quarantined>), StoreError> {
         let writer = self.writer.lock().await;
         let now = self.clock.now();
-        let today = now.with_timezone(&self.config.timezone).date_naive();
+        let tz = self.config.timezone;
+        let today = now.with_timezone(&tz).date_naive();
+        let feed_name: Arc<str> = Arc::from(feed);
         let mut outcome = Outcome::default();
         let mut quarantine = Vec::new();
-        let mut graded: Vec<(Item, Graded, ItemRow)> = Vec::new();
+        let mut graded: Vec<(Item, Graded, ItemRow, DateTime<Utc>)> = Vec::new();
         {
             let mut board = self.board();
             for record in newest_per_item(records, &mut outcome) {
@@ -299,8 +305,14 @@ impl Shared {
                 };
                 match assessment {
                     Ok((a, row)) => {
-                        let g = board.graded(&item, a);
-                        graded.push((item, g, row));
+                        let took_effect = crate::ledger::took_effect(item.updated_at.to_utc(), now);
+                        let before = board.get(&item.item_id).and_then(|e| e.grading.next_change_on);
+                        let trigger = Trigger::Feed {
+                            feed: &feed_name,
+                            took_effect,
+                        };
+                        let g = board.graded(&item, a).with_events(before, trigger, &self.calendar, tz, now);
+                        graded.push((item, g, row, took_effect));
                     }
                     Err(e) => quarantine.push(Quarantined {
                         item_id: Some(item.item_id.clone()),
@@ -321,30 +333,27 @@ impl Shared {
         };
         let writes: Vec<ItemWrite> = graded
             .iter()
-            .map(|(item, g, row)| ItemWrite {
+            .map(|(item, g, row, took_effect)| ItemWrite {
                 item,
                 row,
-                grade: g.entry.grading.grade,
-                previous: g.previous,
+                version: g.entry.version,
+                took_effect: *took_effect,
+                events: &g.events,
             })
             .collect();
-        // Items, pauses, history and the release of their old quarantine entries, all stored
-        // before the board is updated, so the board never shows what is not stored.
-        self.store
-            .write_items(&writes, feed, &format!("feed:{feed}"), now)
-            .await?;
+        // Items, pauses, their versions and grade events in the log, and the release of their
+        // old quarantine entries, all stored before the board is updated, so the board never
+        // shows what is not stored.
+        self.store.write_items(&writes, feed, now).await?;
         drop(writes);
         outcome.stored = graded.len() as u64;
         outcome.quarantined = quarantine.len() as u64;
-        self.metrics.count_grades(
-            graded
-                .iter()
-                .map(|(_, g, _)| (g.previous, g.entry.grading.grade)),
-        );
+        self.metrics
+            .count_grades(graded.iter().flat_map(|(_, g, _, _)| &g.events));
         if !graded.is_empty() {
             let (records, entries): (Vec<_>, Vec<_>) = graded
                 .into_iter()
-                .map(|(item, g, row)| ((item, row), g))
+                .map(|(item, g, row, _)| ((item, row), g))
                 .unzip();
             // Freeing a large page's records (tens of thousands of strings, ~2 ms for 5,000)
             // is left to a blocking thread: the writer goes on with the next page.
@@ -387,14 +396,10 @@ impl Shared {
                 }
             }
         }
-        let updates: Vec<GradeUpdate> = graded.iter().map(Graded::update).collect();
+        let updates: Vec<GradeUpdate> = graded.iter().map(GradeUpdate::from).collect();
         let changed = self.store.regrade_items(&updates, now).await?;
-        self.metrics.count_grades(
-            graded
-                .iter()
-                .flat_map(|g| &g.changes)
-                .map(|c| (Some(c.from), c.to)),
-        );
+        self.metrics
+            .count_grades(graded.iter().flat_map(|g| &g.events));
         self.board().commit(graded);
         self.live.notify_one();
         Ok(changed)

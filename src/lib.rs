@@ -37,6 +37,7 @@ pub mod grading;
 pub mod http;
 pub mod ingest;
 pub mod item;
+pub mod ledger;
 pub mod live;
 pub mod metrics;
 pub mod simulator;

@@ -52,11 +52,9 @@ impl Metrics {
         c.quarantined += quarantined;
     }
 
-    pub fn count_grades(&self, changes: impl Iterator<Item = (Option<Grade>, Grade)>) {
-        for (before, after) in changes {
-            if before != Some(after) {
-                self.grade_changes[after as usize].fetch_add(1, Ordering::Relaxed);
-            }
+    pub fn count_grades<'a>(&self, events: impl Iterator<Item = &'a crate::ledger::GradeEvent>) {
+        for event in events {
+            self.grade_changes[event.to as usize].fetch_add(1, Ordering::Relaxed);
         }
     }
 

@@ -886,18 +886,19 @@ async fn the_dashboard_item_and_phone_pages_stay_live() {
         "超期 29 个工作日"
     );
     assert_eq!(page.eval(&inner_text("#item-grade")).await, "红 超期");
-    // One grade so far: red from the start, written when the feed brought it (at NOW).
+    // Its grades dated when they happened, newest first, though the feed brought the record
+    // only on 25 November: blue when it was accepted, yellow on the 13th (3 of 5 days used:
+    // 10, 12, 13), red from the 16th, the day after its deadline.
     let history = page
         .eval("[...document.querySelectorAll('#history tbody tr')].map(r => [...r.cells].map(c => c.innerText))")
         .await;
     assert_eq!(
         history,
-        json!([[
-            "2026-11-25 10:00",
-            "红 超期",
-            "—（首次）",
-            "数据更新（main）"
-        ]])
+        json!([
+            ["2026-10-16 00:00", "红 超期", "黄 正常", "计时推进"],
+            ["2026-10-13 00:00", "黄 正常", "蓝 超前", "计时推进"],
+            ["2026-10-09 09:30", "蓝 超前", "—（首次）", "数据更新（main）"]
+        ])
     );
     // Back goes to the list it came from, with its filter.
     assert_eq!(

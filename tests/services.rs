@@ -132,9 +132,13 @@ async fn the_store_on_postgres_keeps_items_history_and_quarantine() {
     feed.fail(true);
     let app = spawn_app(load_config(dir.path(), &text), fixed_clock().1).await;
     assert_eq!(app.items("").await["total"], 2);
+    let history = history_of(&app.item("P-1").await);
     assert_eq!(
-        app.item("P-1").await["history"].as_array().unwrap().len(),
-        1
+        history,
+        five_days_from_2_november()
+            .into_iter()
+            .map(|(at, grade, cause)| (at, grade, cause.replace("feed:main", "feed:pg")))
+            .collect::<Vec<_>>()
     );
     assert_eq!(
         app.items("project=2611-370102-04-01-123456&limit=1").await["items"]

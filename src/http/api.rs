@@ -1,6 +1,6 @@
 //! The JSON API handlers: item lists and details (with live clock figures from the board),
-//! counts by grade × department × stage, projects, feeds and the quarantine; `/healthz` and
-//! `/metrics`.
+//! counts by grade × department × stage, projects, feeds, the quarantine and the ledger's
+//! change log; `/healthz` and `/metrics`.
 
 use std::sync::Arc;
 
@@ -169,8 +169,60 @@ pub async fn item(
         object.insert("pauses".into(), json!(detail.pauses));
         object.insert("history".into(), json!(detail.history));
         object.insert("deadline_changes".into(), json!(detail.deadline_changes));
+        object.insert("versions".into(), json!(detail.versions));
     }
     Ok(Json(value))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangesQuery {
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// A page of the change log (`GET /api/changes?after=N&limit=M`).
+#[derive(serde::Serialize)]
+struct ChangesPage {
+    after: i64,
+    limit: i64,
+    /// The position to ask after next: the last one given, or `after` when none was.
+    next: i64,
+    /// A full page: there may be more after `next`.
+    more: bool,
+    changes: Vec<crate::store::ledger::Change>,
+}
+
+/// The most changes one page gives.
+const MAX_CHANGES: i64 = 10_000;
+
+/// The ledger's change log after position `after` (0: from the start), in order: what a
+/// consumer reads to follow every change without missing or re-reading one.
+pub async fn changes(
+    State(shared): AppState,
+    q: Result<Query<ChangesQuery>, QueryRejection>,
+) -> Result<Json<impl serde::Serialize>, ApiError> {
+    let q = query(q)?;
+    let after = q.after.unwrap_or(0);
+    if after < 0 {
+        return Err(ApiError::BadRequest(format!(
+            "after={after}: a position is 0 (from the start) or more"
+        )));
+    }
+    let limit = q.limit.unwrap_or(1_000);
+    if !(1..=MAX_CHANGES).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit={limit}: give 1 to {MAX_CHANGES} changes a page"
+        )));
+    }
+    let changes = shared.store.changes_after(after, limit).await?;
+    Ok(Json(ChangesPage {
+        after,
+        limit,
+        next: changes.last().map_or(after, |c| c.seq),
+        more: changes.len() as i64 == limit,
+        changes,
+    }))
 }
 
 pub async fn summary(State(shared): AppState) -> Result<Json<Value>, ApiError> {

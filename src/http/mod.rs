@@ -32,6 +32,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/projects/{code}", get(api::project))
         .route("/api/feeds", get(api::feeds))
         .route("/api/quarantine", get(api::quarantine))
+        .route("/api/changes", get(api::changes))
         // Counts by grade are data: scrapers send the viewer token as a bearer token.
         .route("/metrics", get(api::metrics))
         .layer(middleware::from_fn_with_state(

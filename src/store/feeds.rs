@@ -172,6 +172,12 @@ impl Store {
         let insert = self.sql(
             "INSERT INTO quarantine (feed, at, item_id, field, reason, raw) VALUES ($1, $2, $3, $4, $5, $6)",
         );
+        // Each entry in the ledger's log too, under its lock (`ledger::lock_log`).
+        super::ledger::lock_log(self.dialect, &mut *tx).await?;
+        let log = self.sql(
+            "INSERT INTO changes (kind, item_id, version, at, recorded_at, cause, body) \
+             VALUES ('quarantine', $1, 0, $2, $3, $4, $5)",
+        );
         let at = utc(&now);
         for record in records {
             let raw = kept_raw(&record.raw);
@@ -190,6 +196,19 @@ impl Store {
                 (&*raw).into(),
             ];
             bind_all(query(&insert), params).execute(&mut *tx).await?;
+            let body = serde_json::json!({
+                "feed": feed,
+                "field": record.field,
+                "reason": record.reason,
+            });
+            let params = vec![
+                record.item_id.clone().into(),
+                at.as_str().into(),
+                at.as_str().into(),
+                Param::from(format!("feed:{feed}")),
+                body.to_string().into(),
+            ];
+            bind_all(query(&log), params).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

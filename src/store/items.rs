@@ -1,5 +1,6 @@
-//! Items and what hangs off them: pauses, projects, departments, and the grade history (every
-//! grade change with its instant and cause). Writes go in batches of rows: on SQLite each
+//! Items and what hangs off them: pauses, projects, departments, and their changes in the
+//! ledger's log (`super::ledger`: each new record version and grade event, in the same
+//! transaction as the item). Writes go in batches of rows: on SQLite each
 //! table's rows one JSON value a statement, atomically per write (see `Batches`); on
 //! PostgreSQL by `COPY` and one statement of array parameters, a large write's items and the
 //! rest in two transactions (see `write_items_pg`). Start-up's reads are in `load`.
@@ -11,25 +12,39 @@ use sqlx::any::AnyArguments;
 use sqlx::postgres::{PgArguments, PgConnection};
 use sqlx::query::Query;
 
+use super::ledger::{self, CHANGE_COLUMNS};
 use super::rows::{self, Column, Format, Rows, int, text};
 use super::{Dialect, Store, StoreError, query};
-use crate::grading::{Grade, Grading};
+use crate::grading::Grading;
 use crate::item::Item;
+use crate::ledger::GradeEvent;
 
 /// One new or changed record to write: the item, its row as `item_row` rendered it, its
-/// grade, and what its grade was before.
+/// record version, when its change took effect, and the grade events it brought.
 pub struct ItemWrite<'a> {
     pub item: &'a Item,
     pub row: &'a ItemRow,
-    pub grade: Grade,
-    /// `None` for an item not seen before.
-    pub previous: Option<Grade>,
+    /// 1 for an item the board did not hold.
+    pub version: u32,
+    pub took_effect: DateTime<Utc>,
+    pub events: &'a [GradeEvent],
+}
+
+impl ItemWrite<'_> {
+    /// Not on the board before: written as a new row (an upsert otherwise).
+    fn is_new(&self) -> bool {
+        self.version == 1
+    }
 }
 
 /// An item's row of the `items` table in the store's row format, open (see
-/// `rows::open_row`): all but the times of the write (first seen, changed), which are only
-/// known when it is written. Rendered by `Store::item_row`, off the writer's path.
-pub struct ItemRow(String);
+/// `rows::open_row`): all but the version and times of the write (first seen, changed),
+/// which are only known when it is written; and its record as the ledger keeps it (canonical
+/// JSON). Rendered by `Store::item_row`, off the writer's path.
+pub struct ItemRow {
+    open: String,
+    record: String,
+}
 
 /// A value to bind.
 #[derive(Clone)]
@@ -103,28 +118,13 @@ const ITEM_COLUMNS: &[Column] = &[
     int("overdue"),
     int("paused"),
     text("next_change"),
+    int("version"),
     text("first_seen_at"),
     text("changed_at"),
 ];
 
 /// Where the grading's columns are in `ITEM_COLUMNS`.
 const GRADING: std::ops::Range<usize> = 14..22;
-
-const HISTORY_COLUMNS: &[Column] = &[
-    text("item_id"),
-    text("at"),
-    text("grade"),
-    text("previous"),
-    text("cause"),
-];
-
-const DEADLINE_CHANGE_COLUMNS: &[Column] = &[
-    text("item_id"),
-    text("at"),
-    text("previous"),
-    text("deadline"),
-    text("cause"),
-];
 
 /// Rows a statement: large enough that statements are few, small enough that one batch's
 /// JSON (about 400 bytes an item) stays a few megabytes.
@@ -188,20 +188,27 @@ fn upsert_suffix(key: &str, columns: &[Column], keep: &[&str]) -> String {
 /// A new grading of an item whose record did not change.
 pub struct GradeUpdate<'a> {
     pub item_id: &'a str,
+    /// The item's record version, which the events and a deadline move belong to.
+    pub version: u32,
     pub grading: &'a Grading,
     pub next_change: Option<DateTime<Utc>>,
-    /// The grade changes that led to it, each written to the history at its own instant.
-    pub changes: &'a [GradeChange],
-    /// The deadline before, when the calendar moved it: recorded with the cause `calendar`.
+    /// The grade events that led to it, each logged at its own instant.
+    pub events: &'a [GradeEvent],
+    /// The deadline before, when the calendar moved it: logged with the cause `calendar`.
     pub deadline_moved_from: Option<NaiveDate>,
 }
 
-/// A grade change by the clock, at the instant it took effect.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GradeChange {
-    pub at: DateTime<Utc>,
-    pub from: Grade,
-    pub to: Grade,
+impl<'a> From<&'a crate::board::Graded> for GradeUpdate<'a> {
+    fn from(g: &'a crate::board::Graded) -> Self {
+        GradeUpdate {
+            item_id: &g.entry.item_id,
+            version: g.entry.version,
+            grading: &g.entry.grading,
+            next_change: g.next_change(),
+            events: &g.events,
+            deadline_moved_from: g.deadline_moved_from,
+        }
+    }
 }
 
 /// The grading cells, in table order: grade, deadline_date, allowed, used, remaining,
@@ -227,12 +234,28 @@ const PAUSE_COLUMNS: &[Column] = &[
 
 const PROJECT_COLUMNS: &[Column] = &[text("project_code"), text("project_name"), text("category")];
 
-/// The cells an item's open row still lacks when it is written (first seen, changed: both
-/// `now`, of which an upsert keeps the first seen) and the row's end.
+/// The cells an item's open row still lacks after its version when it is written (first
+/// seen, changed: both `now`, of which an upsert keeps the first seen) and the row's end.
 fn write_times(format: Format, now: &DateTime<Utc>) -> String {
     let at = format.plain(&utc(now));
     let sep = format.separator();
     format!("{sep}{at}{sep}{at}{}", format.close())
+}
+
+/// The log rows of a write: each record's version, then the grade events it brought.
+fn change_rows(rows: &mut Rows, w: &ItemWrite<'_>, feed: &str, now: &DateTime<Utc>) {
+    ledger::version_row(
+        rows,
+        &w.item.item_id,
+        w.version,
+        &w.took_effect,
+        now,
+        feed,
+        &w.row.record,
+    );
+    for event in w.events {
+        ledger::event_row(rows, event, now);
+    }
 }
 
 /// A pause row of each of an item's pauses.
@@ -244,19 +267,6 @@ fn pause_rows(rows: &mut Rows, item: &Item) {
                 .text(pause.kind.as_str())
                 .time(&pause.from)
                 .opt_time(pause.to.as_ref());
-        });
-    }
-}
-
-/// The history row of a write whose grade is new or changed.
-fn history_row(rows: &mut Rows, w: &ItemWrite<'_>, now: &DateTime<Utc>, cause: &str) {
-    if w.previous != Some(w.grade) {
-        rows.row(|r| {
-            r.text(&w.item.item_id)
-                .time(now)
-                .text(w.grade.as_str())
-                .opt_text(w.previous.map(Grade::as_str))
-                .text(cause);
         });
     }
 }
@@ -299,7 +309,7 @@ async fn copy_items(
     }
     let mut rows = Rows::with_capacity(Format::Copy, writes.len(), 450);
     for w in writes {
-        rows.push_open(&w.row.0, times);
+        rows.push_open_int(&w.row.open, i64::from(w.version), times);
     }
     let mut copy = conn
         .copy_in_raw(&format!("COPY {table} ({}) FROM STDIN", item_names()))
@@ -364,7 +374,7 @@ enum Share {
     All,
     /// The `items` rows.
     Items,
-    /// Everything else: pauses, history, quarantine, projects, departments.
+    /// Everything else: pauses, quarantine, projects, departments.
     Rest,
 }
 
@@ -373,7 +383,6 @@ struct PgPart<'a, 'w> {
     writes: &'a [ItemWrite<'w>],
     share: Share,
     feed: &'a str,
-    cause: &'a str,
     now: DateTime<Utc>,
     all_changed: bool,
 }
@@ -395,6 +404,40 @@ impl PgPart<'_, '_> {
         for (i, writes) in self.writes.chunks(PG_ROWS).enumerate() {
             self.write_chunk(conn, writes, i == 0).await?;
         }
+        if self.share != Share::Rest {
+            self.write_changes(conn).await?;
+        }
+        Ok(())
+    }
+
+    /// The batch's log rows (versions and grade events), in the items' transaction, by
+    /// `COPY` under the log's lock (`ledger::LOG_LOCK`), taken last so that it is held only
+    /// for the copy and the commit. Written again as upserts (`all_changed`), a change
+    /// already logged is left as it is.
+    async fn write_changes(&self, conn: &mut PgConnection) -> Result<(), StoreError> {
+        let mut rows = Rows::with_capacity(Format::Copy, self.writes.len() * 2, 500);
+        for w in self.writes {
+            change_rows(&mut rows, w, self.feed, &self.now);
+        }
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(ledger::LOG_LOCK)
+            .execute(&mut *conn)
+            .await?;
+        let names = ledger::change_names();
+        let table = if self.all_changed { "changes_in" } else { "changes" };
+        let mut copy = conn
+            .copy_in_raw(&format!("COPY {table} ({names}) FROM STDIN"))
+            .await?;
+        copy.send(rows.finish().as_bytes()).await?;
+        copy.finish().await?;
+        if self.all_changed {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO changes ({names}) SELECT {names} FROM changes_in \
+                 ON CONFLICT (item_id, kind, version, at) WHERE kind <> 'quarantine' DO NOTHING"
+            )))
+            .execute(&mut *conn)
+            .await?;
+        }
         Ok(())
     }
 
@@ -406,7 +449,7 @@ impl PgPart<'_, '_> {
         writes: &[ItemWrite<'_>],
         first: bool,
     ) -> Result<(), StoreError> {
-        let is_new = |w: &ItemWrite| w.previous.is_none() && !self.all_changed;
+        let is_new = |w: &ItemWrite| w.is_new() && !self.all_changed;
         let changed: Vec<&ItemWrite> = writes.iter().filter(|w| !is_new(w)).collect();
         let mut args = PgArguments::default();
         let mut parts: Vec<String> = Vec::new();
@@ -464,8 +507,6 @@ impl PgPart<'_, '_> {
         // Each pause's cells, column by column: the item, its place, kind, start and end.
         let mut pauses: (Vec<&str>, Vec<i64>, Vec<&str>) = Default::default();
         let mut pause_times: (Vec<String>, Vec<Option<String>>) = Default::default();
-        // Each history row's item, grade and previous grade.
-        let mut history: (Vec<&str>, Vec<&str>, Vec<Option<&str>>) = Default::default();
         for w in writes {
             let item = w.item;
             for (seq, pause) in item.pauses.iter().enumerate() {
@@ -474,11 +515,6 @@ impl PgPart<'_, '_> {
                 pauses.2.push(pause.kind.as_str());
                 pause_times.0.push(utc(&pause.from));
                 pause_times.1.push(pause.to.as_ref().map(utc));
-            }
-            if w.previous != Some(w.grade) {
-                history.0.push(&item.item_id);
-                history.1.push(w.grade.as_str());
-                history.2.push(w.previous.map(Grade::as_str));
             }
         }
         if !pauses.0.is_empty() {
@@ -492,17 +528,6 @@ impl PgPart<'_, '_> {
                 arg(args, pauses.2)?,
                 arg(args, pause_times.0)?,
                 arg(args, pause_times.1)?
-            ));
-        }
-        if !history.0.is_empty() {
-            parts.push(format!(
-                "INSERT INTO grade_history (item_id, at, grade, previous, cause) \
-                 SELECT i, {}, g, p, {} FROM unnest({}::text[], {}::text[], {}::text[]) AS h(i, g, p)",
-                arg(args, utc(&self.now))?,
-                arg(args, self.cause)?,
-                arg(args, history.0)?,
-                arg(args, history.1)?,
-                arg(args, history.2)?
             ));
         }
         // A good record for an item ends its quarantine from this feed.
@@ -556,7 +581,7 @@ impl Store {
         next_change: Option<DateTime<Utc>>,
     ) -> ItemRow {
         let format = self.row_format();
-        ItemRow(rows::open_row(format, 400, |r| {
+        let open = rows::open_row(format, 400, |r| {
             r.text(&item.item_id)
                 .text(&item.project_code)
                 .text(&item.matter)
@@ -572,7 +597,12 @@ impl Store {
                 .text(feed)
                 .int(hash as i64);
             grading_cells(r, grading, next_change.as_ref());
-        }))
+        });
+        ItemRow {
+            open,
+            // An `Item` always serialises (strings, numbers and times).
+            record: serde_json::to_string(item).unwrap_or_default(),
+        }
     }
 
     fn row_format(&self) -> Format {
@@ -583,13 +613,12 @@ impl Store {
     }
 
     /// Writes a batch at once: the items with their grading, their pauses, their projects
-    /// and departments, and a history row for every grade that changed. SQLite runs the
-    /// statements in one transaction; PostgreSQL's way is `write_items_pg`.
+    /// and departments, and in the log each record's version and its grade events. SQLite
+    /// runs the statements in one transaction; PostgreSQL's way is `write_items_pg`.
     pub async fn write_items(
         &self,
         writes: &[ItemWrite<'_>],
         feed: &str,
-        cause: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         if writes.is_empty() {
@@ -597,7 +626,7 @@ impl Store {
         }
         if let Some(pg) = &self.pg {
             return match self
-                .write_items_pg(pg, writes, feed, cause, now, false)
+                .write_items_pg(pg, writes, feed, now, false)
                 .await
             {
                 Err(StoreError::Query(e)) if is_unique_violation(&e) => {
@@ -608,7 +637,7 @@ impl Store {
                         error = %e,
                         "an item written as new was already stored; writing the batch again as updates"
                     );
-                    self.write_items_pg(pg, writes, feed, cause, now, true)
+                    self.write_items_pg(pg, writes, feed, now, true)
                         .await
                 }
                 done => done,
@@ -624,7 +653,7 @@ impl Store {
             // Each row as rendered, closed with the times of this write.
             let mut items = Rows::with_capacity(Format::Json, chunk.len(), 450);
             for w in chunk {
-                items.push_open(&w.row.0, &now_cells);
+                items.push_open_int(&w.row.open, i64::from(w.version), &now_cells);
             }
             let items = items.finish();
             steps.push(Step::new(
@@ -639,13 +668,13 @@ impl Store {
 
             let mut ids = Rows::with_capacity(Format::Json, chunk.len(), 32);
             let mut pauses = Rows::with_capacity(Format::Json, chunk.len() / 4, 100);
-            let mut history = Rows::with_capacity(Format::Json, chunk.len(), 80);
+            let mut changes = Rows::with_capacity(Format::Json, chunk.len() * 2, 500);
             for w in chunk {
                 ids.row(|r| {
                     r.text(&w.item.item_id);
                 });
                 pause_rows(&mut pauses, w.item);
-                history_row(&mut history, w, &now, cause);
+                change_rows(&mut changes, w, feed, &now);
             }
             let ids = ids.finish();
             // An item's pauses are replaced by the record's.
@@ -696,12 +725,10 @@ impl Store {
                 ),
                 vec![rows.finish()],
             ));
-            if !history.is_empty() {
-                steps.push(Step::new(
-                    rows::insert(d, "grade_history", HISTORY_COLUMNS, ""),
-                    vec![history.finish()],
-                ));
-            }
+            steps.push(Step::new(
+                rows::insert(d, "changes", CHANGE_COLUMNS, ""),
+                vec![changes.finish()],
+            ));
             self.run_batch(&mut batches, steps).await?;
         }
         batches.finish().await
@@ -709,8 +736,9 @@ impl Store {
 
     /// PostgreSQL's write of a batch. New items go in by `COPY`, which inserts many rows at
     /// a time (5,000 items: ~30 ms, against ~60 ms for an upsert from JSON), and changed ones
-    /// by `COPY` into a temporary table (`items_in`) and an upsert from it. The rest (pauses,
-    /// history, quarantine, projects, departments) is one statement of array parameters. A
+    /// by `COPY` into a temporary table (`items_in`) and an upsert from it; their log rows
+    /// follow by `COPY` in the same transaction. The rest (pauses, quarantine, projects,
+    /// departments) is one statement of array parameters. A
     /// large batch's `items` rows and its rest are written at once, one connection and
     /// transaction each: both are written, then both committed. They touch different tables,
     /// so neither waits for the other's locks (a wait on another session's is bounded by
@@ -721,7 +749,6 @@ impl Store {
         pg: &super::PgWriter,
         writes: &[ItemWrite<'_>],
         feed: &str,
-        cause: &str,
         now: DateTime<Utc>,
         all_changed: bool,
     ) -> Result<(), StoreError> {
@@ -735,7 +762,6 @@ impl Store {
             writes,
             share,
             feed,
-            cause,
             now,
             all_changed,
         };
@@ -748,10 +774,11 @@ impl Store {
             futures_util::future::try_join_all(parts.iter().map(|_| pool.begin())).await?;
         futures_util::future::try_join_all(parts.iter().zip(&mut txs).map(|(p, tx)| p.write(tx)))
             .await?;
-        // The rest is committed first, then the items (`SPLIT` from its end). Should the items' commit fail after the rest's, the store holds pauses and
-        // history of items it does not hold: the error makes the feed run again, which
-        // writes the items, with a second history row for their first grade. The other way
-        // round, items stored without their pauses would be graded wrongly after a restart.
+        // The rest is committed first, then the items with their log rows (`SPLIT` from its
+        // end). Should the items' commit fail after the rest's, the store holds pauses of
+        // records it does not hold: the error makes the feed run again, which writes the
+        // items and logs their versions and events, once. The other way round, items stored
+        // without their pauses would be graded wrongly after a restart.
         // Between the two commits, readers of the store see a page's rest without its items
         // (the board, which the screens show, sees neither until both are in).
         while let Some(tx) = txs.pop() {
@@ -800,8 +827,9 @@ impl Store {
         Ok(())
     }
 
-    /// Writes new gradings of items whose records did not change (time moved on), with a
-    /// history row for each change, at its instant. Returns how many items changed grade.
+    /// Writes new gradings of items whose records did not change (time moved on), with their
+    /// grade events and the calendar's deadline moves in the log, each at its instant.
+    /// Returns how many items changed grade.
     pub async fn regrade_items(
         &self,
         updates: &[GradeUpdate<'_>],
@@ -825,55 +853,50 @@ impl Store {
             return Ok(0);
         }
         let mut changed = 0;
-        let mut batches = self.batches(updates.len() > BATCH).await?;
+        let logs = updates
+            .iter()
+            .any(|u| !u.events.is_empty() || u.deadline_moved_from.is_some());
+        // The log's rows go in under its lock, in a transaction (`ledger::lock_log`).
+        let mut batches = self
+            .batches(updates.len() > BATCH || (logs && d == Dialect::Postgres))
+            .await?;
+        if logs && let Batches::Transaction(tx) = &mut batches {
+            ledger::lock_log(d, &mut **tx).await?;
+        }
         for chunk in updates.chunks(BATCH) {
             let mut gradings = Rows::with_capacity(Format::Json, chunk.len(), 120);
-            let mut history = Rows::new();
-            let mut moves = Rows::new();
+            let mut log = Rows::new();
             for u in chunk {
                 let g = u.grading;
                 gradings.row(|r| {
                     r.text(u.item_id);
                     grading_cells(r, g, u.next_change.as_ref());
                 });
-                if !u.changes.is_empty() {
+                if !u.events.is_empty() {
                     changed += 1;
                 }
-                // The walked changes are the clock's, each at its midnight; what the calendar
-                // moved is recorded once, below, when it was noticed.
-                for change in u.changes {
-                    history.row(|r| {
-                        r.text(u.item_id)
-                            .time(&change.at)
-                            .text(change.to.as_str())
-                            .text(change.from.as_str())
-                            .text("clock");
-                    });
+                for event in u.events {
+                    ledger::event_row(&mut log, event, &now);
                 }
                 if let Some(previous) = u.deadline_moved_from {
-                    moves.row(|r| {
-                        r.text(u.item_id)
-                            .time(&now)
-                            .date(previous)
-                            .date(g.deadline_date)
-                            .text("calendar");
-                    });
+                    ledger::deadline_row(
+                        &mut log,
+                        u.item_id,
+                        u.version,
+                        previous,
+                        g.deadline_date,
+                        &now,
+                    );
                 }
             }
             let mut steps = vec![Step::new(
                 update.clone(),
                 vec![utc(&now), gradings.finish()],
             )];
-            if !history.is_empty() {
+            if !log.is_empty() {
                 steps.push(Step::new(
-                    rows::insert(d, "grade_history", HISTORY_COLUMNS, ""),
-                    vec![history.finish()],
-                ));
-            }
-            if !moves.is_empty() {
-                steps.push(Step::new(
-                    rows::insert(d, "deadline_changes", DEADLINE_CHANGE_COLUMNS, ""),
-                    vec![moves.finish()],
+                    rows::insert(d, "changes", CHANGE_COLUMNS, ""),
+                    vec![log.finish()],
                 ));
             }
             self.run_batch(&mut batches, steps).await?;
@@ -886,6 +909,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::grading::Grade;
     use chrono::NaiveDate;
 
     fn grading(grade: Grade, day: u32, allowed: u32, used: u32, paused: bool) -> Grading {
@@ -926,11 +950,12 @@ mod tests {
         let write = ItemWrite {
             item: &item,
             row: &row,
-            grade: before.grade,
-            previous: None,
+            version: 1,
+            took_effect: now,
+            events: &[],
         };
         store
-            .write_items(&[write], "main", "feed:main", now)
+            .write_items(&[write], "main", now)
             .await
             .unwrap();
 
@@ -940,7 +965,8 @@ mod tests {
             item_id: "G-1",
             grading: &after,
             next_change: Some(next),
-            changes: &[],
+            version: 1,
+            events: &[],
             deadline_moved_from: NaiveDate::from_ymd_opt(2026, 11, 12),
         };
         store.regrade_items(&[update], now).await.unwrap();

@@ -22,6 +22,8 @@ pub struct StoredItem {
     pub next_change: Option<DateTime<Utc>>,
     /// The stored deadline: a holiday file added since may have moved it.
     pub deadline: Option<NaiveDate>,
+    /// The record's version in the ledger.
+    pub version: u32,
 }
 
 /// A stored item's row as the database sends it at start-up. The words and times are
@@ -45,12 +47,13 @@ struct ItemRow<'a>(
     #[serde(borrow)] Text<'a>,
     #[serde(borrow)] Option<Text<'a>>,
     #[serde(borrow)] Text<'a>,
+    i64,
 );
 
 /// Text borrowed from a chunk, owned only where the database escaped a character. (serde
 /// borrows a bare `Cow` field, but never one inside an `Option`: one wrapper serves both.)
 #[derive(serde::Deserialize)]
-struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+pub(super) struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
 impl std::ops::Deref for Text<'_> {
     type Target = str;
@@ -124,7 +127,7 @@ impl Store {
         self.for_each_chunk(
             "item_id, project_code, matter, department, stage, status, accepted_at, limit_days, \
              legal_days, extension_days, finished_at, updated_at, record_hash, grade, next_change, \
-             deadline_date",
+             deadline_date, version",
             "items",
             "item_id",
             |text| {
@@ -145,6 +148,7 @@ impl Store {
                     grade,
                     next_change,
                     deadline,
+                    version,
                 ) in decode("items", text)?
                 {
                     // Project names are kept once each: see `for_each_project`.
@@ -177,6 +181,7 @@ impl Store {
                             .as_deref()
                             .map(|t| parse_time(t).with_timezone(&Utc)),
                         deadline: NaiveDate::parse_from_str(&deadline, "%Y-%m-%d").ok(),
+                        version: u32::try_from(version).unwrap_or(1),
                     });
                     count += 1;
                 }
@@ -191,22 +196,23 @@ impl Store {
     /// never held at once); the database reads the next chunk while `visit` takes this one.
     /// `visit` is given the chunk's text, a JSON array of arrays of `columns`, to decode
     /// with what it can borrow from it.
-    async fn for_each_chunk(
+    pub(super) async fn for_each_chunk(
         &self,
-        columns: &'static str,
-        table: &'static str,
-        order: &'static str,
+        columns: &str,
+        table: &str,
+        order: &str,
         mut visit: impl FnMut(&str) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let mut chunk = self.json_chunk(columns, table, order, "").await?;
+        let [columns, table, order] = [columns, table, order].map(std::sync::Arc::<str>::from);
         while let Some((rows, last)) = chunk {
             // The next chunk is read by its own task: PostgreSQL's answer arrives through
             // this process's socket, and would wait there while `visit` holds this thread.
             let store = self.clone();
-            let next =
-                tokio::spawn(async move { store.json_chunk(columns, table, order, &last).await });
+            let (c, t, o) = (columns.clone(), table.clone(), order.clone());
+            let next = tokio::spawn(async move { store.json_chunk(&c, &t, &o, &last).await });
             visit(&rows)?;
-            chunk = next.await.map_err(|e| unreadable(table, e))??;
+            chunk = next.await.map_err(|e| unreadable(&table, e))??;
         }
         Ok(())
     }
@@ -267,13 +273,13 @@ impl Store {
 }
 
 /// A chunk's rows read from its text.
-fn decode<'a, T: serde::Deserialize<'a>>(table: &str, text: &'a str) -> Result<Vec<T>, StoreError> {
+pub(super) fn decode<'a, T: serde::Deserialize<'a>>(table: &str, text: &'a str) -> Result<Vec<T>, StoreError> {
     serde_json::from_str(text).map_err(|e| unreadable(table, e))
 }
 
 fn unreadable(table: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Query(sqlx::Error::Decode(
-        format!("reading {table} at start-up: {e}").into(),
+        format!("reading {table}: {e}").into(),
     ))
 }
 

@@ -4,7 +4,8 @@
 //! dialect's migrations live in `migrations/<dialect>/`. PostgreSQL's item writes alone go
 //! through its own driver (`PgWriter`), for `COPY` and array parameters.
 //!
-//! - `items`: items, pauses, projects, departments, grade history.
+//! - `items`: items, pauses, projects, departments, and their changes in the log.
+//! - `ledger`: the log of every stored change (`changes`), written and read.
 //! - `load`: reading them all back at start-up.
 //! - `feeds`: feed runs, incremental `since` marks, quarantine.
 //! - `queries`: the reads behind the HTTP API.
@@ -12,6 +13,7 @@
 
 pub mod feeds;
 pub mod items;
+pub mod ledger;
 pub mod load;
 pub mod queries;
 mod relay;
@@ -87,6 +89,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         "0005_store_meta",
         include_str!("../../migrations/sqlite/0005_store_meta.sql"),
         include_str!("../../migrations/postgres/0005_store_meta.sql"),
+    ),
+    (
+        "0006_ledger",
+        include_str!("../../migrations/sqlite/0006_ledger.sql"),
+        include_str!("../../migrations/postgres/0006_ledger.sql"),
     ),
 ];
 
@@ -308,6 +315,14 @@ async fn pg_writer(url: &str) -> Result<PgWriter, sqlx::Error> {
             Box::pin(async move {
                 conn.execute(
                     "CREATE TEMPORARY TABLE IF NOT EXISTS items_in (LIKE items) ON COMMIT DELETE ROWS",
+                )
+                .await?;
+                // Log rows of a write done again as upserts, put in where not yet logged
+                // (`items::PgPart::write_changes`): the log's columns without its position.
+                conn.execute(
+                    "CREATE TEMPORARY TABLE IF NOT EXISTS changes_in ON COMMIT DELETE ROWS AS \
+                     SELECT kind, item_id, version, at, recorded_at, cause, grade_from, grade_to, body \
+                     FROM changes WITH NO DATA",
                 )
                 .await?;
                 // The parts of a write wait for each other outside PostgreSQL, where its

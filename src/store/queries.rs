@@ -55,12 +55,16 @@ pub struct PauseRow {
     pub to: Option<String>,
 }
 
+/// A grade event of an item, as the API's history lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryRow {
+    /// When it took effect.
     pub at: String,
     pub grade: String,
     pub previous: Option<String>,
     pub cause: String,
+    /// The record version it was graded from (0: logged before the ledger).
+    pub version: i64,
 }
 
 /// A deadline moved by something other than the item's record (the calendar).
@@ -79,6 +83,8 @@ pub struct ItemDetail {
     pub pauses: Vec<PauseRow>,
     pub history: Vec<HistoryRow>,
     pub deadline_changes: Vec<DeadlineChangeRow>,
+    /// Each version of its record, with what changed field by field.
+    pub versions: Vec<super::ledger::VersionRow>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -244,44 +250,44 @@ impl Store {
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
-        let history = query(&self.sql(
-            "SELECT at, grade, previous, cause FROM grade_history WHERE item_id = $1 ORDER BY id",
-        ))
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(HistoryRow {
-                at: r.try_get("at")?,
-                grade: r.try_get("grade")?,
-                previous: r.try_get("previous")?,
-                cause: r.try_get("cause")?,
+        // The log's grade events and deadline moves, as the history and moves they were
+        // before the ledger; its versions with what changed field by field.
+        let timeline = self.timeline(id).await?;
+        let history = timeline
+            .events
+            .iter()
+            .map(|c| HistoryRow {
+                at: c.at.clone(),
+                grade: c.to.clone().unwrap_or_default(),
+                previous: c.from.clone(),
+                cause: c.cause.clone(),
+                version: c.version,
             })
-        })
-        .collect::<Result<_, sqlx::Error>>()?;
-        let deadline_changes = query(&self.sql(
-            "SELECT at, previous, deadline, cause FROM deadline_changes WHERE item_id = $1 \
-             ORDER BY id",
-        ))
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(DeadlineChangeRow {
-                at: r.try_get("at")?,
-                previous: r.try_get("previous")?,
-                deadline: r.try_get("deadline")?,
-                cause: r.try_get("cause")?,
+            .collect();
+        let deadline_changes = timeline
+            .deadline_moves
+            .iter()
+            .map(|c| {
+                let dates: serde_json::Value = c
+                    .body
+                    .as_deref()
+                    .and_then(|b| serde_json::from_str(b.get()).ok())
+                    .unwrap_or_default();
+                let date = |key: &str| dates[key].as_str().unwrap_or_default().to_owned();
+                DeadlineChangeRow {
+                    at: c.at.clone(),
+                    previous: date("previous"),
+                    deadline: date("deadline"),
+                    cause: c.cause.clone(),
+                }
             })
-        })
-        .collect::<Result<_, sqlx::Error>>()?;
+            .collect();
         Ok(Some(ItemDetail {
             item: item_row(&row)?,
             pauses,
             history,
             deadline_changes,
+            versions: timeline.versions,
         }))
     }
 

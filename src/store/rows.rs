@@ -174,13 +174,15 @@ impl Rows {
         self.rows += 1;
     }
 
-    /// Adds a row `open_row` rendered, closed with `rest` (the remaining cells, each with
-    /// its separator before it, and the row's end).
-    pub fn push_open(&mut self, open: &str, rest: &str) {
+    /// Adds a row `open_row` rendered, closed with a number cell, `value`, and `rest` (the
+    /// remaining cells, each with its separator before it, and the row's end).
+    pub fn push_open_int(&mut self, open: &str, value: i64, rest: &str) {
         if self.rows > 0 && self.format == Format::Json {
             self.text.push(',');
         }
         self.text.push_str(open);
+        self.text.push(self.format.separator());
+        let _ = write!(self.text, "{value}");
         self.text.push_str(rest);
         self.rows += 1;
     }
@@ -198,7 +200,7 @@ impl Rows {
 }
 
 /// A row's first cells (`[a,b,…` in JSON), rendered ahead of a batch; whoever puts it in
-/// one writes the remaining cells and the row's end (`Rows::push_open`).
+/// one writes the remaining cells and the row's end (`Rows::push_open_int`).
 pub(crate) fn open_row(format: Format, capacity: usize, fill: impl FnOnce(&mut Row<'_>)) -> String {
     let mut out = String::with_capacity(capacity);
     out.push_str(format.open());
@@ -386,10 +388,10 @@ mod tests {
             let open = open_row(Format::Json, 16, |r| {
                 r.text(text).int(1);
             });
-            rows.push_open(&open, ",\"b\"]");
+            rows.push_open_int(&open, 7, ",\"b\"]");
         }
         let back: serde_json::Value = serde_json::from_str(&rows.finish()).unwrap();
-        assert_eq!(back, serde_json::json!([["a", 1, "b"], ["c", 1, "b"]]));
+        assert_eq!(back, serde_json::json!([["a", 1, 7, "b"], ["c", 1, 7, "b"]]));
     }
 
     /// A `COPY` text line read back as PostgreSQL reads it: `\\N` is null, a backslash

@@ -274,6 +274,33 @@ async fn serve_cursor(
 }
 
 /// A canonical record, accepted on `accepted` (RFC 3339) with a limit of `limit` days.
+/// An item's grade history from `/api/items/{id}` as (took effect, grade, cause).
+pub fn history_of(item: &Value) -> Vec<(String, String, String)> {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    item["history"]
+        .as_array()
+        .map(|events| {
+            events
+                .iter()
+                .map(|e| (text(&e["at"]), text(&e["grade"]), text(&e["cause"])))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The history of a record dated Monday 2 Nov 2026, 09:30 with a limit of 5 working days,
+/// first seen on 25 Nov (`fixed_clock`): blue when it was accepted, yellow from the 5th
+/// (3 days used), red from the 10th, each change at its midnight.
+pub fn five_days_from_2_november() -> Vec<(String, String, String)> {
+    [
+        ("2026-11-02T01:30:00Z", "blue", "feed:main"),
+        ("2026-11-04T16:00:00Z", "yellow", "clock"),
+        ("2026-11-09T16:00:00Z", "red", "clock"),
+    ]
+    .map(|(at, grade, cause)| (at.to_owned(), grade.to_owned(), cause.to_owned()))
+    .to_vec()
+}
+
 pub fn record(id: &str, accepted: &str, limit: u32) -> Value {
     json!({
         "item_id": id, "project_code": "2611-370102-04-01-123456", "project_name": "某某产业园一期",
