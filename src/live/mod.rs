@@ -401,11 +401,7 @@ fn encode(value: &impl Serialize) -> String {
 
 fn feeds_json(shared: &Shared) -> String {
     let tz = shared.config.timezone;
-    let health = shared
-        .feeds
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let health = shared.feed_health.snapshot();
     let feeds: Vec<serde_json::Value> = shared
         .config
         .feeds
