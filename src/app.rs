@@ -3,7 +3,7 @@
 //! closes connections, and returns.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -58,7 +58,7 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
         live: tokio::sync::Notify::new(),
         hub: Default::default(),
         metrics: Metrics::default(),
-        feeds: Mutex::new(Default::default()),
+        feed_health: Default::default(),
     });
     let started = std::time::Instant::now();
     let items = shared

@@ -9,10 +9,9 @@
 //! item ids (`crate::claims`).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
+use chrono::NaiveDate;
 use tokio::sync::Notify;
 
 use crate::board::{Assessment, Board, Graded, Trigger, record_hash};
@@ -20,25 +19,12 @@ use crate::calendar::{Calendar, CalendarError};
 use crate::claims::{Claim, Claims};
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::feeds::health::FeedHealthBook;
 use crate::item::Item;
 use crate::metrics::Metrics;
 use crate::store::feeds::Quarantined;
 use crate::store::items::{GradeUpdate, ItemRow, ItemWrite};
 use crate::store::{Store, StoreError};
-
-/// A feed's health as the daemon sees it now.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct FeedHealth {
-    pub last_success: Option<DateTime<Utc>>,
-    pub last_error: Option<String>,
-    pub consecutive_failures: u32,
-    pub stale: bool,
-    /// Valid records in the quarantine that cannot be graded yet (a year whose holidays
-    /// are not loaded): they are missing from every count until the year is added.
-    pub ungraded: u64,
-    /// Why, for one of them (it names the year and the file to add).
-    pub ungraded_reason: Option<String>,
-}
 
 pub struct Shared {
     pub config: Config,
@@ -67,7 +53,9 @@ pub struct Shared {
     /// own tasks): shutdown waits for them to say goodbye.
     pub ws_tasks: tokio_util::task::TaskTracker,
     pub metrics: Metrics,
-    pub feeds: Mutex<BTreeMap<String, FeedHealth>>,
+    /// Each feed's health: kept by the poller and `count_ungraded`, read by the API and
+    /// the screens.
+    pub feed_health: FeedHealthBook,
 }
 
 /// What one page of records came to.
@@ -170,9 +158,7 @@ impl Shared {
                 return;
             }
         };
-        let mut feeds = self.feeds.lock().unwrap_or_else(|e| e.into_inner());
-        let health = feeds.entry(feed.to_owned()).or_default();
-        if health.ungraded == n {
+        if !self.feed_health.set_ungraded(feed, n, reason.clone()) {
             return;
         }
         if n > 0 {
@@ -183,9 +169,6 @@ impl Shared {
                 "records cannot be graded and are left out of every count until their year's holidays are loaded"
             );
         }
-        health.ungraded = n;
-        health.ungraded_reason = reason;
-        drop(feeds);
         self.live.notify_one();
     }
 

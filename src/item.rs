@@ -1,4 +1,4 @@
-//! The canonical item record (DESIGN.md) that every feed is mapped to: parsing one JSON
+//! The canonical item record (ARCHITECTURE.md) that every feed is mapped to: parsing one JSON
 //! object, and validating it into an `Item` whose every field is known to be usable. A bad
 //! record yields a `RecordError` naming the field and the problem, so it can be quarantined
 //! while the rest of the batch goes on. Usable means consistent in itself and plausible:

@@ -8,7 +8,7 @@
 //! - `grading`: clock, three-colour grade, next change, project government time (pure).
 //! - `catalogue`: the approval-matter catalogue.
 //! - `simulator`: a deterministic city of projects and items for demos and benchmarks.
-//! - `feeds`: the sources polled for records, their mapping, and the poller.
+//! - `feeds`: the sources polled for records, their mapping, the poller and each feed's health.
 //! - `claims`: pages being written and the item ids they hold, so pages go in order.
 //! - `store`: all SQL (SQLite or PostgreSQL): items, history, feed runs, quarantine.
 //! - `board`: every item's current grading and next-change instant, in memory (pure).
@@ -16,7 +16,7 @@
 //! - `grader`: sleeps until the next grade change and re-grades what is due.
 //! - `clock`: the daemon's time, injectable for tests.
 //! - `live`: the figures screens show, counted from the board; the websocket fan-out.
-//! - `charts`: the screens' charts drawn as SVG (pure).
+//! - `charts`: the screens' charts drawn as SVG from their own input types (pure).
 //! - `http`: the JSON API, pages, health and metrics. `metrics`: the counters behind it.
 //! - `app`: wiring and shutdown.
 //! - `commands`: the CLI subcommands.

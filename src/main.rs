@@ -192,10 +192,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(commands::simulate::run(config, calendar, listen, options))?;
         }
         Command::CheckConfig { feed } => {
-            let config = commands::check_config::run(config, &mut out)?;
+            // An operator's check: the machine's clock.
+            let clock = duban::clock::Clock::System;
+            let config = commands::check_config::run(config, &clock, &mut out)?;
             if let Some(name) = feed {
-                let look =
-                    runtime()?.block_on(commands::check_config::feed(&config, &name, &mut out))?;
+                let look = runtime()?.block_on(commands::check_config::feed(
+                    &config, &name, &clock, &mut out,
+                ))?;
                 if look.quarantined > 0 {
                     return Ok(ExitCode::from(2));
                 }

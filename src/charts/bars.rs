@@ -6,11 +6,11 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
+use super::input::{Counts, DepartmentRow, StageRow};
 use super::{
     Area, ChartError, Drawing, Drawn, GRADES, LEGEND_HEIGHT, MUTED, SMALL, TEXT, TRACK, Titles,
     bold, cut, font, legend, rect, svg, text, width,
 };
-use crate::live::figures::{Counts, DepartmentRow, StageRow};
 
 /// Drawn for the departments box at 1920×1080 (351×322), and for the tall one beside the
 /// table on a wide wall (420×738 at 32:9, a few pixels to spare; wider at 48:9), which

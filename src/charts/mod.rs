@@ -10,12 +10,14 @@
 //! differ in lightness as well as hue), and every colour is drawn beside its word and
 //! count, never alone.
 //!
+//! - `input`: the figures drawn (counts and rows), as the live task counts them.
 //! - `ring`: open items by grade, with the overdue count.
 //! - `bars`: departments and stages as stacked bars by grade.
 //! - `trend`: 30 days of yellow and red counts.
 //! - `projects`: government time used against the "3211" target.
 
 pub mod bars;
+pub mod input;
 pub mod projects;
 pub mod ring;
 pub mod trend;

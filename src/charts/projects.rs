@@ -3,11 +3,11 @@
 
 use plotters::style::text_anchor::{HPos, VPos};
 
+use super::input::ProjectRow;
 use super::{
     ChartError, Drawing, LEGEND_HEIGHT, MUTED, SMALL, TEXT, TRACK, bold, colour, cut, font, legend,
     rect, svg, text, width,
 };
-use crate::live::figures::ProjectRow;
 
 /// Drawn for the projects box at 1920×1080 (369×322): its ten rows at most fill it, and a
 /// larger box scales it up.

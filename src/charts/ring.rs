@@ -6,10 +6,10 @@ use std::f64::consts::PI;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
+use super::input::Counts;
 use super::{
     ChartError, Drawing, GRADES, MUTED, RED, SMALL, TEXT, TRACK, bold, font, rect, svg, text,
 };
-use crate::live::figures::Counts;
 
 /// Drawn for the screen's ring box (402×221 at 1920×1080) only: its layout is fixed, and a
 /// larger box scales it up (a round chart has no other shape to take).

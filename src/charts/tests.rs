@@ -5,8 +5,8 @@
 
 use chrono::NaiveDate;
 
+use super::input::{Counts, DepartmentRow, ProjectRow, StageRow, TrendDay};
 use super::*;
-use crate::live::figures::{Counts, DepartmentRow, ProjectRow, StageRow, TrendDay};
 
 fn counts(blue: u64, yellow: u64, red: u64) -> Counts {
     Counts { blue, yellow, red }

@@ -4,11 +4,11 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
+use super::input::TrendDay;
 use super::{
     ChartError, Drawing, GRID, MUTED, RED, SMALL, TEXT, YELLOW, axis_steps, bold, font, rect, svg,
     text, width,
 };
-use crate::live::figures::TrendDay;
 
 /// Drawn for the trend box at 1920×1080 (572×286), and for the wider one on a 32:9 wall
 /// (898×286), where the first would leave a third of the box empty.

@@ -10,12 +10,14 @@ use anyhow::Context;
 use serde_json::Value;
 
 use crate::calendar::years_span;
+use crate::clock::Clock;
 use crate::config::Config;
-use crate::feeds::{FeedSpec, Source, preview};
+use crate::feeds::{FeedSpec, preview};
 use crate::item::{Item, Pause, RecordError};
 
-/// Checks the config and prints what it holds; returns it for `--feed`.
-pub fn run(config: Option<&Path>, out: &mut impl Write) -> anyhow::Result<Config> {
+/// Checks the config and prints what it holds, with the calendar's reminder for `clock`'s
+/// today; returns it for `--feed`.
+pub fn run(config: Option<&Path>, clock: &Clock, out: &mut impl Write) -> anyhow::Result<Config> {
     let (config, calendar) = super::load(config)?;
     let (official, provisional) = calendar.official_and_provisional();
     writeln!(
@@ -34,10 +36,9 @@ pub fn run(config: Option<&Path>, out: &mut impl Write) -> anyhow::Result<Config
         config.project_targets.len(),
         config.feeds.len(),
     )?;
-    // The reminder is the machine's today: check-config is run by an operator, now.
-    let today = chrono::Utc::now()
-        .with_timezone(&config.timezone)
-        .date_naive();
+    // The reminder is the clock's today (the machine's: check-config is run by an
+    // operator, now).
+    let today = clock.now().with_timezone(&config.timezone).date_naive();
     if let Some(reminder) = calendar.reminder(today, config.remind_from) {
         writeln!(out, "reminder: {reminder}")?;
     }
@@ -57,7 +58,13 @@ const SHOWN: usize = 5;
 
 /// `--feed NAME`: fetches the first page of the feed and prints how its first records map,
 /// through the validation the poller uses (`Mapping::record_to_item`), then the counts.
-pub async fn feed(config: &Config, name: &str, out: &mut impl Write) -> anyhow::Result<Look> {
+/// Records are held to the bounds a run at `clock`'s now would use.
+pub async fn feed(
+    config: &Config,
+    name: &str,
+    clock: &Clock,
+    out: &mut impl Write,
+) -> anyhow::Result<Look> {
     let spec = config
         .feeds
         .iter()
@@ -81,12 +88,11 @@ pub async fn feed(config: &Config, name: &str, out: &mut impl Write) -> anyhow::
         .await
         .with_context(|| format!("feed {name}: fetching its first page"))?;
     let records = &sample.records;
-    // Held to the bounds a run now would use (check-config is run by an operator, now).
-    let bounds = config.records.as_of(chrono::Utc::now());
+    let bounds = config.records.as_of(clock.now());
     writeln!(
         out,
         "feed {name} ({}{}): {}: {} records on the first page{}",
-        kind(spec),
+        spec.source.kind(),
         if spec.enabled { "" } else { ", disabled" },
         sample.origin,
         records.len(),
@@ -129,14 +135,6 @@ pub async fn feed(config: &Config, name: &str, out: &mut impl Write) -> anyhow::
     )?;
     out.flush()?;
     Ok(look)
-}
-
-fn kind(spec: &FeedSpec) -> &'static str {
-    match spec.source {
-        Source::HttpJson(_) => "http_json",
-        Source::Folder(_) => "folder",
-        Source::Sql(_) => "sql",
-    }
 }
 
 /// The record's id as the source sent it, under the source's name for it.
@@ -202,4 +200,40 @@ fn write_item(out: &mut impl Write, item: &Item) -> std::io::Result<()> {
         item.project_name,
         item.project_category,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    /// `check-config` on the shipped calendar (2025 and 2026) with the clock at `instant`.
+    fn checked_at(instant: &str) -> String {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("duban.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "timezone = \"Asia/Shanghai\"\n[calendar]\nholidays_dir = {:?}\n\
+                 [catalogue]\nmatters = {:?}\n[store]\ndatabase_url = \"sqlite::memory:\"\n",
+                root.join("config/holidays").display().to_string(),
+                root.join("config/matters.csv").display().to_string(),
+            ),
+        )
+        .unwrap();
+        let at = chrono::DateTime::parse_from_rfc3339(instant)
+            .unwrap()
+            .to_utc();
+        let mut out = Vec::new();
+        run(Some(&path), &Clock::Manual(ManualClock::new(at)), &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_reminder_is_for_the_clocks_today() {
+        assert!(!checked_at("2026-06-01T10:00:00+08:00").contains("reminder"));
+        let late = checked_at("2026-11-25T10:00:00+08:00");
+        assert!(late.contains("reminder: 2027"), "{late}");
+    }
 }

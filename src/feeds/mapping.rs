@@ -23,7 +23,7 @@ pub enum FieldKind {
     Pauses,
 }
 
-/// The canonical record's fields, in the order of the record in DESIGN.md.
+/// The canonical record's fields, in the order ARCHITECTURE.md lists them.
 pub const FIELDS: [(&str, FieldKind); 15] = [
     ("item_id", FieldKind::Text),
     ("project_code", FieldKind::Text),

@@ -1,13 +1,15 @@
 //! Feeds: the sources duban polls for item records. Each kind of source has its own file and
 //! hands pages of raw records (JSON objects) to one shared path: `mapping` turns each into a
 //! canonical record or a quarantine entry, and `poller` runs a feed on its schedule with
-//! retries, records each run, and reports a feed stale after missed runs. `check` holds a
-//! feed's mapping against the canonical record when the config is loaded; `preview` fetches
-//! one page for a look, storing and moving nothing. `salvage` finds the records of a page
-//! that is not valid JSON as a whole, so one bad record costs itself.
+//! retries, records each run, and reports a feed stale after missed runs (in `health`, which
+//! keeps every feed's health). `check` holds a feed's mapping against the canonical record
+//! when the config is loaded; `preview` fetches one page for a look, storing and moving
+//! nothing. `salvage` finds the records of a page that is not valid JSON as a whole, so one
+//! bad record costs itself.
 
 pub mod check;
 pub mod folder;
+pub mod health;
 pub mod http_json;
 pub mod mapping;
 pub mod poller;

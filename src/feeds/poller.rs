@@ -11,6 +11,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use super::health::RunRecorded;
 use super::spec::{FeedSpec, Mapping, Source};
 use super::{FetchError, Page, PageRecords, folder, http_json, sql};
 use crate::claims::Claim;
@@ -27,17 +28,14 @@ pub async fn run(
 ) {
     let tz = shared.config.timezone;
     loop {
-        let now = Utc::now().with_timezone(&tz);
-        let Some(next) = spec.schedule.after(&now).next() else {
+        // The schedule is reckoned on the daemon's clock, like the runs it dates.
+        let Some(next) = next_run(&spec, tz, shared.clock.now()) else {
             tracing::warn!(feed = %spec.name, "the schedule has no further runs");
             return;
         };
-        let wait = (next.with_timezone(&Utc) - Utc::now())
-            .to_std()
-            .unwrap_or(Duration::ZERO);
         tokio::select! {
             () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(wait) => {}
+            () = shared.clock.sleep_until_run(next) => {}
         }
         // A run is not cut off half-way by shutdown: it finishes its writes first. It runs as
         // its own task so that a panic in it fails that run, visibly, not the feed for good.
@@ -530,49 +528,46 @@ async fn settle(shared: &Shared, spec: &FeedSpec, run: &FeedRun) {
         run.unchanged,
         run.quarantined,
     );
-    let (flipped, waiting) = update_health(shared, spec, run);
+    let health = update_health(shared, spec, run);
     // A feed turning stale or recovering is shown on the screens.
-    if flipped {
+    if health.flipped() {
         shared.live.notify_one();
     }
     // Only a run that quarantined something, or that may have released what waited, can
     // change the count.
-    if run.quarantined > 0 || waiting {
+    if run.quarantined > 0 || health.ungraded > 0 {
         shared.count_ungraded(&spec.name).await;
     }
 }
 
-/// The feed's health after a run; returns whether it turned stale or recovered, and
-/// whether records of it wait for a holiday year.
-fn update_health(shared: &Shared, spec: &FeedSpec, run: &FeedRun) -> (bool, bool) {
-    let mut feeds = shared.feeds.lock().unwrap_or_else(|e| e.into_inner());
-    let health = feeds.entry(spec.name.clone()).or_default();
-    let was_stale = health.stale;
+/// Records the run in the feed's health, and logs it.
+fn update_health(shared: &Shared, spec: &FeedSpec, run: &FeedRun) -> RunRecorded {
     if run.ok {
-        health.last_success = Some(run.finished_at);
-        health.consecutive_failures = 0;
-        health.stale = false;
         tracing::info!(
             feed = %spec.name, records = run.records_in, unchanged = run.unchanged,
             quarantined = run.quarantined, "feed run done"
         );
-    } else {
-        health.last_error = run.error.clone();
-        health.consecutive_failures += 1;
-        health.stale = health.consecutive_failures >= spec.stale_after_missed_runs;
-        if health.stale && !was_stale {
-            tracing::error!(feed = %spec.name, failures = health.consecutive_failures, "feed is stale");
-        }
-        tracing::warn!(feed = %spec.name, error = run.error.as_deref().unwrap_or(""), "feed run failed");
+        return shared
+            .feed_health
+            .record_success(&spec.name, run.finished_at);
     }
-    let flipped = health.stale != was_stale;
-    (flipped, health.ungraded > 0)
+    let health = shared.feed_health.record_failure(
+        &spec.name,
+        run.error.clone(),
+        spec.stale_after_missed_runs,
+    );
+    if health.stale && !health.was_stale {
+        tracing::error!(feed = %spec.name, failures = health.consecutive_failures, "feed is stale");
+    }
+    tracing::warn!(feed = %spec.name, error = run.error.as_deref().unwrap_or(""), "feed run failed");
+    health
 }
 
-/// When a feed is due next, for display.
-pub fn next_run(spec: &FeedSpec, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
+/// When a feed is due next after `now` (the daemon's clock): the poller's wait, and what
+/// `/api/feeds` shows.
+pub fn next_run(spec: &FeedSpec, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     spec.schedule
-        .after(&Utc::now().with_timezone(&tz))
+        .after(&now.with_timezone(&tz))
         .next()
         .map(|t| t.with_timezone(&Utc))
 }

@@ -140,6 +140,18 @@ pub enum Source {
     Sql(SqlSource),
 }
 
+impl Source {
+    /// The kind's name, as `kind = "…"` in `[[feeds]]` writes it (shown by `/api/feeds`
+    /// and `check-config`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Source::HttpJson(_) => "http_json",
+            Source::Folder(_) => "folder",
+            Source::Sql(_) => "sql",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct HttpJson {
     pub url: String,

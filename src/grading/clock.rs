@@ -1,7 +1,8 @@
 //! An item's clock in local dates: the acceptance date, the allowed working days, the clock
 //! stops, and where the clock ended. From these it counts used days and finds the
-//! deadline exactly as DESIGN.md states: the acceptance day is not counted, a pause from P
-//! to R stops every working day d with P < d ≤ R, an open pause is taken to end today.
+//! deadline exactly as docs/rules.md (and ARCHITECTURE.md, in short) state: the acceptance
+//! day is not counted, a pause from P to R stops every working day d with P < d ≤ R, an
+//! open pause is taken to end today.
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;

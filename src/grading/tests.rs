@@ -1,5 +1,6 @@
-//! Every clause of DESIGN.md's clock and grading rules, pinned with real 2025 and 2026
-//! dates, and properties checked against a day-by-day reference count.
+//! Every clause of the clock and grading rules (docs/rules.md; ARCHITECTURE.md sums them
+//! up), pinned with real 2025 and 2026 dates, and properties checked against a day-by-day
+//! reference count.
 
 use chrono::{Datelike, NaiveDate};
 use proptest::prelude::*;

@@ -15,7 +15,6 @@ use serde_json::{Value, json};
 use super::ApiError;
 use crate::calendar::provisional_note;
 use crate::feeds::poller::next_run;
-use crate::feeds::spec::Source;
 use crate::grading::{Grade, Grading, provisional_years};
 use crate::ingest::Shared;
 use crate::store::queries::{ItemFilter, ItemRow};
@@ -285,26 +284,17 @@ pub async fn project(
 }
 
 pub async fn feeds(State(shared): AppState) -> Result<Json<Value>, ApiError> {
+    let now = shared.clock.now();
     let mut out = Vec::new();
     for spec in &shared.config.feeds {
-        let health = shared
-            .feeds
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&spec.name)
-            .cloned()
-            .unwrap_or_default();
+        let health = shared.feed_health.get(&spec.name);
         let (last_run, last_success, last_error) = shared.store.last_runs(&spec.name).await?;
-        let kind = match spec.source {
-            Source::HttpJson(_) => "http_json",
-            Source::Folder(_) => "folder",
-            Source::Sql(_) => "sql",
-        };
+        let kind = spec.source.kind();
         out.push(json!({
             "name": spec.name,
             "kind": kind,
             "enabled": spec.enabled,
-            "next_run": spec.enabled.then(|| next_run(spec, shared.config.timezone)).flatten(),
+            "next_run": spec.enabled.then(|| next_run(spec, shared.config.timezone, now)).flatten(),
             "last_success": last_success,
             "last_error": health.last_error.or(last_error),
             "consecutive_failures": health.consecutive_failures,
@@ -365,12 +355,7 @@ pub async fn healthz(State(shared): AppState, uri: Uri, headers: HeaderMap) -> R
             .into_response();
     }
     let mut reasons = Vec::new();
-    for (name, health) in shared
-        .feeds
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-    {
+    for (name, health) in &shared.feed_health.snapshot() {
         let last_error = health.last_error.as_deref().unwrap_or("");
         if health.stale {
             reasons.push(tell(
@@ -427,10 +412,7 @@ pub async fn metrics(State(shared): AppState) -> Response {
         .config
         .feeds
         .iter()
-        .map(|f| {
-            let feeds = shared.feeds.lock().unwrap_or_else(|e| e.into_inner());
-            (f.name.clone(), feeds.get(&f.name).is_some_and(|h| h.stale))
-        })
+        .map(|f| (f.name.clone(), shared.feed_health.is_stale(&f.name)))
         .collect();
     (
         [

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::board::{Board, Entry, ProjectName};
 use crate::calendar::Calendar;
+use crate::charts::input::{Counts, DepartmentRow, ProjectRow, StageRow, TrendDay};
 use crate::grading::project::{government_days, grade_project};
 use crate::grading::{self, ClockInput, Grade, Thresholds};
 use crate::item::{STAGE_NAMES, Status};
@@ -20,27 +21,6 @@ pub const PROJECT_ROWS: usize = 10;
 pub const RED_ROWS: usize = 30;
 /// Days in the trend, today included.
 pub const TREND_DAYS: usize = 30;
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Counts {
-    pub blue: u64,
-    pub yellow: u64,
-    pub red: u64,
-}
-
-impl Counts {
-    fn add(&mut self, grade: Grade) {
-        match grade {
-            Grade::Blue => self.blue += 1,
-            Grade::Yellow => self.yellow += 1,
-            Grade::Red => self.red += 1,
-        }
-    }
-
-    pub fn total(&self) -> u64 {
-        self.blue + self.yellow + self.red
-    }
-}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Headline {
@@ -61,40 +41,6 @@ pub struct Headline {
     /// Why some figures are provisional, or that next year's holiday file is missing: the
     /// line the screens' calendar banner shows (set by the caller, which knows the config).
     pub calendar: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DepartmentRow {
-    /// What `/m/dept/{id}` takes: the department's name.
-    pub id: String,
-    pub name: String,
-    #[serde(flatten)]
-    pub counts: Counts,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StageRow {
-    pub stage: u8,
-    pub name: &'static str,
-    #[serde(flatten)]
-    pub counts: Counts,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct TrendDay {
-    pub date: NaiveDate,
-    pub yellow: u64,
-    pub red: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ProjectRow {
-    pub code: String,
-    pub name: String,
-    pub category: String,
-    pub government_days: u32,
-    pub target_days: u32,
-    pub grade: Grade,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

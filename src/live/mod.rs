@@ -23,9 +23,10 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::calendar::years_text;
+use crate::charts::input::{ProjectRow, TrendDay};
 use crate::charts::{self, ChartError, Drawing};
 use crate::ingest::Shared;
-use figures::{Figures, TrendDay};
+use figures::Figures;
 use hub::{Chart, Frame};
 
 /// Changes within this window after the first become one update (longer after a count
@@ -169,7 +170,7 @@ fn projects(
     shared: &Shared,
     today: NaiveDate,
     open: &std::collections::HashSet<u32>,
-) -> Vec<figures::ProjectRow> {
+) -> Vec<ProjectRow> {
     let mut clocks = figures::ProjectClocks::default();
     in_slices(shared, |board, entries| clocks.add(board, entries, open));
     figures::rank_projects(
@@ -187,7 +188,7 @@ struct Painter {
     past_days: Option<PastDays>,
     /// The projects panel's rows, for the day and board generation they were counted on,
     /// and when.
-    projects: Option<(NaiveDate, u64, Instant, Vec<figures::ProjectRow>)>,
+    projects: Option<(NaiveDate, u64, Instant, Vec<ProjectRow>)>,
     /// Per chart panel, what it was drawn from and what that made.
     drawn: HashMap<&'static str, ChartPanel>,
 }
@@ -400,11 +401,7 @@ fn encode(value: &impl Serialize) -> String {
 
 fn feeds_json(shared: &Shared) -> String {
     let tz = shared.config.timezone;
-    let health = shared
-        .feeds
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let health = shared.feed_health.snapshot();
     let feeds: Vec<serde_json::Value> = shared
         .config
         .feeds
