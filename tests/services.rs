@@ -387,6 +387,47 @@ async fn a_grade_changes_at_the_right_midnight_on_postgres() {
     drop_pg_database(&base, &name).await;
 }
 
+/// Runs one of the ledger's scenarios (tests/common/ledger.rs) on a fresh PostgreSQL database.
+async fn on_postgres<F, Fut>(scenario: F)
+where
+    F: FnOnce(String, tempfile::TempDir) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let Some(base) = service_url("DUBAN_TEST_PG_URL") else {
+        return;
+    };
+    let (name, url) = fresh_pg_database(&base).await;
+    scenario(url, temp_dir()).await;
+    drop_pg_database(&base, &name).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ledger_files_changes_in_their_month_on_postgres() {
+    on_postgres(|url, dir| async move {
+        common::ledger::changes_fall_in_the_month_they_happened(&url, dir.path()).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ledger_keeps_the_past_of_an_extended_item_on_postgres() {
+    on_postgres(|url, dir| async move {
+        common::ledger::an_extension_keeps_the_past_and_moves_the_present(&url, dir.path())
+            .await;
+    })
+    .await;
+}
+
+/// PostgreSQL writes two pages at once: without the log's lock, a reader could pass a
+/// position whose transaction commits after a later one's.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_is_read_once_in_order_on_postgres() {
+    on_postgres(|url, dir| async move {
+        common::ledger::the_log_is_read_once_in_order_while_feeds_write(&url, dir.path()).await;
+    })
+    .await;
+}
+
 async fn run_all(pool: &sqlx::AnyPool, statements: impl IntoIterator<Item = String>) {
     for statement in statements {
         pool.execute(sqlx::AssertSqlSafe(statement)).await.unwrap();

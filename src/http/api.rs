@@ -146,12 +146,25 @@ pub async fn items(
     })))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemQuery {
+    /// A past day: the item as its record stood at the end of it, graded as of it.
+    as_of: Option<chrono::NaiveDate>,
+}
+
 pub async fn item(
     State(shared): AppState,
     Path(id): Path<String>,
+    q: Result<Query<ItemQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let q = query(q)?;
     let Some(detail) = shared.store.item(&id).await? else {
         return Err(ApiError::NotFound(format!("no item {id:?}")));
+    };
+    let as_of = match q.as_of {
+        Some(day) => Some(item_as_of(&shared, &id, day).await?),
+        None => None,
     };
     let feed_title = shared
         .config
@@ -169,8 +182,42 @@ pub async fn item(
         object.insert("history".into(), json!(detail.history));
         object.insert("deadline_changes".into(), json!(detail.deadline_changes));
         object.insert("versions".into(), json!(detail.versions));
+        if let Some(as_of) = as_of {
+            object.insert("as_of".into(), as_of);
+        }
     }
     Ok(Json(value))
+}
+
+/// The item as its record stood at the end of `day` (the ledger's version then), graded as
+/// of that day: what last month's figures were, whatever was granted since.
+async fn item_as_of(shared: &Shared, id: &str, day: chrono::NaiveDate) -> Result<Value, ApiError> {
+    let tz = shared.config.timezone;
+    let versions = shared.store.versions_of(id).await?;
+    let standing = crate::ledger::standing_on(
+        versions.iter().map(|(v, at, record)| (*v, *at, (*v, record))),
+        day,
+        tz,
+    );
+    let Some((version, record)) = standing else {
+        return Ok(json!({"day": day, "version": null, "note": "no record of the item yet on that day"}));
+    };
+    let thresholds = shared
+        .config
+        .grading
+        .thresholds_for(&record.matter, &record.department);
+    let clock = crate::grading::ClockInput::from_item(record, tz);
+    let grading = crate::grading::grade(&clock, &thresholds, &shared.calendar, day)
+        .map_err(|e| ApiError::BadRequest(format!("as_of={day}: {e}")))?;
+    Ok(json!({
+        "day": day,
+        "version": version,
+        "status": record.status,
+        "limit_days": record.limit_days,
+        "extension_days": record.extension_days,
+        "finished_at": record.finished_at,
+        "grading": grading,
+    }))
 }
 
 #[derive(Debug, Deserialize)]

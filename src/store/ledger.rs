@@ -242,6 +242,37 @@ impl Store {
         Ok(timeline)
     }
 
+    /// An item's record versions (version, took effect, record), oldest first.
+    pub async fn versions_of(
+        &self,
+        item_id: &str,
+    ) -> Result<crate::ledger::table::Versions, StoreError> {
+        let rows = query(&self.sql(
+            "SELECT version, at, body FROM changes WHERE item_id = $1 AND kind = 'version' \
+             ORDER BY version",
+        ))
+        .bind(item_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut versions = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let body: Option<String> = r.try_get("body")?;
+            let at: String = r.try_get("at")?;
+            let version: i64 = r.try_get("version")?;
+            let record = serde_json::from_str(body.as_deref().unwrap_or_default()).map_err(|e| {
+                StoreError::Query(sqlx::Error::Decode(
+                    format!("version {version} of item {item_id} in the ledger: {e}").into(),
+                ))
+            })?;
+            versions.push((
+                u32::try_from(version).unwrap_or(0),
+                super::load::parse_time(&at).with_timezone(&Utc),
+                record,
+            ));
+        }
+        Ok(versions)
+    }
+
     /// Every item's record versions, a chunk at a time in item order: `visit` is given one
     /// item's versions (version, when it took effect, the record's JSON) at a time.
     pub async fn for_each_versions(
@@ -295,5 +326,186 @@ impl Store {
             flush(&done, &mut versions);
         }
         Ok(())
+    }
+}
+
+/// Which projects a ledger table shows: part of a project's code or name, a department.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerFilter {
+    pub project: Option<String>,
+    pub department: Option<String>,
+}
+
+/// What the store holds of one project for the ledger table (`ledger::table::block`).
+pub struct ProjectLedger {
+    pub project: crate::ledger::table::ProjectName,
+    /// Its items' record versions, by item.
+    pub items: Vec<(String, crate::ledger::table::Versions)>,
+    /// Its items' grade events in the period.
+    pub events: Vec<crate::ledger::table::EventLine>,
+}
+
+impl Store {
+    /// The projects after `after` (by code) that `filter` names and that have items, at
+    /// most `limit`, each with its items' versions and its grade events from `from` to
+    /// before `to`: one page of the ledger table. A version whose record cannot be read
+    /// (edited by hand) is left out, with a warning.
+    pub async fn ledger_page(
+        &self,
+        filter: &LedgerFilter,
+        after: &str,
+        limit: i64,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+    ) -> Result<Vec<ProjectLedger>, StoreError> {
+        use crate::ledger::table::{EventLine, ProjectName};
+        let mut sql = "SELECT p.project_code, p.project_name, p.category FROM projects p \
+                       WHERE p.project_code > $1"
+            .to_owned();
+        let mut params: Vec<super::items::Param> = vec![after.into()];
+        if let Some(project) = &filter.project {
+            let pattern = format!("%{}%", super::queries::like_escaped(project.trim()));
+            sql.push_str(&format!(
+                " AND (p.project_code LIKE ${} ESCAPE '\\' OR p.project_name LIKE ${} ESCAPE '\\')",
+                params.len() + 1,
+                params.len() + 2
+            ));
+            params.push(pattern.as_str().into());
+            params.push(pattern.into());
+        }
+        let items_of = match &filter.department {
+            Some(department) => {
+                params.push(department.as_str().into());
+                format!(
+                    "SELECT 1 FROM items i WHERE i.project_code = p.project_code AND i.department = ${}",
+                    params.len()
+                )
+            }
+            None => "SELECT 1 FROM items i WHERE i.project_code = p.project_code".to_owned(),
+        };
+        params.push(limit.into());
+        sql.push_str(&format!(
+            " AND EXISTS ({items_of}) ORDER BY p.project_code LIMIT ${}",
+            params.len()
+        ));
+        let projects: Vec<ProjectName> = super::items::bind_all(query(&self.sql(&sql)), params)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(ProjectName {
+                    code: r.try_get("project_code")?,
+                    name: r.try_get("project_name")?,
+                    category: r.try_get("category")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        if projects.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut codes = Rows::new();
+        for p in &projects {
+            codes.row(|r| {
+                r.text(&p.code);
+            });
+        }
+        let codes = codes.finish();
+        let department = filter.department.clone();
+        let in_projects = |n: usize| {
+            let mut clause = format!(
+                "c.item_id IN (SELECT i.item_id FROM items i WHERE i.project_code IN ({})",
+                super::rows::select(self.dialect, &[text("project_code")], n)
+            );
+            if department.is_some() {
+                clause.push_str(&format!(" AND i.department = ${}", n + 1));
+            }
+            clause.push(')');
+            clause
+        };
+        let mut q = query(&self.sql(&format!(
+            "SELECT c.item_id, c.version, c.at, c.body FROM changes c \
+             WHERE c.kind = 'version' AND {} ORDER BY c.item_id, c.version",
+            in_projects(1)
+        )))
+        .bind(codes.clone());
+        if let Some(d) = &department {
+            q = q.bind(d.clone());
+        }
+        let mut by_item: std::collections::BTreeMap<String, crate::ledger::table::Versions> =
+            Default::default();
+        for r in q.fetch_all(&self.pool).await? {
+            let item_id: String = r.try_get("item_id")?;
+            let version: i64 = r.try_get("version")?;
+            let at: String = r.try_get("at")?;
+            let body: Option<String> = r.try_get("body")?;
+            match body.as_deref().map(serde_json::from_str::<crate::item::Item>) {
+                Some(Ok(record)) => by_item.entry(item_id).or_default().push((
+                    u32::try_from(version).unwrap_or(0),
+                    super::load::parse_time(&at).with_timezone(&Utc),
+                    record,
+                )),
+                _ => tracing::warn!(item = %item_id, version, "a version in the ledger cannot be read"),
+            }
+        }
+        let mut q = query(&self.sql(&format!(
+            "SELECT c.item_id, c.at, c.grade_from, c.grade_to, c.cause FROM changes c \
+             WHERE c.kind = 'grade' AND c.at >= $1 AND c.at < $2 AND {} ORDER BY c.seq",
+            in_projects(3)
+        )))
+        .bind(super::items::utc(&from))
+        .bind(super::items::utc(&to))
+        .bind(codes);
+        if let Some(d) = &department {
+            q = q.bind(d.clone());
+        }
+        let mut events: Vec<EventLine> = Vec::new();
+        for r in q.fetch_all(&self.pool).await? {
+            let grade = |column: &str| -> Result<Option<crate::grading::Grade>, sqlx::Error> {
+                Ok(r.try_get::<Option<String>, _>(column)?
+                    .as_deref()
+                    .and_then(crate::grading::Grade::parse))
+            };
+            let (Some(to_grade), from_grade) = (grade("grade_to")?, grade("grade_from")?) else {
+                continue;
+            };
+            let at: String = r.try_get("at")?;
+            events.push(EventLine {
+                item_id: r.try_get("item_id")?,
+                at: super::load::parse_time(&at).with_timezone(&Utc),
+                from: from_grade,
+                to: to_grade,
+                cause: r.try_get("cause")?,
+            });
+        }
+        // Each project's share of the items and events.
+        let mut project_of: std::collections::HashMap<String, usize> = Default::default();
+        let mut pages: Vec<ProjectLedger> = projects
+            .into_iter()
+            .enumerate()
+            .map(|(i, project)| {
+                project_of.insert(project.code.clone(), i);
+                ProjectLedger {
+                    project,
+                    items: Vec::new(),
+                    events: Vec::new(),
+                }
+            })
+            .collect();
+        let mut item_project: std::collections::HashMap<String, usize> = Default::default();
+        for (item_id, versions) in by_item {
+            let code = versions
+                .last()
+                .map(|(_, _, record)| record.project_code.clone())
+                .unwrap_or_default();
+            if let Some(&i) = project_of.get(&code) {
+                item_project.insert(item_id.clone(), i);
+                pages[i].items.push((item_id, versions));
+            }
+        }
+        for event in events {
+            if let Some(&i) = item_project.get(&event.item_id) {
+                pages[i].events.push(event);
+            }
+        }
+        Ok(pages)
     }
 }

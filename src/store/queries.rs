@@ -116,7 +116,7 @@ const WORST_FIRST: &str = "CASE i.grade WHEN 'red' THEN 0 WHEN 'yellow' THEN 1 E
 const NEWEST_ENDED_FIRST: &str = "i.finished_at DESC, i.item_id";
 
 /// `text` matched literally inside a LIKE pattern (escape character `\`).
-fn like_escaped(text: &str) -> String {
+pub(super) fn like_escaped(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(c, '%' | '_' | '\\') {

@@ -5,6 +5,7 @@
 #![allow(dead_code, clippy::unwrap_used)] // each test binary uses part of it; a failed unwrap is a failed test
 
 pub mod browser;
+pub mod ledger;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -273,7 +274,6 @@ async fn serve_cursor(
     Json(json!({ "data": { "rows": records }, "next": next })).into_response()
 }
 
-/// A canonical record, accepted on `accepted` (RFC 3339) with a limit of `limit` days.
 /// An item's grade history from `/api/items/{id}` as (took effect, grade, cause).
 pub fn history_of(item: &Value) -> Vec<(String, String, String)> {
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
@@ -301,6 +301,7 @@ pub fn five_days_from_2_november() -> Vec<(String, String, String)> {
     .to_vec()
 }
 
+/// A canonical record, accepted on `accepted` (RFC 3339) with a limit of `limit` days.
 pub fn record(id: &str, accepted: &str, limit: u32) -> Value {
     json!({
         "item_id": id, "project_code": "2611-370102-04-01-123456", "project_name": "某某产业园一期",
