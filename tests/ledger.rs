@@ -27,3 +27,9 @@ async fn a_consumer_reads_every_position_once_while_feeds_write() {
     let dir = temp_dir();
     the_log_is_read_once_in_order_while_feeds_write(&sqlite_url(dir.path()), dir.path()).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kill_during_page_writes_loses_and_doubles_nothing() {
+    let dir = temp_dir();
+    a_kill_during_writes_loses_and_doubles_nothing(&sqlite_url(dir.path()), dir.path()).await;
+}

@@ -428,6 +428,14 @@ async fn the_log_is_read_once_in_order_on_postgres() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kill_during_page_writes_loses_and_doubles_nothing_on_postgres() {
+    on_postgres(|url, dir| async move {
+        common::ledger::a_kill_during_writes_loses_and_doubles_nothing(&url, dir.path()).await;
+    })
+    .await;
+}
+
 async fn run_all(pool: &sqlx::AnyPool, statements: impl IntoIterator<Item = String>) {
     for statement in statements {
         pool.execute(sqlx::AssertSqlSafe(statement)).await.unwrap();
