@@ -14,7 +14,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::grading::{self, Grade};
+use crate::calendar::{Calendar, CalendarError};
+use crate::grading::{self, Grade, Grading, GradingPolicy};
+use crate::item::Item;
 
 /// What changed an item's grade or deadline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +134,26 @@ pub fn standing_on<T>(
         .filter(|(_, at, _)| *at < end)
         .max_by_key(|(version, at, _)| (*at, *version))
         .map(|(_, _, record)| record)
+}
+
+/// The record version that stood at the end of `day`, graded as of that day: what an
+/// item's figures were then, whatever was granted since. `None` when it had no record yet;
+/// an error when the day's year is not in the calendar.
+pub fn graded_as_of<'a>(
+    versions: impl IntoIterator<Item = (u32, DateTime<Utc>, &'a Item)>,
+    day: NaiveDate,
+    calendar: &Calendar,
+    policy: &GradingPolicy,
+    tz: Tz,
+) -> Option<Result<(u32, &'a Item, Grading), CalendarError>> {
+    let (version, item) = standing_on(
+        versions.into_iter().map(|(v, at, item)| (v, at, (v, item))),
+        day,
+        tz,
+    )?;
+    let thresholds = policy.thresholds_for(&item.matter, &item.department);
+    let clock = grading::ClockInput::from_item(item, tz);
+    Some(grading::grade(&clock, &thresholds, calendar, day).map(|g| (version, item, g)))
 }
 
 #[cfg(test)]

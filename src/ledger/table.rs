@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::calendar::Calendar;
-use crate::grading::{self, ClockInput, Grade, GradingPolicy};
+use crate::grading::{self, Grade, GradingPolicy};
 use crate::item::{Item, Status};
 
 /// The days a table covers, both included, and the day its items are graded on.
@@ -114,25 +114,26 @@ pub fn block(
     let mut lines = Vec::new();
     let mut ungraded = Vec::new();
     for (item_id, versions) in items {
-        let standing = super::standing_on(
-            versions.iter().map(|(v, at, item)| (*v, *at, (*v, item))),
+        let standing = super::graded_as_of(
+            versions.iter().map(|(v, at, item)| (*v, *at, item)),
             period.graded_on,
+            calendar,
+            policy,
             tz,
         );
-        let Some((version, item)) = standing else {
-            continue;
+        let (version, item, g) = match standing {
+            None => continue,
+            Some(Ok(graded)) => graded,
+            Some(Err(_)) => {
+                ungraded.push(item_id.clone());
+                continue;
+            }
         };
         let local = |t: &DateTime<chrono::FixedOffset>| t.with_timezone(&tz).date_naive();
         let finished_on = item.finished_at.as_ref().map(local);
         if finished_on.is_some_and(|d| d < period.from) {
             continue;
         }
-        let clock = ClockInput::from_item(item, tz);
-        let thresholds = policy.thresholds_for(&item.matter, &item.department);
-        let Ok(g) = grading::grade(&clock, &thresholds, calendar, period.graded_on) else {
-            ungraded.push(item_id.clone());
-            continue;
-        };
         let mut item_events: Vec<EventLine> = events
             .iter()
             .filter(|e| e.item_id == *item_id)

@@ -123,7 +123,7 @@ where
 }
 
 /// One change of the log as the API gives it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Change {
     pub seq: i64,
     pub kind: String,
@@ -135,37 +135,28 @@ pub struct Change {
     pub recorded_at: String,
     pub cause: String,
     /// A grade event's grades (`from` is `null` for an item's first grade).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
     /// A version's record, a deadline move's dates, a quarantine entry's feed, field and
     /// reason: as stored, not parsed again.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<Box<RawValue>>,
 }
 
-fn change(r: &sqlx::any::AnyRow) -> Result<Change, StoreError> {
-    let body: Option<String> = r.try_get("body")?;
-    Ok(Change {
-        seq: r.try_get("seq")?,
-        kind: r.try_get("kind")?,
-        item_id: r.try_get("item_id")?,
-        version: r.try_get("version")?,
-        at: r.try_get("at")?,
-        recorded_at: r.try_get("recorded_at")?,
-        cause: r.try_get("cause")?,
-        from: r.try_get("grade_from")?,
-        to: r.try_get("grade_to")?,
-        body: body
-            .map(RawValue::from_string)
-            .transpose()
-            .map_err(|e| StoreError::Query(sqlx::Error::Decode(Box::new(e))))?,
-    })
+/// Changes as the database wrote them out: a JSON array of `Change` objects, how many, and
+/// the last one's position. Built by the database in one row (`json_group_array` /
+/// `json_agg`), as start-up reads the items (`load`): handed over row by row, a million
+/// changes took 22 s.
+pub struct ChangesText {
+    pub json: String,
+    pub count: i64,
+    pub last: Option<i64>,
 }
 
-const SELECT_CHANGES: &str = "SELECT seq, kind, item_id, version, at, recorded_at, cause, \
-     grade_from, grade_to, body FROM changes";
+impl ChangesText {
+    pub fn parse(&self) -> Result<Vec<Change>, StoreError> {
+        super::load::decode("changes", &self.json)
+    }
+}
 
 /// A version of an item's record with what changed since the version before.
 #[derive(Debug, Clone, Serialize)]
@@ -186,16 +177,47 @@ pub struct Timeline {
 }
 
 impl Store {
+    /// The changes after position `after`, in order, at most `limit`, as the database wrote
+    /// them out (for the API, which passes them on as they are).
+    pub async fn changes_text(&self, after: i64, limit: i64) -> Result<ChangesText, StoreError> {
+        self.changes_where(
+            "seq > $1 ORDER BY seq LIMIT $2",
+            vec![after.into(), limit.into()],
+        )
+        .await
+    }
+
     /// The changes after position `after`, in order, at most `limit`.
     pub async fn changes_after(&self, after: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
-        let rows = query(&self.sql(&format!(
-            "{SELECT_CHANGES} WHERE seq > $1 ORDER BY seq LIMIT $2"
-        )))
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(change).collect()
+        self.changes_text(after, limit).await?.parse()
+    }
+
+    /// The changes that `filter` (a `WHERE` clause with its order and limit, placeholders
+    /// from `$1`) picks, in its order.
+    async fn changes_where(
+        &self,
+        filter: &str,
+        params: Vec<super::items::Param>,
+    ) -> Result<ChangesText, StoreError> {
+        let (aggregate, object, body, ordered) = match self.dialect {
+            Dialect::Sqlite => ("json_group_array", "json_object", "json(body)", ""),
+            Dialect::Postgres => ("json_agg", "json_build_object", "body::json", " ORDER BY seq"),
+        };
+        let sql = format!(
+            "SELECT CAST({aggregate}({object}('seq', seq, 'kind', kind, 'item_id', item_id, \
+             'version', version, 'at', at, 'recorded_at', recorded_at, 'cause', cause, \
+             'from', grade_from, 'to', grade_to, 'body', {body}){ordered}) AS TEXT) AS rows, \
+             COUNT(*) AS n, MAX(seq) AS last FROM (SELECT * FROM changes WHERE {filter}) AS c"
+        );
+        let row = super::items::bind_all(query(&self.sql(&sql)), params)
+            .fetch_one(&self.pool)
+            .await?;
+        let json: Option<String> = row.try_get("rows")?;
+        Ok(ChangesText {
+            json: json.unwrap_or_else(|| "[]".to_owned()),
+            count: row.try_get("n")?,
+            last: row.try_get("last")?,
+        })
     }
 
     /// The newest position of the log (0 when it is empty).
@@ -208,16 +230,13 @@ impl Store {
 
     /// Everything the log holds of one item, versions with what changed field by field.
     pub async fn timeline(&self, item_id: &str) -> Result<Timeline, StoreError> {
-        let rows = query(&self.sql(&format!(
-            "{SELECT_CHANGES} WHERE item_id = $1 ORDER BY seq"
-        )))
-        .bind(item_id)
-        .fetch_all(&self.pool)
-        .await?;
+        let changes = self
+            .changes_where("item_id = $1 ORDER BY seq", vec![item_id.into()])
+            .await?
+            .parse()?;
         let mut timeline = Timeline::default();
         let mut before: Option<serde_json::Value> = None;
-        for row in &rows {
-            let c = change(row)?;
+        for c in changes {
             match c.kind.as_str() {
                 "version" => {
                     let record: serde_json::Value = c
@@ -284,7 +303,7 @@ impl Store {
             String,
             i64,
             #[serde(borrow)] super::load::Text<'a>,
-            #[serde(borrow)] &'a RawValue,
+            #[serde(borrow)] super::load::Text<'a>,
         );
         let mut current: Option<String> = None;
         let mut versions: Vec<(u32, DateTime<Utc>, String)> = Vec::new();
@@ -296,14 +315,9 @@ impl Store {
             visit(id, &borrowed);
             versions.clear();
         };
-        let body = match self.dialect {
-            // The record is JSON text: put in the chunk as JSON, not as a string of it.
-            Dialect::Sqlite => "json(body)",
-            Dialect::Postgres => "body::json",
-        };
-        let columns = format!("item_id, version, at, {body} AS body");
+        // The record comes as the text it is stored as (a string in the chunk's JSON).
         self.for_each_chunk(
-            &columns,
+            "item_id, version, at, body",
             "(SELECT item_id, version, at, body FROM changes WHERE kind = 'version') AS v",
             "item_id, version",
             |text| {
@@ -316,7 +330,7 @@ impl Store {
                         current = Some(id);
                     }
                     let at = super::load::parse_time(&at).with_timezone(&Utc);
-                    versions.push((version as u32, at, record.get().to_owned()));
+                    versions.push((version as u32, at, record.to_owned()));
                 }
                 Ok(())
             },

@@ -1,0 +1,197 @@
+//! Ledger benchmark (a bench command: each figure is one long run). See BENCHMARKS.md.
+//!
+//! On a store holding 1,000,000 items ingested through the daemon's own path (one record
+//! version and one or more grade events each in the log):
+//! 1. reading the whole change log from position 0, 10,000 changes a page;
+//! 2. rebuilding every item as of a past date (the version standing then, graded as of
+//!    that day);
+//! 3. the store's size per item: the log's share (a version and its events) and in all.
+//!
+//! Run: `cargo bench --bench ledger` (SQLite; with `DUBAN_TEST_PG_URL` set, PostgreSQL too,
+//! in a database of its own). `DUBAN_BENCH_RECORDS` sets the count.
+
+#![allow(clippy::unwrap_used)] // a benchmark that cannot set up has nothing to report
+
+use std::path::Path;
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use duban::clock::Clock;
+use duban::config::Config;
+use duban::config::toml_file::TomlFile;
+use duban::item::Item;
+use duban::simulator::population::Population;
+use sqlx::Executor;
+
+fn records() -> u64 {
+    std::env::var("DUBAN_BENCH_RECORDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+const NOW: &str = "2026-11-25T10:00:00+08:00";
+
+fn config(dir: &Path, database_url: &str) -> Config {
+    let text = format!(
+        r#"timezone = "Asia/Shanghai"
+[calendar]
+holidays_dir = {:?}
+[catalogue]
+matters = {:?}
+[server]
+listen = "127.0.0.1:0"
+[store]
+database_url = {database_url:?}
+"#,
+        root().join("config/holidays").display().to_string(),
+        root().join("config/matters.csv").display().to_string(),
+    );
+    let path = dir.join("duban.toml");
+    std::fs::write(&path, &text).unwrap();
+    Config::from_file(&TomlFile::from_text(&path, text)).unwrap()
+}
+
+async fn run(label: &str, database_url: &str, dir: &Path) {
+    let config = config(dir, database_url);
+    let calendar = config.load_calendar().unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339(NOW).unwrap();
+    let mut items: Vec<Item> = Vec::with_capacity(records() as usize);
+    Population::new(&config.matters, &calendar, config.timezone, now.with_timezone(&config.timezone), 7)
+        .unwrap()
+        .generate(records(), |item| items.push(item.clone()))
+        .unwrap();
+    let clock = Clock::Manual(duban::clock::ManualClock::new(now.to_utc()));
+    let running = duban::app::start(config, calendar, clock).await.unwrap();
+    let shared = running.shared.clone();
+    let started = Instant::now();
+    let mut chunks = Vec::new();
+    while !items.is_empty() {
+        let rest = items.split_off(items.len().min(5_000));
+        chunks.push(std::mem::replace(&mut items, rest));
+    }
+    for page in chunks {
+        shared.ingest("bench", page).await.unwrap();
+    }
+    println!("{label}: {} records ingested in {:.2} s (setup)", records(), started.elapsed().as_secs_f64());
+    let store = &shared.store;
+
+    // 1. The whole log, from 0.
+    let started = Instant::now();
+    let (mut after, mut read) = (0, 0usize);
+    loop {
+        let page = store.changes_after(after, 10_000).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        read += page.len();
+        after = page.last().unwrap().seq;
+    }
+    let reading = started.elapsed();
+    println!(
+        "{label}: read {read} changes from position 0 in {:.2} s ({:.0} changes/s)",
+        reading.as_secs_f64(),
+        read as f64 / reading.as_secs_f64()
+    );
+
+    // 2. Every item as of a past date.
+    let day = NaiveDate::from_ymd_opt(2026, 10, 31).unwrap();
+    let started = Instant::now();
+    let (mut graded, mut without) = (0usize, 0usize);
+    let tz = shared.config.timezone;
+    store
+        .for_each_versions(|_, versions| {
+            let records: Vec<(u32, chrono::DateTime<chrono::Utc>, Item)> = versions
+                .iter()
+                .filter_map(|(v, at, json)| Some((*v, *at, serde_json::from_str(json).ok()?)))
+                .collect();
+            match duban::ledger::graded_as_of(
+                records.iter().map(|(v, at, item)| (*v, *at, item)),
+                day,
+                &shared.calendar,
+                &shared.config.grading,
+                tz,
+            ) {
+                Some(Ok(_)) => graded += 1,
+                _ => without += 1,
+            }
+        })
+        .await
+        .unwrap();
+    let rebuilding = started.elapsed();
+    println!(
+        "{label}: rebuilt every item as of {day} in {:.2} s ({graded} graded, {without} without a record then)",
+        rebuilding.as_secs_f64()
+    );
+
+    // 3. Size per item.
+    let pool = store.pool();
+    let (log, all): (i64, i64) = if database_url.starts_with("sqlite:") {
+        let page: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(pool).await.unwrap();
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(pool).await.unwrap();
+        let all = page * pages;
+        // The log's share: the store again without it.
+        let copy = dir.join("without-log.db");
+        pool.execute(sqlx::AssertSqlSafe(format!("VACUUM INTO '{}'", copy.display())))
+            .await
+            .unwrap();
+        let other = sqlx::AnyPool::connect(&format!("sqlite://{}", copy.display())).await.unwrap();
+        other.execute("DROP TABLE changes").await.unwrap();
+        other.execute("VACUUM").await.unwrap();
+        let without: i64 = std::fs::metadata(&copy).unwrap().len() as i64;
+        other.close().await;
+        (all - without, all)
+    } else {
+        let log: i64 = sqlx::query_scalar("SELECT pg_total_relation_size('changes')")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        let all: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        (log, all)
+    };
+    let versions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM changes WHERE kind = 'version'")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM changes WHERE kind = 'grade'")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    println!(
+        "{label}: {versions} versions and {events} grade events; the log {:.0} bytes an item ({:.1} MB), the store {:.0} bytes an item ({:.1} MB)",
+        log as f64 / versions as f64,
+        log as f64 / 1e6,
+        all as f64 / versions as f64,
+        all as f64 / 1e6
+    );
+    running.stop(std::time::Duration::from_secs(5)).await;
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
+        run("sqlite", &url, dir.path()).await;
+        if let Ok(base) = std::env::var("DUBAN_TEST_PG_URL") {
+            sqlx::any::install_default_drivers();
+            let admin = sqlx::AnyPool::connect(&base).await.unwrap();
+            let name = format!("duban_bench_ledger_{}", std::process::id());
+            admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
+            let url = match base.rsplit_once('/') {
+                Some((server, _)) => format!("{server}/{name}"),
+                None => base.clone(),
+            };
+            let pg_dir = tempfile::tempdir().unwrap();
+            run("postgres", &url, pg_dir.path()).await;
+            admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).await.unwrap();
+        }
+    });
+}
