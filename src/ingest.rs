@@ -13,8 +13,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use tokio::sync::Notify;
 
-use crate::board::{self, Assessment, Board, Graded, record_hash};
+use crate::board::{self, Assessment, Board, Graded};
 use crate::calendar::{Calendar, CalendarError};
+use crate::canonical::record_hash;
 use crate::claims::{Claim, Claims};
 use crate::clock::Clock;
 use crate::config::Config;
