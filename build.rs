@@ -1,10 +1,13 @@
 //! Embeds every file under `web/` into the binary (one binary runs everything): writes a
 //! table of (path, bytes) that `http::pages` serves. The files themselves need no build.
+//! Also has the crate rebuilt when a file under `migrations/` is added or changed, which
+//! `sqlx::migrate!` embeds but cannot watch by itself on a stable compiler.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 fn main() {
+    println!("cargo:rerun-if-changed=migrations");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
     println!("cargo:rerun-if-changed=web");
     assert!(

@@ -217,7 +217,7 @@ fn serve_duban() {
 /// Puts `items` items of the simulated city (seed 7, like the demo), graded as of the clock, on
 /// the board, so the panels (and the snapshot every client gets) are a real board's.
 fn fill_board(shared: &duban::ingest::Shared, items: u64) {
-    use duban::board::record_hash;
+    use duban::canonical::record_hash;
     use duban::simulator::population::Population;
 
     let config = &shared.config;

@@ -18,8 +18,9 @@ use std::time::Duration;
 
 use chrono::DateTime;
 use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main};
-use duban::board::{Board, record_hash};
+use duban::board::Board;
 use duban::calendar::Calendar;
+use duban::canonical::record_hash;
 use duban::charts;
 use duban::config::Config;
 use duban::config::toml_file::TomlFile;

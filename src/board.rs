@@ -6,7 +6,7 @@
 //! data: no clock, no I/O.
 
 use std::collections::BTreeSet;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -22,7 +22,8 @@ use crate::ledger::{Cause, GradeEvent};
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub item_id: String,
-    /// Hash of the canonical record: the same record again is recognised without a write.
+    /// The record hash (`canonical::record_hash`): the same record again is recognised
+    /// without a write.
     pub hash: u64,
     /// The record's `updated_at` (Unix seconds): an older version arriving later is ignored.
     pub updated_at: i64,
@@ -178,29 +179,6 @@ pub struct Board {
     /// Grows with every commit: readers that cache what they computed from the board can
     /// tell whether it changed since.
     generation: u64,
-}
-
-/// A stable 64-bit hash (FNV-1a) of a canonical record. It is stored, so it must not change
-/// between runs: std's `DefaultHasher` is seeded per process; FNV over the record's `Hash`
-/// feed is not.
-pub fn record_hash(item: &Item) -> u64 {
-    let mut hasher = Fnv(0xcbf2_9ce4_8422_2325);
-    item.hash(&mut hasher);
-    hasher.finish()
-}
-
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 /// An item's clock and grading as of a day, worked out without the board, so that a feed
@@ -626,6 +604,7 @@ impl Board {
 mod tests {
     use super::*;
     use crate::calendar::tests::shipped;
+    use crate::canonical::record_hash;
 
     fn item(id: &str, accepted: &str) -> Item {
         let json = format!(

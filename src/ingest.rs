@@ -14,8 +14,9 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use tokio::sync::Notify;
 
-use crate::board::{Assessment, Board, Graded, Trigger, record_hash};
+use crate::board::{Assessment, Board, Graded, Trigger};
 use crate::calendar::{Calendar, CalendarError};
+use crate::canonical::record_hash;
 use crate::claims::{Claim, Claims};
 use crate::clock::Clock;
 use crate::config::Config;

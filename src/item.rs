@@ -104,7 +104,7 @@ impl PauseKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pause {
     pub kind: PauseKind,
     pub from: DateTime<FixedOffset>,
@@ -113,7 +113,7 @@ pub struct Pause {
 }
 
 /// A validated item: every field present and consistent.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Item {
     pub item_id: String,
     pub project_code: String,

@@ -5,6 +5,7 @@
 //! - `config`: the TOML config, validated, with precise errors; secrets from the environment.
 //! - `calendar`: working days under the yearly holiday arrangement (pure).
 //! - `item`: the canonical item record and its validation.
+//! - `canonical`: the record's canonical bytes and the record hash over them (pure).
 //! - `grading`: clock, three-colour grade, next change, project government time (pure).
 //! - `catalogue`: the approval-matter catalogue.
 //! - `simulator`: a deterministic city of projects and items for demos and benchmarks.
@@ -25,6 +26,7 @@ pub mod almanac;
 pub mod app;
 pub mod board;
 pub mod calendar;
+pub mod canonical;
 pub mod catalogue;
 pub mod charts;
 pub mod claims;

@@ -30,7 +30,7 @@ pub struct StoredItem {
 /// parsed at once, so they are borrowed from the chunk's text (`Text`); the names become
 /// the item's own strings.
 #[derive(serde::Deserialize)]
-struct ItemRow<'a>(
+pub(super) struct ItemRow<'a>(
     String,
     String,
     String,
@@ -64,7 +64,7 @@ impl std::ops::Deref for Text<'_> {
 }
 
 #[derive(serde::Deserialize)]
-struct PauseRow<'a>(
+pub(super) struct PauseRow<'a>(
     String,
     serde::de::IgnoredAny,
     #[serde(borrow)] Text<'a>,
@@ -73,11 +73,17 @@ struct PauseRow<'a>(
 );
 
 #[derive(serde::Deserialize)]
-struct ProjectRow<'a>(
-    #[serde(borrow)] Text<'a>,
-    #[serde(borrow)] Text<'a>,
-    #[serde(borrow)] Text<'a>,
+pub(super) struct ProjectRow<'a>(
+    #[serde(borrow)] pub(super) Text<'a>,
+    #[serde(borrow)] pub(super) Text<'a>,
+    #[serde(borrow)] pub(super) Text<'a>,
 );
+
+/// The columns of `PauseRow`, and of `ItemRow`, in their order.
+pub(super) const PAUSE_COLUMNS: &str = "item_id, seq, kind, from_at, to_at";
+pub(super) const ITEM_COLUMNS: &str = "item_id, project_code, matter, department, stage, status, \
+     accepted_at, limit_days, legal_days, extension_days, finished_at, updated_at, record_hash, \
+     grade, next_change, deadline_date, version";
 
 impl Store {
     /// Every stored project (code, name, category), for the board at start-up: the screens
@@ -106,88 +112,21 @@ impl Store {
         mut visit: impl FnMut(StoredItem),
     ) -> Result<usize, StoreError> {
         let mut pauses: foldhash::HashMap<String, Vec<Pause>> = Default::default();
-        self.for_each_chunk(
-            "item_id, seq, kind, from_at, to_at",
-            "pauses",
-            "item_id, seq",
-            |text| {
-                for PauseRow(item_id, _, kind, from, to) in decode("pauses", text)? {
-                    pauses.entry(item_id).or_default().push(Pause {
-                        // Words duban wrote itself; one edited into nonsense reads as `other`.
-                        kind: PauseKind::parse(&kind).unwrap_or(PauseKind::Other),
-                        from: parse_time(&from),
-                        to: to.as_deref().map(parse_time),
-                    });
-                }
-                Ok(())
-            },
-        )
+        self.for_each_chunk(PAUSE_COLUMNS, "pauses", "item_id, seq", |text| {
+            for row in decode("pauses", text)? {
+                add_pause(&mut pauses, row);
+            }
+            Ok(())
+        })
         .await?;
         let mut count = 0;
-        self.for_each_chunk(
-            "item_id, project_code, matter, department, stage, status, accepted_at, limit_days, \
-             legal_days, extension_days, finished_at, updated_at, record_hash, grade, next_change, \
-             deadline_date, version",
-            "items",
-            "item_id",
-            |text| {
-                for ItemRow(
-                    item_id,
-                    project_code,
-                    matter,
-                    department,
-                    stage,
-                    status,
-                    accepted_at,
-                    limit,
-                    legal,
-                    extension,
-                    finished_at,
-                    updated_at,
-                    hash,
-                    grade,
-                    next_change,
-                    deadline,
-                    version,
-                ) in decode("items", text)?
-                {
-                    // Project names are kept once each: see `for_each_project`.
-                    let item = Item {
-                        pauses: if pauses.is_empty() {
-                            Vec::new()
-                        } else {
-                            pauses.remove(&item_id).unwrap_or_default()
-                        },
-                        project_code,
-                        project_name: String::new(),
-                        project_category: String::new(),
-                        matter,
-                        department,
-                        stage: stage as u8,
-                        status: Status::parse(&status).unwrap_or(Status::Pending),
-                        accepted_at: parse_time(&accepted_at),
-                        limit_days: limit as u32,
-                        legal_days: legal as u32,
-                        extension_days: extension as u32,
-                        finished_at: finished_at.as_deref().map(parse_time),
-                        updated_at: parse_time(&updated_at),
-                        item_id,
-                    };
-                    visit(StoredItem {
-                        item,
-                        hash: hash as u64,
-                        grade: parse_grade(&grade),
-                        next_change: next_change
-                            .as_deref()
-                            .map(|t| parse_time(t).with_timezone(&Utc)),
-                        deadline: NaiveDate::parse_from_str(&deadline, "%Y-%m-%d").ok(),
-                        version: u32::try_from(version).unwrap_or(1),
-                    });
-                    count += 1;
-                }
-                Ok(())
-            },
-        )
+        self.for_each_chunk(ITEM_COLUMNS, "items", "item_id", |text| {
+            for row in decode("items", text)? {
+                visit(stored_item(row, &mut pauses));
+                count += 1;
+            }
+            Ok(())
+        })
         .await?;
         Ok(count)
     }
@@ -203,34 +142,27 @@ impl Store {
         order: &str,
         mut visit: impl FnMut(&str) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let mut chunk = self.json_chunk(columns, table, order, "").await?;
-        let [columns, table, order] = [columns, table, order].map(std::sync::Arc::<str>::from);
+        let sql = self.chunk_sql(columns, table, order);
+        let mut chunk = json_chunk(&self.pool, &sql, "").await?;
         while let Some((rows, last)) = chunk {
             // The next chunk is read by its own task: PostgreSQL's answer arrives through
             // this process's socket, and would wait there while `visit` holds this thread.
-            let store = self.clone();
-            let (c, t, o) = (columns.clone(), table.clone(), order.clone());
-            let next = tokio::spawn(async move { store.json_chunk(&c, &t, &o, &last).await });
+            let (pool, sql) = (self.pool.clone(), sql.clone());
+            let next = tokio::spawn(async move { json_chunk(&pool, &sql, &last).await });
             visit(&rows)?;
             chunk = next.await.map_err(|e| unreadable(&table, e))??;
         }
         Ok(())
     }
 
-    /// The next rows of `table` after the key `after` (by the first column of `order`), as
-    /// one JSON array of arrays of `columns`, with the last row's key; `None` after the last.
+    /// The query of the next rows of `table` after the key `$1` (by the first column of
+    /// `order`), `$2` rows at most, as one JSON array of arrays of `columns`, with the last
+    /// row's key (see `json_chunk`).
     /// For `pauses`, whose key is (item, seq), a chunk is cut only between items, so keyset
     /// paging on the item is exact. The last key is the database's maximum, in the
     /// database's order of the key, never one taken in Rust, whose byte order a collation
     /// may not share.
-    async fn json_chunk(
-        &self,
-        columns: &str,
-        table: &str,
-        order: &str,
-        after: &str,
-    ) -> Result<Option<(String, String)>, StoreError> {
-        const CHUNK: i64 = 20_000;
+    pub(super) fn chunk_sql(&self, columns: &str, table: &str, order: &str) -> String {
         let key = order.split(',').next().unwrap_or(order).trim();
         // The rows of a chunk need no order of their own (the next key is the database's
         // `MAX`), except an item's pauses, kept in their order. SQLite aggregates the ordered
@@ -239,10 +171,7 @@ impl Store {
         // A key that is the whole order is unique: the next rows by key. Otherwise whole
         // items per chunk: the chunk's item keys, then all their rows (a third slower).
         let unique = key == order;
-        let (aggregate, row) = match self.dialect {
-            super::Dialect::Sqlite => ("json_group_array", "json_array"),
-            super::Dialect::Postgres => ("json_agg", "json_build_array"),
-        };
+        let (aggregate, row) = self.json_functions();
         let ordered = if self.dialect == super::Dialect::Postgres && !unique {
             format!(" ORDER BY {order}")
         } else {
@@ -257,23 +186,116 @@ impl Store {
                  ORDER BY {order}"
             )
         };
-        let sql = self.sql(&format!(
+        self.sql(&format!(
             "SELECT CAST({aggregate}({row}({columns}){ordered}) AS TEXT) AS rows, \
                     MAX({key}) AS last FROM (SELECT {columns} FROM {table} {rows}) AS chunk"
-        ));
-        let row = query(&sql)
-            .bind(after)
-            .bind(CHUNK)
-            .fetch_one(&self.pool)
-            .await?;
-        let rows: Option<String> = row.try_get("rows")?;
-        let last: Option<String> = row.try_get("last")?;
-        Ok(rows.zip(last))
+        ))
+    }
+}
+
+impl Store {
+    /// This dialect's aggregate of JSON values into an array, and its JSON array of values.
+    pub(super) fn json_functions(&self) -> (&'static str, &'static str) {
+        match self.dialect {
+            super::Dialect::Sqlite => ("json_group_array", "json_array"),
+            super::Dialect::Postgres => ("json_agg", "json_build_array"),
+        }
+    }
+}
+
+/// The rows of `chunk_sql`'s query after the key `after`, and the last row's key; `None`
+/// after the last. On the pool at start-up, or in the transaction of a rehash.
+pub(super) async fn json_chunk<'c>(
+    executor: impl sqlx::Executor<'c, Database = sqlx::Any>,
+    sql: &str,
+    after: &str,
+) -> Result<Option<(String, String)>, StoreError> {
+    const CHUNK: i64 = 20_000;
+    let row = query(sql)
+        .bind(after.to_owned())
+        .bind(CHUNK)
+        .fetch_one(executor)
+        .await?;
+    let rows: Option<String> = row.try_get("rows")?;
+    let last: Option<String> = row.try_get("last")?;
+    Ok(rows.zip(last))
+}
+
+/// A stored pause, added to its item's.
+pub(super) fn add_pause(
+    pauses: &mut foldhash::HashMap<String, Vec<Pause>>,
+    PauseRow(item_id, _, kind, from, to): PauseRow<'_>,
+) {
+    pauses.entry(item_id).or_default().push(Pause {
+        // Words duban wrote itself; one edited into nonsense reads as `other`.
+        kind: PauseKind::parse(&kind).unwrap_or(PauseKind::Other),
+        from: parse_time(&from),
+        to: to.as_deref().map(parse_time),
+    });
+}
+
+/// A stored item from its row, with its pauses taken from `pauses`. Project names are kept
+/// once each (see `Store::for_each_project`), so the item's are left empty.
+pub(super) fn stored_item(
+    ItemRow(
+        item_id,
+        project_code,
+        matter,
+        department,
+        stage,
+        status,
+        accepted_at,
+        limit,
+        legal,
+        extension,
+        finished_at,
+        updated_at,
+        hash,
+        grade,
+        next_change,
+        deadline,
+        version,
+    ): ItemRow<'_>,
+    pauses: &mut foldhash::HashMap<String, Vec<Pause>>,
+) -> StoredItem {
+    let item = Item {
+        pauses: if pauses.is_empty() {
+            Vec::new()
+        } else {
+            pauses.remove(&item_id).unwrap_or_default()
+        },
+        project_code,
+        project_name: String::new(),
+        project_category: String::new(),
+        matter,
+        department,
+        stage: stage as u8,
+        status: Status::parse(&status).unwrap_or(Status::Pending),
+        accepted_at: parse_time(&accepted_at),
+        limit_days: limit as u32,
+        legal_days: legal as u32,
+        extension_days: extension as u32,
+        finished_at: finished_at.as_deref().map(parse_time),
+        updated_at: parse_time(&updated_at),
+        item_id,
+    };
+    StoredItem {
+        item,
+        hash: hash as u64,
+        grade: parse_grade(&grade),
+        next_change: next_change
+            .as_deref()
+            .map(|t| parse_time(t).with_timezone(&Utc)),
+        deadline: NaiveDate::parse_from_str(&deadline, "%Y-%m-%d").ok(),
+        version: u32::try_from(version).unwrap_or(1),
     }
 }
 
 /// A chunk's rows read from its text.
-pub(super) fn decode<'a, T: serde::Deserialize<'a>>(table: &str, text: &'a str) -> Result<Vec<T>, StoreError> {
+pub(super) fn decode<'a, T: serde::Deserialize<'a>>(
+    table: &str,
+    text: &'a str,
+) -> Result<Vec<T>, StoreError> {
     serde_json::from_str(text).map_err(|e| unreadable(table, e))
 }
 

@@ -1,12 +1,14 @@
 //! The store: every SQL statement duban runs lives under this folder. One code path serves
 //! SQLite (an embedded file, the default) and PostgreSQL (when one machine is not enough)
-//! through sqlx's `Any` driver; queries are written once with `$1` placeholders, and the
-//! dialect's migrations live in `migrations/<dialect>/`. PostgreSQL's item writes alone go
-//! through its own driver (`PgWriter`), for `COPY` and array parameters.
+//! through sqlx's `Any` driver; queries are written once with `$1` placeholders. Each
+//! dialect's migrations are the files of `migrations/<dialect>/`, embedded at build time and
+//! applied by sqlx's migrator (recorded in `_sqlx_migrations`). PostgreSQL's item writes
+//! alone go through its own driver (`PgWriter`), for `COPY` and array parameters.
 //!
 //! - `items`: items, pauses, projects, departments, and their changes in the log.
 //! - `ledger`: the log of every stored change (`changes`), written and read.
 //! - `load`: reading them all back at start-up.
+//! - `rehash`: stored record hashes brought to the current scheme at open.
 //! - `feeds`: feed runs, incremental `since` marks, quarantine.
 //! - `queries`: the reads behind the HTTP API.
 //! - `rows`: batches of rows written as text: one JSON value a statement, or `COPY` lines.
@@ -16,6 +18,7 @@ pub mod items;
 pub mod ledger;
 pub mod load;
 pub mod queries;
+mod rehash;
 mod relay;
 mod rows;
 
@@ -25,15 +28,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{Migrate, MigrateError, Migrator};
 use sqlx::{AnyPool, ConnectOptions, Executor, Row};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database {url}: {source}")]
     Connect { url: String, source: sqlx::Error },
-    #[error("migration {name} on {dialect}: {source}")]
+    /// `step` is the migration (`0004_feed_run_notes`), or what was being done around them
+    /// (taking over the previous release's `schema_migrations`).
+    #[error(
+        "migration {step} on {dialect}: {source} (the store is as it was before this \
+         migration; each migration is applied in its own transaction)"
+    )]
     Migrate {
-        name: &'static str,
+        step: String,
+        dialect: &'static str,
+        source: MigrateError,
+    },
+    #[error("recomputing the stored record hashes (scheme {scheme}) on {dialect}: {source}")]
+    Rehash {
+        scheme: &'static str,
         dialect: &'static str,
         source: sqlx::Error,
     },
@@ -61,41 +76,24 @@ impl Dialect {
             Dialect::Postgres => "postgres",
         }
     }
+
+    fn migrator(self) -> &'static Migrator {
+        match self {
+            Dialect::Sqlite => &SQLITE_MIGRATIONS,
+            Dialect::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
 }
 
-/// The embedded migrations, in order.
-const MIGRATIONS: &[(&str, &str, &str)] = &[
-    (
-        "0001_initial",
-        include_str!("../../migrations/sqlite/0001_initial.sql"),
-        include_str!("../../migrations/postgres/0001_initial.sql"),
-    ),
-    (
-        "0002_quarantine_item",
-        include_str!("../../migrations/sqlite/0002_quarantine_item.sql"),
-        include_str!("../../migrations/postgres/0002_quarantine_item.sql"),
-    ),
-    (
-        "0003_deadline_changes",
-        include_str!("../../migrations/sqlite/0003_deadline_changes.sql"),
-        include_str!("../../migrations/postgres/0003_deadline_changes.sql"),
-    ),
-    (
-        "0004_feed_run_notes",
-        include_str!("../../migrations/sqlite/0004_feed_run_notes.sql"),
-        include_str!("../../migrations/postgres/0004_feed_run_notes.sql"),
-    ),
-    (
-        "0005_store_meta",
-        include_str!("../../migrations/sqlite/0005_store_meta.sql"),
-        include_str!("../../migrations/postgres/0005_store_meta.sql"),
-    ),
-    (
-        "0006_ledger",
-        include_str!("../../migrations/sqlite/0006_ledger.sql"),
-        include_str!("../../migrations/postgres/0006_ledger.sql"),
-    ),
-];
+/// Each dialect's migrations: every `NNNN_description.sql` file of its folder, embedded when
+/// the crate is built (build.rs has it rebuilt when a file is added), in the order of their
+/// numbers.
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Held (for one transaction) by whoever takes over a previous release's `schema_migrations`
+/// on PostgreSQL, so that two daemons opening the same old store do it once: "duban", 1.
+const BASELINE_LOCK: i64 = 0x6475_6261_6e00_0001;
 
 #[derive(Clone)]
 pub struct Store {
@@ -178,52 +176,115 @@ impl Store {
             _relay: relay,
         };
         store.migrate().await?;
+        store.rehash().await?;
         if dialect == Dialect::Postgres {
             store.pg = Some(pg_writer(&url).await.map_err(connect)?);
         }
         Ok(store)
     }
 
+    /// Applies this dialect's migrations not yet applied, each in its own transaction, after
+    /// taking over what a previous release recorded (`baseline`).
     async fn migrate(&self) -> Result<(), StoreError> {
-        let dialect = self.dialect.name();
-        let fail = |name| {
-            move |source| StoreError::Migrate {
-                name,
-                dialect,
-                source,
+        let migrator = self.dialect.migrator();
+        self.baseline(migrator).await?;
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|source| self.migration_failed(migrator, source))
+    }
+
+    /// Releases before sqlx's migrator kept the names of the migrations they applied
+    /// (`0001_initial`) in their own `schema_migrations` table. Each migration found there is
+    /// recorded in sqlx's table as applied (sqlx's own `skip`: its version, description and
+    /// the checksum of this release's file), so the migrator applies only the others; then
+    /// `schema_migrations` is dropped, leaving one record of what was applied, not two that
+    /// could disagree. One transaction: a failure leaves the old table and no new rows.
+    async fn baseline(&self, migrator: &Migrator) -> Result<(), StoreError> {
+        let fail =
+            |source: MigrateError| self.migrate_error("taking over schema_migrations", source);
+        let sql = |source: sqlx::Error| fail(MigrateError::Execute(source));
+        let mut tx = self.pool.begin().await.map_err(sql)?;
+        let exists = match self.dialect {
+            Dialect::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+            }
+            Dialect::Postgres => {
+                query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(BASELINE_LOCK)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(sql)?;
+                "SELECT COUNT(*) FROM pg_tables \
+                 WHERE schemaname = current_schema() AND tablename = 'schema_migrations'"
             }
         };
-        self.pool
-            .execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-            .await
-            .map_err(fail("schema_migrations"))?;
-        for &(name, sqlite, postgres) in MIGRATIONS {
-            let applied: Option<(String,)> =
-                query_as(&self.sql("SELECT name FROM schema_migrations WHERE name = $1"))
-                    .bind(name)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(fail(name))?;
-            if applied.is_some() {
-                continue;
-            }
-            let text = match self.dialect {
-                Dialect::Sqlite => sqlite,
-                Dialect::Postgres => postgres,
-            };
-            let mut tx = self.pool.begin().await.map_err(fail(name))?;
-            for statement in statements(text) {
-                tx.execute(statement).await.map_err(fail(name))?;
-            }
-            query(&self.sql("INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)"))
-                .bind(name)
-                .bind(chrono::Utc::now().to_rfc3339())
-                .execute(&mut *tx)
-                .await
-                .map_err(fail(name))?;
-            tx.commit().await.map_err(fail(name))?;
+        let (tables,): (i64,) = query_as(exists).fetch_one(&mut *tx).await.map_err(sql)?;
+        if tables == 0 {
+            return Ok(());
         }
-        Ok(())
+        let recorded: Vec<(String,)> = query_as("SELECT name FROM schema_migrations")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(sql)?;
+        let known: Vec<String> = migrator.iter().map(migration_name).collect();
+        if let Some((unknown,)) = recorded.iter().find(|(name,)| !known.contains(name)) {
+            return Err(self.migrate_error(
+                unknown,
+                MigrateError::Source(
+                    "schema_migrations records it but this release has no such migration: \
+                     the store was changed by another program or another release; open it \
+                     with the release that made it"
+                        .into(),
+                ),
+            ));
+        }
+        tx.ensure_migrations_table(&migrator.table_name)
+            .await
+            .map_err(fail)?;
+        for migration in migrator.iter() {
+            let name = migration_name(migration);
+            if recorded.iter().any(|(recorded,)| *recorded == name) {
+                tx.skip(&migrator.table_name, migration)
+                    .await
+                    .map_err(|source| self.migrate_error(&name, source))?;
+            }
+        }
+        tx.execute("DROP TABLE schema_migrations")
+            .await
+            .map_err(sql)?;
+        tx.commit().await.map_err(sql)
+    }
+
+    /// `source` as a `StoreError` naming the migration it is about, when it names one.
+    fn migration_failed(&self, migrator: &Migrator, source: MigrateError) -> StoreError {
+        use MigrateError as E;
+        let version = match &source {
+            E::ExecuteMigration(_, v)
+            | E::VersionMissing(v)
+            | E::VersionMismatch(v)
+            | E::VersionNotPresent(v)
+            | E::VersionTooOld(v, _)
+            | E::VersionTooNew(v, _)
+            | E::Dirty(v) => Some(*v),
+            _ => None,
+        };
+        let step = match version {
+            Some(v) => migrator
+                .iter()
+                .find(|m| m.version == v)
+                .map_or_else(|| format!("{v:04} (not in this release)"), migration_name),
+            None => "(before the first to apply)".to_owned(),
+        };
+        self.migrate_error(&step, source)
+    }
+
+    fn migrate_error(&self, step: &str, source: MigrateError) -> StoreError {
+        StoreError::Migrate {
+            step: step.to_owned(),
+            dialect: self.dialect.name(),
+            source,
+        }
     }
 
     /// A query written with `$1` placeholders, in this dialect. For SQLite they become plain
@@ -388,12 +449,14 @@ fn positional(text: &str) -> String {
     out
 }
 
-/// The statements of a migration file, split at semicolons that end a line; comments go.
-fn statements(text: &str) -> impl Iterator<Item = &str> {
-    text.split(";\n").map(str::trim).filter(|s| {
-        s.lines()
-            .any(|l| !l.trim().is_empty() && !l.trim().starts_with("--"))
-    })
+/// A migration's name as its file has it and `schema_migrations` recorded it: `0001_initial`
+/// (sqlx's description is the file's name after the number, underscores made spaces).
+fn migration_name(migration: &sqlx::migrate::Migration) -> String {
+    format!(
+        "{:04}_{}",
+        migration.version,
+        migration.description.replace(' ', "_")
+    )
 }
 
 /// `sqlite://data/duban.db` (relative to the working directory) or `sqlite:///abs/path`:

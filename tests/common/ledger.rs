@@ -304,13 +304,13 @@ pub async fn the_log_is_read_once_in_order_while_feeds_write(database_url: &str,
     app.stop().await;
 }
 
-/// The `duban serve` binary ingesting 6,000 records in pages of 200 from a feed on
-/// loopback, killed with SIGKILL eight times at moments spread over its writes, then left to
-/// finish: every record's version is in the log exactly once, and every item's grade events
+/// The `duban serve` binary ingesting 20,000 records in pages of 200 from a feed on
+/// loopback, killed with SIGKILL eight times while it writes (each time once it has stored
+/// more than before, after a pause that varies), then left to finish: every record's version is in the log exactly once, and every item's grade events
 /// are one unbroken chain — from its first grade (`from` null, caused by the feed) through
 /// each change to the grade the item holds — with none lost and none twice.
 pub async fn a_kill_during_writes_loses_and_doubles_nothing(database_url: &str, dir: &Path) {
-    const RECORDS: usize = 6_000;
+    const RECORDS: usize = 20_000;
     let (feed, url) = FeedServer::start().await;
     feed.set(
         (0..RECORDS)
@@ -346,16 +346,28 @@ pub async fn a_kill_during_writes_loses_and_doubles_nothing(database_url: &str, 
             n
         }
     };
-    // Spread over start-up and the writes (a fixed sequence: the same run every time).
+    // Killed while writing: once it has stored more than before, after a pause that varies
+    // (a fixed sequence: the same run every time).
     let mut kills = 0;
-    for pause_ms in [700u64, 350, 1_200, 500, 900, 250, 1_500, 600] {
+    let mut stored = 0;
+    for pause_ms in [0u64, 35, 120, 50, 90, 25, 150, 60] {
         let mut child = serve();
+        for _ in 0..400 {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            if count("SELECT COUNT(*) FROM items").await > stored {
+                break;
+            }
+        }
         tokio::time::sleep(Duration::from_millis(pause_ms)).await;
         child.kill().unwrap();
         child.wait().unwrap();
-        kills += 1;
+        let now_stored = count("SELECT COUNT(*) FROM items").await;
+        if now_stored < RECORDS as i64 {
+            kills += 1;
+        }
+        stored = now_stored;
     }
-    let stored_before_the_end = count("SELECT COUNT(*) FROM items").await;
+    let stored_before_the_end = stored;
     let mut child = serve();
     let mut last = -1;
     for _ in 0..240 {

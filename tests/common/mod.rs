@@ -21,6 +21,7 @@ use duban::clock::Clock;
 use duban::config::Config;
 use duban::config::toml_file::TomlFile;
 use serde_json::{Value, json};
+use sqlx::Executor as _;
 
 /// The suite's "now": Wednesday 25 November 2026, 10:00 in Shanghai. Every test takes its
 /// instant from here (or from its own fixed instant), never from the machine's clock, so the
@@ -517,4 +518,74 @@ pub fn with_tokens(dir: &std::path::Path, text: String) -> Config {
         ("DUBAN_VIEWER_TOKEN".to_owned(), VIEWER_TOKEN.to_owned()),
     ]);
     Config::from_file(&file).unwrap()
+}
+
+/// The URL of a service the test needs, from `variable`; without it the test prints
+/// `SKIPPED <test>` and gets `None`, except under `CI=true`, where a missing service fails.
+pub fn service_url(variable: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{variable} is not set: under CI=true the service tests must run (see .ci/run)")
+        }
+        _ => {
+            // Straight to the process's stderr: the test harness captures `eprintln!` of a
+            // passing test, and a skip shown as a bare "ok" would read as a pass.
+            use std::io::Write;
+            let test = std::thread::current().name().unwrap_or("a test").to_owned();
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: {variable} is not set (set it to run this test against a real server)"
+            );
+            None
+        }
+    }
+}
+
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}_{}_{}", std::process::id(), nanos % 1_000_000_000)
+}
+
+pub async fn pool(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .unwrap()
+}
+
+/// A fresh PostgreSQL database on the server of `base`: its name and URL (with the query
+/// of `base`, such as `?host=/var/run/postgresql` for a Unix socket).
+pub async fn fresh_pg_database(base: &str) -> (String, String) {
+    let name = unique("duban_test");
+    pool(base)
+        .await
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .unwrap();
+    let (address, query) = base.split_once('?').unwrap_or((base, ""));
+    let (server, _) = address.rsplit_once('/').unwrap();
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    let url = format!("{server}/{name}{query}");
+    (name, url)
+}
+
+/// Drops a test's database once it passed (a failed test leaves its database to look at).
+pub async fn drop_pg_database(base: &str, name: &str) {
+    pool(base)
+        .await
+        .execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {name} WITH (FORCE)"
+        )))
+        .await
+        .unwrap();
 }

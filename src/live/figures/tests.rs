@@ -2,8 +2,8 @@
 //! no holidays after National Day).
 
 use super::*;
-use crate::board::record_hash;
 use crate::calendar::tests::{d, shipped};
+use crate::canonical::record_hash;
 
 struct Spec<'a> {
     id: &'a str,
