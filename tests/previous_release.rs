@@ -28,7 +28,23 @@ fn records() -> Vec<Value> {
 }
 
 /// Every table's rows but the record hashes, as text, in a fixed order: what must survive.
-async fn data(pool: &sqlx::AnyPool) -> Vec<String> {
+/// The grade history is the previous release's `grade_history`, and after the migration the
+/// ledger's grade events (`changes`), listed the same way.
+async fn data(pool: &sqlx::AnyPool, migrated: bool) -> Vec<String> {
+    let history = if migrated {
+        (
+            "(SELECT item_id, at, grade_to AS grade, grade_from AS previous, cause, seq AS id \
+             FROM changes WHERE kind = 'grade') AS grade_history",
+            "item_id, at, grade, COALESCE(previous,'-'), cause",
+            "id",
+        )
+    } else {
+        (
+            "grade_history",
+            "item_id, at, grade, COALESCE(previous,'-'), cause",
+            "id",
+        )
+    };
     let tables = [
         (
             "items",
@@ -45,11 +61,7 @@ async fn data(pool: &sqlx::AnyPool) -> Vec<String> {
             "project_code, project_name, category",
             "project_code",
         ),
-        (
-            "grade_history",
-            "item_id, at, grade, COALESCE(previous,'-'), cause",
-            "id",
-        ),
+        history,
         (
             "feed_runs",
             "feed, started_at, CAST(records_in AS TEXT), CAST(unchanged AS TEXT)",
@@ -70,7 +82,8 @@ async fn data(pool: &sqlx::AnyPool) -> Vec<String> {
             .unwrap()
         {
             let row: String = row.get("row");
-            rows.push(format!("{table}: {row}"));
+            let name = table.rsplit(' ').next().unwrap_or(table);
+            rows.push(format!("{name}: {row}"));
         }
     }
     rows
@@ -101,7 +114,7 @@ fn migration_versions(dialect: &str) -> Vec<i64> {
 /// every hash recomputed under the current scheme; then a daemon on it finds the records
 /// it was made from, sent again, unchanged.
 async fn opens_and_is_migrated(url: &str, dialect: &str, raw: &sqlx::AnyPool) {
-    let before = data(raw).await;
+    let before = data(raw, false).await;
     let old_hashes = hashes(raw).await;
     assert_eq!(old_hashes.len(), 60, "the fixture's items");
     assert!(before.iter().any(|row| row.starts_with("pauses: ")));
@@ -130,9 +143,28 @@ async fn opens_and_is_migrated(url: &str, dialect: &str, raw: &sqlx::AnyPool) {
             .await
             .unwrap();
     assert_eq!(scheme, duban::canonical::SCHEME);
-    let mut after = data(raw).await;
+    let mut after = data(raw, true).await;
     after.retain(|row| !row.starts_with("store_meta: record_hash|"));
     assert_eq!(after, before, "every row kept as it was");
+    // Each item's record as its first version in the ledger, pauses included, readable as a
+    // record.
+    let versions: Vec<(String, String)> = sqlx::query_as(
+        "SELECT item_id, body FROM changes WHERE kind = 'version' AND version = 1 ORDER BY item_id",
+    )
+    .fetch_all(raw)
+    .await
+    .unwrap();
+    assert_eq!(versions.len(), 60);
+    let paused = versions
+        .iter()
+        .map(|(id, body)| {
+            let record: duban::item::Item = serde_json::from_str(body)
+                .unwrap_or_else(|e| panic!("{id}: {e}: {body}"));
+            assert_eq!(&record.item_id, id);
+            record.pauses.len()
+        })
+        .sum::<usize>();
+    assert!(paused > 0, "pauses are in the versions");
     let new_hashes = hashes(raw).await;
     for ((id, old), (new_id, new)) in old_hashes.iter().zip(&new_hashes) {
         assert_eq!(id, new_id);
