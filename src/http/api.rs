@@ -195,12 +195,16 @@ async fn item_as_of(shared: &Shared, id: &str, day: chrono::NaiveDate) -> Result
     let tz = shared.config.timezone;
     let versions = shared.store.versions_of(id).await?;
     let standing = crate::ledger::standing_on(
-        versions.iter().map(|(v, at, record)| (*v, *at, (*v, record))),
+        versions
+            .iter()
+            .map(|(v, at, record)| (*v, *at, (*v, record))),
         day,
         tz,
     );
     let Some((version, record)) = standing else {
-        return Ok(json!({"day": day, "version": null, "note": "no record of the item yet on that day"}));
+        return Ok(
+            json!({"day": day, "version": null, "note": "no record of the item yet on that day"}),
+        );
     };
     let thresholds = shared
         .config

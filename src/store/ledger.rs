@@ -22,7 +22,7 @@ use crate::ledger::GradeEvent;
 
 /// The advisory lock (PostgreSQL) under which positions of the log are taken: "duban" in
 /// ASCII, a key no other program on the database is likely to use.
-pub(crate) const LOG_LOCK: i64 = 0x6475_6261_6e;
+pub(crate) const LOG_LOCK: i64 = 0x0064_7562_616e;
 
 /// The log's columns as a write lists them (`seq` is the database's).
 pub(crate) const CHANGE_COLUMNS: &[Column] = &[
@@ -208,12 +208,10 @@ impl Store {
 
     /// Everything the log holds of one item, versions with what changed field by field.
     pub async fn timeline(&self, item_id: &str) -> Result<Timeline, StoreError> {
-        let rows = query(&self.sql(&format!(
-            "{SELECT_CHANGES} WHERE item_id = $1 ORDER BY seq"
-        )))
-        .bind(item_id)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = query(&self.sql(&format!("{SELECT_CHANGES} WHERE item_id = $1 ORDER BY seq")))
+            .bind(item_id)
+            .fetch_all(&self.pool)
+            .await?;
         let mut timeline = Timeline::default();
         let mut before: Option<serde_json::Value> = None;
         for row in &rows {
@@ -259,11 +257,12 @@ impl Store {
             let body: Option<String> = r.try_get("body")?;
             let at: String = r.try_get("at")?;
             let version: i64 = r.try_get("version")?;
-            let record = serde_json::from_str(body.as_deref().unwrap_or_default()).map_err(|e| {
-                StoreError::Query(sqlx::Error::Decode(
-                    format!("version {version} of item {item_id} in the ledger: {e}").into(),
-                ))
-            })?;
+            let record =
+                serde_json::from_str(body.as_deref().unwrap_or_default()).map_err(|e| {
+                    StoreError::Query(sqlx::Error::Decode(
+                        format!("version {version} of item {item_id} in the ledger: {e}").into(),
+                    ))
+                })?;
             versions.push((
                 u32::try_from(version).unwrap_or(0),
                 super::load::parse_time(&at).with_timezone(&Utc),
@@ -437,13 +436,18 @@ impl Store {
             let version: i64 = r.try_get("version")?;
             let at: String = r.try_get("at")?;
             let body: Option<String> = r.try_get("body")?;
-            match body.as_deref().map(serde_json::from_str::<crate::item::Item>) {
+            match body
+                .as_deref()
+                .map(serde_json::from_str::<crate::item::Item>)
+            {
                 Some(Ok(record)) => by_item.entry(item_id).or_default().push((
                     u32::try_from(version).unwrap_or(0),
                     super::load::parse_time(&at).with_timezone(&Utc),
                     record,
                 )),
-                _ => tracing::warn!(item = %item_id, version, "a version in the ledger cannot be read"),
+                _ => {
+                    tracing::warn!(item = %item_id, version, "a version in the ledger cannot be read")
+                }
             }
         }
         let mut q = query(&self.sql(&format!(

@@ -273,14 +273,15 @@ impl Store {
 }
 
 /// A chunk's rows read from its text.
-pub(super) fn decode<'a, T: serde::Deserialize<'a>>(table: &str, text: &'a str) -> Result<Vec<T>, StoreError> {
+pub(super) fn decode<'a, T: serde::Deserialize<'a>>(
+    table: &str,
+    text: &'a str,
+) -> Result<Vec<T>, StoreError> {
     serde_json::from_str(text).map_err(|e| unreadable(table, e))
 }
 
 fn unreadable(table: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Query(sqlx::Error::Decode(
-        format!("reading {table}: {e}").into(),
-    ))
+    StoreError::Query(sqlx::Error::Decode(format!("reading {table}: {e}").into()))
 }
 
 /// Words and times duban wrote itself; a row edited by hand into nonsense reads as red (the
