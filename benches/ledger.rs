@@ -61,10 +61,16 @@ async fn run(label: &str, database_url: &str, dir: &Path) {
     let calendar = config.load_calendar().unwrap();
     let now = chrono::DateTime::parse_from_rfc3339(NOW).unwrap();
     let mut items: Vec<Item> = Vec::with_capacity(records() as usize);
-    Population::new(&config.matters, &calendar, config.timezone, now.with_timezone(&config.timezone), 7)
-        .unwrap()
-        .generate(records(), |item| items.push(item.clone()))
-        .unwrap();
+    Population::new(
+        &config.matters,
+        &calendar,
+        config.timezone,
+        now.with_timezone(&config.timezone),
+        7,
+    )
+    .unwrap()
+    .generate(records(), |item| items.push(item.clone()))
+    .unwrap();
     let clock = Clock::Manual(duban::clock::ManualClock::new(now.to_utc()));
     let running = duban::app::start(config, calendar, clock).await.unwrap();
     let shared = running.shared.clone();
@@ -77,7 +83,11 @@ async fn run(label: &str, database_url: &str, dir: &Path) {
     for page in chunks {
         shared.ingest("bench", page).await.unwrap();
     }
-    println!("{label}: {} records ingested in {:.2} s (setup)", records(), started.elapsed().as_secs_f64());
+    println!(
+        "{label}: {} records ingested in {:.2} s (setup)",
+        records(),
+        started.elapsed().as_secs_f64()
+    );
     let store = &shared.store;
 
     // 1. The whole log, from 0.
@@ -131,15 +141,26 @@ async fn run(label: &str, database_url: &str, dir: &Path) {
     // 3. Size per item.
     let pool = store.pool();
     let (log, all): (i64, i64) = if database_url.starts_with("sqlite:") {
-        let page: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(pool).await.unwrap();
-        let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(pool).await.unwrap();
+        let page: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(pool)
+            .await
+            .unwrap();
         let all = page * pages;
         // The log's share: the store again without it.
         let copy = dir.join("without-log.db");
-        pool.execute(sqlx::AssertSqlSafe(format!("VACUUM INTO '{}'", copy.display())))
+        pool.execute(sqlx::AssertSqlSafe(format!(
+            "VACUUM INTO '{}'",
+            copy.display()
+        )))
+        .await
+        .unwrap();
+        let other = sqlx::AnyPool::connect(&format!("sqlite://{}", copy.display()))
             .await
             .unwrap();
-        let other = sqlx::AnyPool::connect(&format!("sqlite://{}", copy.display())).await.unwrap();
         other.execute("DROP TABLE changes").await.unwrap();
         other.execute("VACUUM").await.unwrap();
         let without: i64 = std::fs::metadata(&copy).unwrap().len() as i64;
@@ -175,7 +196,10 @@ async fn run(label: &str, database_url: &str, dir: &Path) {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
@@ -184,14 +208,22 @@ fn main() {
             sqlx::any::install_default_drivers();
             let admin = sqlx::AnyPool::connect(&base).await.unwrap();
             let name = format!("duban_bench_ledger_{}", std::process::id());
-            admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
+            admin
+                .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .await
+                .unwrap();
             let url = match base.rsplit_once('/') {
                 Some((server, _)) => format!("{server}/{name}"),
                 None => base.clone(),
             };
             let pg_dir = tempfile::tempdir().unwrap();
             run("postgres", &url, pg_dir.path()).await;
-            admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).await.unwrap();
+            admin
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE {name} WITH (FORCE)"
+                )))
+                .await
+                .unwrap();
         }
     });
 }

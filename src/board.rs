@@ -329,7 +329,12 @@ pub fn grade_events(
                 .flatten();
             let grade_then = then.map_or(entry.grading.grade, |g| g.grade);
             if from != Some(grade_then) {
-                events.push(event(took_effect, from, grade_then, Cause::Feed(feed.clone())));
+                events.push(event(
+                    took_effect,
+                    from,
+                    grade_then,
+                    Cause::Feed(feed.clone()),
+                ));
             }
             match then {
                 Some(g) => (grade_then, g.next_change_on),
@@ -349,7 +354,12 @@ pub fn grade_events(
         // The grader on time, the usual case: today's grading is the only step, and `entry`
         // has it already (a midnight may re-grade a great many items under the board's lock).
         if walk_from != entry.grading.grade {
-            events.push(event(midnight(today), Some(walk_from), entry.grading.grade, Cause::Clock));
+            events.push(event(
+                midnight(today),
+                Some(walk_from),
+                entry.grading.grade,
+                Cause::Clock,
+            ));
         }
         return events;
     }

@@ -290,12 +290,20 @@ impl Shared {
                 match assessment {
                     Ok((a, row)) => {
                         let took_effect = crate::ledger::took_effect(item.updated_at.to_utc(), now);
-                        let before = board.get(&item.item_id).and_then(|e| e.grading.next_change_on);
+                        let before = board
+                            .get(&item.item_id)
+                            .and_then(|e| e.grading.next_change_on);
                         let trigger = Trigger::Feed {
                             feed: &feed_name,
                             took_effect,
                         };
-                        let g = board.graded(&item, a).with_events(before, trigger, &self.calendar, tz, now);
+                        let g = board.graded(&item, a).with_events(
+                            before,
+                            trigger,
+                            &self.calendar,
+                            tz,
+                            now,
+                        );
                         graded.push((item, g, row, took_effect));
                     }
                     Err(e) => quarantine.push(Quarantined {

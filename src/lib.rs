@@ -20,6 +20,8 @@
 //! - `charts`: the screens' charts drawn as SVG from their own input types (pure).
 //! - `http`: the JSON API, pages, health and metrics. `metrics`: the counters behind it.
 //! - `app`: wiring and shutdown.
+//! - `ledger`: the grade event, what changed between versions, the ledger table (pure).
+//! - `ledger_view`: the ledger table read from the store, for its page and its export.
 //! - `commands`: the CLI subcommands.
 
 pub mod almanac;
@@ -40,6 +42,7 @@ pub mod http;
 pub mod ingest;
 pub mod item;
 pub mod ledger;
+pub mod ledger_view;
 pub mod live;
 pub mod metrics;
 pub mod simulator;

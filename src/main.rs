@@ -85,6 +85,11 @@ enum Command {
     /// Grade each project's government time against its category's target; exit 2 if some
     /// lines or projects could not be graded.
     Projects(RecordsArgs),
+    /// The ledger (电子台账): its table of a period, by project.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
     /// Write a realistic, deterministic sample of canonical item records (JSON lines).
     Sample {
         #[command(flatten)]
@@ -95,6 +100,33 @@ enum Command {
         /// Seed: the same seed and instant give the same items.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Write the period's table as a workbook (sheets 台账 and 等级变化), reading the
+    /// configured store a page of projects at a time; every item as its record stood at the
+    /// end of the period, graded as of then (or today, for a period not over).
+    Export {
+        /// The period's first day.
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+        from: NaiveDate,
+        /// The period's last day (included).
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+        to: NaiveDate,
+        /// The workbook to write (F.xlsx), replaced if it exists.
+        #[arg(long, value_name = "F.xlsx")]
+        out: PathBuf,
+        /// Only projects whose code or name contains this.
+        #[arg(long, value_name = "TEXT")]
+        project: Option<String>,
+        /// Only this department's items (its exact name).
+        #[arg(long, value_name = "NAME")]
+        department: Option<String>,
+        /// What today is: a period not over yet is graded on it (and stated as exported then).
+        #[command(flatten)]
+        now: Now,
     },
 }
 
@@ -124,6 +156,11 @@ struct RecordsArgs {
 fn parse_instant(text: &str) -> Result<DateTime<FixedOffset>, String> {
     DateTime::parse_from_rfc3339(text)
         .map_err(|e| format!("{e}; expected an RFC 3339 time like 2026-11-25T09:00:00+08:00"))
+}
+
+fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|e| format!("{e}; expected a date like 2026-11-01"))
 }
 
 fn main() -> ExitCode {
@@ -225,6 +262,38 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let tally =
                 commands::projects::run(&config, &calendar, args.now.instant(), input, &mut out)?;
             return Ok(report(tally, "projects"));
+        }
+        Command::Ledger {
+            command:
+                LedgerCommand::Export {
+                    from,
+                    to,
+                    out,
+                    project,
+                    department,
+                    now,
+                },
+        } => {
+            let (config, calendar) = commands::load_offline(config)?;
+            let options = commands::ledger::ExportOptions {
+                from,
+                to,
+                out,
+                filter: duban::store::ledger::LedgerFilter {
+                    project,
+                    department,
+                },
+            };
+            let exported = runtime()?.block_on(commands::ledger::export(
+                &config,
+                &calendar,
+                &options,
+                now.instant().to_utc(),
+            ))?;
+            eprintln!(
+                "duban: {}",
+                commands::ledger::summary(&exported, &options.out)
+            );
         }
         Command::Sample { now, count, seed } => {
             let (config, calendar) = commands::load_offline(config)?;

@@ -158,8 +158,8 @@ async fn opens_and_is_migrated(url: &str, dialect: &str, raw: &sqlx::AnyPool) {
     let paused = versions
         .iter()
         .map(|(id, body)| {
-            let record: duban::item::Item = serde_json::from_str(body)
-                .unwrap_or_else(|e| panic!("{id}: {e}: {body}"));
+            let record: duban::item::Item =
+                serde_json::from_str(body).unwrap_or_else(|e| panic!("{id}: {e}: {body}"));
             assert_eq!(&record.item_id, id);
             record.pauses.len()
         })

@@ -897,7 +897,12 @@ async fn the_dashboard_item_and_phone_pages_stay_live() {
         json!([
             ["2026-10-16 00:00", "红 超期", "黄 正常", "计时推进"],
             ["2026-10-13 00:00", "黄 正常", "蓝 超前", "计时推进"],
-            ["2026-10-09 09:30", "蓝 超前", "—（首次）", "数据更新（main）"]
+            [
+                "2026-10-09 09:30",
+                "蓝 超前",
+                "—（首次）",
+                "数据更新（main）"
+            ]
         ])
     );
     // Back goes to the list it came from, with its filter.

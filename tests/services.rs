@@ -344,8 +344,7 @@ async fn the_ledger_files_changes_in_their_month_on_postgres() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_ledger_keeps_the_past_of_an_extended_item_on_postgres() {
     on_postgres(|url, dir| async move {
-        common::ledger::an_extension_keeps_the_past_and_moves_the_present(&url, dir.path())
-            .await;
+        common::ledger::an_extension_keeps_the_past_and_moves_the_present(&url, dir.path()).await;
     })
     .await;
 }

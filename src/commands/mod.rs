@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod check_config;
 pub mod demo;
 pub mod grade;
+pub mod ledger;
 pub mod projects;
 pub mod records;
 pub mod sample;

@@ -1,6 +1,6 @@
 //! The JSON API handlers: item lists and details (with live clock figures from the board),
-//! counts by grade × department × stage, projects, feeds, the quarantine and the ledger's
-//! change log; `/healthz` and `/metrics`.
+//! counts by grade × department × stage, projects, feeds, the quarantine, the ledger's
+//! change log and its table by project; `/healthz` and `/metrics`.
 
 use std::sync::Arc;
 
@@ -201,7 +201,9 @@ async fn item_as_of(shared: &Shared, id: &str, day: chrono::NaiveDate) -> Result
         shared.config.timezone,
     );
     let Some(standing) = standing else {
-        return Ok(json!({"day": day, "version": null, "note": "no record of the item yet on that day"}));
+        return Ok(
+            json!({"day": day, "version": null, "note": "no record of the item yet on that day"}),
+        );
     };
     let (version, record, grading) =
         standing.map_err(|e| ApiError::BadRequest(format!("as_of={day}: {e}")))?;
@@ -255,7 +257,101 @@ pub async fn changes(
         page.count == limit,
         page.json
     );
-    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerQuery {
+    from: Option<String>,
+    to: Option<String>,
+    project: Option<String>,
+    department: Option<String>,
+    after: Option<String>,
+    limit: Option<i64>,
+}
+
+/// The most projects one page of the ledger table gives.
+const MAX_LEDGER_PROJECTS: i64 = 200;
+
+/// `name=text` as a date, or a 400 saying what a date looks like.
+fn date_param(name: &str, text: &str) -> Result<chrono::NaiveDate, ApiError> {
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|e| {
+        ApiError::BadRequest(format!(
+            "{name}={text:?} is not a date ({e}): give YYYY-MM-DD, e.g. 2026-11-01"
+        ))
+    })
+}
+
+/// A page of the ledger table (`GET /api/ledger?from=&to=&project=&department=&after=&limit=`):
+/// per project its items in stage order as they stood at the end of the period, graded as
+/// of then, with the period's grade events. Without `from` and `to`: this month to today.
+pub async fn ledger(
+    State(shared): AppState,
+    q: Result<Query<LedgerQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    use crate::ledger_view;
+    let q = query(q)?;
+    let tz = shared.config.timezone;
+    let now = shared.clock.now().with_timezone(&tz);
+    let today = now.date_naive();
+    let month = ledger_view::this_month(today);
+    let from = q
+        .from
+        .as_deref()
+        .map(|t| date_param("from", t))
+        .transpose()?;
+    let to = q.to.as_deref().map(|t| date_param("to", t)).transpose()?;
+    let period = ledger_view::period(from.unwrap_or(month.from), to.unwrap_or(month.to), today)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=MAX_LEDGER_PROJECTS).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit={limit}: give 1 to {MAX_LEDGER_PROJECTS} projects a page"
+        )));
+    }
+    // An empty box on the page is no filter.
+    let given = |v: Option<String>| v.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+    let filter = crate::store::ledger::LedgerFilter {
+        project: given(q.project),
+        department: given(q.department),
+    };
+    let after = given(q.after);
+    let rules = ledger_view::Rules {
+        calendar: &shared.calendar,
+        policy: &shared.config.grading,
+        tz,
+    };
+    let page = ledger_view::page(
+        &shared.store,
+        rules,
+        &filter,
+        period,
+        after.as_deref().unwrap_or(""),
+        limit as u32,
+    )
+    .await
+    .map_err(|e| match e {
+        ledger_view::PageError::Period(e) => ApiError::BadRequest(e.to_string()),
+        ledger_view::PageError::Store(e) => e.into(),
+    })?;
+    Ok(Json(json!({
+        "from": period.from,
+        "to": period.to,
+        "graded_on": period.graded_on,
+        "project": filter.project,
+        "department": filter.department,
+        "after": after,
+        "limit": limit,
+        "projects": page.blocks,
+        "ungraded": page.ungraded,
+        "next_after": page.next_after,
+        "data_time": now.to_rfc3339(),
+    })))
 }
 
 pub async fn summary(State(shared): AppState) -> Result<Json<Value>, ApiError> {
@@ -465,7 +561,8 @@ pub async fn metrics(State(shared): AppState) -> Response {
 pub async fn not_found() -> ApiError {
     ApiError::NotFound(
         "no such endpoint; see /api/items, /api/items/{id}, /api/summary, \
-         /api/projects/{code}, /api/feeds, /api/quarantine, /healthz, /metrics"
+         /api/projects/{code}, /api/feeds, /api/quarantine, /api/changes, /api/ledger, \
+         /healthz, /metrics"
             .into(),
     )
 }

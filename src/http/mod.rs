@@ -33,6 +33,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/feeds", get(api::feeds))
         .route("/api/quarantine", get(api::quarantine))
         .route("/api/changes", get(api::changes))
+        .route("/api/ledger", get(api::ledger))
         // Counts by grade are data: scrapers send the viewer token as a bearer token.
         .route("/metrics", get(api::metrics))
         .layer(middleware::from_fn_with_state(
@@ -47,6 +48,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/", get(pages::dashboard))
         .route("/screen/{name}", get(pages::screen))
         .route("/item/{id}", get(pages::item))
+        .route("/ledger", get(pages::ledger))
         .route("/m/dept/{id}", get(pages::phone))
         .route("/static/{*path}", get(pages::static_file))
         .route("/live/charts/{file}", get(pages::chart))

@@ -1,5 +1,6 @@
 //! The pages: the big-screen (`/screen/{name}`), the PC dashboard (`/`), an item's page
-//! (`/item/{id}`), a department's phone page (`/m/dept/{id}`), and their static files
+//! (`/item/{id}`), the ledger table (`/ledger`), a department's phone page (`/m/dept/{id}`),
+//! and their static files
 //! (`/static/…`), all embedded in the binary from `web/` at build time. A page without a
 //! token that opens it gets 401 and a page saying what to do, never data; the static files
 //! hold no data and are open.
@@ -93,6 +94,10 @@ pub async fn item(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMa
     page(&shared, &uri, &headers, None, "item.html")
 }
 
+pub async fn ledger(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> Response {
+    page(&shared, &uri, &headers, None, "ledger.html")
+}
+
 pub async fn phone(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> Response {
     page(&shared, &uri, &headers, None, "phone.html")
 }
@@ -170,7 +175,7 @@ fn not_found_page(path: &str) -> Response {
         (
             "页面",
             "",
-            "督办工作台在 <code>/</code>，办件详情在 <code>/item/办件编号</code>，部门手机页在              <code>/m/dept/部门名称</code>，大屏在 <code>/screen/大屏名称</code>（均需带              <code>?token=</code> 访问令牌）。",
+            "督办工作台在 <code>/</code>，办件详情在 <code>/item/办件编号</code>，电子台账在 <code>/ledger</code>，部门手机页在              <code>/m/dept/部门名称</code>，大屏在 <code>/screen/大屏名称</code>（均需带              <code>?token=</code> 访问令牌）。",
         )
     };
     let Some(page) = asset("not_found.html") else {

@@ -74,7 +74,10 @@ pub struct FieldChange {
 /// The fields of `after` (a record as JSON, as the ledger keeps it) that differ from
 /// `before`, in `after`'s order; every field for a first version. Times are compared as
 /// instants, so the same moment written in another offset is no change.
-pub fn differences(before: Option<&serde_json::Value>, after: &serde_json::Value) -> Vec<FieldChange> {
+pub fn differences(
+    before: Option<&serde_json::Value>,
+    after: &serde_json::Value,
+) -> Vec<FieldChange> {
     let empty = serde_json::Map::new();
     let old = before.and_then(|b| b.as_object()).unwrap_or(&empty);
     let Some(new) = after.as_object() else {
@@ -178,10 +181,11 @@ mod tests {
                         "pauses": []});
         let v2 = json!({"item_id": "A", "extension_days": 5, "updated_at": "2026-10-30T01:00:00Z",
                         "pauses": [{"kind": "expert_review", "from": "2026-10-29T09:00:00+08:00", "to": null}]});
-        let changed: Vec<(String, serde_json::Value, serde_json::Value)> = differences(Some(&v1), &v2)
-            .into_iter()
-            .map(|c| (c.field, c.before, c.after))
-            .collect();
+        let changed: Vec<(String, serde_json::Value, serde_json::Value)> =
+            differences(Some(&v1), &v2)
+                .into_iter()
+                .map(|c| (c.field, c.before, c.after))
+                .collect();
         assert_eq!(
             changed,
             [
@@ -189,7 +193,11 @@ mod tests {
                 ("pauses".to_owned(), json!([]), v2["pauses"].clone()),
             ]
         );
-        assert_eq!(differences(None, &v1).len(), 4, "a first version: every field");
+        assert_eq!(
+            differences(None, &v1).len(),
+            4,
+            "a first version: every field"
+        );
     }
 
     #[test]

@@ -204,9 +204,15 @@ mod tests {
         let items = vec![
             (
                 "E-1".to_owned(),
-                vec![(1, at("2026-11-02T09:30:00+08:00"), v1), (2, at("2026-11-12T10:00:00+08:00"), v2)],
+                vec![
+                    (1, at("2026-11-02T09:30:00+08:00"), v1),
+                    (2, at("2026-11-12T10:00:00+08:00"), v2),
+                ],
             ),
-            ("E-0".to_owned(), vec![(1, at("2026-11-02T09:30:00+08:00"), early)]),
+            (
+                "E-0".to_owned(),
+                vec![(1, at("2026-11-02T09:30:00+08:00"), early)],
+            ),
         ];
         let red = EventLine {
             item_id: "E-1".into(),
@@ -238,7 +244,7 @@ mod tests {
             (e1.version, e1.allowed, e1.grade, e1.deadline),
             (1, 5, Grade::Red, day(9))
         );
-        assert_eq!(e1.events, [red.clone()]);
+        assert_eq!(e1.events, std::slice::from_ref(&red));
         let (now, _) = block(
             project,
             &items,

@@ -424,7 +424,11 @@ impl PgPart<'_, '_> {
             .execute(&mut *conn)
             .await?;
         let names = ledger::change_names();
-        let table = if self.all_changed { "changes_in" } else { "changes" };
+        let table = if self.all_changed {
+            "changes_in"
+        } else {
+            "changes"
+        };
         let mut copy = conn
             .copy_in_raw(&format!("COPY {table} ({names}) FROM STDIN"))
             .await?;
@@ -625,10 +629,7 @@ impl Store {
             return Ok(());
         }
         if let Some(pg) = &self.pg {
-            return match self
-                .write_items_pg(pg, writes, feed, now, false)
-                .await
-            {
+            return match self.write_items_pg(pg, writes, feed, now, false).await {
                 Err(StoreError::Query(e)) if is_unique_violation(&e) => {
                     // The board, which decides what is new, did not know a stored item: a
                     // second daemon on the same database, or a store changed by hand. The
@@ -637,8 +638,7 @@ impl Store {
                         error = %e,
                         "an item written as new was already stored; writing the batch again as updates"
                     );
-                    self.write_items_pg(pg, writes, feed, now, true)
-                        .await
+                    self.write_items_pg(pg, writes, feed, now, true).await
                 }
                 done => done,
             };
@@ -954,10 +954,7 @@ mod tests {
             took_effect: now,
             events: &[],
         };
-        store
-            .write_items(&[write], "main", now)
-            .await
-            .unwrap();
+        store.write_items(&[write], "main", now).await.unwrap();
 
         let after = grading(Grade::Red, 13, 11, 12, true);
         let next = now + chrono::Duration::days(3);

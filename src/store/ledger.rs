@@ -22,7 +22,7 @@ use crate::ledger::GradeEvent;
 
 /// The advisory lock (PostgreSQL) under which positions of the log are taken: "duban" in
 /// ASCII, a key no other program on the database is likely to use.
-pub(crate) const LOG_LOCK: i64 = 0x6475_6261_6e;
+pub(crate) const LOG_LOCK: i64 = 0x0064_7562_616e;
 
 /// The log's columns as a write lists them (`seq` is the database's).
 pub(crate) const CHANGE_COLUMNS: &[Column] = &[
@@ -201,7 +201,12 @@ impl Store {
     ) -> Result<ChangesText, StoreError> {
         let (aggregate, object, body, ordered) = match self.dialect {
             Dialect::Sqlite => ("json_group_array", "json_object", "json(body)", ""),
-            Dialect::Postgres => ("json_agg", "json_build_object", "body::json", " ORDER BY seq"),
+            Dialect::Postgres => (
+                "json_agg",
+                "json_build_object",
+                "body::json",
+                " ORDER BY seq",
+            ),
         };
         let sql = format!(
             "SELECT CAST({aggregate}({object}('seq', seq, 'kind', kind, 'item_id', item_id, \
@@ -278,11 +283,12 @@ impl Store {
             let body: Option<String> = r.try_get("body")?;
             let at: String = r.try_get("at")?;
             let version: i64 = r.try_get("version")?;
-            let record = serde_json::from_str(body.as_deref().unwrap_or_default()).map_err(|e| {
-                StoreError::Query(sqlx::Error::Decode(
-                    format!("version {version} of item {item_id} in the ledger: {e}").into(),
-                ))
-            })?;
+            let record =
+                serde_json::from_str(body.as_deref().unwrap_or_default()).map_err(|e| {
+                    StoreError::Query(sqlx::Error::Decode(
+                        format!("version {version} of item {item_id} in the ledger: {e}").into(),
+                    ))
+                })?;
             versions.push((
                 u32::try_from(version).unwrap_or(0),
                 super::load::parse_time(&at).with_timezone(&Utc),
@@ -451,13 +457,18 @@ impl Store {
             let version: i64 = r.try_get("version")?;
             let at: String = r.try_get("at")?;
             let body: Option<String> = r.try_get("body")?;
-            match body.as_deref().map(serde_json::from_str::<crate::item::Item>) {
+            match body
+                .as_deref()
+                .map(serde_json::from_str::<crate::item::Item>)
+            {
                 Some(Ok(record)) => by_item.entry(item_id).or_default().push((
                     u32::try_from(version).unwrap_or(0),
                     super::load::parse_time(&at).with_timezone(&Utc),
                     record,
                 )),
-                _ => tracing::warn!(item = %item_id, version, "a version in the ledger cannot be read"),
+                _ => {
+                    tracing::warn!(item = %item_id, version, "a version in the ledger cannot be read")
+                }
             }
         }
         let mut q = query(&self.sql(&format!(

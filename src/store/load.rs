@@ -150,7 +150,7 @@ impl Store {
             let (pool, sql) = (self.pool.clone(), sql.clone());
             let next = tokio::spawn(async move { json_chunk(&pool, &sql, &last).await });
             visit(&rows)?;
-            chunk = next.await.map_err(|e| unreadable(&table, e))??;
+            chunk = next.await.map_err(|e| unreadable(table, e))??;
         }
         Ok(())
     }
@@ -300,9 +300,7 @@ pub(super) fn decode<'a, T: serde::Deserialize<'a>>(
 }
 
 fn unreadable(table: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Query(sqlx::Error::Decode(
-        format!("reading {table}: {e}").into(),
-    ))
+    StoreError::Query(sqlx::Error::Decode(format!("reading {table}: {e}").into()))
 }
 
 /// Words and times duban wrote itself; a row edited by hand into nonsense reads as red (the

@@ -391,7 +391,10 @@ mod tests {
             rows.push_open_int(&open, 7, ",\"b\"]");
         }
         let back: serde_json::Value = serde_json::from_str(&rows.finish()).unwrap();
-        assert_eq!(back, serde_json::json!([["a", 1, 7, "b"], ["c", 1, 7, "b"]]));
+        assert_eq!(
+            back,
+            serde_json::json!([["a", 1, 7, "b"], ["c", 1, 7, "b"]])
+        );
     }
 
     /// A `COPY` text line read back as PostgreSQL reads it: `\\N` is null, a backslash

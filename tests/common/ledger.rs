@@ -23,7 +23,9 @@ pub async fn logged(app: &TestApp, item_id: &str, kind: &str) -> Vec<Value> {
     let mut after = 0;
     let mut found = Vec::new();
     loop {
-        let (status, page) = app.get(&format!("/api/changes?after={after}&limit=500")).await;
+        let (status, page) = app
+            .get(&format!("/api/changes?after={after}&limit=500"))
+            .await;
         assert_eq!(status, 200, "{page}");
         for change in page["changes"].as_array().unwrap() {
             if change["item_id"] == item_id && change["kind"] == kind {
@@ -60,9 +62,11 @@ pub async fn changes_fall_in_the_month_they_happened(database_url: &str, dir: &P
     finished["updated_at"] = json!("2026-10-30T16:00:00+08:00");
     feed.set(vec![finished]);
     clock.set(at("2026-11-02T00:00:01+08:00"));
-    eventually(10, "red by the clock, the day after its deadline", || async {
-        app.item("O-1").await["grade"] == "red"
-    })
+    eventually(
+        10,
+        "red by the clock, the day after its deadline",
+        || async { app.item("O-1").await["grade"] == "red" },
+    )
     .await;
     clock.set(at("2026-11-02T10:00:00+08:00"));
     feed.fail(false);
@@ -84,7 +88,11 @@ pub async fn changes_fall_in_the_month_they_happened(database_url: &str, dir: &P
     let finish = history.last().unwrap();
     assert_eq!(
         (&finish["at"], &finish["cause"], &finish["version"]),
-        (&json!("2026-10-30T08:00:00Z"), &json!("feed:main"), &json!(2)),
+        (
+            &json!("2026-10-30T08:00:00Z"),
+            &json!("feed:main"),
+            &json!(2)
+        ),
         "the finish in October: {item}"
     );
     assert_eq!(finish["previous"], "red", "from what was believed");
@@ -139,7 +147,10 @@ pub async fn an_extension_keeps_the_past_and_moves_the_present(database_url: &st
     let clock = ManualClock::new(at("2026-11-12T09:00:00+08:00"));
     let text = config_text(database_url, &every_second(&url));
     let app = spawn_app(load_config(dir, &text), Clock::Manual(clock.clone())).await;
-    eventually(10, "stored", || async { app.item("E-1").await["grade"] == "red" }).await;
+    eventually(10, "stored", || async {
+        app.item("E-1").await["grade"] == "red"
+    })
+    .await;
 
     clock.set(at("2026-11-12T10:00:00+08:00"));
     let mut extended = first;
@@ -152,8 +163,18 @@ pub async fn an_extension_keeps_the_past_and_moves_the_present(database_url: &st
     .await;
     let item = app.item("E-1").await;
     assert_eq!(
-        (&item["grade"], &item["used"], &item["allowed"], &item["deadline_date"]),
-        (&json!("yellow"), &json!(8), &json!(10), &json!("2026-11-16")),
+        (
+            &item["grade"],
+            &item["used"],
+            &item["allowed"],
+            &item["deadline_date"]
+        ),
+        (
+            &json!("yellow"),
+            &json!(8),
+            &json!(10),
+            &json!("2026-11-16")
+        ),
         "{item}"
     );
     let mut expected = five_days_from_2_november();
@@ -191,11 +212,26 @@ pub async fn an_extension_keeps_the_past_and_moves_the_present(database_url: &st
         }
     };
     assert_eq!(on("2026-11-01").await, (None, None, None), "no record yet");
-    assert_eq!(on("2026-11-04").await, (Some(1), Some("blue".into()), Some(5)));
-    assert_eq!(on("2026-11-05").await, (Some(1), Some("yellow".into()), Some(5)));
-    assert_eq!(on("2026-11-10").await, (Some(1), Some("red".into()), Some(5)));
-    assert_eq!(on("2026-11-11").await, (Some(1), Some("red".into()), Some(5)));
-    assert_eq!(on("2026-11-12").await, (Some(2), Some("yellow".into()), Some(10)));
+    assert_eq!(
+        on("2026-11-04").await,
+        (Some(1), Some("blue".into()), Some(5))
+    );
+    assert_eq!(
+        on("2026-11-05").await,
+        (Some(1), Some("yellow".into()), Some(5))
+    );
+    assert_eq!(
+        on("2026-11-10").await,
+        (Some(1), Some("red".into()), Some(5))
+    );
+    assert_eq!(
+        on("2026-11-11").await,
+        (Some(1), Some("red".into()), Some(5))
+    );
+    assert_eq!(
+        on("2026-11-12").await,
+        (Some(2), Some("yellow".into()), Some(10))
+    );
     app.stop().await;
 }
 
@@ -282,15 +318,25 @@ pub async fn the_log_is_read_once_in_order_while_feeds_write(database_url: &str,
     let mut all = Vec::new();
     let mut after = 0;
     loop {
-        let (_, page) = app.get(&format!("/api/changes?after={after}&limit=10000")).await;
-        all.extend(page["changes"].as_array().unwrap().iter().map(|c| c["seq"].as_i64().unwrap()));
+        let (_, page) = app
+            .get(&format!("/api/changes?after={after}&limit=10000"))
+            .await;
+        all.extend(
+            page["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["seq"].as_i64().unwrap()),
+        );
         if page["more"] != true {
             break;
         }
         after = page["next"].as_i64().unwrap();
     }
-    let (seen_set, all_set): (BTreeSet<i64>, BTreeSet<i64>) =
-        (seen.iter().copied().collect(), all.iter().copied().collect());
+    let (seen_set, all_set): (BTreeSet<i64>, BTreeSet<i64>) = (
+        seen.iter().copied().collect(),
+        all.iter().copied().collect(),
+    );
     let missed: Vec<&i64> = all_set.difference(&seen_set).take(20).collect();
     assert!(
         missed.is_empty() && seen.len() == all.len(),
@@ -402,7 +448,10 @@ pub async fn a_kill_during_writes_loses_and_doubles_nothing(database_url: &str, 
     .unwrap();
     assert_eq!(versions.len(), RECORDS);
     let twice: Vec<&(String, i64)> = versions.iter().filter(|(_, n)| *n != 1).collect();
-    assert!(twice.is_empty(), "versions logged more than once: {twice:?}");
+    assert!(
+        twice.is_empty(),
+        "versions logged more than once: {twice:?}"
+    );
     let events: Vec<(String, Option<String>, String, String)> = sqlx::query_as(
         "SELECT item_id, grade_from, grade_to, cause FROM changes WHERE kind = 'grade' ORDER BY item_id, seq",
     )
@@ -410,8 +459,9 @@ pub async fn a_kill_during_writes_loses_and_doubles_nothing(database_url: &str, 
     .await
     .unwrap();
     pool.close().await;
-    let mut chains: std::collections::BTreeMap<&str, Vec<(Option<&str>, &str, &str)>> =
-        Default::default();
+    // Each item's events in order, as (from, to, cause).
+    type Chain<'a> = Vec<(Option<&'a str>, &'a str, &'a str)>;
+    let mut chains: std::collections::BTreeMap<&str, Chain> = Default::default();
     for (id, from, to, cause) in &events {
         chains
             .entry(id.as_str())

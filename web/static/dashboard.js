@@ -21,6 +21,7 @@
   var nextBtn = document.getElementById('next');
   var deptList = document.getElementById('dept-list');
   var deptSelect = form.elements.department;
+  document.getElementById('ledger-link').href = D.withToken('/ledger');
   var headFields = {};
   Array.prototype.forEach.call(document.querySelectorAll('#headline [data-field]'), function (n) {
     headFields[n.dataset.field] = n;

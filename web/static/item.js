@@ -18,6 +18,7 @@
   var list = D.rememberedList();
   $('back').href = list || D.withToken('/');
   if (list && list.indexOf('/m/dept/') === 0) $('back').textContent = '← 返回部门办件';
+  if (list && list.indexOf('/ledger') === 0) $('back').textContent = '← 返回电子台账';
 
   var inflight = null;
   var stopped = false;
@@ -141,6 +142,66 @@
     if (!hrow.length) hrow.push(emptyRow(4, '没有等级变化记录'));
     $('history').tBodies[0].replaceChildren.apply($('history').tBodies[0], hrow);
     setText($('history-count'), history.length ? history.length + ' 次' : '');
+    renderVersions(it);
+  }
+
+  // The record's fields as the page names them (the canonical record, ARCHITECTURE.md).
+  var FIELD = {
+    item_id: '办件编号', project_code: '项目代码', project_name: '项目名称',
+    project_category: '项目类别', matter: '事项', department: '部门', stage: '审批阶段',
+    status: '办件状态', accepted_at: '受理时间', limit_days: '承诺时限（工作日）',
+    legal_days: '法定时限（工作日）', extension_days: '延长（工作日）', pauses: '暂停计时',
+    finished_at: '办结时间', updated_at: '更新时间'
+  };
+
+  /** A field's value in words: times in the daemon's zone, codes as the pages say them. */
+  function valueText(field, v) {
+    if (v === null || v === undefined || v === '') return '—';
+    if (field === 'status') return D.statusWord(v);
+    if (field === 'stage') return v + ' ' + D.stageName(v);
+    if (field === 'project_category') return D.categoryWord(v) || v;
+    if (field === 'pauses') {
+      if (!Array.isArray(v) || !v.length) return '无';
+      return v.map(function (p) {
+        return D.pauseWord(p.kind) + ' ' + D.dateTime(p.from) + (p.to ? ' 至 ' + D.dateTime(p.to) : ' 起（进行中）');
+      }).join('；');
+    }
+    if (/_at$/.test(field)) return D.dateTime(v);
+    return typeof v === 'object' ? JSON.stringify(v) : String(v);
+  }
+
+  /** The record's versions, newest first: each with when it took effect and was seen, from
+   *  which feed, and what changed field by field (the first: that it came). updated_at
+   *  changes with every version and is the 生效时间 already, so it is not listed again. */
+  function renderVersions(it) {
+    var versions = (Array.isArray(it.versions) ? it.versions : []).slice().reverse();
+    var rows = versions.map(function (v) {
+      var tr = el('tr');
+      tr.dataset.version = v.version;
+      tr.appendChild(el('td', 'num', '版本 ' + v.version));
+      tr.appendChild(el('td', 'num', D.dateTime(v.at)));
+      tr.appendChild(el('td', 'num', D.dateTime(v.seen_at)));
+      tr.appendChild(el('td', null, v.feed || '—'));
+      var what = el('td', 'changes');
+      if (v === versions[versions.length - 1]) {
+        what.textContent = '首次收到该办件的记录';
+      } else {
+        (v.changes || []).filter(function (c) { return c.field !== 'updated_at'; }).forEach(function (c) {
+          var line = el('div', 'change');
+          line.appendChild(el('span', 'field', FIELD[c.field] || c.field));
+          line.appendChild(el('span', 'before', valueText(c.field, c.before)));
+          line.appendChild(el('span', 'arrow', '→'));
+          line.appendChild(el('span', 'after', valueText(c.field, c.after)));
+          what.appendChild(line);
+        });
+        if (!what.childNodes.length) what.textContent = '仅更新时间变化';
+      }
+      tr.appendChild(what);
+      return tr;
+    });
+    if (!rows.length) rows.push(emptyRow(5, '没有记录版本'));
+    $('versions').tBodies[0].replaceChildren.apply($('versions').tBodies[0], rows);
+    setText($('version-count'), versions.length ? versions.length + ' 个版本' : '');
   }
 
   function emptyRow(span, text) {
