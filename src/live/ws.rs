@@ -391,10 +391,10 @@ const PING_PAYLOAD: usize = 8;
 /// each process) of the moment. Not the system's random source, which can fail and would
 /// then need a path of its own for something that only has to be unpredictable.
 fn ping_payload() -> [u8; PING_PAYLOAD] {
-    use std::hash::{BuildHasher as _, Hash as _, Hasher as _};
-    let mut hasher = std::hash::RandomState::new().build_hasher();
-    Instant::now().hash(&mut hasher);
-    hasher.finish().to_le_bytes()
+    use std::hash::BuildHasher as _;
+    std::hash::RandomState::new()
+        .hash_one(Instant::now())
+        .to_le_bytes()
 }
 
 fn is_ping(text: &str) -> bool {
