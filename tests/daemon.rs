@@ -932,12 +932,12 @@ fn csv_row(id: &str) -> String {
     )
 }
 
-/// A symbolic link dropped in the folder is not followed: what it points at (a file the
-/// daemon can read and the dropper perhaps cannot) never reaches the quarantine; the run
-/// says it was passed over.
+/// A symbolic link dropped in the folder is not followed, nor a hard link read: what they
+/// name (a file the daemon can read and the dropper perhaps cannot) never reaches the
+/// quarantine; the run says each was passed over.
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
-async fn a_symlink_in_the_drop_folder_is_not_followed() {
+async fn a_link_in_the_drop_folder_is_not_followed() {
     let dir = temp_dir();
     let drop = folder(dir.path(), "drop");
     let outside = folder(dir.path(), "outside");
@@ -948,6 +948,8 @@ async fn a_symlink_in_the_drop_folder_is_not_followed() {
     std::fs::write(&secret, format!("{CSV_HEADER}{row}")).unwrap();
     settled(&secret);
     std::os::unix::fs::symlink(&secret, drop.join("link.csv")).unwrap();
+    // A second name of the same file, on the same file system (the temporary folder).
+    std::fs::hard_link(&secret, drop.join("hard.csv")).unwrap();
     let export = drop.join("export.csv");
     std::fs::write(&export, format!("{CSV_HEADER}{}", csv_row("L-1"))).unwrap();
     settled(&export);
@@ -960,15 +962,17 @@ async fn a_symlink_in_the_drop_folder_is_not_followed() {
         app.items("").await["total"] == 1 && drop.join("done/export.csv").exists()
     })
     .await;
-    eventually(10, "a run that says it passed the link over", || async {
-        app.feed("drop").await["last_run"]["notes"]
-            .as_array()
-            .is_some_and(|notes| {
+    eventually(10, "a run that says it passed both links over", || async {
+        let notes = app.feed("drop").await["last_run"]["notes"].clone();
+        let said = |file: &str, what: &str| {
+            notes.as_array().is_some_and(|notes| {
                 notes.iter().any(|n| {
                     n.as_str()
-                        .is_some_and(|n| n.contains("link.csv") && n.contains("symbolic link"))
+                        .is_some_and(|n| n.contains(file) && n.contains(what))
                 })
             })
+        };
+        said("link.csv", "symbolic link") && said("hard.csv", "hard link")
     })
     .await;
     let quarantine = app.get("/api/quarantine").await.1;
@@ -976,8 +980,11 @@ async fn a_symlink_in_the_drop_folder_is_not_followed() {
     assert!(!quarantine.to_string().contains("hunter2"));
     // Left where it is, and so is what it points at.
     assert!(drop.join("link.csv").is_symlink());
+    assert!(drop.join("hard.csv").exists());
     assert!(secret.exists());
     assert!(!drop.join("failed").join("link.csv").exists());
+    assert!(!drop.join("failed").join("hard.csv").exists());
+    assert!(!drop.join("done").join("hard.csv").exists());
     app.stop().await;
 }
 

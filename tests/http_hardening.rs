@@ -1,6 +1,6 @@
 //! The HTTP server against hostile or careless clients on loopback: connections that send
-//! nothing or their headers a byte at a time are closed after the header timeout, and so is
-//! an idle kept-alive one; no more than `max_connections` are held (a websocket holds its
+//! nothing or their headers (a websocket handshake's too) a byte at a time are closed after
+//! the header timeout, and an idle kept-alive one after the idle timeout; no more than `max_connections` are held (a websocket holds its
 //! place until it ends), the rest wait and are served once places free; every kind of answer
 //! carries its security headers, and the pages load under their Content-Security-Policy in
 //! a real Chromium without one violation; `/healthz` tells a stranger what is wrong without
@@ -56,14 +56,14 @@ async fn closed_within(stream: &mut TcpStream, seconds: u64) -> Option<Duration>
     }
 }
 
-/// A client that never finishes its request head: a header line, then one byte every
-/// 200 ms. Returns when a write fails (the server closed the connection), after at most
-/// `seconds`, with how long it lasted.
-async fn slowloris(addr: std::net::SocketAddr, seconds: u64) -> Option<Duration> {
+/// A client that never finishes its request head: `head` (its first lines), then one byte
+/// every 200 ms. Returns when a write fails (the server closed the connection), after at
+/// most `seconds`, with how long it lasted.
+async fn slowloris(addr: std::net::SocketAddr, head: &str, seconds: u64) -> Option<Duration> {
     let started = Instant::now();
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: duban\r\nX-Slow: ")
+        .write_all(format!("{head}X-Slow: ").as_bytes())
         .await
         .unwrap();
     while started.elapsed() < Duration::from_secs(seconds) {
@@ -93,7 +93,7 @@ async fn healthz_within(client: &reqwest::Client, app: &TestApp, timeout: Durati
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn silent_slow_and_idle_connections_are_closed_after_the_header_timeout() {
+async fn silent_and_slow_connections_are_closed_after_the_header_timeout() {
     let dir = temp_dir();
     let (_feed, url) = FeedServer::start().await;
     let config = config_with(dir.path(), &url, "header_timeout_seconds = 1", "");
@@ -104,20 +104,23 @@ async fn silent_slow_and_idle_connections_are_closed_after_the_header_timeout() 
     for _ in 0..50 {
         silent.push(TcpStream::connect(addr).await.unwrap());
     }
-    let slow: Vec<_> = (0..5).map(|_| tokio::spawn(slowloris(addr, 20))).collect();
-    // A kept-alive connection that asked once and then says nothing more.
-    let mut idle = TcpStream::connect(addr).await.unwrap();
-    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: duban\r\n\r\n")
-        .await
-        .unwrap();
-    let mut answer = [0u8; 64];
-    let n = idle.read(&mut answer).await.unwrap();
-    let idle = tokio::spawn(async move { closed_within(&mut idle, 20).await });
-    assert!(
-        answer[..n].starts_with(b"HTTP/1.1 200"),
-        "{:?}",
-        String::from_utf8_lossy(&answer[..n])
+    let request = "GET /healthz HTTP/1.1\r\nHost: duban\r\n";
+    // A websocket handshake sent as slowly: it is an HTTP request head like any other.
+    let handshake = format!(
+        "GET /ws?token={VIEWER_TOKEN} HTTP/1.1\r\nHost: duban\r\nConnection: Upgrade\r\n\
+         Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
     );
+    let slow: Vec<_> = (0..6)
+        .map(|i| {
+            let head = if i % 2 == 0 {
+                request.to_owned()
+            } else {
+                handshake.clone()
+            };
+            tokio::spawn(async move { slowloris(addr, &head, 20).await })
+        })
+        .collect();
 
     let closes =
         futures_util::future::join_all(silent.iter_mut().map(|s| closed_within(s, 20))).await;
@@ -131,22 +134,91 @@ async fn silent_slow_and_idle_connections_are_closed_after_the_header_timeout() 
         let lasted = task
             .await
             .unwrap()
-            .expect("a slowloris connection closed within 20 s");
+            .expect("a slowloris connection (request or handshake) closed within 20 s");
         slowest_slow = slowest_slow.max(lasted);
     }
-    let idle_closed = idle
-        .await
-        .unwrap()
-        .expect("the idle kept-alive connection closed within 20 s");
     eprintln!(
         "header timeout 1 s: 50 silent connections closed within {slowest_silent:?}, \
-         5 slow ones within {slowest_slow:?}, the idle one {idle_closed:?} after its answer"
+         6 slow ones (3 of them websocket handshakes) within {slowest_slow:?}"
     );
     eventually(10, "the daemon holds none of them", || async {
         app.running.shared.metrics.open_connections() == 0
     })
     .await;
     assert!(healthz_within(&unpooled(), &app, Duration::from_secs(5)).await);
+    app.stop().await;
+}
+
+/// Sends one request for `/healthz` on `stream` and reads its answer (a short one, read
+/// whole by one read), which must be a 200.
+async fn ask_healthz(stream: &mut TcpStream) {
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: duban\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = [0u8; 4096];
+    let n = stream.read(&mut answer).await.unwrap();
+    assert!(
+        answer[..n].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&answer[..n])
+    );
+}
+
+/// The idle timeout is not the header timeout: a kept-alive connection may wait past the
+/// header timeout for its next request (here 1 s against 4 s), is closed once it has waited
+/// the idle timeout, and a next request begun but not finished has the header timeout from
+/// its first byte.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_kept_alive_connection_is_closed_after_the_idle_timeout() {
+    let dir = temp_dir();
+    let (_feed, url) = FeedServer::start().await;
+    let config = config_with(
+        dir.path(),
+        &url,
+        "header_timeout_seconds = 1\nidle_timeout_seconds = 4",
+        "",
+    );
+    let app = spawn_app(config, fixed_clock().1).await;
+    let addr = app.running.addr;
+
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    ask_healthz(&mut idle).await;
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    ask_healthz(&mut slow).await;
+    // Twice the header timeout of silence, and both are still served.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    ask_healthz(&mut idle).await;
+    let idle_since = Instant::now();
+    let idle = tokio::spawn(async move { closed_within(&mut idle, 20).await });
+    // The next request's first bytes, and nothing more: its head's time runs from them.
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: duban\r\n")
+        .await
+        .unwrap();
+    let slow_closed = closed_within(&mut slow, 20)
+        .await
+        .expect("a request begun and never finished closed within 20 s");
+    let idle_closed = idle
+        .await
+        .unwrap()
+        .expect("the idle kept-alive connection closed within 20 s");
+    eprintln!(
+        "header timeout 1 s, idle timeout 4 s: the unfinished request closed {slow_closed:?} \
+         after its first byte, the idle connection {idle_closed:?} after its last answer"
+    );
+    assert!(
+        slow_closed < Duration::from_secs(3),
+        "the unfinished request was given more than its header timeout: {slow_closed:?}"
+    );
+    assert!(
+        idle_closed >= Duration::from_millis(3500)
+            && idle_since.elapsed() < Duration::from_secs(10),
+        "the idle connection closed {idle_closed:?} after its answer, not after the idle timeout"
+    );
+    eventually(10, "the daemon holds none of them", || async {
+        app.running.shared.metrics.open_connections() == 0
+    })
+    .await;
     app.stop().await;
 }
 

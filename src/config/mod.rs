@@ -55,7 +55,8 @@ pub struct Config {
     pub project_targets: BTreeMap<String, u32>,
     /// Where the HTTP API listens.
     pub listen: std::net::SocketAddr,
-    /// How many connections the HTTP server holds, and how long one may take to ask.
+    /// How many connections the HTTP server holds, how long one may take to ask, and how
+    /// long a kept-alive one may sit idle.
     pub connections: Connections,
     /// `sqlite://…` (default `sqlite://data/duban.db`) or `postgres://…`.
     pub database_url: String,
@@ -95,8 +96,12 @@ pub struct Connections {
     /// Open at once, websockets included; the ones beyond wait in the listen queue.
     pub max: usize,
     /// A connection that has not sent a complete request head this long after opening, or
-    /// after its previous response (an idle keep-alive connection), is closed.
+    /// after the first byte of a later request, is closed (a slowloris client).
     pub header_timeout: std::time::Duration,
+    /// A kept-alive connection that sends no byte of a next request this long after its
+    /// previous response is closed: a browser reuses it within seconds, and one left open
+    /// by a client that went quiet holds a place under `max` and a file descriptor.
+    pub idle_timeout: std::time::Duration,
 }
 
 impl Default for Connections {
@@ -104,6 +109,7 @@ impl Default for Connections {
         Self {
             max: 4096,
             header_timeout: std::time::Duration::from_secs(10),
+            idle_timeout: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -114,6 +120,7 @@ struct RawServer {
     listen: Spanned<String>,
     max_connections: Option<Spanned<i64>>,
     header_timeout_seconds: Option<Spanned<i64>>,
+    idle_timeout_seconds: Option<Spanned<i64>>,
 }
 
 impl Default for RawServer {
@@ -122,6 +129,7 @@ impl Default for RawServer {
             listen: Spanned::new(0..0, DEFAULT_LISTEN.to_owned()),
             max_connections: None,
             header_timeout_seconds: None,
+            idle_timeout_seconds: None,
         }
     }
 }
@@ -145,23 +153,45 @@ impl RawServer {
                 })?;
         }
         if let Some(s) = &self.header_timeout_seconds {
-            let seconds = u64::try_from(*s.get_ref())
-                .ok()
-                .filter(|s| (1..=300).contains(s))
-                .ok_or_else(|| {
-                    file.error_at(
-                        s.span(),
-                        format!(
-                            "header_timeout_seconds is 1 to 300 (seconds a client has to send \
-                             its request head), not {}",
-                            s.get_ref()
-                        ),
-                    )
-                })?;
-            connections.header_timeout = std::time::Duration::from_secs(seconds);
+            connections.header_timeout = timeout_seconds(
+                file,
+                s,
+                300,
+                "header_timeout_seconds",
+                "seconds a client has to send its request head",
+            )?;
+        }
+        if let Some(s) = &self.idle_timeout_seconds {
+            connections.idle_timeout = timeout_seconds(
+                file,
+                s,
+                3600,
+                "idle_timeout_seconds",
+                "seconds a kept-alive connection may wait for its next request",
+            )?;
         }
         Ok(connections)
     }
+}
+
+/// A `[server]` number of seconds `key`, 1 to `max`; `what` says what it is in the error.
+fn timeout_seconds(
+    file: &TomlFile,
+    value: &Spanned<i64>,
+    max: u64,
+    key: &str,
+    what: &str,
+) -> Result<std::time::Duration, ConfigError> {
+    u64::try_from(*value.get_ref())
+        .ok()
+        .filter(|s| (1..=max).contains(s))
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| {
+            file.error_at(
+                value.span(),
+                format!("{key} is 1 to {max} ({what}), not {}", value.get_ref()),
+            )
+        })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -671,9 +701,18 @@ mod tests {
         assert_eq!(
             config.connections,
             Connections {
-                max: 4096,
-                header_timeout: std::time::Duration::from_secs(3)
+                header_timeout: std::time::Duration::from_secs(3),
+                ..Connections::default()
             }
+        );
+        let err =
+            load_with("idle_timeout_seconds = 60", "idle_timeout_seconds = 3601").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("server.idle_timeout_seconds"));
+        assert!(err.message.contains("1 to 3600"), "{}", err.message);
+        let config = load_with("idle_timeout_seconds = 60", "idle_timeout_seconds = 5").unwrap();
+        assert_eq!(
+            config.connections.idle_timeout,
+            std::time::Duration::from_secs(5)
         );
     }
 

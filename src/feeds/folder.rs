@@ -11,9 +11,10 @@
 //! Each file, once read, moves to `done/`, or to `failed/` with a `.error.txt` beside it
 //! saying why; a look at the first file (`peek`, for `check-config --feed`) moves nothing.
 //! A CSV row with more or fewer cells than the header row is refused alone. Only regular
-//! files are read: a symbolic link (which would bring whatever it points at, any file duban
-//! may read, into the quarantine), a FIFO or a device is passed over, left where it is, and
-//! said in the run's notes.
+//! files with no other name are read: a symbolic link (which would bring whatever it points
+//! at, any file duban may read, into the quarantine), a hard link (a second name of such a
+//! file, which needs no more than write access to the folder on the same file system), a
+//! FIFO or a device is passed over, left where it is, and said in the run's notes.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -143,6 +144,7 @@ impl<'a> Pager<'a> {
 /// The files waiting to be read, and a note for each entry passed over because it is not a
 /// regular file. Folders (`done/`, `failed/`, the operator's own) are passed silently.
 fn waiting_files(dir: &Path) -> std::io::Result<(Vec<PathBuf>, Vec<String>)> {
+    use std::os::unix::fs::MetadataExt as _;
     let mut files = Vec::new();
     let mut passed_over = Vec::new();
     for entry in std::fs::read_dir(dir)? {
@@ -170,6 +172,15 @@ fn waiting_files(dir: &Path) -> std::io::Result<(Vec<PathBuf>, Vec<String>)> {
             ));
             continue;
         }
+        let names = entry.metadata()?.nlink();
+        if names > 1 {
+            passed_over.push(format!(
+                "{} is a hard link (the file has {names} names), not a file of its own: not \
+                 read, and left where it is; drop a copy of the file instead",
+                path.display()
+            ));
+            continue;
+        }
         // A file written to in the last seconds may still be growing, and waits a run.
         if settled(&path) {
             files.push(path);
@@ -194,10 +205,11 @@ fn what_kind(kind: std::fs::FileType) -> &'static str {
     }
 }
 
-/// Opens a dropped file only if it is a regular file: not through a symbolic link (one put
-/// in its place after the folder was listed), and not a FIFO, whose opening would block.
+/// Opens a dropped file only if it is a regular file of its own: not through a symbolic
+/// link or as a hard link (either put in its place after the folder was listed), and not a
+/// FIFO, whose opening would block.
 fn open_regular(file: &Path) -> Result<std::fs::File, String> {
-    use std::os::unix::fs::OpenOptionsExt as _;
+    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
     let handle = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
@@ -214,6 +226,13 @@ fn open_regular(file: &Path) -> Result<std::fs::File, String> {
         .map_err(|e| format!("cannot read the file: {e}"))?;
     if !metadata.is_file() {
         return Err("not a regular file; drop the file itself".into());
+    }
+    if metadata.nlink() > 1 {
+        return Err(format!(
+            "it is a hard link (the file has {} names), which is not read; drop a copy of the \
+             file instead",
+            metadata.nlink()
+        ));
     }
     Ok(handle)
 }
@@ -782,27 +801,38 @@ mod tests {
         let target = outside.path().join("secret.csv");
         std::fs::write(&target, "办件编号\nX-1\n").unwrap();
         std::os::unix::fs::symlink(&target, dir.path().join("link.csv")).unwrap();
+        std::fs::hard_link(&target, dir.path().join("hard.csv")).unwrap();
         let _socket = std::os::unix::net::UnixListener::bind(dir.path().join("s.csv")).unwrap();
         std::fs::create_dir(dir.path().join("done")).unwrap();
         std::fs::write(dir.path().join(".hidden.csv"), "").unwrap();
         let (files, mut passed_over) = waiting_files(dir.path()).unwrap();
         assert!(files.is_empty(), "{files:?}");
         passed_over.sort();
-        assert_eq!(passed_over.len(), 2, "{passed_over:?}");
+        assert_eq!(passed_over.len(), 3, "{passed_over:?}");
         assert!(
             passed_over[0].ends_with(
+                "hard.csv is a hard link (the file has 2 names), not a file of its own: not \
+                 read, and left where it is; drop a copy of the file instead"
+            ),
+            "{passed_over:?}"
+        );
+        assert!(
+            passed_over[1].ends_with(
                 "link.csv is a symbolic link, not a regular file: not read, and left where it \
                  is; drop the file itself"
             ),
             "{passed_over:?}"
         );
         assert!(
-            passed_over[1].contains("s.csv is a socket"),
+            passed_over[2].contains("s.csv is a socket"),
             "{passed_over:?}"
         );
-        // A link put in a file's place after the folder was listed is not followed either.
+        // A link put in a file's place after the folder was listed is not followed either,
+        // nor read through a second name.
         let err = read(&dir.path().join("link.csv"), false, dates(None)).unwrap_err();
         assert!(err.starts_with("it is a symbolic link"), "{err}");
+        let err = read(&dir.path().join("hard.csv"), false, dates(None)).unwrap_err();
+        assert!(err.starts_with("it is a hard link"), "{err}");
     }
 
     use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};

@@ -110,7 +110,8 @@ pub enum Incoming {
     Text(String),
     Binary,
     Ping(Vec<u8>),
-    Pong,
+    /// With its payload: only the one that carries a Ping's answers it.
+    Pong(Vec<u8>),
     /// The client is closing, with its code if it gave one.
     Close(Option<u16>),
 }
@@ -226,7 +227,7 @@ impl Decoder {
             }
             OpCode::Control(Control::Close) => Some(close(&payload)?),
             OpCode::Control(Control::Ping) => Some(Incoming::Ping(payload)),
-            OpCode::Control(Control::Pong) => Some(Incoming::Pong),
+            OpCode::Control(Control::Pong) => Some(Incoming::Pong(payload)),
             OpCode::Data(Data::Text | Data::Binary) if self.message.is_some() => {
                 return Err(violation(
                     code::PROTOCOL,
@@ -471,7 +472,7 @@ mod tests {
             vec![
                 Incoming::Ping(b"p".to_vec()),
                 Incoming::Text(r#"{"type":"ping"}"#.into()),
-                Incoming::Pong,
+                Incoming::Pong(Vec::new()),
                 Incoming::Close(Some(1000)),
             ]
         );
@@ -571,7 +572,7 @@ mod tests {
                         let frame = masked(0x80 | opcode, &payload, mask);
                         let message = match opcode {
                             PING => Incoming::Ping(payload),
-                            _ => Incoming::Pong,
+                            _ => Incoming::Pong(payload),
                         };
                         frames.push((frame, Some(message)));
                     }
@@ -648,7 +649,10 @@ mod tests {
                     Framed::new(OpCode::from(PING), &payload),
                     Incoming::Ping(payload.clone()),
                 ),
-                PONG => (Framed::new(OpCode::from(PONG), &payload), Incoming::Pong),
+                PONG => (
+                    Framed::new(OpCode::from(PONG), &payload),
+                    Incoming::Pong(payload.clone()),
+                ),
                 _ => (Framed::close(code, &text), Incoming::Close(Some(code))),
             };
             prop_assert_eq!(&framed.bytes()[..], &frame(0x80 | opcode, &payload)[..]);

@@ -5,7 +5,9 @@
 //! delivery (`outlet`), which wakes the task only when its client fell behind, to catch up
 //! with the missed updates or a fresh snapshot. A client is closed when a write or the
 //! answer to a Ping takes longer than the configured lag (the Ping catches a client that
-//! stopped reading while the kernel's buffers still accept its frames).
+//! stopped reading while the kernel's buffers still accept its frames; it carries random
+//! bytes, so that only a client that read it can answer it, not one that sends Pongs of its
+//! own without reading).
 //! Buffers are kept small, because a city has hundreds of idle screens and browsers.
 
 use std::convert::Infallible;
@@ -272,9 +274,11 @@ async fn serve(
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     heartbeat.tick().await;
     let mut heard = Instant::now();
-    // The last Ping not yet answered: a client that does not read (whose kernel buffers
-    // still take our frames) does not answer either, so this measures its real lag.
-    let mut unanswered: Option<Instant> = None;
+    // The last Ping not yet answered, and its payload: a client that does not read (whose
+    // kernel buffers still take our frames) does not answer either, so this measures its
+    // real lag. A Pong with other bytes (RFC 6455 lets a client send them unasked) is no
+    // answer: a client could send those without ever reading.
+    let mut unanswered: Option<(Instant, [u8; PING_PAYLOAD])> = None;
     let mut stopping = std::pin::pin!(shared.stopping.cancelled());
     let mut decoder = Decoder::new(MAX_CLIENT_MESSAGE);
     let mut chunk = [0u8; READ_BUFFER];
@@ -294,7 +298,11 @@ async fn serve(
                 for message in decoder.decode(&chunk[..n]).map_err(Ended::Broke)? {
                     match message {
                         Incoming::Close(code) => return Err(Ended::Closed(code)),
-                        Incoming::Pong => unanswered = None,
+                        Incoming::Pong(payload) => {
+                            if unanswered.is_some_and(|(_, sent)| payload == sent) {
+                                unanswered = None;
+                            }
+                        }
                         Incoming::Ping(payload) => {
                             let pong = Framed::new(frames::PONG, &payload);
                             outlet.send(Kind::Control, pong.bytes(), live.max_lag).await?;
@@ -313,11 +321,12 @@ async fn serve(
                     return Err(Ended::Silent);
                 }
                 match unanswered {
-                    Some(at) if at.elapsed() > live.max_lag => return Err(Ended::Lagging),
+                    Some((at, _)) if at.elapsed() > live.max_lag => return Err(Ended::Lagging),
                     Some(_) => {}
                     None => {
-                        unanswered = Some(Instant::now());
-                        let ping = Framed::new(frames::PING, b"");
+                        let payload = ping_payload();
+                        unanswered = Some((Instant::now(), payload));
+                        let ping = Framed::new(frames::PING, &payload);
                         outlet.send(Kind::Control, ping.bytes(), live.max_lag).await?;
                     }
                 }
@@ -373,6 +382,19 @@ impl From<Failed> for Ended {
             Failed::Lagging => Self::Lagging,
         }
     }
+}
+
+/// The bytes a heartbeat Ping carries.
+const PING_PAYLOAD: usize = 8;
+
+/// Bytes no client can guess without reading the Ping: keyed SipHash (the keys random for
+/// each process) of the moment. Not the system's random source, which can fail and would
+/// then need a path of its own for something that only has to be unpredictable.
+fn ping_payload() -> [u8; PING_PAYLOAD] {
+    use std::hash::BuildHasher as _;
+    std::hash::RandomState::new()
+        .hash_one(Instant::now())
+        .to_le_bytes()
 }
 
 fn is_ping(text: &str) -> bool {
