@@ -299,7 +299,10 @@ impl Store {
     }
 
     /// Every item's record versions, a chunk at a time in item order: `visit` is given one
-    /// item's versions (version, when it took effect, the record's JSON) at a time.
+    /// item's versions (version, when it took effect, the record's JSON) at a time. Each
+    /// chunk is one JSON text the database builds (as start-up reads the items, `load`),
+    /// read by keyset on the log's unique key (item, kind, version), so no chunk scans the
+    /// log again.
     pub async fn for_each_versions(
         &self,
         mut visit: impl FnMut(&str, &[(u32, DateTime<Utc>, &str)]),
@@ -311,6 +314,19 @@ impl Store {
             #[serde(borrow)] super::load::Text<'a>,
             #[serde(borrow)] super::load::Text<'a>,
         );
+        const CHUNK: i64 = 20_000;
+        let (aggregate, row, ordered) = match self.dialect {
+            Dialect::Sqlite => ("json_group_array", "json_array", ""),
+            Dialect::Postgres => ("json_agg", "json_build_array", " ORDER BY item_id, version"),
+        };
+        // `kind <> 'quarantine'` lets the partial unique index serve the order.
+        let sql = self.sql(&format!(
+            "SELECT CAST({aggregate}({row}(item_id, version, at, body){ordered}) AS TEXT) AS rows \
+             FROM (SELECT item_id, version, at, body FROM changes \
+                   WHERE kind = 'version' AND kind <> 'quarantine' \
+                   AND (item_id > $1 OR (item_id = $2 AND version > $3)) \
+                   ORDER BY item_id, version LIMIT $4) AS v"
+        ));
         let mut current: Option<String> = None;
         let mut versions: Vec<(u32, DateTime<Utc>, String)> = Vec::new();
         let mut flush = |id: &str, versions: &mut Vec<(u32, DateTime<Utc>, String)>| {
@@ -321,27 +337,36 @@ impl Store {
             visit(id, &borrowed);
             versions.clear();
         };
-        // The record comes as the text it is stored as (a string in the chunk's JSON).
-        self.for_each_chunk(
-            "item_id, version, at, body",
-            "(SELECT item_id, version, at, body FROM changes WHERE kind = 'version') AS v",
-            "item_id, version",
-            |text| {
-                let rows: Vec<VersionCells> = super::load::decode("changes", text)?;
-                for VersionCells(id, version, at, record) in rows {
-                    if current.as_deref() != Some(id.as_str()) {
-                        if let Some(done) = current.take() {
-                            flush(&done, &mut versions);
-                        }
-                        current = Some(id);
+        let (mut after_id, mut after_version) = (String::new(), 0i64);
+        loop {
+            let row = query(&sql)
+                .bind(after_id.clone())
+                .bind(after_id.clone())
+                .bind(after_version)
+                .bind(CHUNK)
+                .fetch_one(&self.pool)
+                .await?;
+            let Some(text) = row.try_get::<Option<String>, _>("rows")? else {
+                break;
+            };
+            let rows: Vec<VersionCells> = super::load::decode("changes", &text)?;
+            let full = rows.len() as i64 == CHUNK;
+            for VersionCells(id, version, at, record) in rows {
+                if current.as_deref() != Some(id.as_str()) {
+                    if let Some(done) = current.take() {
+                        flush(&done, &mut versions);
                     }
-                    let at = super::load::parse_time(&at).with_timezone(&Utc);
-                    versions.push((version as u32, at, record.to_owned()));
+                    current = Some(id.clone());
                 }
-                Ok(())
-            },
-        )
-        .await?;
+                let at = super::load::parse_time(&at).with_timezone(&Utc);
+                versions.push((version as u32, at, record.to_owned()));
+                // The database's order: the last row read is where the next chunk starts.
+                (after_id, after_version) = (id, version);
+            }
+            if !full {
+                break;
+            }
+        }
         if let Some(done) = current.take() {
             flush(&done, &mut versions);
         }
