@@ -48,3 +48,4 @@ pub mod metrics;
 pub mod simulator;
 pub mod statutory;
 pub mod store;
+pub mod warnings;

@@ -1,0 +1,55 @@
+//! Senders: one trait for every way a message leaves duban (SMS providers, an HTTP gateway,
+//! SMTP, chat robots, the demo's `log`), and the outcome each reports. A sender does one
+//! request and classifies its answer; retries, backoff and the record of attempts are the
+//! outbox's (`warnings::outbox`).
+
+pub mod log;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use super::message::{Channel, Outgoing};
+
+/// What came of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The provider accepted the message (not yet delivered: that is the receipt's to say).
+    Accepted {
+        /// The provider's id for it (Aliyun's BizId, Tencent's SerialNo, an SMTP queue id).
+        provider_id: Option<String>,
+        /// What the provider answered, for the audit (its body, trimmed).
+        answer: String,
+    },
+    /// It was not sent.
+    Failed {
+        /// Whether trying again later can help (timeouts, 5xx, throttling), and when.
+        retry: Retry,
+        /// The provider's error code (`isv.BUSINESS_LIMIT_CONTROL`, `LimitExceeded`, an
+        /// SMTP reply code, an HTTP status), or a short name of the local failure.
+        code: String,
+        /// What went wrong, in words for the operator.
+        reason: String,
+        answer: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Try again with backoff; `after` is the provider's own hint (Retry-After), if any.
+    Later { after: Option<Duration> },
+    /// Trying again cannot help (a bad number, a template not approved, bad credentials):
+    /// stop, and show it.
+    Never,
+}
+
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
+
+/// A configured way of sending.
+pub trait Sender: Send + Sync {
+    /// The name it has in the config (`[[warnings.senders]] name`).
+    fn name(&self) -> &str;
+    fn channel(&self) -> Channel;
+    /// Sends `message` once.
+    fn send<'a>(&'a self, message: &'a Outgoing) -> SendFuture<'a>;
+}
