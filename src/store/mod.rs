@@ -13,6 +13,7 @@
 //! - `queries`: the reads behind the HTTP API.
 //! - `rows`: batches of rows written as text: one JSON value a statement, or `COPY` lines.
 
+pub mod contacts;
 pub mod feeds;
 pub mod items;
 pub mod ledger;

@@ -3,11 +3,19 @@
 //! request and classifies its answer; retries, backoff and the record of attempts are the
 //! outbox's (`warnings::outbox`).
 
+pub mod aliyun;
+pub mod email;
+pub mod gateway;
 pub mod log;
+pub mod robots;
+pub mod sign;
+pub mod tencent;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use super::message::{Channel, Outgoing};
 
@@ -52,4 +60,34 @@ pub trait Sender: Send + Sync {
     fn channel(&self) -> Channel;
     /// Sends `message` once.
     fn send<'a>(&'a self, message: &'a Outgoing) -> SendFuture<'a>;
+    /// How the provider's delivery reports pushed to `/hooks/sms/{name}` are read, if it
+    /// sends any.
+    fn receipts(&self) -> Option<&dyn ReceiptHook> {
+        None
+    }
+}
+
+/// A provider's delivery report about one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The provider's id of the message (`Outcome::Accepted::provider_id`).
+    pub provider_id: String,
+    /// duban's message id, where the provider echoes it (Aliyun's `out_id`).
+    pub out_id: Option<i64>,
+    pub delivered: bool,
+    /// The provider's status code (`DELIVRD`, an operator's error code).
+    pub code: String,
+    /// The provider's words for it.
+    pub reason: String,
+    /// When the phone received it (or the operator gave up), as the provider says.
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// Reads the delivery reports a provider pushes.
+pub trait ReceiptHook: Send + Sync {
+    /// The reports in one pushed body; an error says what in the body was not understood.
+    fn parse(&self, body: &[u8]) -> Result<Vec<Receipt>, String>;
+    /// The body the provider expects back when the reports were taken
+    /// (`application/json`).
+    fn reply(&self) -> &'static str;
 }

@@ -1,0 +1,1 @@
+//! A generic HTTP SMS gateway: a configured body template, an `Idempotency-Key` header.

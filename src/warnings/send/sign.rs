@@ -1,0 +1,1 @@
+//! The signing primitives the providers share: SHA-256 and HMAC-SHA256, in hex.
