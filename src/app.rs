@@ -56,6 +56,9 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
         claims: Default::default(),
         changed: tokio::sync::Notify::new(),
         live: tokio::sync::Notify::new(),
+        logged: tokio::sync::Notify::new(),
+        outbox: tokio::sync::Notify::new(),
+        senders: std::sync::OnceLock::new(),
         hub: Default::default(),
         metrics: Metrics::default(),
         feed_health: Default::default(),
@@ -97,6 +100,24 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
             client.clone(),
             shutdown.clone(),
         ));
+    }
+    if shared.config.warnings.enabled {
+        let senders = Arc::new(
+            crate::warnings::send::build(&shared.config.warnings.senders, &client)
+                .map_err(anyhow::Error::msg)?,
+        );
+        let _ = shared.senders.set(senders.clone());
+        tasks.spawn(crate::warnings::engine::run(
+            shared.clone(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(crate::warnings::outbox::run(
+            shared.clone(),
+            senders,
+            shutdown.clone(),
+        ));
+    } else {
+        tracing::warn!("no [warnings] in the config: nobody is warned about late items");
     }
     http::server::check_descriptor_limit(shared.config.connections.max);
     tasks.spawn(http::server::serve(

@@ -47,6 +47,13 @@ pub struct Shared {
     pub changed: Notify,
     /// Rung when the board or a feed's health changed, so the screens are recounted.
     pub live: Notify,
+    /// Rung when changes were written to the ledger's log, so the warning rules read them.
+    pub logged: Notify,
+    /// Rung when messages were queued, so the outbox's worker claims them.
+    pub outbox: Notify,
+    /// The warnings' senders, built at start-up when warnings are on (the receipt hooks
+    /// and `duban warnings test` use them too).
+    pub senders: std::sync::OnceLock<Arc<crate::warnings::outbox::Senders>>,
     pub hub: crate::live::hub::Hub,
     /// Cancelled when the daemon stops: websocket clients are told and closed.
     pub stopping: tokio_util::sync::CancellationToken,
@@ -146,6 +153,7 @@ impl Shared {
         self.store.set_meta("timezone", tz.name()).await?;
         self.board().commit(changed);
         self.changed.notify_one();
+        self.logged.notify_one();
         Ok(self.board().len())
     }
 
@@ -355,6 +363,7 @@ impl Shared {
             self.board().commit(entries);
             self.changed.notify_one();
             self.live.notify_one();
+            self.logged.notify_one();
         }
         drop(writing);
         Ok((outcome, quarantine))
@@ -394,6 +403,7 @@ impl Shared {
             .count_grades(graded.iter().flat_map(|g| &g.events));
         self.board().commit(graded);
         self.live.notify_one();
+        self.logged.notify_one();
         Ok(changed)
     }
 }

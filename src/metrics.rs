@@ -17,6 +17,9 @@ pub struct Metrics {
     http_requests: Mutex<BTreeMap<(String, u16), u64>>,
     ws_clients: std::sync::atomic::AtomicI64,
     http_connections: std::sync::atomic::AtomicI64,
+    /// Warnings by channel and what happened (queued, held, sent, retried, failed,
+    /// delivered, undelivered).
+    warnings: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -56,6 +59,12 @@ impl Metrics {
         for event in events {
             self.grade_changes[event.to as usize].fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// A warning message on `channel` was queued, held, sent, retried, failed, delivered…
+    pub fn count_warning(&self, channel: crate::warnings::message::Channel, event: &'static str) {
+        let mut map = self.warnings.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry((channel.as_str(), event)).or_default() += 1;
     }
 
     /// A websocket client connected (+1) or left (-1).
@@ -168,6 +177,21 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "duban_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP duban_warnings_total Warning messages by channel and event (queued, held by the quiet hours, sent = accepted by the provider, retried, failed, delivered and undelivered by the provider's receipt).\n# TYPE duban_warnings_total counter"
+        );
+        for ((channel, event), n) in self
+            .warnings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "duban_warnings_total{{channel=\"{channel}\",event=\"{event}\"}} {n}"
             );
         }
         let _ = writeln!(

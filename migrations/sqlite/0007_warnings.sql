@@ -75,6 +75,17 @@ CREATE TABLE IF NOT EXISTS attempts (
 );
 CREATE INDEX IF NOT EXISTS attempts_message ON attempts (message_id);
 
+-- What each rule warned: an item once a rule and window (the deadline it was warned
+-- for, or the day of a digest), whoever the messages went to.
+CREATE TABLE IF NOT EXISTS warned_items (
+    rule        TEXT NOT NULL,
+    item_id     TEXT NOT NULL,
+    window_key  TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    PRIMARY KEY (rule, item_id, window_key)
+);
+CREATE INDEX IF NOT EXISTS warned_items_window ON warned_items (window_key);
+
 -- Which items each message named (for the item page, and the filters of the audit).
 CREATE TABLE IF NOT EXISTS message_items (
     message_id  INTEGER NOT NULL,

@@ -7,6 +7,7 @@
 pub mod screens;
 pub mod secret;
 pub mod toml_file;
+pub mod warnings;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -64,6 +65,7 @@ pub struct Config {
     pub screens: Vec<Screen>,
     pub access: Access,
     pub live: Live,
+    pub warnings: warnings::Warnings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,6 +90,7 @@ struct RawConfig {
     screens: Vec<screens::RawScreen>,
     access: Option<screens::RawAccess>,
     live: Option<screens::RawLive>,
+    warnings: Option<Spanned<warnings::RawWarnings>>,
 }
 
 /// `[server]`'s limits on the HTTP connections (see `http::server`).
@@ -417,6 +420,7 @@ impl Config {
             screens: screens::screens(file, raw.screens, raw.access.is_some())?,
             access: screens::access(file, raw.access)?,
             live: screens::live(file, raw.live)?,
+            warnings: warnings::warnings(file, raw.warnings, base, listen)?,
             path: file.path().to_path_buf(),
             listen,
             connections,

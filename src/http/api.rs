@@ -24,7 +24,7 @@ type AppState = State<Arc<Shared>>;
 
 /// The query string's values, or a 400 in the API's words (the framework's own message
 /// starts "Failed to deserialize query string"; serde's detail after it is kept).
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+pub(super) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(t)| t).map_err(|e| {
         let text = e.body_text();
         let detail = text

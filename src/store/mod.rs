@@ -22,6 +22,7 @@ pub mod queries;
 mod rehash;
 mod relay;
 mod rows;
+pub mod warnings;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -7,5 +7,11 @@
 //! contacts and the masking of their numbers.
 
 pub mod contacts;
+pub mod engine;
 pub mod message;
+pub mod outbox;
+pub mod quiet;
+pub mod rules;
+pub mod schedule;
 pub mod send;
+pub mod wording;

@@ -91,3 +91,30 @@ pub trait ReceiptHook: Send + Sync {
     /// (`application/json`).
     fn reply(&self) -> &'static str;
 }
+
+/// The configured senders, built once at start-up (`client` is the daemon's HTTP client).
+pub fn build(
+    specs: &[crate::config::warnings::SenderSpec],
+    client: &reqwest::Client,
+) -> Result<std::collections::HashMap<String, std::sync::Arc<dyn Sender>>, String> {
+    use crate::config::warnings::SenderKind;
+    let _ = client;
+    specs
+        .iter()
+        .map(|spec| {
+            let sender: std::sync::Arc<dyn Sender> = match &spec.kind {
+                SenderKind::Log => std::sync::Arc::new(log::LogSender {
+                    name: spec.name.clone(),
+                    channel: spec.channel,
+                }),
+                _ => {
+                    return Err(format!(
+                        "the sender {:?}: its kind is not built into this version yet",
+                        spec.name
+                    ));
+                }
+            };
+            Ok((spec.name.clone(), sender))
+        })
+        .collect()
+}
