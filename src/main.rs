@@ -90,6 +90,11 @@ enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
+    /// Warnings (预警): try a configured sender before going live.
+    Warnings {
+        #[command(subcommand)]
+        command: WarningsCommand,
+    },
     /// Write a realistic, deterministic sample of canonical item records (JSON lines).
     Sample {
         #[command(flatten)]
@@ -100,6 +105,20 @@ enum Command {
         /// Seed: the same seed and instant give the same items.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum WarningsCommand {
+    /// Send one test message through a configured sender and print the outcome and the
+    /// provider's answer (exit 0 when accepted, 1 when not). Nothing is stored.
+    Test {
+        /// The sender's name (`[[warnings.senders]] name`).
+        #[arg(long, value_name = "NAME")]
+        sender: String,
+        /// A mobile number (SMS), an email address (email); ignored by chat robots.
+        #[arg(long, value_name = "ADDRESS", default_value = "")]
+        to: String,
     },
 }
 
@@ -294,6 +313,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "duban: {}",
                 commands::ledger::summary(&exported, &options.out)
             );
+        }
+        Command::Warnings {
+            command: WarningsCommand::Test { sender, to },
+        } => {
+            let (config, _) = commands::load(config)?;
+            let accepted = runtime()?.block_on(commands::warnings::test(
+                &config,
+                &sender,
+                &to,
+                chrono::Utc::now(),
+                &mut out,
+            ))?;
+            if !accepted {
+                return Ok(ExitCode::from(1));
+            }
         }
         Command::Sample { now, count, seed } => {
             let (config, calendar) = commands::load_offline(config)?;

@@ -12,6 +12,7 @@ pub mod records;
 pub mod sample;
 pub mod serve;
 pub mod simulate;
+pub mod warnings;
 
 use std::path::Path;
 
