@@ -15,9 +15,11 @@
 //! - `bars`: departments and stages as stacked bars by grade.
 //! - `trend`: 30 days of yellow and red counts.
 //! - `projects`: government time used against the "3211" target.
+//! - `png`: one department's items by grade as a PNG for the email, in a CJK font file.
 
 pub mod bars;
 pub mod input;
+pub mod png;
 pub mod projects;
 pub mod ring;
 pub mod trend;
