@@ -103,7 +103,7 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
     }
     if shared.config.warnings.enabled {
         let senders = Arc::new(
-            crate::warnings::send::build(&shared.config.warnings.senders, &client)
+            crate::warnings::send::build(&shared.config.warnings.senders, &client, &shared.clock)
                 .map_err(anyhow::Error::msg)?,
         );
         let _ = shared.senders.set(senders.clone());

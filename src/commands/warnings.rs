@@ -43,8 +43,12 @@ pub async fn test(
             )
         })?;
     let client = crate::feeds::http_json::client()?;
-    let senders = crate::warnings::send::build(std::slice::from_ref(spec), &client)
-        .map_err(anyhow::Error::msg)?;
+    let senders = crate::warnings::send::build(
+        std::slice::from_ref(spec),
+        &client,
+        &crate::clock::Clock::System,
+    )
+    .map_err(anyhow::Error::msg)?;
     let Some(built) = senders.get(sender) else {
         anyhow::bail!("the sender {sender:?} could not be built");
     };

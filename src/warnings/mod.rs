@@ -6,6 +6,7 @@
 //! them to a `send::Sender`, recording every attempt. `contacts` owns the department
 //! contacts and the masking of their numbers.
 
+pub mod chart;
 pub mod contacts;
 pub mod engine;
 pub mod message;

@@ -111,7 +111,9 @@ pub async fn deliver(shared: &Shared, senders: &Senders, claimed: Claimed) {
     } = claimed;
     let outcome = match senders.get(&sender) {
         Some(s) => {
-            let _ = (&department, &mut message);
+            if message.channel == Channel::Email {
+                super::chart::attach(shared, &department, &mut message);
+            }
             s.send(&message).await
         }
         None => Outcome::Failed {

@@ -96,17 +96,69 @@ pub trait ReceiptHook: Send + Sync {
 pub fn build(
     specs: &[crate::config::warnings::SenderSpec],
     client: &reqwest::Client,
+    clock: &crate::clock::Clock,
 ) -> Result<std::collections::HashMap<String, std::sync::Arc<dyn Sender>>, String> {
     use crate::config::warnings::SenderKind;
+    use std::sync::Arc;
     let _ = client;
     specs
         .iter()
         .map(|spec| {
-            let sender: std::sync::Arc<dyn Sender> = match &spec.kind {
-                SenderKind::Log => std::sync::Arc::new(log::LogSender {
+            let name = spec.name.clone();
+            let failed = |e: &dyn std::fmt::Display| format!("the sender {name:?}: {e}");
+            let sender: Arc<dyn Sender> = match &spec.kind {
+                SenderKind::Log => Arc::new(log::LogSender {
                     name: spec.name.clone(),
                     channel: spec.channel,
                 }),
+                SenderKind::Smtp {
+                    host,
+                    port,
+                    security,
+                    username,
+                    password,
+                    from,
+                } => {
+                    let security = match security.as_str() {
+                        "tls" => email::Security::Tls,
+                        "plain" => email::Security::Plain,
+                        _ => email::Security::Starttls,
+                    };
+                    let settings = email::Settings {
+                        host: host.clone(),
+                        port: *port,
+                        security,
+                        username: username.clone(),
+                        password: password.as_ref().map(|p| p.expose().to_owned()),
+                        from: from.clone(),
+                        timeout: spec.timeout,
+                    };
+                    Arc::new(
+                        email::EmailSender::new(name.clone(), settings).map_err(|e| failed(&e))?,
+                    )
+                }
+                SenderKind::DingTalk { webhook, secret } => Arc::new(
+                    robots::RobotSender::dingtalk(
+                        name.clone(),
+                        robots::DingTalkSettings {
+                            webhook: webhook.expose().to_owned(),
+                            secret: secret.as_ref().map(|s| s.expose().to_owned()),
+                            timeout: spec.timeout,
+                        },
+                        clock.clone(),
+                    )
+                    .map_err(|e| failed(&e))?,
+                ),
+                SenderKind::WeCom { webhook } => Arc::new(
+                    robots::RobotSender::wecom(
+                        name.clone(),
+                        robots::WeComSettings {
+                            webhook: webhook.expose().to_owned(),
+                            timeout: spec.timeout,
+                        },
+                    )
+                    .map_err(|e| failed(&e))?,
+                ),
                 _ => {
                     return Err(format!(
                         "the sender {:?}: its kind is not built into this version yet",
