@@ -91,6 +91,11 @@ fn equals_any<'a>(token: &str, secrets: impl Iterator<Item = &'a str>) -> bool {
         .into()
 }
 
+/// Whether `given` is `secret`, compared in constant time.
+pub fn equals(given: &str, secret: &str) -> bool {
+    equals_any(given, std::iter::once(secret))
+}
+
 /// The token of a request: `?token=` or `Authorization: Bearer`.
 pub fn token_of(uri: &Uri, headers: &HeaderMap) -> Option<String> {
     query_token(uri).or_else(|| {

@@ -54,7 +54,6 @@ fn instant(shared: &Shared, text: &str, key: &str) -> Result<DateTime<Utc>, ApiE
 
 pub async fn deliveries(
     State(shared): State<Arc<Shared>>,
-    caller: Option<axum::Extension<super::access::Caller>>,
     q: Result<Query<DeliveryQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let q = super::api::query(q)?;
@@ -86,7 +85,8 @@ pub async fn deliveries(
         }
         filter.to = Some(t);
     }
-    let office = matches!(caller, Some(axum::Extension(super::access::Caller::Office)));
+    // Office tokens come with the contacts' branch; until then every address is masked.
+    let office = false;
     let mut list = shared.store.deliveries(&filter).await?;
     if !office {
         for d in &mut list {
@@ -116,8 +116,18 @@ pub async fn hook(
     Query(q): Query<HookQuery>,
     body: Bytes,
 ) -> Response {
-    let Some(spec) = shared.config.warnings.senders.iter().find(|s| s.name == sender) else {
-        return (StatusCode::NOT_FOUND, Json(json!({"error": "no such sender"}))).into_response();
+    let Some(spec) = shared
+        .config
+        .warnings
+        .senders
+        .iter()
+        .find(|s| s.name == sender)
+    else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "no such sender"})),
+        )
+            .into_response();
     };
     let Some(key) = &spec.hook_key else {
         return (
@@ -131,7 +141,11 @@ pub async fn hook(
         return (StatusCode::FORBIDDEN, Json(json!({"error": "wrong key"}))).into_response();
     }
     let Some(senders) = shared.senders.get() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "warnings are off"}))).into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"error": "warnings are off"})),
+        )
+            .into_response();
     };
     let Some(hook) = senders.get(&sender).and_then(|s| s.receipts()) else {
         return (
@@ -153,7 +167,11 @@ pub async fn hook(
                 let channel = spec.channel;
                 shared.metrics.count_warning(
                     channel,
-                    if receipt.delivered { "delivered" } else { "undelivered" },
+                    if receipt.delivered {
+                        "delivered"
+                    } else {
+                        "undelivered"
+                    },
                 );
             }
             Ok(false) => {

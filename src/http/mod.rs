@@ -5,6 +5,7 @@
 
 pub mod access;
 mod api;
+mod deliveries;
 mod error;
 mod headers;
 mod pages;
@@ -34,6 +35,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/quarantine", get(api::quarantine))
         .route("/api/changes", get(api::changes))
         .route("/api/ledger", get(api::ledger))
+        .route("/api/deliveries", get(deliveries::deliveries))
+        .route("/api/warnings/summary", get(deliveries::summary))
         // Counts by grade are data: scrapers send the viewer token as a bearer token.
         .route("/metrics", get(api::metrics))
         .layer(middleware::from_fn_with_state(
@@ -42,6 +45,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         ));
     Router::new()
         .route("/healthz", get(api::healthz))
+        .route("/hooks/sms/{sender}", axum::routing::post(deliveries::hook))
         .merge(api)
         .route("/ws", get(crate::live::ws::upgrade))
         .route("/live/snapshot", get(crate::live::ws::snapshot))
