@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod ledger;
+pub mod sms_doubles;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
