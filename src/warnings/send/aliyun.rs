@@ -26,7 +26,8 @@ const VERSION: &str = "2017-05-25";
 const ALGORITHM: &str = "ACS3-HMAC-SHA256";
 
 /// How an Aliyun sender is set up (the config is wired to this by the caller).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Its `Debug` leaves the secret out, so a logged config does not leak it.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Settings {
     /// `ENDPOINT`, or a stand-in (tests point it at a loopback double over plain http).
     pub endpoint: String,
@@ -39,6 +40,19 @@ pub struct Settings {
     pub template_code: String,
     /// How long one request may take, answer included.
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("endpoint", &self.endpoint)
+            .field("access_key_id", &self.access_key_id)
+            .field("access_key_secret", &"<redacted>")
+            .field("sign_name", &self.sign_name)
+            .field("template_code", &self.template_code)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 pub struct AliyunSms {
@@ -520,6 +534,23 @@ mod tests {
              SignedHeaders=host;x-acs-action;x-acs-content-sha256;x-acs-date;\
              x-acs-signature-nonce;x-acs-version,\
              Signature=06563a9e1b43f5dfe96b81484da74bceab24a1d853912eee15083a6f0f3283c0"
+        );
+    }
+
+    #[test]
+    fn the_secret_is_not_in_the_settings_debug() {
+        let settings = Settings {
+            endpoint: ENDPOINT.into(),
+            access_key_id: "id".into(),
+            access_key_secret: "s3cr3t-value".into(),
+            sign_name: "s".into(),
+            template_code: "t".into(),
+            timeout: Duration::from_secs(1),
+        };
+        let shown = format!("{settings:?}");
+        assert!(
+            !shown.contains("s3cr3t-value") && shown.contains("<redacted>"),
+            "{shown}"
         );
     }
 

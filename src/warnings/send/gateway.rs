@@ -18,7 +18,8 @@ use super::{Outcome, Retry, SendFuture, Sender};
 use crate::warnings::message::{Channel, Outgoing};
 
 /// How a gateway sender is set up (the config is wired to this by the caller).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Its `Debug` leaves the secret out, so a logged config does not leak it.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Settings {
     /// Where the messages are POSTed.
     pub url: String,
@@ -36,6 +37,22 @@ pub struct Settings {
     pub provider_id_pointer: Option<String>,
     /// How long one request may take, answer included.
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("url", &self.url)
+            .field("content_type", &self.content_type)
+            .field("body_template", &self.body_template)
+            .field(
+                "bearer_token",
+                &self.bearer_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("provider_id_pointer", &self.provider_id_pointer)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 pub struct GatewaySms {

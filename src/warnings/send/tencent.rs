@@ -31,7 +31,8 @@ const ALGORITHM: &str = "TC3-HMAC-SHA256";
 const CONTENT_TYPE_JSON: &str = "application/json; charset=utf-8";
 
 /// How a Tencent sender is set up (the config is wired to this by the caller).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Its `Debug` leaves the secret out, so a logged config does not leak it.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Settings {
     /// `ENDPOINT`, or a stand-in (tests point it at a loopback double over plain http).
     pub endpoint: String,
@@ -47,6 +48,21 @@ pub struct Settings {
     pub template_id: String,
     /// How long one request may take, answer included.
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("endpoint", &self.endpoint)
+            .field("secret_id", &self.secret_id)
+            .field("secret_key", &"<redacted>")
+            .field("region", &self.region)
+            .field("sdk_app_id", &self.sdk_app_id)
+            .field("sign_name", &self.sign_name)
+            .field("template_id", &self.template_id)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 pub struct TencentSms {
