@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod ledger;
+pub mod sms_doubles;
 pub mod smtp;
 
 use std::path::{Path, PathBuf};

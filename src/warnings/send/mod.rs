@@ -100,7 +100,6 @@ pub fn build(
 ) -> Result<std::collections::HashMap<String, std::sync::Arc<dyn Sender>>, String> {
     use crate::config::warnings::SenderKind;
     use std::sync::Arc;
-    let _ = client;
     specs
         .iter()
         .map(|spec| {
@@ -111,6 +110,68 @@ pub fn build(
                     name: spec.name.clone(),
                     channel: spec.channel,
                 }),
+                SenderKind::Aliyun {
+                    endpoint,
+                    access_key_id,
+                    access_key_secret,
+                    sign_name,
+                    template_code,
+                } => Arc::new(aliyun::AliyunSms::new(
+                    name.clone(),
+                    aliyun::Settings {
+                        endpoint: endpoint.clone(),
+                        access_key_id: access_key_id.expose().to_owned(),
+                        access_key_secret: access_key_secret.expose().to_owned(),
+                        sign_name: sign_name.clone(),
+                        template_code: template_code.clone(),
+                        timeout: spec.timeout,
+                    },
+                    client.clone(),
+                )),
+                SenderKind::Tencent {
+                    endpoint,
+                    secret_id,
+                    secret_key,
+                    region,
+                    sdk_app_id,
+                    sign_name,
+                    template_id,
+                } => Arc::new(tencent::TencentSms::new(
+                    name.clone(),
+                    tencent::Settings {
+                        endpoint: endpoint.clone(),
+                        secret_id: secret_id.expose().to_owned(),
+                        secret_key: secret_key.expose().to_owned(),
+                        region: region.clone(),
+                        sdk_app_id: sdk_app_id.clone(),
+                        sign_name: sign_name.clone(),
+                        template_id: template_id.clone(),
+                        timeout: spec.timeout,
+                    },
+                    client.clone(),
+                )),
+                SenderKind::Gateway {
+                    url,
+                    body,
+                    content_type,
+                    token,
+                    id_pointer,
+                } => {
+                    let sender = gateway::GatewaySms::new(
+                        name.clone(),
+                        gateway::Settings {
+                            url: url.clone(),
+                            content_type: content_type.clone(),
+                            body_template: body.clone(),
+                            bearer_token: token.as_ref().map(|t| t.expose().to_owned()),
+                            provider_id_pointer: id_pointer.clone(),
+                            timeout: spec.timeout,
+                        },
+                        client.clone(),
+                    );
+                    sender.check_template().map_err(|e| failed(&e))?;
+                    Arc::new(sender)
+                }
                 SenderKind::Smtp {
                     host,
                     port,
@@ -159,12 +220,6 @@ pub fn build(
                     )
                     .map_err(|e| failed(&e))?,
                 ),
-                _ => {
-                    return Err(format!(
-                        "the sender {:?}: its kind is not built into this version yet",
-                        spec.name
-                    ));
-                }
             };
             Ok((spec.name.clone(), sender))
         })
