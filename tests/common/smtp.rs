@@ -33,6 +33,8 @@ pub struct Behaviour {
     pub refuse: Vec<(Step, u16, String)>,
     /// Accept connections and never send a byte (not even the greeting).
     pub silent: bool,
+    /// A slow server: each message is kept at once, and its `250` sent this long after.
+    pub delay: std::time::Duration,
 }
 
 impl Behaviour {
@@ -56,6 +58,8 @@ pub struct Received {
     pub data: Vec<u8>,
     /// Who authenticated for it, and how (`PLAIN`, `LOGIN`).
     pub auth: Option<(String, String, String)>,
+    /// When it arrived (before the `250`).
+    pub at: std::time::SystemTime,
 }
 
 #[derive(Default)]
@@ -224,13 +228,18 @@ impl Session {
                                     rcpt_to: std::mem::take(&mut self.rcpt_to),
                                     data,
                                     auth: self.authenticated.clone(),
+                                    at: std::time::SystemTime::now(),
                                 };
-                                let mut record = self.record.lock().unwrap();
-                                record.received.push(received);
-                                format!(
-                                    "250 2.0.0 Ok: queued as Q{}{}\r\n",
-                                    record.connections, self.queued
-                                )
+                                let answer = {
+                                    let mut record = self.record.lock().unwrap();
+                                    record.received.push(received);
+                                    format!(
+                                        "250 2.0.0 Ok: queued as Q{}{}\r\n",
+                                        record.connections, self.queued
+                                    )
+                                };
+                                tokio::time::sleep(self.behaviour.delay).await;
+                                answer
                             }
                         }
                     }
