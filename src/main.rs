@@ -90,6 +90,11 @@ enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
+    /// The contacts warnings go to (handlers, heads, the office, stewards, leaders).
+    Contacts {
+        #[command(subcommand)]
+        command: ContactsCommand,
+    },
     /// Write a realistic, deterministic sample of canonical item records (JSON lines).
     Sample {
         #[command(flatten)]
@@ -127,6 +132,19 @@ enum LedgerCommand {
         /// What today is: a period not over yet is graded on it (and stated as exported then).
         #[command(flatten)]
         now: Now,
+    },
+}
+
+#[derive(Subcommand)]
+enum ContactsCommand {
+    /// Check a contacts CSV (UTF-8 or GBK; columns 角色, 部门, 项目代码, 姓名, 手机, 邮箱 or
+    /// role, department, project_code, name, mobile, email) and replace every stored contact
+    /// with its rows. With any bad row, each is printed as FILE:LINE: reason, nothing is
+    /// changed, and the exit status is 2.
+    Import {
+        /// The contacts file.
+        #[arg(value_name = "FILE.csv")]
+        file: PathBuf,
     },
 }
 
@@ -294,6 +312,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "duban: {}",
                 commands::ledger::summary(&exported, &options.out)
             );
+        }
+        Command::Contacts {
+            command: ContactsCommand::Import { file },
+        } => {
+            let (config, _) = commands::load(config)?;
+            let outcome = runtime()?.block_on(commands::contacts::run(
+                &config,
+                &file,
+                &mut out,
+                &mut io::stderr(),
+            ))?;
+            if let commands::contacts::Outcome::Refused { bad_rows } = outcome {
+                eprintln!(
+                    "duban: {bad_rows} bad row{} in {}; nothing was imported (the stored \
+                     contacts are as they were): correct them and import the file again",
+                    if bad_rows == 1 { "" } else { "s" },
+                    file.display()
+                );
+                return Ok(ExitCode::from(2));
+            }
         }
         Command::Sample { now, count, seed } => {
             let (config, calendar) = commands::load_offline(config)?;

@@ -2,8 +2,8 @@
 //! output to write to; `records` is the JSON-lines input that `grade` and `projects` share.
 
 pub mod calendar;
-pub mod contacts;
 pub mod check_config;
+pub mod contacts;
 pub mod demo;
 pub mod grade;
 pub mod ledger;
