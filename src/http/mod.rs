@@ -5,6 +5,7 @@
 
 pub mod access;
 mod api;
+mod contacts;
 mod error;
 mod headers;
 mod pages;
@@ -34,6 +35,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/quarantine", get(api::quarantine))
         .route("/api/changes", get(api::changes))
         .route("/api/ledger", get(api::ledger))
+        .route("/api/contacts", get(contacts::list).post(contacts::import))
         // Counts by grade are data: scrapers send the viewer token as a bearer token.
         .route("/metrics", get(api::metrics))
         .layer(middleware::from_fn_with_state(
