@@ -197,11 +197,13 @@ async fn a_missing_file_or_header_fails_with_what_to_do() {
     );
 }
 
-/// A daemon on its own SQLite store, with viewer and office tokens.
-async fn daemon(dir: &Path) -> TestApp {
-    let access = "[access]\nviewer_token_env = \"DUBAN_VIEWER_TOKEN\"\n\
-                  office_token_env = \"DUBAN_OFFICE_TOKEN\"\n";
-    let text = config_text(&sqlite_url(dir), access);
+/// A daemon on its own SQLite store, with viewer and office tokens, and `feeds`.
+async fn daemon(dir: &Path, feeds: &str) -> TestApp {
+    let access = format!(
+        "{feeds}\n[access]\nviewer_token_env = \"DUBAN_VIEWER_TOKEN\"\n\
+         office_token_env = \"DUBAN_OFFICE_TOKEN\"\n"
+    );
+    let text = config_text(&sqlite_url(dir), &access);
     let path = dir.join("duban.toml");
     std::fs::write(&path, &text).unwrap();
     let file = TomlFile::from_text(&path, text).with_env_fallback([
@@ -238,7 +240,7 @@ async fn post_contacts(app: &TestApp, token: Option<&str>, body: &[u8]) -> (u16,
 #[tokio::test(flavor = "multi_thread")]
 async fn the_api_masks_contacts_for_viewers_and_imports_for_the_office_only() {
     let dir = temp_dir();
-    let app = daemon(dir.path()).await;
+    let app = daemon(dir.path(), "").await;
 
     let (status, body) = post_contacts(&app, Some(OFFICE_TOKEN), GOOD.as_bytes()).await;
     assert_eq!(status, 200, "{body}");
@@ -323,6 +325,27 @@ async fn the_api_masks_contacts_for_viewers_and_imports_for_the_office_only() {
     .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["rows"][0]["line"], 1, "{body}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_notes_departments_no_item_names() {
+    let dir = temp_dir();
+    let (feed, url) = FeedServer::start().await;
+    feed.set(vec![record("D-1", "2026-11-20T09:30:00+08:00", 5)]);
+    let feeds = format!(
+        "[[feeds]]\nname = \"main\"\nkind = \"http_json\"\nschedule = \"* * * * * *\"\n\
+         url = \"{url}\"\nrecords_path = \"items\"\n"
+    );
+    let app = daemon(dir.path(), &feeds).await;
+    eventually(15, "the item stored", || async {
+        app.get(&format!("/api/items?token={VIEWER_TOKEN}")).await.1["total"] == 1
+    })
+    .await;
+    let (status, body) = post_contacts(&app, Some(OFFICE_TOKEN), GOOD.as_bytes()).await;
+    assert_eq!(status, 200, "{body}");
+    // The item's department is 市自然资源和规划局; the file's 市气象局 is no item's yet.
+    assert_eq!(body["unknown_departments"], json!(["市气象局"]), "{body}");
     app.stop().await;
 }
 

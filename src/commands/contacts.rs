@@ -71,14 +71,17 @@ pub async fn import_file(store: &Store, path: &Path) -> Result<ImportSummary, Co
         path: path.to_owned(),
         source,
     })?;
+    let stored = |source| ContactsError::Store {
+        path: path.to_owned(),
+        source,
+    };
+    let known = store.department_names().await.map_err(stored)?;
     store
         .replace_contact_rows(&file.rows)
         .await
-        .map_err(|source| ContactsError::Store {
-            path: path.to_owned(),
-            source,
-        })?;
-    let summary = ImportSummary::of(&file);
+        .map_err(stored)?;
+    let mut summary = ImportSummary::of(&file);
+    summary.note_unknown_departments(&file, &known);
     // Counts only: the contacts' numbers never go to the log.
     tracing::info!(
         file = %path.display(),

@@ -79,8 +79,10 @@ pub async fn import(
                 .into_response());
         }
     };
+    let known = shared.store.department_names().await?;
     shared.store.replace_contact_rows(&file.rows).await?;
-    let summary = ImportSummary::of(&file);
+    let mut summary = ImportSummary::of(&file);
+    summary.note_unknown_departments(&file, &known);
     // Counts only: the contacts' numbers never go to the log.
     tracing::info!(
         contacts = summary.imported,

@@ -57,6 +57,16 @@ impl Store {
         rows.iter().map(contact_of).collect()
     }
 
+    /// The departments the stored items name, for an import to note the ones it does not.
+    pub async fn department_names(&self) -> Result<Vec<String>, StoreError> {
+        let rows = query("SELECT name FROM departments ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| Ok(row.try_get::<String, _>("name")?))
+            .collect()
+    }
+
     /// A department's contacts of one role (its handlers, its head), in the file's order.
     pub async fn contacts_of(
         &self,

@@ -122,6 +122,8 @@ pub struct ImportSummary {
     pub encoding: &'static str,
     /// Header cells that name no contact field (序号, 备注…), passed over.
     pub ignored_columns: Vec<String>,
+    /// Departments of the file that no stored item names (see `note_unknown_departments`).
+    pub unknown_departments: Vec<String>,
 }
 
 impl ImportSummary {
@@ -135,7 +137,29 @@ impl ImportSummary {
             by_role,
             encoding: file.encoding,
             ignored_columns: file.ignored_columns.clone(),
+            unknown_departments: Vec::new(),
         }
+    }
+
+    /// Notes the departments of `file` that are not among `known` (the departments the
+    /// stored items name). Warnings find a department's contacts by its exact name, so
+    /// `市水利局 ` or `水利局` for `市水利局` would never be told anything; it is not an
+    /// error, as a department's contacts may come before its first item. With no known
+    /// departments (a store no feed has filled yet) nothing is noted.
+    pub fn note_unknown_departments(&mut self, file: &ContactsFile, known: &[String]) {
+        if known.is_empty() {
+            return;
+        }
+        let mut unknown: Vec<String> = file
+            .rows
+            .iter()
+            .map(|r| &r.contact.department)
+            .filter(|d| !d.is_empty() && !known.contains(d))
+            .cloned()
+            .collect();
+        unknown.sort_unstable();
+        unknown.dedup();
+        self.unknown_departments = unknown;
     }
 
     /// `12 contacts: 5 handler (经办人), 5 head (负责人), 1 office (督办办公室), 1 steward (项目管家)`.
@@ -146,6 +170,18 @@ impl ImportSummary {
             .map(|(role, n)| format!("{n} {} ({})", role.as_str(), role.chinese()))
             .collect();
         let mut text = format!("{} contacts: {}", self.imported, roles.join(", "));
+        if !self.unknown_departments.is_empty() {
+            text.push_str(&format!(
+                "; no item names the department{} {} yet (check the spelling: contacts are \
+                 found by the department's exact name)",
+                if self.unknown_departments.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                self.unknown_departments.join(", ")
+            ));
+        }
         if !self.ignored_columns.is_empty() {
             text.push_str(&format!(
                 "; columns passed over: {}",
@@ -290,6 +326,21 @@ mod tests {
         assert_eq!(
             summary.describe(),
             "3 contacts: 2 handler (经办人), 1 head (负责人)"
+        );
+        let mut noted = summary.clone();
+        noted.note_unknown_departments(&file, &[]);
+        assert!(
+            noted.unknown_departments.is_empty(),
+            "no departments known yet"
+        );
+        noted.note_unknown_departments(&file, &["市水利局".to_owned(), "市公安局".to_owned()]);
+        assert_eq!(noted.unknown_departments, ["市气象局"]);
+        assert!(
+            noted
+                .describe()
+                .contains("no item names the department 市气象局 yet"),
+            "{}",
+            noted.describe()
         );
     }
 }

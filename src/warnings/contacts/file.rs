@@ -338,6 +338,9 @@ impl<'t> Lines<'t> {
     }
 }
 
+/// The longest cell taken: more than any name, department, code or address is long.
+const MAX_CELL_CHARS: usize = 200;
+
 /// Where each field is in the rows, from the header row.
 struct Columns {
     at: [Option<usize>; 6],
@@ -405,6 +408,20 @@ impl Columns {
     /// The row as a contact, or every reason it is not one.
     fn contact(&self, record: &csv::StringRecord) -> Result<Contact, Vec<String>> {
         let mut reasons = Vec::new();
+        for field in Field::ALL {
+            let cell = self.cell(record, field);
+            if cell.chars().any(char::is_control) {
+                reasons.push(format!(
+                    "{} has a control character (a tab, a stray NUL…); type the cell again",
+                    field.label()
+                ));
+            } else if cell.chars().count() > MAX_CELL_CHARS {
+                reasons.push(format!(
+                    "{} is over {MAX_CELL_CHARS} characters; is the column right?",
+                    field.label()
+                ));
+            }
+        }
         let role_word = self.cell(record, Field::Role);
         let role = role_of(role_word);
         match (role, role_word.is_empty()) {
@@ -932,6 +949,25 @@ mod tests {
         );
         assert_eq!(bad.len(), 1, "{bad:?}");
         assert_eq!(bad[0].line, 3, "{bad:?}");
+    }
+
+    #[test]
+    fn control_characters_and_overlong_cells_are_refused() {
+        let long = "局".repeat(201);
+        let bad = rows(&format!(
+            "角色,部门,姓名,手机\n经办人,市水利局,张\u{0}三,13812345678\n经办人,{long},李四,13912345678\n经办人,市水利局,\"王\t五\",13712345678\n"
+        ));
+        let found: Vec<(u64, bool)> = bad
+            .iter()
+            .map(|b| {
+                (
+                    b.line,
+                    b.reason.contains("control character")
+                        || b.reason.contains("over 200 characters"),
+                )
+            })
+            .collect();
+        assert_eq!(found, [(2, true), (3, true), (4, true)], "{bad:#?}");
     }
 
     #[test]
