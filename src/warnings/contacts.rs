@@ -5,7 +5,9 @@
 //!
 //! - `file`: a contacts file (CSV, UTF-8 or GBK, Chinese or English headers) read and
 //!   checked row by row; a file with any bad row is refused whole, every bad row named.
+//! - `address`: what a valid mobile number and email address are.
 
+mod address;
 mod file;
 
 use std::collections::BTreeMap;
