@@ -1,6 +1,7 @@
 //! `[[screens]]`, `[access]` and `[live]`: which big-screens exist and what each shows, the
-//! tokens that open screens and pages (and the office's, which also act), the origins allowed to open the websocket or to embed
-//! the pages in a frame, and the websocket's heartbeat and lag limits.
+//! tokens that open screens and pages (and the office's, which also act), the origins
+//! allowed to open the websocket or to embed the pages in a frame, and the websocket's
+//! heartbeat and lag limits.
 
 use std::time::Duration;
 
