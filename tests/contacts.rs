@@ -29,6 +29,11 @@ steward,,2611-370102-04-01-123456,赵六,,zhaoliu@example.cn
 
 /// `duban --config CONFIG contacts import FILE`, from the repository root.
 fn import(config: &Path, file: &Path) -> Output {
+    import_with(config, file, &[])
+}
+
+/// The same with `env` set (and `DUBAN_CONTACTS_DB` unset unless `env` sets it).
+fn import_with(config: &Path, file: &Path, env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_duban"))
         .arg("--config")
         .arg(config)
@@ -36,6 +41,8 @@ fn import(config: &Path, file: &Path) -> Output {
         .arg(file)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("DUBAN_CONFIG")
+        .env_remove("DUBAN_CONTACTS_DB")
+        .envs(env.iter().copied())
         .output()
         .expect("the duban binary starts")
 }
@@ -195,6 +202,32 @@ async fn a_missing_file_or_header_fails_with_what_to_do() {
         stderr.contains("line 1 (the header row): no column 角色 (role)"),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn the_store_url_may_come_from_the_environment_and_must_be_set() {
+    let dir = temp_dir();
+    let url = sqlite_url(dir.path());
+    let toml = config_text(&url, "").replacen(
+        &format!("database_url = {url:?}"),
+        "database_url_env = \"DUBAN_CONTACTS_DB\"",
+        1,
+    );
+    assert!(toml.contains("DUBAN_CONTACTS_DB"));
+    let config = dir.path().join("duban.toml");
+    std::fs::write(&config, toml).unwrap();
+    let file = dir.path().join("contacts.csv");
+    std::fs::write(&file, GOOD).unwrap();
+    let out = import(&config, &file);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("database_url_env names an environment variable that is not set"),
+        "{stderr}"
+    );
+    let out = import_with(&config, &file, &[("DUBAN_CONTACTS_DB", &url)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(stored(&url).await.len(), 5);
 }
 
 /// A daemon on its own SQLite store, with viewer and office tokens, and `feeds`.

@@ -111,6 +111,14 @@ pub async fn run(
     out: &mut impl Write,
     errors: &mut impl Write,
 ) -> anyhow::Result<Outcome> {
+    if config.database_url.is_empty() {
+        // Loaded without secrets, a `database_url_env` whose variable is unset reads empty.
+        anyhow::bail!(
+            "{}: [store] database_url_env names an environment variable that is not set; \
+             export it as for `duban serve` (the import writes to the daemon's store)",
+            config.path.display()
+        );
+    }
     let store = Store::open(&config.database_url).await.with_context(|| {
         format!(
             "opening the store {}",
