@@ -102,6 +102,18 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
         ));
     }
     if shared.config.warnings.enabled {
+        if let Some(path) = &shared.config.warnings.contacts {
+            let summary = crate::commands::contacts::import_file(&shared.store, path)
+                .await
+                .with_context(|| {
+                    format!(
+                        "importing the contacts {} ([warnings] contacts in {})",
+                        path.display(),
+                        shared.config.path.display()
+                    )
+                })?;
+            tracing::info!(contacts = %summary.describe(), "contacts imported");
+        }
         let senders = Arc::new(
             crate::warnings::send::build(&shared.config.warnings.senders, &client, &shared.clock)
                 .map_err(anyhow::Error::msg)?,

@@ -95,6 +95,11 @@ enum Command {
         #[command(subcommand)]
         command: WarningsCommand,
     },
+    /// The contacts warnings go to (handlers, heads, the office, stewards, leaders).
+    Contacts {
+        #[command(subcommand)]
+        command: ContactsCommand,
+    },
     /// Write a realistic, deterministic sample of canonical item records (JSON lines).
     Sample {
         #[command(flatten)]
@@ -146,6 +151,19 @@ enum LedgerCommand {
         /// What today is: a period not over yet is graded on it (and stated as exported then).
         #[command(flatten)]
         now: Now,
+    },
+}
+
+#[derive(Subcommand)]
+enum ContactsCommand {
+    /// Check a contacts CSV (UTF-8 or GBK; columns 角色, 部门, 项目代码, 姓名, 手机, 邮箱 or
+    /// role, department, project_code, name, mobile, email) and replace every stored contact
+    /// with its rows. With any bad row, each is printed as FILE:LINE: reason, nothing is
+    /// changed, and the exit status is 2.
+    Import {
+        /// The contacts file.
+        #[arg(value_name = "FILE.csv")]
+        file: PathBuf,
     },
 }
 
@@ -327,6 +345,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ))?;
             if !accepted {
                 return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Contacts {
+            command: ContactsCommand::Import { file },
+        } => {
+            // No secret but the store's URL is used: the senders' keys need not be exported
+            // to import a list (an unset store URL is caught by `contacts::run`).
+            let (config, _) = commands::load_offline(config)?;
+            let outcome = runtime()?.block_on(commands::contacts::run(
+                &config,
+                &file,
+                &mut out,
+                &mut io::stderr(),
+            ))?;
+            if let commands::contacts::Outcome::Refused { bad_rows } = outcome {
+                eprintln!(
+                    "duban: {bad_rows} bad row{} in {}; nothing was imported (the stored \
+                     contacts are as they were): correct them and import the file again",
+                    if bad_rows == 1 { "" } else { "s" },
+                    file.display()
+                );
+                return Ok(ExitCode::from(2));
             }
         }
         Command::Sample { now, count, seed } => {

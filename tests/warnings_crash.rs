@@ -30,7 +30,9 @@ async fn kill_nine_while_sending_loses_no_warning_and_repeats_no_recorded_send()
         let mut r = record(&format!("C-{d:03}"), "2026-09-01T09:30:00+08:00", 5);
         r["department"] = serde_json::json!(department);
         records.push(r);
-        contacts.push_str(&format!("负责人,{department},局长{d},,head{d}@example.cn\n"));
+        contacts.push_str(&format!(
+            "负责人,{department},局长{d},,head{d}@example.cn\n"
+        ));
     }
     feed.set(records);
     std::fs::write(dir.path().join("contacts.csv"), contacts).unwrap();
@@ -170,7 +172,9 @@ timeout_seconds = 10
     let mut repeated = 0;
     for (id, status, sent_at, attempts) in &rows {
         assert_eq!(status, "sent", "message {id}");
-        let times = arrivals.get(id).unwrap_or_else(|| panic!("message {id} never arrived"));
+        let times = arrivals
+            .get(id)
+            .unwrap_or_else(|| panic!("message {id} never arrived"));
         let sent_at: SystemTime = chrono::DateTime::parse_from_rfc3339(sent_at)
             .unwrap()
             .to_utc()
@@ -184,7 +188,10 @@ timeout_seconds = 10
             );
         }
         let recorded_attempts = recorded.get(id).copied().unwrap_or(0);
-        assert_eq!(recorded_attempts, 1, "message {id}: one recorded attempt, accepted");
+        assert_eq!(
+            recorded_attempts, 1,
+            "message {id}: one recorded attempt, accepted"
+        );
         if times.len() > 1 {
             repeated += 1;
             // A repeat only for a claim whose outcome was never recorded: the kill came

@@ -4,7 +4,11 @@
 
 -- The contacts, replaced as a whole by each import (`duban contacts import`). `role` is
 -- handler (经办人), head (负责人), office (督办办公室), steward (项目管家, with the
--- `project_code` they follow) or a rung of the escalation ladder (e.g. leader).
+-- `project_code` they follow) or a rung of the escalation ladder (e.g. leader). `line` is
+-- the contact's line in the file it was imported from.
+-- 0001_initial made a `contacts` table of another shape (phone, no project or line) that no
+-- release ever wrote to; it is dropped, or `IF NOT EXISTS` would keep it instead of this one.
+DROP TABLE IF EXISTS contacts;
 CREATE TABLE IF NOT EXISTS contacts (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
     role          TEXT NOT NULL,

@@ -93,6 +93,40 @@ fn random_token() -> std::io::Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// The simulated city's departments get made-up contacts (1380000xxxx, example.cn), and a
+/// few of its projects stewards, when the demo store has none: the `log` senders of the
+/// shipped config then "send" its warnings, which the deliveries page shows.
+async fn demo_contacts(shared: &crate::ingest::Shared) -> anyhow::Result<()> {
+    use crate::warnings::contacts::{demo_contacts, demo_stewards};
+    if !shared.store.contacts().await?.is_empty() {
+        return Ok(());
+    }
+    let mut departments: Vec<String> = shared
+        .config
+        .matters
+        .iter()
+        .map(|m| m.department.clone())
+        .collect();
+    departments.sort();
+    departments.dedup();
+    let mut contacts = demo_contacts(&departments);
+    let projects: Vec<String> = {
+        let board = shared.board();
+        let names = board.names();
+        let mut codes: Vec<String> = board
+            .entries()
+            .iter()
+            .map(|e| names.project(e.labels.project).code.to_string())
+            .collect();
+        codes.sort();
+        codes.dedup();
+        codes.into_iter().take(5).collect()
+    };
+    contacts.extend(demo_stewards(&projects));
+    shared.store.replace_contacts(&contacts).await?;
+    Ok(())
+}
+
 pub async fn run(mut config: Config, calendar: Calendar) -> anyhow::Result<()> {
     // The simulator listens where the config's feeds look for it.
     let simulator_addr = config
@@ -146,6 +180,7 @@ pub async fn run(mut config: Config, calendar: Calendar) -> anyhow::Result<()> {
         .collect();
     let running = app::start(config, calendar, Clock::System).await?;
     let api = shown_address(running.addr);
+    demo_contacts(&running.shared).await?;
     println!();
     println!("duban demo: a simulated city of about 300 projects, polled every 5 seconds");
     for (name, token) in &screens {
@@ -160,6 +195,7 @@ pub async fn run(mut config: Config, calendar: Calendar) -> anyhow::Result<()> {
     println!("  counts:               http://{api}/api/summary?token={viewer}");
     println!("  feeds:                http://{api}/api/feeds?token={viewer}");
     println!("  quarantine:           http://{api}/api/quarantine?token={viewer}");
+    println!("  warnings (log sender): http://{api}/api/deliveries?token={viewer}");
     println!("  health, metrics:      http://{api}/healthz  http://{api}/metrics?token={viewer}");
     println!("  simulated systems:    http://{addr}/canonical/items  http://{addr}/cn/items");
     println!("  store:                {DEMO_DATABASE_URL}");

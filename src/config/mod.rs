@@ -648,6 +648,40 @@ mod tests {
         );
     }
 
+    #[test]
+    fn office_tokens_are_read_like_viewer_tokens() {
+        let text = std::fs::read_to_string(shipped_path()).unwrap().replacen(
+            "viewer_token_env = \"DUBAN_VIEWER_TOKEN\"",
+            "viewer_token_env = \"DUBAN_VIEWER_TOKEN\"\noffice_token_env = \"DUBAN_OFFICE_TOKEN\"",
+            1,
+        );
+        let file = |office: Option<&str>| {
+            let mut env = tokens();
+            env.extend(office.map(|v| ("DUBAN_OFFICE_TOKEN".to_owned(), v.to_owned())));
+            TomlFile::from_text(&shipped_path(), text.clone()).with_env_fallback(env)
+        };
+        let config = Config::from_file(&file(Some("office-1, office-2"))).unwrap();
+        let office: Vec<&str> = config
+            .access
+            .office_tokens
+            .iter()
+            .map(|t| t.expose())
+            .collect();
+        assert_eq!(office, ["office-1", "office-2"]);
+        let shipped = load_with("[access]", "[access]").unwrap();
+        assert!(
+            shipped.access.office_tokens.is_empty(),
+            "none unless configured"
+        );
+        let e = Config::from_file(&file(None)).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("access.office_token_env"), "{e}");
+        assert!(
+            e.message.contains("DUBAN_OFFICE_TOKEN is not set"),
+            "{}",
+            e.message
+        );
+    }
+
     fn load_with(replace: &str, by: &str) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(shipped_path()).unwrap();
         assert!(text.contains(replace), "the shipped config has {replace:?}");

@@ -1,6 +1,7 @@
 //! `[[screens]]`, `[access]` and `[live]`: which big-screens exist and what each shows, the
-//! tokens that open screens and pages, the origins allowed to open the websocket or to embed
-//! the pages in a frame, and the websocket's heartbeat and lag limits.
+//! tokens that open screens and pages (and the office's, which also act), the origins
+//! allowed to open the websocket or to embed the pages in a frame, and the websocket's
+//! heartbeat and lag limits.
 
 use std::time::Duration;
 
@@ -44,6 +45,9 @@ pub struct Access {
     /// Tokens for the pages, the API and every screen. Empty with no `[access]`: then
     /// everything is open (a warning is logged at start-up).
     pub viewer_tokens: Vec<Secret>,
+    /// Tokens of the supervision office: they open all that a viewer token opens, and also
+    /// act (import contacts, see numbers unmasked). None without `office_token_env`.
+    pub office_tokens: Vec<Secret>,
     /// Whether `[access]` was configured at all.
     pub enforced: bool,
     /// Browser origins allowed on `/ws` besides the daemon's own.
@@ -85,6 +89,7 @@ pub(super) struct RawScreen {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAccess {
     viewer_token_env: Spanned<String>,
+    office_token_env: Option<Spanned<String>>,
     #[serde(default)]
     allowed_origins: Vec<String>,
     #[serde(default)]
@@ -219,6 +224,10 @@ pub(super) fn access(file: &TomlFile, raw: Option<RawAccess>) -> Result<Access, 
     origins(file, "access.frame_ancestors", &raw.frame_ancestors)?;
     Ok(Access {
         viewer_tokens: tokens(file, &raw.viewer_token_env)?,
+        office_tokens: match &raw.office_token_env {
+            Some(env) => tokens(file, env)?,
+            None => Vec::new(),
+        },
         enforced: true,
         allowed_origins: raw.allowed_origins,
         frame_ancestors: raw.frame_ancestors,

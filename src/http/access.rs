@@ -1,4 +1,5 @@
-//! Who may see what: a viewer token opens the pages, the API and every screen; a screen's
+//! Who may see what: a viewer token opens the pages, the API and every screen; an office
+//! token opens the same and also acts (imports contacts, sees numbers unmasked); a screen's
 //! own token opens that screen only. Tokens come in the query (`?token=`, as a wall screen's
 //! URL carries it) or as `Authorization: Bearer`. With no `[access]` configured everything
 //! is open, which start-up warns about. Tokens are compared in constant time, each request's
@@ -38,8 +39,32 @@ fn opens<'a>(
     let secrets = access
         .viewer_tokens
         .iter()
+        .chain(&access.office_tokens)
         .chain(screens.flat_map(|s| &s.tokens));
     equals_any(token, secrets.map(Secret::expose))
+}
+
+/// Whether `token` is an office token. With no `[access]` everything is open, acting too
+/// (as start-up warns); with `[access]` and no office tokens, no token acts.
+pub fn is_office(access: &Access, token: Option<&str>) -> bool {
+    if !access.enforced {
+        return true;
+    }
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return false;
+    };
+    equals_any(token, access.office_tokens.iter().map(Secret::expose))
+}
+
+/// Who is asking, as `api_guard` found it from the token: handed to the handlers (the token
+/// itself is taken out of the query before them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// A viewer token: may read, and sees contacts masked.
+    Viewer,
+    /// An office token (or anyone, with no `[access]`): may read and act, and sees contacts
+    /// unmasked.
+    Office,
 }
 
 /// Why a request for a screen (or for the pages, with `name` = `None`) is turned away.
@@ -145,6 +170,12 @@ pub async fn api_guard(
         )
             .into_response();
     }
+    let caller = if is_office(&shared.config.access, token.as_deref()) {
+        Caller::Office
+    } else {
+        Caller::Viewer
+    };
+    request.extensions_mut().insert(caller);
     if let Some(query) = request.uri().query() {
         let rest: Vec<&str> = query
             .split('&')
@@ -241,5 +272,52 @@ mod tests {
         assert!(!allows_some_screen(&access, &screens, Some("token-c")));
         assert!(!allows(&access, None, None) && !allows(&access, Some(""), None));
         assert!(allows(&Access::default(), None, None), "no [access]: open");
+    }
+
+    #[test]
+    fn an_office_token_opens_what_a_viewer_token_opens_and_acts() {
+        let secret = |v: &str| {
+            let file = crate::config::toml_file::TomlFile::from_text(
+                std::path::Path::new("duban.toml"),
+                String::new(),
+            )
+            .with_env_fallback([("DUBAN_T".to_owned(), v.to_owned())]);
+            Secret::from_env(&file, &toml::Spanned::new(0..0, "DUBAN_T".to_owned())).unwrap()
+        };
+        let access = Access {
+            viewer_tokens: vec![secret("viewer")],
+            office_tokens: vec![secret("office-1"), secret("office-2")],
+            enforced: true,
+            ..Access::default()
+        };
+        let screen = Screen {
+            name: "hall".into(),
+            title: String::new(),
+            pages: vec![],
+            rotate_seconds: 0,
+            aspect: None,
+            tokens: vec![secret("screen")],
+        };
+        for office in ["office-1", "office-2"] {
+            assert!(is_office(&access, Some(office)));
+            assert!(allows(&access, Some(office), None));
+            assert!(allows(&access, Some(office), Some(&screen)));
+        }
+        for other in [
+            Some("viewer"),
+            Some("screen"),
+            Some("office-"),
+            Some(""),
+            None,
+        ] {
+            assert!(!is_office(&access, other), "{other:?}");
+        }
+        let no_office = Access {
+            office_tokens: vec![],
+            ..access
+        };
+        assert!(!is_office(&no_office, Some("office-1")));
+        assert!(!allows(&no_office, Some("office-1"), None));
+        assert!(is_office(&Access::default(), None), "no [access]: open");
     }
 }

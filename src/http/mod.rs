@@ -5,6 +5,7 @@
 
 pub mod access;
 mod api;
+mod contacts;
 mod deliveries;
 mod error;
 mod headers;
@@ -37,6 +38,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/ledger", get(api::ledger))
         .route("/api/deliveries", get(deliveries::deliveries))
         .route("/api/warnings/summary", get(deliveries::summary))
+        .route("/api/contacts", get(contacts::list).post(contacts::import))
         // Counts by grade are data: scrapers send the viewer token as a bearer token.
         .route("/metrics", get(api::metrics))
         .layer(middleware::from_fn_with_state(

@@ -11,6 +11,7 @@
 //! - `rehash`: stored record hashes brought to the current scheme at open.
 //! - `feeds`: feed runs, incremental `since` marks, quarantine.
 //! - `queries`: the reads behind the HTTP API.
+//! - `contacts`: who warnings go to, replaced whole by each import.
 //! - `rows`: batches of rows written as text: one JSON value a statement, or `COPY` lines.
 
 pub mod contacts;
