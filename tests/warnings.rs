@@ -208,7 +208,9 @@ async fn the_digest_and_the_forecast_run_once_on_their_working_day_schedule() {
         .await
         .unwrap();
     eventually(20, "the items stored", || async {
-        app.items("status=open").await["total"] == 3
+        app.items(&format!("status=open&token={VIEWER_TOKEN}"))
+            .await["total"]
+            == 3
     })
     .await;
     assert!(deliveries(&app, "rule=forecast").await.is_empty());

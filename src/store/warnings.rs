@@ -346,6 +346,19 @@ impl Store {
             .collect()
     }
 
+    /// Frees the claims a previous process held when it stopped (killed mid-send, say), so
+    /// their messages go at once rather than when the leases run out. Called by the outbox
+    /// worker as it starts: one worker sends a store's warnings (on PostgreSQL, the replica
+    /// that leads), so no claim it frees is still being worked on.
+    pub async fn release_claims(&self) -> Result<u64, StoreError> {
+        let done = query(
+            "UPDATE messages SET lease_until = NULL              WHERE status = 'pending' AND lease_until IS NOT NULL",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Records an attempt and what it means for the message, in one transaction. A message
     /// no longer pending (another worker recorded it after this one's lease ran out) keeps
     /// its state; the attempt is recorded all the same.

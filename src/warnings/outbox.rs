@@ -60,6 +60,16 @@ fn jitter() -> f64 {
 pub async fn run(shared: Arc<Shared>, senders: Arc<Senders>, shutdown: CancellationToken) {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     let mut sends = tokio::task::JoinSet::new();
+    match shared.store.release_claims().await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            messages = n,
+            "messages claimed when duban last stopped go again now (the provider may see them twice, with the same id)"
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot free the claims of the last run; they go when their leases run out")
+        }
+    }
     loop {
         let now = shared.clock.now();
         let lease_until = now + LEASE;
