@@ -150,3 +150,96 @@ impl Store {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+    }
+
+    /// Answers and silences read back as written, oldest first, per item; and an item's
+    /// warnings are the messages `message_items` ties to it, not the others.
+    #[tokio::test]
+    async fn answers_and_warnings_of_an_item_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("duban.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+        let silence = store
+            .add_answer(&NewAnswer {
+                kind: AnswerKind::Silence,
+                item_id: "A",
+                until: day(10),
+                reason: "专家评审",
+                by_whom: "office",
+                at: at("2026-11-25T03:00:00Z"),
+                message_id: None,
+            })
+            .await
+            .unwrap();
+        let answer = store
+            .add_answer(&NewAnswer {
+                kind: AnswerKind::Answer,
+                item_id: "A",
+                until: day(4),
+                reason: "补正中",
+                by_whom: "张三",
+                at: at("2026-11-25T02:00:00Z"),
+                message_id: Some(7),
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.answers_of("A").await.unwrap(), [answer.clone(), silence]);
+        assert!(store.answers_of("B").await.unwrap().is_empty());
+        assert_eq!(answer.message_id, Some(7));
+        let holding = store.answers_holding(day(5)).await.unwrap();
+        assert_eq!(holding, [("A".to_owned(), "silence".to_owned(), day(10))]);
+
+        for (id, created, sent) in [
+            (1, "2026-11-25T01:00:00.000Z", Some("2026-11-25T01:00:05.000Z")),
+            (2, "2026-11-24T01:00:00.000Z", None),
+            (3, "2026-11-23T01:00:00.000Z", None),
+        ] {
+            query(&store.sql(
+                "INSERT INTO messages (id, dedup_key, rule, channel, sender, role, recipient, \
+                 address, items, body, created_at, log_position, not_before, status, sent_at) \
+                 VALUES ($1, $2, 'overdue', 'sms', 'log', 'handler', '张三', '138', '[]', '{}', \
+                 $3, 0, $4, $5, $6)",
+            ))
+            .bind(id)
+            .bind(format!("k{id}"))
+            .bind(created)
+            .bind(created)
+            .bind(if sent.is_some() { "sent" } else { "pending" })
+            .bind(sent)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        }
+        for (message, item) in [(1, "A"), (2, "A"), (3, "B")] {
+            query(&store.sql(
+                "INSERT INTO message_items (message_id, item_id) VALUES ($1, $2)",
+            ))
+            .bind(message)
+            .bind(item)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        }
+        let warnings = store.warnings_of("A").await.unwrap();
+        let seen: Vec<(i64, &str, Option<&str>)> = warnings
+            .iter()
+            .map(|w| (w.id, w.status.as_str(), w.sent_at.as_deref()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (2, "pending", None),
+                (1, "sent", Some("2026-11-25T01:00:05.000Z"))
+            ]
+        );
+        assert_eq!((warnings[0].rule.as_str(), warnings[0].role.as_str()), ("overdue", "handler"));
+    }
+}

@@ -210,6 +210,19 @@ mod tests {
     }
 
     #[test]
+    fn messages_carry_the_signed_link_with_a_key_and_the_phone_page_without() {
+        use crate::warnings::engine::phone_link;
+        let base = "https://duban.example.gov.cn";
+        assert_eq!(
+            phone_link(base, None, EXPIRES, "市 局"),
+            "https://duban.example.gov.cn/m/dept/%E5%B8%82+%E5%B1%80"
+        );
+        let link = phone_link(base, Some(&key()), EXPIRES, DEPT);
+        assert_eq!(link, answer_link(base, &key(), DEPT, EXPIRES));
+        assert!(link.starts_with("https://duban.example.gov.cn/m/answer?d="), "{link}");
+    }
+
+    #[test]
     fn the_link_names_the_department_url_encoded() {
         let link = answer_link("https://duban.example.gov.cn", &key(), DEPT, EXPIRES);
         let query = link
