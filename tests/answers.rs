@@ -123,6 +123,16 @@ async fn answers_of(app: &TestApp, id: &str) -> Vec<Value> {
     item["answers"].as_array().cloned().unwrap_or_else(|| panic!("no answers in {item}"))
 }
 
+/// The rows of the red list in a `/live/snapshot` (a panel may travel as JSON text).
+fn red_rows(snapshot: &Value) -> Vec<Value> {
+    let panel = &snapshot["panels"]["red_list"];
+    let panel = match panel {
+        Value::String(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+        other => other.clone(),
+    };
+    panel["rows"].as_array().cloned().unwrap_or_default()
+}
+
 #[tokio::test]
 async fn a_signed_link_opens_its_department_without_a_token() {
     let dir = temp_dir();
@@ -242,6 +252,15 @@ async fn an_answer_is_recorded_and_shown() {
     assert_eq!(a["at"], "2026-11-25T02:00:00.000Z");
     let item = app.get(&format!("/api/items/A-RED?token={VIEWER_TOKEN}")).await.1;
     assert_eq!(item["warnings"], json!([]), "warnings are off: no messages named it");
+
+    // The screens' red list marks it 已回告 (and only it).
+    eventually(10, "A-RED marked answered on the screens' red list", || async {
+        let (_, snapshot) = app.get(&format!("/live/snapshot?token={VIEWER_TOKEN}")).await;
+        let rows = red_rows(&snapshot);
+        let answered = |id: &str| rows.iter().find(|r| r["item_id"] == id).map(|r| r["answered"].clone());
+        answered("A-RED") == Some(json!(true)) && answered("B-RED") == Some(json!(false))
+    })
+    .await;
 
     // The page opened again later shows the mark without the notice.
     let (_, page) = get_text(&app, &format!("/m/answer?{}", link_query(DEPT, expires, &s))).await;

@@ -453,6 +453,8 @@ pub async fn answer(
                 until = %row.until,
                 "answer recorded"
             );
+            // The screens' red lists mark answered items: recount them now.
+            shared.live.notify_one();
             let query: String = form_urlencoded::Serializer::new(String::new())
                 .append_pair("d", &form.d)
                 .append_pair("e", &form.e)
