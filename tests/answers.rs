@@ -119,8 +119,14 @@ async fn post_form(app: &TestApp, pairs: &[(&str, &str)]) -> (StatusCode, String
 }
 
 async fn answers_of(app: &TestApp, id: &str) -> Vec<Value> {
-    let item = app.get(&format!("/api/items/{id}?token={VIEWER_TOKEN}")).await.1;
-    item["answers"].as_array().cloned().unwrap_or_else(|| panic!("no answers in {item}"))
+    let item = app
+        .get(&format!("/api/items/{id}?token={VIEWER_TOKEN}"))
+        .await
+        .1;
+    item["answers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("no answers in {item}"))
 }
 
 /// The rows of the red list in a `/live/snapshot` (a panel may travel as JSON text).
@@ -163,11 +169,19 @@ async fn a_signed_link_opens_its_department_without_a_token() {
     let mut chars: Vec<char> = s.chars().collect();
     chars[0] = if chars[0] == 'x' { 'y' } else { 'x' };
     let changed: String = chars.into_iter().collect();
-    let (status, page) = get_text(&app, &format!("/m/answer?{}", link_query(DEPT, expires, &changed))).await;
+    let (status, page) = get_text(
+        &app,
+        &format!("/m/answer?{}", link_query(DEPT, expires, &changed)),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(page.contains("无效") && !page.contains("A-RED"), "{page}");
     // The department changed, the signature kept: refused too.
-    let (status, page) = get_text(&app, &format!("/m/answer?{}", link_query(OTHER, expires, &s))).await;
+    let (status, page) = get_text(
+        &app,
+        &format!("/m/answer?{}", link_query(OTHER, expires, &s)),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(!page.contains("B-RED"), "{page}");
     // No link at all.
@@ -175,7 +189,11 @@ async fn a_signed_link_opens_its_department_without_a_token() {
 
     // Signed, but expired an hour ago.
     let past = now_unix() - 3600;
-    let (status, page) = get_text(&app, &format!("/m/answer?{}", link_query(DEPT, past, &signed(DEPT, past)))).await;
+    let (status, page) = get_text(
+        &app,
+        &format!("/m/answer?{}", link_query(DEPT, past, &signed(DEPT, past))),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(page.contains("过期") && !page.contains("A-RED"), "{page}");
     app.stop().await;
@@ -233,10 +251,17 @@ async fn an_answer_is_recorded_and_shown() {
     // The answer: stored, and the page says so.
     let (status, url, page) = post(form("A-RED", "2026-12-04", s.clone())).await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    assert!(url.contains("done=A-RED"), "back on the page after the post: {url}");
+    assert!(
+        url.contains("done=A-RED"),
+        "back on the page after the post: {url}"
+    );
     assert!(page.contains("回告已记录"), "{page}");
     assert!(page.contains("已回告 · 预计 2026-12-04 前办结"), "{page}");
-    assert_eq!(page.matches("已回告 ·").count(), 1, "A-YEL is not answered: {page}");
+    assert_eq!(
+        page.matches("已回告 ·").count(),
+        1,
+        "A-YEL is not answered: {page}"
+    );
     let answers = answers_of(&app, "A-RED").await;
     assert_eq!(answers.len(), 1, "{answers:?}");
     let a = &answers[0];
@@ -250,21 +275,45 @@ async fn an_answer_is_recorded_and_shown() {
         )
     );
     assert_eq!(a["at"], "2026-11-25T02:00:00.000Z");
-    let item = app.get(&format!("/api/items/A-RED?token={VIEWER_TOKEN}")).await.1;
-    assert_eq!(item["warnings"], json!([]), "warnings are off: no messages named it");
+    let item = app
+        .get(&format!("/api/items/A-RED?token={VIEWER_TOKEN}"))
+        .await
+        .1;
+    assert_eq!(
+        item["warnings"],
+        json!([]),
+        "warnings are off: no messages named it"
+    );
 
     // The screens' red list marks it 已回告 (and only it).
-    eventually(10, "A-RED marked answered on the screens' red list", || async {
-        let (_, snapshot) = app.get(&format!("/live/snapshot?token={VIEWER_TOKEN}")).await;
-        let rows = red_rows(&snapshot);
-        let answered = |id: &str| rows.iter().find(|r| r["item_id"] == id).map(|r| r["answered"].clone());
-        answered("A-RED") == Some(json!(true)) && answered("B-RED") == Some(json!(false))
-    })
+    eventually(
+        10,
+        "A-RED marked answered on the screens' red list",
+        || async {
+            let (_, snapshot) = app
+                .get(&format!("/live/snapshot?token={VIEWER_TOKEN}"))
+                .await;
+            let rows = red_rows(&snapshot);
+            let answered = |id: &str| {
+                rows.iter()
+                    .find(|r| r["item_id"] == id)
+                    .map(|r| r["answered"].clone())
+            };
+            answered("A-RED") == Some(json!(true)) && answered("B-RED") == Some(json!(false))
+        },
+    )
     .await;
 
     // The page opened again later shows the mark without the notice.
-    let (_, page) = get_text(&app, &format!("/m/answer?{}", link_query(DEPT, expires, &s))).await;
-    assert!(page.contains("已回告") && !page.contains("回告已记录"), "{page}");
+    let (_, page) = get_text(
+        &app,
+        &format!("/m/answer?{}", link_query(DEPT, expires, &s)),
+    )
+    .await;
+    assert!(
+        page.contains("已回告") && !page.contains("回告已记录"),
+        "{page}"
+    );
     app.stop().await;
 }
 
@@ -286,7 +335,11 @@ async fn a_silence_needs_office_rights() {
         }
     };
     assert_eq!(silence(None).await, 401);
-    assert_eq!(silence(Some(VIEWER_TOKEN)).await, 403, "a viewer only reads");
+    assert_eq!(
+        silence(Some(VIEWER_TOKEN)).await,
+        403,
+        "a viewer only reads"
+    );
     assert!(answers_of(&app, "A-RED").await.is_empty());
     app.stop().await;
 }
@@ -309,7 +362,11 @@ async fn the_office_silences_an_item_until_a_date() {
             (status, response.json::<Value>().await.unwrap())
         }
     };
-    let (status, row) = silence("A-RED", json!({"until": "2026-12-10", "reason": "专家评审期间"})).await;
+    let (status, row) = silence(
+        "A-RED",
+        json!({"until": "2026-12-10", "reason": "专家评审期间"}),
+    )
+    .await;
     assert_eq!(status, 201, "{row}");
     assert_eq!(
         (&row["kind"], &row["until"], &row["by_whom"]),
@@ -317,8 +374,14 @@ async fn the_office_silences_an_item_until_a_date() {
     );
     for (body, what) in [
         (json!({"until": "2026-13-01", "reason": "x"}), "a bad date"),
-        (json!({"until": "2026-11-24", "reason": "x"}), "a date gone by"),
-        (json!({"until": "2026-12-10", "reason": " "}), "an empty reason"),
+        (
+            json!({"until": "2026-11-24", "reason": "x"}),
+            "a date gone by",
+        ),
+        (
+            json!({"until": "2026-12-10", "reason": " "}),
+            "an empty reason",
+        ),
         (json!({"reason": "x"}), "no date"),
     ] {
         let (status, answer) = silence("A-RED", body).await;
@@ -332,7 +395,14 @@ async fn the_office_silences_an_item_until_a_date() {
     assert_eq!(answers[0]["reason"], "专家评审期间");
     // A silence is not an answer: the department's page marks no item answered.
     let expires = now_unix() + 86_400;
-    let (_, page) = get_text(&app, &format!("/m/answer?{}", link_query(DEPT, expires, &signed(DEPT, expires)))).await;
+    let (_, page) = get_text(
+        &app,
+        &format!(
+            "/m/answer?{}",
+            link_query(DEPT, expires, &signed(DEPT, expires))
+        ),
+    )
+    .await;
     assert!(page.contains("A-RED") && !page.contains("已回告"), "{page}");
     app.stop().await;
 }

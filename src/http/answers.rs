@@ -220,9 +220,9 @@ fn refused_page(refused: &Refused, shared: &Shared) -> Response {
         ),
     };
     let mut body = page_start(&title);
-    let _ = write!(
+    let _ = writeln!(
         body,
-        "<main class=\"phone-wrap\"><div class=\"notice\"><h2>{}</h2><p>{}</p></div></main>\n",
+        "<main class=\"phone-wrap\"><div class=\"notice\"><h2>{}</h2><p>{}</p></div></main>",
         escape(&title),
         escape(&text)
     );
@@ -332,7 +332,9 @@ async fn answer_page(
             s = escape(s),
         );
     }
-    body.push_str("</ul>\n<p class=\"answer-foot\">回告内容将记入督办台账（全程留痕）。</p>\n</main>\n");
+    body.push_str(
+        "</ul>\n<p class=\"answer-foot\">回告内容将记入督办台账（全程留痕）。</p>\n</main>\n",
+    );
     body.push_str(PAGE_END);
     Ok(html_response(status, body))
 }
@@ -364,13 +366,18 @@ pub async fn page(
 }
 
 /// What is wrong with an answer's fields, in the page's words.
-fn check_answer(form: &AnswerForm, today: NaiveDate) -> Result<(String, NaiveDate, String), String> {
+fn check_answer(
+    form: &AnswerForm,
+    today: NaiveDate,
+) -> Result<(String, NaiveDate, String), String> {
     let reason = form.reason.trim();
     if reason.is_empty() {
         return Err("请填写原因。".to_owned());
     }
     if reason.chars().count() > MAX_REASON_CHARS {
-        return Err(format!("原因不能超过 {MAX_REASON_CHARS} 字，请精简后再提交。"));
+        return Err(format!(
+            "原因不能超过 {MAX_REASON_CHARS} 字，请精简后再提交。"
+        ));
     }
     let until = NaiveDate::parse_from_str(form.until.trim(), "%Y-%m-%d")
         .map_err(|_| "请填写预计办结日期（如 2026-12-31）。".to_owned())?;
@@ -398,7 +405,10 @@ pub async fn answer(
         Err(rejection) => {
             let status = rejection.status();
             let text = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                format!("提交的内容过长（上限 {} KB），请精简原因后再提交。", MAX_BODY_BYTES / 1024)
+                format!(
+                    "提交的内容过长（上限 {} KB），请精简原因后再提交。",
+                    MAX_BODY_BYTES / 1024
+                )
             } else {
                 "提交的内容无法读取，请从回告页面重新填写提交。".to_owned()
             };
@@ -422,15 +432,29 @@ pub async fn answer(
             "办件 {} 不是本部门的在办件（可能已办结或撤回），未记录回告。",
             form.item_id
         );
-        return not_recorded(&shared, link, &department, expires, text, StatusCode::NOT_FOUND)
-            .await;
+        return not_recorded(
+            &shared,
+            link,
+            &department,
+            expires,
+            text,
+            StatusCode::NOT_FOUND,
+        )
+        .await;
     }
     let (reason, until, name) = match check_answer(&form, today) {
         Ok(fields) => fields,
         Err(text) => {
             let text = format!("办件 {} 的回告未记录：{text}", form.item_id);
-            return not_recorded(&shared, link, &department, expires, text, StatusCode::BAD_REQUEST)
-                .await;
+            return not_recorded(
+                &shared,
+                link,
+                &department,
+                expires,
+                text,
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
         }
     };
     let recorded = shared
@@ -539,10 +563,7 @@ async fn silence_item(
         ))
     })?;
     let until = NaiveDate::parse_from_str(body.until.trim(), "%Y-%m-%d").map_err(|_| {
-        ApiError::BadRequest(format!(
-            "until {:?} is not a date YYYY-MM-DD",
-            body.until
-        ))
+        ApiError::BadRequest(format!("until {:?} is not a date YYYY-MM-DD", body.until))
     })?;
     let today = today(shared);
     if until < today {

@@ -191,14 +191,21 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(store.answers_of("A").await.unwrap(), [answer.clone(), silence]);
+        assert_eq!(
+            store.answers_of("A").await.unwrap(),
+            [answer.clone(), silence]
+        );
         assert!(store.answers_of("B").await.unwrap().is_empty());
         assert_eq!(answer.message_id, Some(7));
         let holding = store.answers_holding(day(5)).await.unwrap();
         assert_eq!(holding, [("A".to_owned(), "silence".to_owned(), day(10))]);
 
         for (id, created, sent) in [
-            (1, "2026-11-25T01:00:00.000Z", Some("2026-11-25T01:00:05.000Z")),
+            (
+                1,
+                "2026-11-25T01:00:00.000Z",
+                Some("2026-11-25T01:00:05.000Z"),
+            ),
             (2, "2026-11-24T01:00:00.000Z", None),
             (3, "2026-11-23T01:00:00.000Z", None),
         ] {
@@ -219,14 +226,12 @@ mod tests {
             .unwrap();
         }
         for (message, item) in [(1, "A"), (2, "A"), (3, "B")] {
-            query(&store.sql(
-                "INSERT INTO message_items (message_id, item_id) VALUES ($1, $2)",
-            ))
-            .bind(message)
-            .bind(item)
-            .execute(&store.pool)
-            .await
-            .unwrap();
+            query(&store.sql("INSERT INTO message_items (message_id, item_id) VALUES ($1, $2)"))
+                .bind(message)
+                .bind(item)
+                .execute(&store.pool)
+                .await
+                .unwrap();
         }
         let warnings = store.warnings_of("A").await.unwrap();
         let seen: Vec<(i64, &str, Option<&str>)> = warnings
@@ -240,6 +245,9 @@ mod tests {
                 (1, "sent", Some("2026-11-25T01:00:05.000Z"))
             ]
         );
-        assert_eq!((warnings[0].rule.as_str(), warnings[0].role.as_str()), ("overdue", "handler"));
+        assert_eq!(
+            (warnings[0].rule.as_str(), warnings[0].role.as_str()),
+            ("overdue", "handler")
+        );
     }
 }

@@ -25,7 +25,9 @@ const TAG_BYTES: usize = 16;
 pub enum LinkError {
     /// The signature does not match the department and expiry (changed, cut, or made
     /// with another key).
-    #[error("the link's signature does not match its department and expiry (changed or not issued by duban)")]
+    #[error(
+        "the link's signature does not match its department and expiry (changed or not issued by duban)"
+    )]
     Tampered,
     /// Signed, but its time is up.
     #[error("the link expired at {expired_at} (unix seconds)")]
@@ -173,7 +175,13 @@ mod tests {
             verify(&key(), DEPT, EXPIRES, &changed, NOW),
             Err(LinkError::Tampered)
         );
-        for bad in ["", &s[..21], &format!("{s}A"), "not base64!", &s.to_uppercase()] {
+        for bad in [
+            "",
+            &s[..21],
+            &format!("{s}A"),
+            "not base64!",
+            &s.to_uppercase(),
+        ] {
             assert_eq!(
                 verify(&key(), DEPT, EXPIRES, bad, NOW),
                 Err(LinkError::Tampered),
@@ -190,7 +198,10 @@ mod tests {
     #[test]
     fn department_and_expiry_cannot_be_shifted_into_each_other() {
         // Without the length the text "…局1\n800000000" would be the same for two pairs.
-        assert_ne!(canonical("局1", 800_000_000), canonical("局", 1_800_000_000));
+        assert_ne!(
+            canonical("局1", 800_000_000),
+            canonical("局", 1_800_000_000)
+        );
         assert_ne!(
             sign(&key(), "a\n1", 2),
             sign(&key(), "a", 12),
@@ -219,7 +230,10 @@ mod tests {
         );
         let link = phone_link(base, Some(&key()), EXPIRES, DEPT);
         assert_eq!(link, answer_link(base, &key(), DEPT, EXPIRES));
-        assert!(link.starts_with("https://duban.example.gov.cn/m/answer?d="), "{link}");
+        assert!(
+            link.starts_with("https://duban.example.gov.cn/m/answer?d="),
+            "{link}"
+        );
     }
 
     #[test]
