@@ -39,6 +39,17 @@ fn records() -> Vec<Value> {
 /// The config with one feed, `[access]` (enforced when `access`) and a link key from
 /// `DUBAN_LINK_KEY` (through the file's environment fallback, as the tokens are).
 fn config(dir: &std::path::Path, feed_url: &str, access: bool) -> Config {
+    let config = config_with_key(dir, feed_url, access, LINK_KEY).unwrap();
+    assert_eq!(config.access.enforced, access);
+    config
+}
+
+fn config_with_key(
+    dir: &std::path::Path,
+    feed_url: &str,
+    access: bool,
+    key: &str,
+) -> Result<Config, duban::config::ConfigError> {
     let feed = format!(
         "[[feeds]]\nname = \"main\"\nkind = \"http_json\"\nschedule = \"* * * * * *\"\n\
          url = \"{feed_url}\"\nrecords_path = \"items\"\n"
@@ -56,11 +67,21 @@ fn config(dir: &std::path::Path, feed_url: &str, access: bool) -> Config {
     let file = TomlFile::from_text(&path, text).with_env_fallback([
         ("DUBAN_SCREEN_TOKEN".to_owned(), SCREEN_TOKEN.to_owned()),
         ("DUBAN_VIEWER_TOKEN".to_owned(), VIEWER_TOKEN.to_owned()),
-        ("DUBAN_LINK_KEY".to_owned(), LINK_KEY.to_owned()),
+        ("DUBAN_LINK_KEY".to_owned(), key.to_owned()),
     ]);
-    let config = Config::from_file(&file).unwrap();
-    assert_eq!(config.access.enforced, access);
-    config
+    Config::from_file(&file)
+}
+
+#[test]
+fn a_short_link_key_stops_start_up() {
+    let dir = temp_dir();
+    let e = config_with_key(dir.path(), "http://127.0.0.1:1/items", true, "too-short").unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("warnings.link_key_env"), "{e:?}");
+    assert!(
+        e.message.contains("9 bytes") && e.message.contains("at least 32"),
+        "{}",
+        e.message
+    );
 }
 
 async fn started(dir: &std::path::Path, access: bool) -> (TestApp, FeedServer) {

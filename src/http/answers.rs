@@ -301,7 +301,7 @@ async fn answer_page(
         if let Some(until) = answered.get(&item.item_id) {
             let _ = writeln!(
                 body,
-                "<p class=\"answered\">已回告 · 预计 {until} 前办结（{until} 前不再重复预警）</p>"
+                "<p class=\"answered\">已回告 · 预计 {until} 前办结（此前不再列入超期日报和督办升级）</p>"
             );
         }
         let _ = write!(
