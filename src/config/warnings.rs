@@ -241,6 +241,21 @@ pub(super) fn warnings(
         .as_ref()
         .map(|name| Secret::from_env(file, name))
         .transpose()?;
+    // A short key is refused here, at start-up, rather than the links quietly going out
+    // unsigned. (Empty is a command that reads no secrets.)
+    if let (Some(key), Some(name)) = (&out.link_key, &raw.link_key_env) {
+        let len = key.expose().len();
+        if len > 0 && len < crate::warnings::links::MIN_KEY_BYTES {
+            return Err(file.error_at(
+                name.span(),
+                format!(
+                    "the link key in {} has {len} bytes; at least {} are needed: make one with `openssl rand -hex 32`",
+                    name.get_ref(),
+                    crate::warnings::links::MIN_KEY_BYTES
+                ),
+            ));
+        }
+    }
     if let Some(days) = &raw.link_days {
         out.link_days = bounded(
             file,

@@ -172,8 +172,14 @@ pub async fn item(
         .iter()
         .find(|f| f.name == detail.item.feed)
         .map(|f| f.title.clone());
+    // Where the item stands with its warnings: the answers and silences that hold it, and
+    // every message that named it.
+    let answers = shared.store.answers_of(&id).await?;
+    let warnings = shared.store.warnings_of(&id).await?;
     let mut value = live(&shared, detail.item);
     if let Some(object) = value.as_object_mut() {
+        object.insert("answers".into(), json!(answers));
+        object.insert("warnings".into(), json!(warnings));
         // The name people know the feed by; a feed since removed from the config by its name.
         if let Some(title) = feed_title {
             object.insert("feed_title".into(), json!(title));

@@ -4,6 +4,7 @@
 //! `ApiError`.
 
 pub mod access;
+mod answers;
 mod api;
 mod contacts;
 mod deliveries;
@@ -16,10 +17,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::timeout::TimeoutLayer;
 
 pub use error::ApiError;
@@ -30,6 +32,11 @@ pub fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/api/items", get(api::items))
         .route("/api/items/{id}", get(api::item))
+        // Acting, not reading: `answers::may_act` says who may (the office).
+        .route(
+            "/api/items/{id}/silence",
+            post(answers::silence).layer(DefaultBodyLimit::max(answers::MAX_BODY_BYTES)),
+        )
         .route("/api/summary", get(api::summary))
         .route("/api/projects/{code}", get(api::project))
         .route("/api/feeds", get(api::feeds))
@@ -56,6 +63,13 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/item/{id}", get(pages::item))
         .route("/ledger", get(pages::ledger))
         .route("/m/dept/{id}", get(pages::phone))
+        // No token: the link's signature opens one department's answer page.
+        .route(
+            "/m/answer",
+            get(answers::page)
+                .post(answers::answer)
+                .layer(DefaultBodyLimit::max(answers::MAX_BODY_BYTES)),
+        )
         .route("/static/{*path}", get(pages::static_file))
         .route("/live/charts/{file}", get(pages::chart))
         .fallback(pages::not_found)

@@ -53,6 +53,9 @@ pub struct RedRow {
     pub red_since: NaiveDate,
     /// Working days used beyond those allowed.
     pub days_over: u32,
+    /// Its department answered (回告) and the answer holds today. The counting here is
+    /// pure and has no store: the caller sets it from the answers it read.
+    pub answered: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -93,6 +96,7 @@ fn first_rows(
             matter: names.matter(entry.labels.matter).to_string(),
             red_since,
             days_over,
+            answered: false,
         })
         .collect()
 }

@@ -47,6 +47,7 @@ pub async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
     let mut last_published = Instant::now();
     loop {
         let force = last_published.elapsed() >= KEEPALIVE;
+        painter.answered = answered_today(&shared, &painter.answered).await;
         let worker = shared.clone();
         let started = Instant::now();
         let result = tokio::task::spawn_blocking(move || {
@@ -182,9 +183,35 @@ fn projects(
     )
 }
 
+/// The items whose answer (回告) holds today, read from the store before each count (the
+/// count runs on a blocking thread, without the store); a failed read keeps `last`.
+async fn answered_today(
+    shared: &Shared,
+    last: &std::collections::HashSet<String>,
+) -> std::collections::HashSet<String> {
+    let today = shared
+        .clock
+        .now()
+        .with_timezone(&shared.config.timezone)
+        .date_naive();
+    match shared.store.answers_holding(today).await {
+        Ok(rows) => rows
+            .into_iter()
+            .filter(|(_, kind, _)| kind == crate::store::answers::AnswerKind::Answer.as_str())
+            .map(|(item, _, _)| item)
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the answers; the red lists keep their last 已回告 marks");
+            last.clone()
+        }
+    }
+}
+
 /// Remembers what was drawn, so an unchanged chart is neither redrawn nor re-sent.
 #[derive(Default)]
 struct Painter {
+    /// The items answered today (`answered_today`), marked on the red lists.
+    answered: std::collections::HashSet<String>,
     past_days: Option<PastDays>,
     /// The projects panel's rows, for the day and board generation they were counted on,
     /// and when.
@@ -223,6 +250,13 @@ impl Painter {
             (figures, open, board.generation())
         };
         figures.headline.calendar = calendar_line(shared, today, figures.headline.provisional);
+        for row in figures
+            .red_list
+            .iter_mut()
+            .chain(figures.overdue_list.iter_mut())
+        {
+            row.answered = self.answered.contains(&row.item_id);
+        }
         if figures.headline.ungradable > 0 {
             tracing::warn!(
                 items = figures.headline.ungradable,

@@ -5,6 +5,7 @@
 //! applied by sqlx's migrator (recorded in `_sqlx_migrations`). PostgreSQL's item writes
 //! alone go through its own driver (`PgWriter`), for `COPY` and array parameters.
 //!
+//! - `answers`: the departments' answers and the office's silences; an item's warnings.
 //! - `items`: items, pauses, projects, departments, and their changes in the log.
 //! - `ledger`: the log of every stored change (`changes`), written and read.
 //! - `load`: reading them all back at start-up.
@@ -14,6 +15,7 @@
 //! - `contacts`: who warnings go to, replaced whole by each import.
 //! - `rows`: batches of rows written as text: one JSON value a statement, or `COPY` lines.
 
+pub mod answers;
 pub mod contacts;
 pub mod feeds;
 pub mod items;

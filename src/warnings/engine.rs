@@ -14,6 +14,7 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::contacts::Contact;
+use super::links::{self, LinkKey};
 use super::message::Channel;
 use super::rules::{self, History, Open, RuleName};
 use super::wording;
@@ -184,7 +185,9 @@ impl Engine {
         };
         let contacts: Vec<Contact> = store.contacts().await?;
         let base = config.link_base.clone();
-        let link = |department: &str| phone_link(&base, department);
+        let key = signing_key(config.link_key.as_ref());
+        let expires = now.timestamp() + i64::from(config.link_days) * 86_400;
+        let link = |department: &str| phone_link(&base, key.as_ref(), expires, department);
         let drafts = wording::draft(
             &decisions,
             &contacts,
@@ -255,10 +258,31 @@ impl Engine {
     }
 }
 
-/// The phone page of a department's late items, where its recipients answer.
-pub fn phone_link(base: &str, department: &str) -> String {
-    let name: String = form_urlencoded::byte_serialize(department.as_bytes()).collect();
-    format!("{base}/m/dept/{name}")
+/// Where a message sends its recipients: with a link key, the signed answer page of the
+/// department (`/m/answer`, no token needed, good until `expires`, unix seconds); without
+/// one, the phone page of its late items, which needs a viewer token.
+pub fn phone_link(base: &str, key: Option<&LinkKey>, expires: i64, department: &str) -> String {
+    match key {
+        Some(key) => links::answer_link(base, key, department, expires),
+        None => {
+            let name: String = form_urlencoded::byte_serialize(department.as_bytes()).collect();
+            format!("{base}/m/dept/{name}")
+        }
+    }
+}
+
+/// The configured link key, if it can sign. The config refuses a short key at start-up;
+/// should one get here all the same (a command that reads no secrets), the messages carry
+/// the plain phone link rather than none, and the log says why.
+fn signing_key(secret: Option<&crate::config::secret::Secret>) -> Option<LinkKey> {
+    let secret = secret?;
+    match LinkKey::new(secret.expose().as_bytes()) {
+        Ok(key) => Some(key),
+        Err(e) => {
+            tracing::warn!(error = %e, "the answer links cannot be signed; messages link the phone page instead");
+            None
+        }
+    }
 }
 
 /// The open items the rules look at, graded today: all of them (`only` = `None`), or the

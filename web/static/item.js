@@ -143,6 +143,53 @@
     $('history').tBodies[0].replaceChildren.apply($('history').tBodies[0], hrow);
     setText($('history-count'), history.length ? history.length + ' 次' : '');
     renderVersions(it);
+    renderAnswers(it);
+    renderWarnings(it);
+  }
+
+  var RULE = { near: '临期预警', overdue: '超期预警', digest: '超期日报', forecast: '超期预报' };
+  var CHANNEL = { sms: '短信', email: '邮件', robot: '群机器人' };
+  var ROLE = { handler: '经办人', head: '负责人', office: '督办办公室', steward: '项目管家', leader: '分管领导' };
+  var SENT = { pending: '待发送', sent: '已发送', delivered: '已送达', undelivered: '未送达', failed: '发送失败' };
+  function ruleWord(r) {
+    var m = /^escalation-(\d+)$/.exec(r || '');
+    if (m) return m[1] === '1' ? '督办单' : '督办升级（第' + m[1] + '级）';
+    return RULE[r] || r || '—';
+  }
+
+  /** The department's answers (回告) and the office's silences, newest first. */
+  function renderAnswers(it) {
+    var answers = (Array.isArray(it.answers) ? it.answers : []).slice().reverse();
+    var rows = answers.map(function (a) {
+      var tr = el('tr');
+      tr.appendChild(el('td', null, a.kind === 'silence' ? '暂停预警' : '回告'));
+      tr.appendChild(el('td', 'num', a.until));
+      tr.appendChild(el('td', 'changes', a.reason));
+      tr.appendChild(el('td', null, a.by_whom === 'office' ? '督办办公室' : a.by_whom));
+      tr.appendChild(el('td', 'num', D.dateTime(a.at)));
+      return tr;
+    });
+    if (!rows.length) rows.push(emptyRow(5, '没有回告或暂停预警'));
+    $('answers').tBodies[0].replaceChildren.apply($('answers').tBodies[0], rows);
+    setText($('answer-count'), answers.length ? answers.length + ' 条' : '');
+  }
+
+  /** The messages that named the item, newest first (the delivery audit has the rest). */
+  function renderWarnings(it) {
+    var warnings = (Array.isArray(it.warnings) ? it.warnings : []).slice().reverse();
+    var rows = warnings.map(function (w) {
+      var tr = el('tr');
+      tr.appendChild(el('td', 'num', D.dateTime(w.created_at)));
+      tr.appendChild(el('td', null, ruleWord(w.rule)));
+      tr.appendChild(el('td', null, CHANNEL[w.channel] || w.channel));
+      tr.appendChild(el('td', null, ROLE[w.role] || w.role));
+      tr.appendChild(el('td', null, SENT[w.status] || w.status));
+      tr.appendChild(el('td', 'num', w.sent_at ? D.dateTime(w.sent_at) : '—'));
+      return tr;
+    });
+    if (!rows.length) rows.push(emptyRow(6, '没有预警记录'));
+    $('warnings').tBodies[0].replaceChildren.apply($('warnings').tBodies[0], rows);
+    setText($('warning-count'), warnings.length ? warnings.length + ' 条' : '');
   }
 
   // The record's fields as the page names them (the canonical record, ARCHITECTURE.md).

@@ -477,6 +477,8 @@
       row.appendChild(dept);
       var proj = el('span', 'rl-proj');
       proj.appendChild(el('span', 'rl-new', '新'));
+      // Before the name, which an ellipsis may cut: 已回告 (its department answered).
+      proj.appendChild(el('span', 'rl-answered', '已回告'));
       proj.appendChild(el('span'));
       row.appendChild(proj);
       row.appendChild(el('span', 'rl-matter'));
@@ -494,7 +496,8 @@
         row.children[0].title = r.department || '';
         var isNew = newest && !!r.red_since && D.dateOf(r.red_since) === today;
         row.children[1].children[0].hidden = !isNew;
-        setText(row.children[1].children[1], r.project_name);
+        row.children[1].children[1].hidden = !r.answered;
+        setText(row.children[1].children[2], r.project_name);
         row.children[1].title = r.project_name || '';
         setText(row.children[2], r.matter);
         row.children[2].title = r.matter || '';
