@@ -15,6 +15,7 @@ use duban::config::toml_file::TomlFile;
 use duban::warnings::links::{LinkKey, sign};
 use serde_json::{Value, json};
 
+const OFFICE_TOKEN: &str = "office-token-for-the-tests";
 const LINK_KEY: &str = "test-link-key-0123456789abcdef0123456789";
 const DEPT: &str = "市自然资源和规划局";
 const OTHER: &str = "市住房和城乡建设局";
@@ -56,7 +57,10 @@ fn config_with_key(
     );
     let mut text = config_text(&sqlite_url(dir), &feed);
     if access {
-        text.push_str("\n[access]\nviewer_token_env = \"DUBAN_VIEWER_TOKEN\"\n");
+        text.push_str(
+            "\n[access]\nviewer_token_env = \"DUBAN_VIEWER_TOKEN\"\n\
+             office_token_env = \"DUBAN_OFFICE_TOKEN\"\n",
+        );
     }
     text.push_str(
         "\n[warnings]\nenabled = false\nlink_base = \"https://duban.example.gov.cn\"\n\
@@ -68,6 +72,7 @@ fn config_with_key(
         ("DUBAN_SCREEN_TOKEN".to_owned(), SCREEN_TOKEN.to_owned()),
         ("DUBAN_VIEWER_TOKEN".to_owned(), VIEWER_TOKEN.to_owned()),
         ("DUBAN_LINK_KEY".to_owned(), key.to_owned()),
+        ("DUBAN_OFFICE_TOKEN".to_owned(), OFFICE_TOKEN.to_owned()),
     ]);
     Config::from_file(&file)
 }
@@ -362,6 +367,8 @@ async fn a_silence_needs_office_rights() {
         "a viewer only reads"
     );
     assert!(answers_of(&app, "A-RED").await.is_empty());
+    assert_eq!(silence(Some(OFFICE_TOKEN)).await, 201, "the office acts");
+    assert_eq!(answers_of(&app, "A-RED").await.len(), 1);
     app.stop().await;
 }
 

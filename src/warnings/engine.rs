@@ -160,12 +160,11 @@ impl Engine {
             }
         }
         let whole = self.scanned_on != Some(today) || !scheduled.is_empty();
-        if whole {
-            self.reload_answers(shared, today).await?;
-        }
         if !whole && touched.is_empty() {
             return Ok(RunReport::default());
         }
+        // An answer or a silence given since the last run counts in this one.
+        self.reload_answers(shared, today).await?;
         let forecasting = scheduled.contains(&RuleName::Forecast);
         let items = open_items(
             shared,
