@@ -53,6 +53,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/screen/{name}", get(pages::screen))
         .route("/item/{id}", get(pages::item))
         .route("/ledger", get(pages::ledger))
+        .route("/audit/deliveries", get(pages::deliveries))
         .route("/m/dept/{id}", get(pages::phone))
         .route("/static/{*path}", get(pages::static_file))
         .route("/live/charts/{file}", get(pages::chart))

@@ -7,6 +7,7 @@
 pub mod browser;
 pub mod ledger;
 pub mod smtp;
+pub mod warnings;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
