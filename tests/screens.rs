@@ -1014,3 +1014,197 @@ async fn assert_page_is_no_wider_than_its_window(page: &Page, what: &str) {
         "{what}: {wide} in {window}"
     );
 }
+
+/// A screen with the warnings panel, for the duty office.
+const DUTY_SCREEN: &str = r#"
+[[screens]]
+name = "duty"
+title = "预警督办"
+panels = ["headline", "ring", "departments", "stages", "warnings"]
+token_env = "DUBAN_SCREEN_TOKEN"
+"#;
+
+/// JavaScript: the warnings panel as shown.
+const WARNINGS_SHOWN: &str = r#"(() => {
+  const panel = document.querySelector('[data-panel=warnings]');
+  if (!panel || panel.hidden) return null;
+  const rows = [...panel.querySelectorAll('.gt-rows .gt-row')]
+    .map((row) => [row.dataset.channel, ...[...row.children].map((c) => c.innerText)]);
+  const cell = (cls) => [...panel.querySelectorAll(`.${cls} div`)].map((d) => d.innerText);
+  return { rows, escalations: cell('warn-escalations'), answered: cell('warn-answered'),
+    total: panel.querySelector('.panel-extra').innerText };
+})()"#;
+
+/// The warnings panel, worked out from the audit's API (another path through the store
+/// than the panel's count): each channel's messages of the day as sent / waiting / held by
+/// the quiet hours / failed, the escalations and their items, and the answered share of
+/// the items warned today.
+async fn warnings_expected(app: &TestApp) -> Value {
+    let list = app
+        .get(&format!(
+            "/api/deliveries?token={VIEWER_TOKEN}&from=2026-11-25&limit=10000"
+        ))
+        .await
+        .1["deliveries"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let mut total = 0;
+    let rows: Vec<Value> = [("sms", "短信"), ("email", "邮件"), ("robot", "群机器人")]
+        .iter()
+        .map(|(channel, word)| {
+            let of: Vec<&Value> = list.iter().filter(|d| d["channel"] == *channel).collect();
+            let count = |f: &dyn Fn(&Value) -> bool| of.iter().filter(|d| f(d)).count() as u64;
+            let counts = [
+                count(&|d| d["status"] == "sent" || d["status"] == "delivered"),
+                count(&|d| d["status"] == "pending" && d["held"] == false),
+                count(&|d| d["status"] == "pending" && d["held"] == true),
+                count(&|d| d["status"] == "failed" || d["status"] == "undelivered"),
+            ];
+            total += counts.iter().sum::<u64>();
+            let mut row = vec![json!(channel), json!(word)];
+            row.extend(counts.iter().map(|n| json!(int(*n))));
+            Value::Array(row)
+        })
+        .collect();
+    let items = |rule: &dyn Fn(&str) -> bool| {
+        list.iter()
+            .filter(|d| rule(d["rule"].as_str().unwrap()))
+            .flat_map(|d| d["items"].as_array().unwrap().iter().cloned())
+            .map(|i| i.as_str().unwrap().to_owned())
+            .collect::<std::collections::BTreeSet<String>>()
+    };
+    let escalations = list
+        .iter()
+        .filter(|d| d["rule"].as_str().unwrap().starts_with("escalation-"))
+        .count() as u64;
+    let escalated = items(&|r| r.starts_with("escalation-")).len() as u64;
+    let warned = items(&|_| true).len() as u64;
+    json!({
+        "rows": rows,
+        "escalations": ["督办单及升级", format!("{} 条", int(escalations)), format!("涉及 {} 件办件", int(escalated))],
+        "warned": warned,
+        "total": format!("合计 {} 条", int(total)),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_warnings_panel_counts_todays_messages_and_answers() {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let dir = temp_dir();
+    let (feed, url) = FeedServer::start().await;
+    let extra = format!("{}{DUTY_SCREEN}", common::warnings::WARNINGS);
+    let config = live_config(dir.path(), &url, &extra);
+    let records = city(&config, 300);
+    let app = spawn_app(config, fixed_clock().1).await;
+    let mut departments: Vec<String> = records
+        .iter()
+        .map(|r| r["department"].as_str().unwrap().to_owned())
+        .collect();
+    departments.sort();
+    departments.dedup();
+    common::warnings::insert_contacts(&app, &departments).await;
+    feed.set(records);
+    eventually(30, "warnings written and the emails sent", || async {
+        let list = app
+            .get(&format!("/api/deliveries?token={VIEWER_TOKEN}&limit=10000"))
+            .await
+            .1["deliveries"]
+            .as_array()
+            .unwrap()
+            .clone();
+        list.iter().any(|d| d["rule"] == "escalation-1")
+            && list.iter().any(|d| d["channel"] == "email")
+            && list
+                .iter()
+                .filter(|d| d["channel"] == "email")
+                .all(|d| d["status"] == "sent")
+    })
+    .await;
+
+    // A department answers one warned item after its warning; another item was answered
+    // before today's warning (yesterday's answer), a third only silenced by the office:
+    // neither of those two counts.
+    let list = app
+        .get(&format!(
+            "/api/deliveries?token={VIEWER_TOKEN}&rule=escalation-1&limit=10000"
+        ))
+        .await
+        .1["deliveries"]
+        .clone();
+    let warned: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|d| d["items"].as_array().unwrap().iter())
+        .map(|i| i.as_str().unwrap().to_owned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert!(warned.len() >= 3, "escalated items: {warned:?}");
+    let pool = app.running.shared.store.pool();
+    for (kind, item, answered_at) in [
+        ("answer", &warned[0], "2026-11-25T02:00:30.000Z"),
+        ("answer", &warned[1], "2026-11-24T08:00:00.000Z"),
+        ("silence", &warned[2], "2026-11-25T02:00:40.000Z"),
+    ] {
+        sqlx::Executor::execute(
+            pool,
+            sqlx::AssertSqlSafe(format!(
+                "INSERT INTO answers (kind, item_id, until, reason, by_whom, at) \
+                 VALUES ('{kind}', '{item}', '2026-11-30', '已联系申请人补正', '测试', '{answered_at}')"
+            )),
+        )
+        .await
+        .unwrap();
+    }
+
+    let page = browser.new_page(1920, 1080).await;
+    page.goto(&format!("{}/screen/duty?token={SCREEN_TOKEN}", app.base))
+        .await;
+    page.wait_for(
+        &format!("Number(document.body.dataset.seq) > 0 && {CHARTS_PLACED}"),
+        Duration::from_secs(15),
+    )
+    .await;
+    assert_eq!(
+        page.eval("document.querySelector('[data-panel=warnings] .panel-title').innerText")
+            .await,
+        "今日预警发送"
+    );
+    // The panel is recounted with the live figures (at the latest every 15 s): it settles
+    // on the audit's counts, the answer included.
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    let (shown, expected) = loop {
+        let expected = warnings_expected(&app).await;
+        let shown = page.eval(WARNINGS_SHOWN).await;
+        let warned = expected["warned"].as_u64().unwrap();
+        let matches = !shown.is_null()
+            && shown["rows"] == expected["rows"]
+            && shown["escalations"] == expected["escalations"]
+            && shown["total"] == expected["total"]
+            && shown["answered"][2] == format!("已回告 1 / 预警 {} 件", int(warned));
+        if matches || std::time::Instant::now() > deadline {
+            break (shown, expected);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let warned = expected["warned"].as_u64().unwrap();
+    assert_eq!(shown["rows"], expected["rows"], "{shown} vs {expected}");
+    assert_eq!(shown["escalations"], expected["escalations"]);
+    assert_eq!(shown["total"], expected["total"]);
+    assert_eq!(
+        shown["answered"][2],
+        format!("已回告 1 / 预警 {} 件", int(warned))
+    );
+    assert_percent(&shown["answered"][1], "", 100.0 / warned as f64, "回告率");
+    // Held SMS and sent email are both on show (the quiet hours hold SMS until 10:30).
+    let sms = &shown["rows"][0];
+    assert!(sms[4] != "0" && shown["rows"][1][2] != "0", "{shown}");
+    assert_nothing_overflows(&page, "duty").await;
+    assert_text_readable(&page, "duty 1920x1080").await;
+    shoot(&browser, &page, "duty-warnings-1920x1080.png", (1920, 1080)).await;
+    app.stop().await;
+}

@@ -12,7 +12,7 @@ use super::secret::Secret;
 use super::toml_file::{FileError, TomlFile};
 
 /// The panels a screen page can show, as `[[screens]] panels` names them.
-pub const PANELS: [&str; 8] = [
+pub const PANELS: [&str; 9] = [
     "headline",
     "ring",
     "departments",
@@ -21,6 +21,7 @@ pub const PANELS: [&str; 8] = [
     "projects",
     "red_list",
     "overdue_list",
+    "warnings",
 ];
 
 /// One big-screen layout.

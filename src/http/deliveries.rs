@@ -93,7 +93,17 @@ pub async fn deliveries(
             d.address = mask(&d.address);
         }
     }
-    Ok(Json(json!({ "deliveries": list, "unmasked": office })).into_response())
+    // The time with the daemon's zone, so a page shows every instant in it (the stored
+    // ones are UTC), as the ledger's `data_time` does.
+    let data_time = shared
+        .clock
+        .now()
+        .with_timezone(&shared.config.timezone)
+        .to_rfc3339();
+    Ok(
+        Json(json!({ "deliveries": list, "unmasked": office, "data_time": data_time }))
+            .into_response(),
+    )
 }
 
 /// Today's warnings by channel and status, for the screens' panel and the dashboard.

@@ -62,6 +62,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/screen/{name}", get(pages::screen))
         .route("/item/{id}", get(pages::item))
         .route("/ledger", get(pages::ledger))
+        .route("/audit/deliveries", get(pages::deliveries))
         .route("/m/dept/{id}", get(pages::phone))
         // No token: the link's signature opens one department's answer page.
         .route(

@@ -1,6 +1,6 @@
 //! The pages: the big-screen (`/screen/{name}`), the PC dashboard (`/`), an item's page
-//! (`/item/{id}`), the ledger table (`/ledger`), a department's phone page (`/m/dept/{id}`),
-//! and their static files
+//! (`/item/{id}`), the ledger table (`/ledger`), the delivery audit (`/audit/deliveries`), a
+//! department's phone page (`/m/dept/{id}`), and their static files
 //! (`/static/…`), all embedded in the binary from `web/` at build time. A page without a
 //! token that opens it gets 401 and a page saying what to do, never data; the static files
 //! hold no data and are open.
@@ -98,6 +98,15 @@ pub async fn ledger(State(shared): State<Arc<Shared>>, uri: Uri, headers: Header
     page(&shared, &uri, &headers, None, "ledger.html")
 }
 
+/// The delivery audit (全程留痕): every warning message, its attempts and its receipt.
+pub async fn deliveries(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    page(&shared, &uri, &headers, None, "deliveries.html")
+}
+
 pub async fn phone(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> Response {
     page(&shared, &uri, &headers, None, "phone.html")
 }
@@ -175,7 +184,7 @@ fn not_found_page(path: &str) -> Response {
         (
             "页面",
             "",
-            "督办工作台在 <code>/</code>，办件详情在 <code>/item/办件编号</code>，电子台账在 <code>/ledger</code>，部门手机页在              <code>/m/dept/部门名称</code>，大屏在 <code>/screen/大屏名称</code>（均需带              <code>?token=</code> 访问令牌）。",
+            "督办工作台在 <code>/</code>，办件详情在 <code>/item/办件编号</code>，电子台账在 <code>/ledger</code>，预警消息留痕在 <code>/audit/deliveries</code>，部门手机页在              <code>/m/dept/部门名称</code>，大屏在 <code>/screen/大屏名称</code>（均需带              <code>?token=</code> 访问令牌）。",
         )
     };
     let Some(page) = asset("not_found.html") else {

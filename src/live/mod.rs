@@ -5,7 +5,9 @@
 //!
 //! The live task here wakes when the board or a feed's health changes (or every 15 s for
 //! the clock), waits a moment so a burst of changes becomes one update, counts, redraws
-//! only the charts whose figures changed, and publishes.
+//! only the charts whose figures changed, and publishes. The `warnings` panel alone is not
+//! the board's: each recount first reads today's warnings from the store (one small async
+//! query), so a message sent shows on the screens within those 15 s.
 
 pub mod figures;
 pub mod frames;
@@ -26,6 +28,7 @@ use crate::calendar::years_text;
 use crate::charts::input::{ProjectRow, TrendDay};
 use crate::charts::{self, ChartError, Drawing};
 use crate::ingest::Shared;
+use crate::store::warnings::WarningCounts;
 use figures::Figures;
 use hub::{Chart, Frame};
 
@@ -48,6 +51,12 @@ pub async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
     loop {
         let force = last_published.elapsed() >= KEEPALIVE;
         painter.answered = answered_today(&shared, &painter.answered).await;
+        // The warnings panel comes from the store, not the board: read here, on the async
+        // side, and handed to the counting with the rest (on a failed read the panel keeps
+        // its last counts, and the error is logged).
+        if let Some(counts) = warning_counts(&shared).await {
+            painter.warnings = Some(counts);
+        }
         let worker = shared.clone();
         let started = Instant::now();
         let result = tokio::task::spawn_blocking(move || {
@@ -207,9 +216,59 @@ async fn answered_today(
     }
 }
 
+/// Today's warnings (since local midnight in the daemon's zone), or `None` when the store
+/// could not be read.
+async fn warning_counts(shared: &Shared) -> Option<(NaiveDate, WarningCounts)> {
+    let tz = shared.config.timezone;
+    let today = shared.clock.now().with_timezone(&tz).date_naive();
+    let midnight = crate::warnings::quiet::at_local(today, chrono::NaiveTime::MIN, tz);
+    match shared.store.warning_counts_since(midnight).await {
+        Ok(counts) => Some((today, counts)),
+        Err(e) => {
+            tracing::error!(error = %e, "the screens' warnings panel keeps its last counts");
+            None
+        }
+    }
+}
+
+/// The `warnings` panel: each channel's messages of the day (every channel, so the panel
+/// keeps its rows on a quiet day), the escalations, and the answered share (回告率) of the
+/// items warned about today, `null` while none was.
+fn warnings_panel(day: NaiveDate, counts: &WarningCounts) -> String {
+    use crate::warnings::message::Channel;
+    let channels: Vec<serde_json::Value> = [Channel::Sms, Channel::Email, Channel::Robot]
+        .iter()
+        .map(|channel| {
+            let name = channel.as_str();
+            let c = counts
+                .channels
+                .iter()
+                .find(|c| c.channel == name)
+                .cloned()
+                .unwrap_or_default();
+            json!({"channel": name, "sent": c.sent, "pending": c.pending, "held": c.held, "failed": c.failed})
+        })
+        .collect();
+    #[allow(clippy::cast_precision_loss)] // counts of items, far below 2^52
+    let answered_rate = (counts.warned_items > 0)
+        .then(|| counts.answered_items as f64 / counts.warned_items as f64);
+    json!({
+        "day": day.to_string(),
+        "channels": channels,
+        "escalations": counts.escalations,
+        "escalated_items": counts.escalated_items,
+        "warned_items": counts.warned_items,
+        "answered_items": counts.answered_items,
+        "answered_rate": answered_rate,
+    })
+    .to_string()
+}
+
 /// Remembers what was drawn, so an unchanged chart is neither redrawn nor re-sent.
 #[derive(Default)]
 struct Painter {
+    /// Today's warnings as last read from the store (see `run`), with their day.
+    warnings: Option<(NaiveDate, WarningCounts)>,
     /// The items answered today (`answered_today`), marked on the red lists.
     answered: std::collections::HashSet<String>,
     past_days: Option<PastDays>,
@@ -295,6 +354,9 @@ impl Painter {
     fn panels(&mut self, f: &Figures) -> Result<BTreeMap<&'static str, String>, ChartError> {
         let mut panels = BTreeMap::new();
         panels.insert("headline", encode(&f.headline));
+        if let Some((day, counts)) = &self.warnings {
+            panels.insert("warnings", warnings_panel(*day, counts));
+        }
         panels.insert("red_list", json!({ "rows": f.red_list }).to_string());
         panels.insert(
             "overdue_list",
@@ -462,4 +524,48 @@ fn feeds_json(shared: &Shared) -> String {
         })
         .collect();
     serde_json::Value::Array(feeds).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::warnings::ChannelDay;
+
+    #[test]
+    fn the_warnings_panel_keeps_every_channel_and_has_no_rate_before_a_warning() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap_or_default();
+        let quiet: serde_json::Value =
+            serde_json::from_str(&warnings_panel(day, &WarningCounts::default()))
+                .unwrap_or_default();
+        assert_eq!(
+            quiet["channels"],
+            json!([
+                {"channel": "sms", "sent": 0, "pending": 0, "held": 0, "failed": 0},
+                {"channel": "email", "sent": 0, "pending": 0, "held": 0, "failed": 0},
+                {"channel": "robot", "sent": 0, "pending": 0, "held": 0, "failed": 0},
+            ])
+        );
+        assert_eq!(quiet["answered_rate"], serde_json::Value::Null);
+        let busy = WarningCounts {
+            channels: vec![ChannelDay {
+                channel: "email".to_owned(),
+                sent: 3,
+                pending: 0,
+                held: 0,
+                failed: 1,
+            }],
+            escalations: 2,
+            escalated_items: 1,
+            warned_items: 4,
+            answered_items: 1,
+        };
+        let busy: serde_json::Value =
+            serde_json::from_str(&warnings_panel(day, &busy)).unwrap_or_default();
+        assert_eq!(busy["day"], "2026-11-25");
+        assert_eq!(busy["channels"][1]["sent"], 3);
+        assert_eq!(busy["channels"][1]["failed"], 1);
+        assert_eq!(busy["channels"][0]["sent"], 0);
+        assert_eq!(busy["answered_rate"], 0.25);
+        assert_eq!(busy["escalations"], 2);
+    }
 }

@@ -147,6 +147,36 @@ pub struct StatusCount {
     pub retried: i64,
 }
 
+/// One channel's messages of the day, for the screens' warnings panel.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ChannelDay {
+    pub channel: String,
+    /// Accepted by the provider (`sent`), or with a receipt saying it arrived (`delivered`).
+    pub sent: i64,
+    /// Pending and inside the send window: the worker is on it.
+    pub pending: i64,
+    /// Pending because the quiet hours hold it.
+    pub held: i64,
+    /// Given up (`failed`), or reported by the provider as not arrived (`undelivered`).
+    pub failed: i64,
+}
+
+/// The warnings since an instant (the screens: since local midnight), counted in the store.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct WarningCounts {
+    /// Every channel with a message since then, by name.
+    pub channels: Vec<ChannelDay>,
+    /// Messages of the escalation ladder (`escalation-1` 督办单 and the rungs above).
+    pub escalations: i64,
+    /// Distinct items those messages named.
+    pub escalated_items: i64,
+    /// Distinct items any message since then named.
+    pub warned_items: i64,
+    /// Of those, the items a department answered (回告: an `answers` row of kind `answer`)
+    /// at or after a message that named them.
+    pub answered_items: i64,
+}
+
 impl Store {
     /// A mark's position and instant (`log`, `schedule:digest`); `None` before the first run.
     pub async fn warning_mark(
@@ -584,6 +614,76 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The warnings since `since`: by channel and state, the escalations, and how many of
+    /// the items warned about were answered after the warning. Kept apart from
+    /// `delivery_counts` (all time, for `/metrics`): a screen shows the day.
+    pub async fn warning_counts_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<WarningCounts, StoreError> {
+        let since = instant(since);
+        // COUNT over CASE rather than SUM: SUM of integers is NUMERIC on PostgreSQL, which
+        // the `Any` driver does not read as an integer.
+        let rows = query(&self.sql(
+            "SELECT channel, \
+             COUNT(CASE WHEN status IN ('sent', 'delivered') THEN 1 END) AS sent, \
+             COUNT(CASE WHEN status = 'pending' AND held = 0 THEN 1 END) AS pending, \
+             COUNT(CASE WHEN status = 'pending' AND held <> 0 THEN 1 END) AS held, \
+             COUNT(CASE WHEN status IN ('failed', 'undelivered') THEN 1 END) AS failed \
+             FROM messages WHERE created_at >= $1 GROUP BY channel ORDER BY channel",
+        ))
+        .bind(since.clone())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut counts = WarningCounts::default();
+        for r in &rows {
+            counts.channels.push(ChannelDay {
+                channel: r.try_get("channel")?,
+                sent: r.try_get("sent")?,
+                pending: r.try_get("pending")?,
+                held: r.try_get("held")?,
+                failed: r.try_get("failed")?,
+            });
+        }
+        let row = query(&self.sql(
+            "SELECT COUNT(*) AS n FROM messages WHERE created_at >= $1 AND rule LIKE 'escalation-%'",
+        ))
+        .bind(since.clone())
+        .fetch_one(&self.pool)
+        .await?;
+        counts.escalations = row.try_get("n")?;
+        let row = query(&self.sql(
+            "SELECT COUNT(DISTINCT mi.item_id) AS n FROM message_items mi \
+             JOIN messages m ON m.id = mi.message_id \
+             WHERE m.created_at >= $1 AND m.rule LIKE 'escalation-%'",
+        ))
+        .bind(since.clone())
+        .fetch_one(&self.pool)
+        .await?;
+        counts.escalated_items = row.try_get("n")?;
+        let row = query(&self.sql(
+            "SELECT COUNT(DISTINCT mi.item_id) AS n FROM message_items mi \
+             JOIN messages m ON m.id = mi.message_id WHERE m.created_at >= $1",
+        ))
+        .bind(since.clone())
+        .fetch_one(&self.pool)
+        .await?;
+        counts.warned_items = row.try_get("n")?;
+        // An answer counts for the warning it follows: one given before today's message
+        // (to yesterday's) does not answer today's.
+        let row = query(&self.sql(
+            "SELECT COUNT(DISTINCT mi.item_id) AS n FROM message_items mi \
+             JOIN messages m ON m.id = mi.message_id WHERE m.created_at >= $1 \
+             AND EXISTS (SELECT 1 FROM answers a WHERE a.item_id = mi.item_id \
+                         AND a.kind = 'answer' AND a.at >= m.created_at)",
+        ))
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?;
+        counts.answered_items = row.try_get("n")?;
+        Ok(counts)
     }
 
     /// Each item's latest answer and silence that still hold on `today`: (item, kind, until).

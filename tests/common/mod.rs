@@ -8,6 +8,7 @@ pub mod browser;
 pub mod ledger;
 pub mod sms_doubles;
 pub mod smtp;
+pub mod warnings;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

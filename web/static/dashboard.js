@@ -22,6 +22,7 @@
   var deptList = document.getElementById('dept-list');
   var deptSelect = form.elements.department;
   document.getElementById('ledger-link').href = D.withToken('/ledger');
+  document.getElementById('deliveries-link').href = D.withToken('/audit/deliveries');
   var headFields = {};
   Array.prototype.forEach.call(document.querySelectorAll('#headline [data-field]'), function (n) {
     headFields[n.dataset.field] = n;

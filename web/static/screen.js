@@ -13,7 +13,7 @@
   var setText = D.setText;
 
   var KNOWN = ['headline', 'ring', 'departments', 'stages', 'trend', 'projects', 'red_list',
-    'overdue_list'];
+    'overdue_list', 'warnings'];
   var DEFAULT_PAGE = KNOWN.slice(0, 7);
   // The two item lists: the newest red items, and the red items longest overdue.
   function isList(name) { return name === 'red_list' || name === 'overdue_list'; }
@@ -24,10 +24,17 @@
     trend: '近30天黄红件趋势',
     projects: '项目"3211"用时',
     red_list: '最新超期件',
-    overdue_list: '超期最久件'
+    overdue_list: '超期最久件',
+    warnings: '今日预警发送'
   };
   var GRADES = ['red', 'yellow', 'blue'];   // table column order: worst first
   var RED_MAX = 30;
+  // The warnings panel's columns: the states of a message, in the server's panel keys.
+  var WARN_COLUMNS = [
+    { key: 'sent', word: '已发送' }, { key: 'pending', word: '待发送' },
+    { key: 'held', word: '暂缓' }, { key: 'failed', word: '失败' }
+  ];
+  var WARN_CHANNELS = { sms: '短信', email: '邮件', robot: '群机器人' };
   var TICK_MS = 3500;                        // red list: one row every 3.5 s
 
   var stage = document.getElementById('stage');
@@ -437,6 +444,66 @@
       };
     },
 
+    warnings: function () {
+      // Today's messages by channel (counted by the server from the outbox), then the
+      // escalations and the answered share (回告率) as two large figures.
+      var f = frame('warnings');
+      f.body.classList.add('warn-body');
+      var table = el('div', 'gtable');
+      var head = el('div', 'gt-row gt-head');
+      head.appendChild(el('span', null, '渠道'));
+      WARN_COLUMNS.forEach(function (c) { head.appendChild(el('span', 'num-col', c.word)); });
+      table.appendChild(head);
+      var rowsBox = el('div', 'gt-rows');
+      table.appendChild(rowsBox);
+      f.body.appendChild(table);
+      var figs = el('div', 'warn-figures');
+      function figure(cls, label) {
+        var cell = el('div', 'warn-cell ' + cls);
+        cell.appendChild(el('div', 'word', label));
+        var count = el('div', 'count', '—');
+        cell.appendChild(count);
+        var sub = el('div', 'sub', '');
+        cell.appendChild(sub);
+        figs.appendChild(cell);
+        return { count: count, sub: sub };
+      }
+      var escalations = figure('warn-escalations', '督办单及升级');
+      var answered = figure('warn-answered', '回告率');
+      f.body.appendChild(figs);
+      function makeRow() {
+        var row = el('div', 'gt-row');
+        row.appendChild(el('span', 'gt-name'));
+        WARN_COLUMNS.forEach(function (c) { row.appendChild(el('span', 'gt-num w-' + c.key)); });
+        return row;
+      }
+      return {
+        root: f.root,
+        render: function (d) {
+          var rows = Array.isArray(d.channels) ? d.channels : [];
+          sizeRows(rowsBox, rows.length, makeRow);
+          var total = 0;
+          rows.forEach(function (r, i) {
+            var row = rowsBox.children[i];
+            row.dataset.channel = r.channel;
+            setText(row.children[0], WARN_CHANNELS[r.channel] || r.channel);
+            WARN_COLUMNS.forEach(function (c, j) {
+              var v = num(r[c.key]);
+              total += v;
+              setText(row.children[j + 1], D.int(v));
+              row.children[j + 1].classList.toggle('zero', v === 0);
+            });
+          });
+          f.extra.replaceChildren('合计 ', el('b', null, D.int(total)), ' 条');
+          setText(escalations.count, D.int(num(d.escalations)) + ' 条');
+          setText(escalations.sub, '涉及 ' + D.int(num(d.escalated_items)) + ' 件办件');
+          setText(answered.count, D.rate(d.answered_rate));
+          setText(answered.sub, '已回告 ' + D.int(num(d.answered_items)) + ' / 预警 ' +
+            D.int(num(d.warned_items)) + ' 件');
+        }
+      };
+    },
+
     red_list: function () { return itemList('red_list'); },
     overdue_list: function () { return itemList('overdue_list'); }
   };
@@ -577,10 +644,11 @@
   /* ---------- layout of one page ---------- */
   // Column weights for one-row layouts: wide charts get more room.
   var WEIGHT = { ring: 0.85, stages: 0.95, trend: 1, projects: 1.25, departments: 1.45, red_list: 1.15,
-    overdue_list: 1.15 };
+    overdue_list: 1.15, warnings: 0.9 };
   // On a wide wall's two rows, the panels that take both first: long lists, then charts
   // with a table beside them.
-  var TALL = ['red_list', 'overdue_list', 'departments', 'projects', 'trend', 'stages', 'ring'];
+  var TALL = ['red_list', 'overdue_list', 'departments', 'projects', 'trend', 'stages', 'ring',
+    'warnings'];
 
   function layout(page) {
     var names = [];
