@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    // Read when the script runs, not baked in when it is compiled: a build directory shared
+    // by two checkouts would otherwise embed the other checkout's pages.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest).join("web");
     println!("cargo:rerun-if-changed=web");
     assert!(
         root.is_dir(),

@@ -19,6 +19,35 @@ use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::{feeds, grader, http, live};
 
+/// The address a browser can open for one the daemon is bound to: bound to every
+/// interface (0.0.0.0 or ::), the machine's address on its network, which other machines
+/// reach (found by asking the system which source address it would route from: a UDP
+/// socket's connect sends nothing); loopback when there is no network.
+pub fn reachable_address(bound: std::net::SocketAddr) -> std::net::SocketAddr {
+    if !bound.ip().is_unspecified() {
+        return bound;
+    }
+    let probe = if bound.is_ipv4() {
+        ("0.0.0.0:0", "192.0.2.1:9")
+    } else {
+        ("[::]:0", "[2001:db8::1]:9")
+    };
+    let routed = std::net::UdpSocket::bind(probe.0)
+        .and_then(|socket| {
+            socket.connect(probe.1)?;
+            socket.local_addr()
+        })
+        .map(|local| local.ip())
+        .ok()
+        .filter(|ip| !ip.is_unspecified());
+    let ip = routed.unwrap_or(if bound.is_ipv4() {
+        std::net::Ipv4Addr::LOCALHOST.into()
+    } else {
+        std::net::Ipv6Addr::LOCALHOST.into()
+    });
+    std::net::SocketAddr::new(ip, bound.port())
+}
+
 /// A running daemon.
 pub struct Running {
     pub addr: SocketAddr,
@@ -37,6 +66,12 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
         .await
         .with_context(|| format!("listening on {listen} ([server] listen in the config)"))?;
     let addr = listener.local_addr()?;
+    let mut config = config;
+    // The links in the warnings: where the recipients can open this daemon, when the config
+    // does not say (`[warnings] link_base`).
+    if config.warnings.link_base.is_empty() {
+        config.warnings.link_base = format!("http://{}", reachable_address(addr));
+    }
     let store = Store::open(&config.database_url).await.with_context(|| {
         format!(
             "opening the store {}",

@@ -36,6 +36,7 @@ pub fn run(config: Option<&Path>, clock: &Clock, out: &mut impl Write) -> anyhow
         config.project_targets.len(),
         config.feeds.len(),
     )?;
+    writeln!(out, "{}", warnings_line(&config))?;
     // The reminder is the clock's today (the machine's: check-config is run by an
     // operator, now).
     let today = clock.now().with_timezone(&config.timezone).date_naive();
@@ -236,4 +237,44 @@ mod tests {
         let late = checked_at("2026-11-25T10:00:00+08:00");
         assert!(late.contains("reminder: 2027"), "{late}");
     }
+}
+
+/// What `[warnings]` will do: off, or the senders serving each channel (a `log` sender
+/// sends nothing anywhere, which an operator going live must see).
+fn warnings_line(config: &Config) -> String {
+    let w = &config.warnings;
+    if !w.enabled {
+        return "warnings: off (no [warnings] table, or enabled = false): nobody is warned".into();
+    }
+    let senders: Vec<String> = w
+        .senders
+        .iter()
+        .map(|s| {
+            let kind = match &s.kind {
+                crate::config::warnings::SenderKind::Log => "log: sends nothing, only logs",
+                crate::config::warnings::SenderKind::Aliyun { .. } => "aliyun",
+                crate::config::warnings::SenderKind::Tencent { .. } => "tencent",
+                crate::config::warnings::SenderKind::Gateway { .. } => "gateway",
+                crate::config::warnings::SenderKind::Smtp { .. } => "smtp",
+                crate::config::warnings::SenderKind::DingTalk { .. } => "dingtalk",
+                crate::config::warnings::SenderKind::WeCom { .. } => "wecom",
+            };
+            format!("{} ({}, {kind})", s.name, s.channel.as_str())
+        })
+        .collect();
+    format!(
+        "warnings: on; senders {}; contacts {}; send window {}–{} on working days; try a sender with `duban warnings test --sender NAME --to ADDRESS`",
+        if senders.is_empty() {
+            "none".to_owned()
+        } else {
+            senders.join(", ")
+        },
+        w.contacts
+            .as_ref()
+            .map_or("as stored (duban contacts import)".to_owned(), |p| p
+                .display()
+                .to_string()),
+        w.window.opens.format("%H:%M"),
+        w.window.closes.format("%H:%M"),
+    )
 }

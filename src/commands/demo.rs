@@ -57,35 +57,6 @@ fn demo_tokens() -> std::io::Result<Vec<(String, String)>> {
     Ok(made)
 }
 
-/// The address a browser can open for one the daemon is bound to: bound to every
-/// interface (0.0.0.0 or ::), the machine's address on its network, which other machines
-/// reach (found by asking the system which source address it would route from: a UDP
-/// socket's connect sends nothing); loopback when there is no network.
-fn shown_address(bound: std::net::SocketAddr) -> std::net::SocketAddr {
-    if !bound.ip().is_unspecified() {
-        return bound;
-    }
-    let probe = if bound.is_ipv4() {
-        ("0.0.0.0:0", "192.0.2.1:9")
-    } else {
-        ("[::]:0", "[2001:db8::1]:9")
-    };
-    let routed = std::net::UdpSocket::bind(probe.0)
-        .and_then(|socket| {
-            socket.connect(probe.1)?;
-            socket.local_addr()
-        })
-        .map(|local| local.ip())
-        .ok()
-        .filter(|ip| !ip.is_unspecified());
-    let ip = routed.unwrap_or(if bound.is_ipv4() {
-        std::net::Ipv4Addr::LOCALHOST.into()
-    } else {
-        std::net::Ipv6Addr::LOCALHOST.into()
-    });
-    std::net::SocketAddr::new(ip, bound.port())
-}
-
 /// 128 random bits from the operating system, as hex.
 fn random_token() -> std::io::Result<String> {
     let mut bytes = [0u8; 16];
@@ -179,7 +150,7 @@ pub async fn run(mut config: Config, calendar: Calendar) -> anyhow::Result<()> {
         })
         .collect();
     let running = app::start(config, calendar, Clock::System).await?;
-    let api = shown_address(running.addr);
+    let api = app::reachable_address(running.addr);
     demo_contacts(&running.shared).await?;
     println!();
     println!("duban demo: a simulated city of about 300 projects, polled every 5 seconds");

@@ -56,7 +56,11 @@ pub async fn test(
     let text = format!(
         "【督办测试】这是督办系统经“{sender}”发出的测试消息（{local}），收到即表示配置正确，无需回复。"
     );
-    let link = format!("{}/", config.warnings.link_base);
+    let link = if config.warnings.link_base.is_empty() {
+        format!("http://{}/", config.listen)
+    } else {
+        format!("{}/", config.warnings.link_base)
+    };
     let message = Outgoing {
         // Not an outbox row: an id of its own, so the provider's idempotency key is new.
         id: now.timestamp_millis(),

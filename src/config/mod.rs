@@ -420,7 +420,7 @@ impl Config {
             screens: screens::screens(file, raw.screens, raw.access.is_some())?,
             access: screens::access(file, raw.access)?,
             live: screens::live(file, raw.live)?,
-            warnings: warnings::warnings(file, raw.warnings, base, listen)?,
+            warnings: warnings::warnings(file, raw.warnings, base)?,
             path: file.path().to_path_buf(),
             listen,
             connections,

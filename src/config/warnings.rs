@@ -32,7 +32,8 @@ pub struct Warnings {
     pub email_any_time: bool,
     /// A contacts CSV imported at start-up (`duban contacts import` does it by hand).
     pub contacts: Option<PathBuf>,
-    /// The start of the links in the messages (`https://duban.example.gov.cn`).
+    /// The start of the links in the messages (`https://duban.example.gov.cn`); empty in
+    /// the file, the address the daemon is reached at (set when it starts listening).
     pub link_base: String,
     /// The key that signs the answer links; without it the links open the phone page
     /// only for someone with a token.
@@ -213,12 +214,8 @@ pub(super) fn warnings(
     file: &TomlFile,
     raw: Option<Spanned<RawWarnings>>,
     base: &Path,
-    listen: std::net::SocketAddr,
 ) -> Result<Warnings, FileError> {
-    let mut out = Warnings {
-        link_base: format!("http://{listen}"),
-        ..Warnings::default()
-    };
+    let mut out = Warnings::default();
     let Some(raw) = raw else {
         return Ok(out);
     };
