@@ -73,7 +73,11 @@ timeout_seconds = 10
         port = smtp.port()
     );
     let config = dir.path().join("duban.toml");
-    std::fs::write(&config, config_text(&database_url, &feeds)).unwrap();
+    // The binary grades on the machine's clock, which CI also sets to 2027 and 2030: the
+    // provisional years reach that far (the items are red in any of them).
+    let text = config_text(&database_url, &feeds)
+        .replace("[calendar]\n", "[calendar]\nprovisional_years = 5\n");
+    std::fs::write(&config, text).unwrap();
     let serve = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_duban"))
             .arg("--config")
