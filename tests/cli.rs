@@ -685,3 +685,115 @@ fn projects_grades_government_time_against_the_category_target() {
     assert_eq!(rows[0]["grade"], "blue");
     assert!(rows[1]["error"].as_str().unwrap().contains("space_station"));
 }
+
+/// `duban warnings test` against a gateway on loopback: accepted (exit 0, the gateway's id
+/// and answer printed, the number masked), and refused with a bad-number answer (exit 1, the
+/// failure called permanent).
+#[tokio::test(flavor = "multi_thread")]
+async fn warnings_test_sends_one_message_and_prints_the_providers_answer() {
+    use axum::routing::post;
+    let refusing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+    let (r, s) = (refusing.clone(), seen.clone());
+    let router = axum::Router::new().route(
+        "/sms",
+        post(move |headers: axum::http::HeaderMap, body: String| {
+            let (r, s) = (r.clone(), s.clone());
+            async move {
+                let key = headers
+                    .get("idempotency-key")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                s.lock().unwrap().push((key, body));
+                if r.load(std::sync::atomic::Ordering::Relaxed) {
+                    (
+                        axum::http::StatusCode::BAD_REQUEST,
+                        r#"{"error":"invalid mobile number"}"#,
+                    )
+                } else {
+                    (axum::http::StatusCode::OK, r#"{"msgid":"GW-1"}"#)
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let dir = common::temp_dir();
+    let feeds = format!(
+        r#"
+[warnings]
+sms = "gw"
+email = "mail"
+
+[[warnings.senders]]
+name = "gw"
+kind = "gateway"
+url = "http://{addr}/sms"
+body = '{{"to": "{{mobile}}", "text": "{{text}}"}}'
+id_pointer = "/msgid"
+
+[[warnings.senders]]
+name = "mail"
+kind = "log"
+channel = "email"
+"#
+    );
+    let config = dir.path().join("duban.toml");
+    std::fs::write(&config, common::config_text(&common::sqlite_url(dir.path()), &feeds)).unwrap();
+    let run = move |to: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_duban"))
+            .arg("--config")
+            .arg(&config)
+            .args(["warnings", "test", "--sender", "gw", "--to", to])
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    let (code, out) = tokio::task::spawn_blocking(move || run("13812345678"))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("accepted") && out.contains("GW-1"), "{out}");
+    assert!(
+        out.contains("138****5678") && !out.contains("13812345678"),
+        "{out}"
+    );
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        assert!(
+            seen[0].1.contains("13812345678") && seen[0].1.contains("测试"),
+            "{:?}",
+            seen[0]
+        );
+        assert!(!seen[0].0.is_empty(), "an Idempotency-Key");
+    }
+    refusing.store(true, std::sync::atomic::Ordering::Relaxed);
+    let config2 = dir.path().join("duban.toml");
+    let (code, out) = tokio::task::spawn_blocking(move || {
+        let output = Command::new(env!("CARGO_BIN_EXE_duban"))
+            .arg("--config")
+            .arg(&config2)
+            .args(["warnings", "test", "--sender", "gw", "--to", "13812345678"])
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("NOT sent")
+            && out.contains("permanent")
+            && out.contains("invalid mobile number"),
+        "{out}"
+    );
+}

@@ -203,42 +203,6 @@ fn write_item(out: &mut impl Write, item: &Item) -> std::io::Result<()> {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::clock::ManualClock;
-
-    /// `check-config` on the shipped calendar (2025 and 2026) with the clock at `instant`.
-    fn checked_at(instant: &str) -> String {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("duban.toml");
-        std::fs::write(
-            &path,
-            format!(
-                "timezone = \"Asia/Shanghai\"\n[calendar]\nholidays_dir = {:?}\n\
-                 [catalogue]\nmatters = {:?}\n[store]\ndatabase_url = \"sqlite::memory:\"\n",
-                root.join("config/holidays").display().to_string(),
-                root.join("config/matters.csv").display().to_string(),
-            ),
-        )
-        .unwrap();
-        let at = chrono::DateTime::parse_from_rfc3339(instant)
-            .unwrap()
-            .to_utc();
-        let mut out = Vec::new();
-        run(Some(&path), &Clock::Manual(ManualClock::new(at)), &mut out).unwrap();
-        String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn the_reminder_is_for_the_clocks_today() {
-        assert!(!checked_at("2026-06-01T10:00:00+08:00").contains("reminder"));
-        let late = checked_at("2026-11-25T10:00:00+08:00");
-        assert!(late.contains("reminder: 2027"), "{late}");
-    }
-}
-
 /// What `[warnings]` will do: off, or the senders serving each channel (a `log` sender
 /// sends nothing anywhere, which an operator going live must see).
 fn warnings_line(config: &Config) -> String {
@@ -277,4 +241,40 @@ fn warnings_line(config: &Config) -> String {
         w.window.opens.format("%H:%M"),
         w.window.closes.format("%H:%M"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    /// `check-config` on the shipped calendar (2025 and 2026) with the clock at `instant`.
+    fn checked_at(instant: &str) -> String {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("duban.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "timezone = \"Asia/Shanghai\"\n[calendar]\nholidays_dir = {:?}\n\
+                 [catalogue]\nmatters = {:?}\n[store]\ndatabase_url = \"sqlite::memory:\"\n",
+                root.join("config/holidays").display().to_string(),
+                root.join("config/matters.csv").display().to_string(),
+            ),
+        )
+        .unwrap();
+        let at = chrono::DateTime::parse_from_rfc3339(instant)
+            .unwrap()
+            .to_utc();
+        let mut out = Vec::new();
+        run(Some(&path), &Clock::Manual(ManualClock::new(at)), &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_reminder_is_for_the_clocks_today() {
+        assert!(!checked_at("2026-06-01T10:00:00+08:00").contains("reminder"));
+        let late = checked_at("2026-11-25T10:00:00+08:00");
+        assert!(late.contains("reminder: 2027"), "{late}");
+    }
 }
