@@ -741,7 +741,11 @@ channel = "email"
 "#
     );
     let config = dir.path().join("duban.toml");
-    std::fs::write(&config, common::config_text(&common::sqlite_url(dir.path()), &feeds)).unwrap();
+    std::fs::write(
+        &config,
+        common::config_text(&common::sqlite_url(dir.path()), &feeds),
+    )
+    .unwrap();
     let run = move |to: &str| {
         let output = Command::new(env!("CARGO_BIN_EXE_duban"))
             .arg("--config")
