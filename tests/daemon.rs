@@ -706,6 +706,12 @@ async fn next_years_deadlines_are_provisional_until_its_file_is_added_then_moved
         }])
     );
     assert_eq!(app.get("/healthz").await.1["reminders"], json!([]));
+    // The screens' first count after start-up (it reads the day's warnings and answers
+    // from the store first).
+    eventually(10, "the screens counted", || async {
+        !app.get("/live/snapshot").await.1["panels"]["headline"].is_null()
+    })
+    .await;
     let headline = &app.get("/live/snapshot").await.1["panels"]["headline"];
     assert_eq!(
         (&headline["provisional"], &headline["calendar"]),
