@@ -368,7 +368,11 @@ pub async fn a_kill_during_writes_loses_and_doubles_nothing(database_url: &str, 
         every_second(&url)
     );
     let config = dir.join("duban.toml");
-    std::fs::write(&config, config_text(database_url, &feeds)).unwrap();
+    // The binary grades on the machine's clock, which CI also sets to 2027 and 2030: the
+    // provisional years reach that far.
+    let text = config_text(database_url, &feeds)
+        .replace("[calendar]\n", "[calendar]\nprovisional_years = 5\n");
+    std::fs::write(&config, text).unwrap();
     let serve = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_duban"))
             .arg("--config")
