@@ -35,6 +35,11 @@ pub struct Engine {
     /// midnight, so each day's first run looks at every open item, and later runs at the
     /// items that changed.
     scanned_on: Option<NaiveDate>,
+    /// The log position read up to, and each schedule's last instant run: what the store's
+    /// `warning_marks` hold, read once at load and kept here after each write (the engine
+    /// is their one writer), so an idle second costs no query for them.
+    position: i64,
+    schedule_marks: HashMap<String, DateTime<Utc>>,
 }
 
 impl History for Engine {
@@ -64,13 +69,24 @@ impl Engine {
     /// Loads what was warned and answered, and sets the start position on a new store.
     pub async fn load(shared: &Shared) -> Result<Self, StoreError> {
         let store = &shared.store;
-        if store.warning_mark("log").await?.is_none() {
-            let end = store.last_change().await?;
-            store.start_warnings_at(end).await?;
-            tracing::info!(
-                position = end,
-                "warnings start at the end of the change log"
-            );
+        let position = match store.warning_mark("log").await? {
+            Some((position, _)) => position,
+            None => {
+                let end = store.last_change().await?;
+                store.start_warnings_at(end).await?;
+                tracing::info!(
+                    position = end,
+                    "warnings start at the end of the change log"
+                );
+                end
+            }
+        };
+        let mut schedule_marks = HashMap::new();
+        for rule in [RuleName::Digest, RuleName::Forecast] {
+            let name = rule.as_string();
+            if let Some((_, Some(at))) = store.warning_mark(&format!("schedule:{name}")).await? {
+                schedule_marks.insert(name, at);
+            }
         }
         let today = shared
             .clock
@@ -86,6 +102,8 @@ impl Engine {
             answered: HashMap::new(),
             silenced: HashMap::new(),
             scanned_on: None,
+            position,
+            schedule_marks,
         };
         engine.reload_answers(shared, today).await?;
         Ok(engine)
@@ -116,7 +134,7 @@ impl Engine {
         let now = shared.clock.now();
         let today = now.with_timezone(&tz).date_naive();
         let store = &shared.store;
-        let (mut position, _) = store.warning_mark("log").await?.unwrap_or((0, None));
+        let mut position = self.position;
         let mut turned_red: HashSet<String> = HashSet::new();
         let mut touched: HashSet<String> = HashSet::new();
         loop {
@@ -149,10 +167,10 @@ impl Engine {
                 continue;
             }
             let name = rule.as_string();
-            let last = store
-                .warning_mark(&format!("schedule:{name}"))
-                .await?
-                .and_then(|(_, at)| at)
+            let last = self
+                .schedule_marks
+                .get(&name)
+                .copied()
                 .unwrap_or(DateTime::<Utc>::MIN_UTC);
             if let Some(at) = schedule.due(last, now, tz, &shared.calendar) {
                 scheduled.push(rule);
@@ -182,7 +200,11 @@ impl Engine {
             };
             rules::decide(&config.rules, &run, self, &items)
         };
-        let contacts: Vec<Contact> = store.contacts().await?;
+        let contacts: Vec<Contact> = if decisions.is_empty() {
+            Vec::new()
+        } else {
+            store.contacts().await?
+        };
         let base = config.link_base.clone();
         let key = signing_key(config.link_key.as_ref());
         let expires = now.timestamp() + i64::from(config.link_days) * 86_400;
@@ -227,12 +249,14 @@ impl Engine {
         let written = store
             .write_run(&RunWrite {
                 log_position: position,
-                schedules,
+                schedules: schedules.clone(),
                 warned: warned.clone(),
                 messages,
                 now,
             })
             .await?;
+        self.position = position;
+        self.schedule_marks.extend(schedules);
         self.warned.extend(warned);
         if whole {
             self.scanned_on = Some(today);
