@@ -342,7 +342,7 @@ channel = "email"
         .unwrap();
     store
         .record_attempt(&AttemptRecord {
-            message_id: ids[0],
+            message_id: ids[0].1,
             at: now,
             outcome: "accepted",
             provider_id: Some("BIZ-77"),
@@ -358,7 +358,7 @@ channel = "email"
     let report = serde_json::json!([{
         "phone_number": "13800000001", "send_time": "2026-12-03 10:00:01",
         "report_time": "2026-12-03 10:00:09", "success": true, "err_code": "DELIVERED",
-        "err_msg": "用户接收成功", "sms_size": "1", "biz_id": "BIZ-77", "out_id": ids[0].to_string()
+        "err_msg": "用户接收成功", "sms_size": "1", "biz_id": "BIZ-77", "out_id": ids[0].1.to_string()
     }]);
     let post = |key: &'static str| {
         let (client, base, body) = (app.client.clone(), app.base.clone(), report.clone());

@@ -233,9 +233,9 @@ impl Store {
     }
 
     /// Writes a rule run: its messages (a message whose dedup key exists is not written
-    /// again), the items it warned and the marks, in one transaction. Returns the ids of
-    /// the messages written.
-    pub async fn write_run(&self, run: &RunWrite<'_>) -> Result<Vec<i64>, StoreError> {
+    /// again), the items it warned and the marks, in one transaction. Returns each written
+    /// message as (its index in `run.messages`, its id): a repeat of a dedup key is left out.
+    pub async fn write_run(&self, run: &RunWrite<'_>) -> Result<Vec<(usize, i64)>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let now = instant(run.now);
         let insert = self.sql(
@@ -249,7 +249,7 @@ impl Store {
              ON CONFLICT DO NOTHING",
         );
         let mut ids = Vec::with_capacity(run.messages.len());
-        for queued in &run.messages {
+        for (index, queued) in run.messages.iter().enumerate() {
             let d = queued.draft;
             let body = serde_json::to_string(&Body {
                 text: d.text.clone(),
@@ -286,7 +286,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            ids.push(id);
+            ids.push((index, id));
         }
         let warned = self.sql(
             "INSERT INTO warned_items (rule, item_id, window_key, at) VALUES ($1, $2, $3, $4) \

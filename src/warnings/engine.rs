@@ -227,11 +227,6 @@ impl Engine {
                     .next_open(now, tz, &shared.calendar)
                     .unwrap_or(now)
             };
-            held += usize::from(not_before > now);
-            shared.metrics.count_warning(draft.channel, "queued");
-            if not_before > now {
-                shared.metrics.count_warning(draft.channel, "held");
-            }
             messages.push(Queued {
                 draft,
                 not_before,
@@ -246,6 +241,8 @@ impl Engine {
                 })
             })
             .collect();
+        let messages_written: Vec<(Channel, bool)> =
+            messages.iter().map(|q| (q.draft.channel, q.held)).collect();
         let written = store
             .write_run(&RunWrite {
                 log_position: position,
@@ -255,6 +252,15 @@ impl Engine {
                 now,
             })
             .await?;
+        // Counted once written: a message whose dedup key was already there is not new.
+        for &(index, _) in &written {
+            let queued = &messages_written[index];
+            shared.metrics.count_warning(queued.0, "queued");
+            if queued.1 {
+                held += 1;
+                shared.metrics.count_warning(queued.0, "held");
+            }
+        }
         self.position = position;
         self.schedule_marks.extend(schedules);
         self.warned.extend(warned);
