@@ -163,6 +163,12 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
             senders,
             shutdown.clone(),
         ));
+        if shared.config.rankings.publish {
+            tasks.spawn(crate::rankings::schedule::run(
+                shared.clone(),
+                shutdown.clone(),
+            ));
+        }
     } else {
         tracing::warn!("no [warnings] in the config: nobody is warned about late items");
     }

@@ -16,7 +16,9 @@
 //! 4. accepted_at: an instant; limit_days, legal_days, extension_days: u32 each;
 //! 5. the number of pauses as a u32, then each pause: its kind's word
 //!    (`PauseKind::as_str`) as a text, `from` an instant, `to` an optional instant;
-//! 6. finished_at: an optional instant; updated_at: an instant.
+//! 6. finished_at: an optional instant; updated_at: an instant;
+//! 7. only when the record has one, the applicants' rating: the byte 7, then the rating as
+//!    one byte (so a record without a rating hashes as it did before ratings existed).
 //!
 //! A time's offset is not part of the record: two times are the same time when they are
 //! the same instant (`DateTime`'s own equality), and the store keeps times in UTC, so a hash
@@ -64,6 +66,9 @@ pub fn write_canonical(item: &Item, out: &mut impl Sink) {
     }
     write_optional_instant(out, item.finished_at.as_ref());
     write_instant(out, &item.updated_at);
+    if let Some(rating) = item.rating {
+        out.bytes(&[7, rating]);
+    }
 }
 
 /// Where canonical bytes go: the hash, or a buffer in a test.
@@ -158,6 +163,7 @@ mod tests {
             ],
             finished_at: None,
             updated_at: time("2026-11-20T09:00:00.250+08:00"),
+            rating: None,
         }
     }
 

@@ -130,6 +130,9 @@ pub struct Item {
     pub pauses: Vec<Pause>,
     pub finished_at: Option<DateTime<FixedOffset>>,
     pub updated_at: DateTime<FixedOffset>,
+    /// The applicant's rating of the finished item (好差评), 1 to 5, where the feed has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<u8>,
 }
 
 impl Item {
@@ -268,6 +271,8 @@ struct RawItem {
     pauses: Option<Vec<RawPause>>,
     finished_at: Option<String>,
     updated_at: Option<String>,
+    #[serde(default)]
+    rating: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -606,6 +611,16 @@ impl RawItem {
             pauses,
             finished_at,
             updated_at,
+            rating: match self.rating {
+                None => None,
+                Some(r @ 1..=5) => Some(r as u8),
+                Some(other) => {
+                    return Err(fail(
+                        "rating",
+                        format!("{other} is not a rating; the applicants' rating is 1 to 5 (or absent)"),
+                    ));
+                }
+            },
             item_id,
         })
     }

@@ -45,6 +45,7 @@ pub mod ledger;
 pub mod ledger_view;
 pub mod live;
 pub mod metrics;
+pub mod rankings;
 pub mod simulator;
 pub mod statutory;
 pub mod store;

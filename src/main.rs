@@ -90,6 +90,11 @@ enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
+    /// Rankings (月度通报, 季度考核): a period's report from the configured store.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Warnings (预警): try a configured sender before going live.
     Warnings {
         #[command(subcommand)]
@@ -125,6 +130,51 @@ enum WarningsCommand {
         #[arg(long, value_name = "ADDRESS", default_value = "")]
         to: String,
     },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// A month's report (月度通报).
+    Monthly {
+        #[arg(long, value_name = "YYYY-MM")]
+        month: String,
+        #[command(flatten)]
+        output: ReportOutput,
+    },
+    /// Two months' report (双月考核); 2026B5 is September and October.
+    Bimonthly {
+        #[arg(long, value_name = "YYYYBn")]
+        bimonth: String,
+        #[command(flatten)]
+        output: ReportOutput,
+    },
+    /// A quarter's assessment (季度考核), with grades 优秀 / 良好 / 合格 / 不合格.
+    Quarterly {
+        #[arg(long, value_name = "YYYYQn")]
+        quarter: String,
+        #[command(flatten)]
+        output: ReportOutput,
+    },
+    /// A year's assessment.
+    Yearly {
+        #[arg(long, value_name = "YYYY")]
+        year: String,
+        #[command(flatten)]
+        output: ReportOutput,
+    },
+}
+
+#[derive(Args)]
+struct ReportOutput {
+    /// html (prints on A4), xlsx, png or json; default: the ending of --out.
+    #[arg(long, value_enum)]
+    format: Option<commands::report::Format>,
+    /// The file to write, replaced if it exists.
+    #[arg(long, value_name = "PATH")]
+    out: PathBuf,
+    /// The data's time: a period not over yet is reported so far.
+    #[command(flatten)]
+    now: Now,
 }
 
 #[derive(Subcommand)]
@@ -331,6 +381,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "duban: {}",
                 commands::ledger::summary(&exported, &options.out)
             );
+        }
+        Command::Report { command } => {
+            let (key, output) = match &command {
+                ReportCommand::Monthly { month, output } => (month, output),
+                ReportCommand::Bimonthly { bimonth, output } => (bimonth, output),
+                ReportCommand::Quarterly { quarter, output } => (quarter, output),
+                ReportCommand::Yearly { year, output } => (year, output),
+            };
+            let period = duban::rankings::Period::parse(key)?;
+            let (config, calendar) = commands::load_offline(config)?;
+            let line = runtime()?.block_on(commands::report::run(
+                &config,
+                &calendar,
+                period,
+                output.format,
+                &output.out,
+                output.now.instant().to_utc(),
+            ))?;
+            eprintln!("duban: {line}");
         }
         Command::Warnings {
             command: WarningsCommand::Test { sender, to },

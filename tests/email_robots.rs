@@ -484,6 +484,8 @@ fn robot_message(id: i64) -> Outgoing {
         html: None,
         markdown: Some("### 超期提醒\n- 市住建局：**3** 项超期\n- [详情](https://duban.example/m/dept/市住建局)".into()),
         chart_png: None,
+        report: None,
+        attachments: Vec::new(),
     }
 }
 

@@ -37,6 +37,8 @@ fn message(id: i64) -> Outgoing {
         html: None,
         markdown: None,
         chart_png: None,
+        report: None,
+        attachments: Vec::new(),
     }
 }
 

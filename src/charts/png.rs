@@ -33,7 +33,7 @@ const RULE: RGBColor = RGBColor(0xE5, 0xE7, 0xEB);
 #[derive(Debug, thiserror::Error)]
 pub enum FontError {
     #[error(
-        "no CJK font found for the email chart; tried {tried}; install fonts-wqy-microhei \
+        "no CJK font found for the PNG charts (report and email); tried {tried}; install fonts-wqy-microhei \
          (or fonts-noto-cjk), or configure the path of a TrueType/OpenType font with Chinese glyphs"
     )]
     NotFound { tried: String },
@@ -149,21 +149,97 @@ fn failed(reason: impl ToString) -> ChartError {
     }
 }
 
-/// The chart as RGB pixels, row by row.
-fn pixels(department: &str, counts: &Counts, font: &ChartFont) -> Result<Vec<u8>, ChartError> {
-    let (width, height) = SIZE;
-    let mut buffer = vec![0u8; width as usize * height as usize * 3];
+type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+/// A drawing of `size` as RGB pixels, row by row.
+fn render(size: (u32, u32), draw: impl FnOnce(&Area<'_>) -> Drawn) -> Result<Vec<u8>, ChartError> {
+    let mut buffer = vec![0u8; size.0 as usize * size.1 as usize * 3];
     {
-        let area = BitMapBackend::with_buffer(&mut buffer, SIZE).into_drawing_area();
-        draw(&area, department, counts, font)
-            .and_then(|()| area.present())
-            .map_err(failed)?;
+        let area = BitMapBackend::with_buffer(&mut buffer, size).into_drawing_area();
+        draw(&area).and_then(|()| area.present()).map_err(failed)?;
     }
     Ok(buffer)
 }
 
+fn pixels(department: &str, counts: &Counts, font: &ChartFont) -> Result<Vec<u8>, ChartError> {
+    render(SIZE, |area| draw(area, department, counts, font))
+}
+
+/// One department's bar in the ranking chart.
+pub struct RankBar<'a> {
+    pub department: &'a str,
+    pub score: f64,
+    pub on_time_rate: Option<f64>,
+}
+
+/// The width of the ranking chart; its height grows with the departments.
+pub const RANKING_WIDTH: u32 = 960;
+
+/// The rankings' chart (the report's PNG, the report mail's inline picture): each ranked
+/// department's score out of 100 as a bar, its on-time rate as a thinner bar beneath,
+/// the values at the bars' ends, the title and the period above.
+pub fn ranking(title: &str, subtitle: &str, rows: &[RankBar<'_>], font: &ChartFont) -> Result<Vec<u8>, ChartError> {
+    let size = (RANKING_WIDTH, 120 + 40 * rows.len().max(3) as u32);
+    let pixels = render(size, |area| draw_ranking(area, size, title, subtitle, rows, font))?;
+    encode(&pixels, size)
+}
+
+fn draw_ranking(
+    area: &Area<'_>,
+    (width, _): (u32, u32),
+    title: &str,
+    subtitle: &str,
+    rows: &[RankBar<'_>],
+    font: &ChartFont,
+) -> Drawn {
+    area.fill(&WHITE)?;
+    area.draw(&Text::new(title.to_owned(), (24, 30), font.style(26.0, &INK, HPos::Left, VPos::Center)))?;
+    area.draw(&Text::new(
+        subtitle.to_owned(),
+        (24, 62),
+        font.style(16.0, &MUTED_INK, HPos::Left, VPos::Center),
+    ))?;
+    let (left, right) = (250, width as i32 - 90);
+    let span = f64::from(right - left);
+    let (score_colour, rate_colour) = (RGBColor(0x25, 0x63, 0xEB), RGBColor(0x16, 0xA3, 0x4A));
+    area.draw(&Rectangle::new([(left, 84), (left + 14, 96)], score_colour.filled()))?;
+    area.draw(&Text::new("综合得分（满分100）", (left + 20, 90), font.style(14.0, &INK, HPos::Left, VPos::Center)))?;
+    area.draw(&Rectangle::new([(left + 200, 87), (left + 214, 93)], rate_colour.filled()))?;
+    area.draw(&Text::new("按时办结率", (left + 220, 90), font.style(14.0, &INK, HPos::Left, VPos::Center)))?;
+    for (i, row) in rows.iter().enumerate() {
+        let y = 112 + 40 * i as i32;
+        area.draw(&Text::new(
+            row.department.to_owned(),
+            (left - 12, y + 10),
+            font.style(17.0, &INK, HPos::Right, VPos::Center),
+        ))?;
+        let score = (span * (row.score / 100.0).clamp(0.0, 1.0)) as i32;
+        area.draw(&PathElement::new([(left, y + 30), (right, y + 30)], RULE))?;
+        if score > 0 {
+            area.draw(&Rectangle::new([(left, y), (left + score, y + 18)], score_colour.filled()))?;
+        }
+        area.draw(&Text::new(
+            format!("{:.1}", row.score),
+            (left + score + 8, y + 9),
+            font.style(15.0, &INK, HPos::Left, VPos::Center),
+        ))?;
+        if let Some(rate) = row.on_time_rate {
+            let rate_w = (span * rate.clamp(0.0, 1.0)) as i32;
+            if rate_w > 0 {
+                area.draw(&Rectangle::new([(left, y + 21), (left + rate_w, y + 27)], rate_colour.filled()))?;
+            }
+            area.draw(&Text::new(
+                format!("{:.0}%", rate * 100.0),
+                (left + rate_w + 8, y + 24),
+                font.style(12.0, &MUTED_INK, HPos::Left, VPos::Center),
+            ))?;
+        }
+    }
+    Ok(())
+}
+
 fn draw(
-    area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+    area: &Area<'_>,
     department: &str,
     counts: &Counts,
     font: &ChartFont,

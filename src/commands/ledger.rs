@@ -352,12 +352,12 @@ impl Sheets {
     }
 }
 
-fn excel_date(day: NaiveDate) -> Result<ExcelDateTime, rust_xlsxwriter::XlsxError> {
+pub(crate) fn excel_date(day: NaiveDate) -> Result<ExcelDateTime, rust_xlsxwriter::XlsxError> {
     ExcelDateTime::from_ymd(day.year() as u16, day.month() as u8, day.day() as u8)
 }
 
 /// The words the pages use (`web/static/common.js`), so the workbook reads like the page.
-fn grade_word(grade: Grade) -> &'static str {
+pub(crate) fn grade_word(grade: Grade) -> &'static str {
     match grade {
         Grade::Blue => "蓝 超前",
         Grade::Yellow => "黄 正常",
@@ -365,7 +365,7 @@ fn grade_word(grade: Grade) -> &'static str {
     }
 }
 
-fn status_word(status: Status) -> &'static str {
+pub(crate) fn status_word(status: Status) -> &'static str {
     match status {
         Status::Pending => "在办",
         Status::Paused => "暂停计时",
@@ -384,7 +384,7 @@ fn stage_name(stage: u8) -> &'static str {
     }
 }
 
-fn category_word(category: &str) -> &str {
+pub(crate) fn category_word(category: &str) -> &str {
     match category {
         "government_investment" => "政府投资",
         "general_social" => "一般社会投资",

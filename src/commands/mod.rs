@@ -9,6 +9,7 @@ pub mod grade;
 pub mod ledger;
 pub mod projects;
 pub mod records;
+pub mod report;
 pub mod sample;
 pub mod serve;
 pub mod simulate;

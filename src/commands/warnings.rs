@@ -86,6 +86,8 @@ pub async fn test(
         }),
         markdown: (spec.channel == Channel::Robot).then(|| format!("### 督办测试\n{text}")),
         chart_png: None,
+        report: None,
+        attachments: Vec::new(),
     };
     let shown = if spec.channel == Channel::Robot {
         sender.to_owned()

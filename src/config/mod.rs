@@ -7,6 +7,7 @@
 pub mod screens;
 pub mod secret;
 pub mod toml_file;
+pub mod rankings;
 pub mod warnings;
 
 use std::collections::BTreeMap;
@@ -66,6 +67,7 @@ pub struct Config {
     pub access: Access,
     pub live: Live,
     pub warnings: warnings::Warnings,
+    pub rankings: rankings::Rankings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,6 +93,7 @@ struct RawConfig {
     access: Option<screens::RawAccess>,
     live: Option<screens::RawLive>,
     warnings: Option<Spanned<warnings::RawWarnings>>,
+    rankings: Option<rankings::RawRankings>,
 }
 
 /// `[server]`'s limits on the HTTP connections (see `http::server`).
@@ -421,6 +424,7 @@ impl Config {
             access: screens::access(file, raw.access)?,
             live: screens::live(file, raw.live)?,
             warnings: warnings::warnings(file, raw.warnings, base)?,
+            rankings: rankings::rankings(file, raw.rankings, base)?,
             path: file.path().to_path_buf(),
             listen,
             connections,

@@ -24,7 +24,7 @@ pub enum FieldKind {
 }
 
 /// The canonical record's fields, in the order ARCHITECTURE.md lists them.
-pub const FIELDS: [(&str, FieldKind); 15] = [
+pub const FIELDS: [(&str, FieldKind); 16] = [
     ("item_id", FieldKind::Text),
     ("project_code", FieldKind::Text),
     ("project_name", FieldKind::Text),
@@ -40,6 +40,7 @@ pub const FIELDS: [(&str, FieldKind); 15] = [
     ("pauses", FieldKind::Pauses),
     ("finished_at", FieldKind::Time),
     ("updated_at", FieldKind::Time),
+    ("rating", FieldKind::Number),
 ];
 
 /// The fields of a pause object.

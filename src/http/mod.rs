@@ -11,6 +11,7 @@ mod deliveries;
 mod error;
 mod headers;
 mod pages;
+mod rankings;
 pub mod server;
 
 use std::sync::Arc;
@@ -46,6 +47,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/deliveries", get(deliveries::deliveries))
         .route("/api/warnings/summary", get(deliveries::summary))
         .route("/api/contacts", get(contacts::list).post(contacts::import))
+        .route("/api/rankings", get(rankings::report))
+        .route("/api/rankings/download", get(rankings::download))
+        .route("/api/rankings/publish", post(rankings::publish))
         // Counts by grade are data: scrapers send the viewer token as a bearer token.
         .route("/metrics", get(api::metrics))
         .layer(middleware::from_fn_with_state(
@@ -62,6 +66,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/screen/{name}", get(pages::screen))
         .route("/item/{id}", get(pages::item))
         .route("/ledger", get(pages::ledger))
+        .route("/rankings", get(pages::rankings))
         .route("/audit/deliveries", get(pages::deliveries))
         .route("/m/dept/{id}", get(pages::phone))
         // No token: the link's signature opens one department's answer page.

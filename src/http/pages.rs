@@ -98,6 +98,11 @@ pub async fn ledger(State(shared): State<Arc<Shared>>, uri: Uri, headers: Header
     page(&shared, &uri, &headers, None, "ledger.html")
 }
 
+/// The rankings (月度通报, 季度考核): table, charts, drill-down, downloads, publication.
+pub async fn rankings(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> Response {
+    page(&shared, &uri, &headers, None, "rankings.html")
+}
+
 /// The delivery audit (全程留痕): every warning message, its attempts and its receipt.
 pub async fn deliveries(
     State(shared): State<Arc<Shared>>,

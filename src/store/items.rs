@@ -109,6 +109,8 @@ const ITEM_COLUMNS: &[Column] = &[
     text("updated_at"),
     text("feed"),
     int("record_hash"),
+    // The applicants' rating (好差评), when the feed carries one.
+    int("rating"),
     // The grading, as `grading_cells` writes it.
     text("grade"),
     text("deadline_date"),
@@ -124,7 +126,7 @@ const ITEM_COLUMNS: &[Column] = &[
 ];
 
 /// Where the grading's columns are in `ITEM_COLUMNS`.
-const GRADING: std::ops::Range<usize> = 14..22;
+const GRADING: std::ops::Range<usize> = 15..23;
 
 /// Rows a statement: large enough that statements are few, small enough that one batch's
 /// JSON (about 400 bytes an item) stays a few megabytes.
@@ -600,6 +602,10 @@ impl Store {
                 .time(&item.updated_at)
                 .text(feed)
                 .int(hash as i64);
+            match item.rating {
+                Some(rating) => r.int(i64::from(rating)),
+                None => r.null(),
+            };
             grading_cells(r, grading, next_change.as_ref());
         });
         ItemRow {

@@ -48,6 +48,7 @@ pub(super) struct ItemRow<'a>(
     #[serde(borrow)] Option<Text<'a>>,
     #[serde(borrow)] Text<'a>,
     i64,
+    Option<i64>,
 );
 
 /// Text borrowed from a chunk, owned only where the database escaped a character. (serde
@@ -83,7 +84,7 @@ pub(super) struct ProjectRow<'a>(
 pub(super) const PAUSE_COLUMNS: &str = "item_id, seq, kind, from_at, to_at";
 pub(super) const ITEM_COLUMNS: &str = "item_id, project_code, matter, department, stage, status, \
      accepted_at, limit_days, legal_days, extension_days, finished_at, updated_at, record_hash, \
-     grade, next_change, deadline_date, version";
+     grade, next_change, deadline_date, version, rating";
 
 impl Store {
     /// Every stored project (code, name, category), for the board at start-up: the screens
@@ -255,6 +256,7 @@ pub(super) fn stored_item(
         next_change,
         deadline,
         version,
+        rating,
     ): ItemRow<'_>,
     pauses: &mut foldhash::HashMap<String, Vec<Pause>>,
 ) -> StoredItem {
@@ -277,6 +279,7 @@ pub(super) fn stored_item(
         extension_days: extension as u32,
         finished_at: finished_at.as_deref().map(parse_time),
         updated_at: parse_time(&updated_at),
+        rating: rating.and_then(|r| u8::try_from(r).ok()),
         item_id,
     };
     StoredItem {

@@ -24,6 +24,7 @@ pub mod load;
 pub mod queries;
 mod rehash;
 mod relay;
+pub mod reports;
 mod rows;
 pub mod warnings;
 

@@ -19,7 +19,7 @@ pub fn instant(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
+pub(super) fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .ok()
         .map(|t| t.with_timezone(&Utc))
@@ -85,6 +85,8 @@ struct Body {
     html: Option<String>,
     #[serde(default)]
     markdown: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    report: Option<String>,
 }
 
 /// Filters of the delivery audit.
@@ -238,56 +240,9 @@ impl Store {
     pub async fn write_run(&self, run: &RunWrite<'_>) -> Result<Vec<(usize, i64)>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let now = instant(run.now);
-        let insert = self.sql(
-            "INSERT INTO messages (dedup_key, rule, department, channel, sender, role, recipient, \
-             address, items, subject, body, created_at, log_position, not_before, held, status) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'pending') \
-             ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
-        );
-        let item = self.sql(
-            "INSERT INTO message_items (message_id, item_id) VALUES ($1, $2) \
-             ON CONFLICT DO NOTHING",
-        );
-        let mut ids = Vec::with_capacity(run.messages.len());
-        for (index, queued) in run.messages.iter().enumerate() {
-            let d = queued.draft;
-            let body = serde_json::to_string(&Body {
-                text: d.text.clone(),
-                params: d.params.clone(),
-                html: d.html.clone(),
-                markdown: d.markdown.clone(),
-            })
-            .map_err(|e| StoreError::Query(sqlx::Error::Encode(Box::new(e))))?;
-            let items: Vec<&str> = d.items.iter().map(|(i, _)| i.as_str()).collect();
-            let row = query(&insert)
-                .bind(d.dedup_key.clone())
-                .bind(d.rule.as_string())
-                .bind(d.department.clone())
-                .bind(d.channel.as_str())
-                .bind(d.sender.clone())
-                .bind(d.role.clone())
-                .bind(d.recipient.clone())
-                .bind(d.address.clone())
-                .bind(items.join(","))
-                .bind(d.subject.clone())
-                .bind(body)
-                .bind(now.clone())
-                .bind(run.log_position)
-                .bind(instant(queued.not_before))
-                .bind(i64::from(queued.held))
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some(row) = row else { continue };
-            let id: i64 = row.try_get("id")?;
-            for item_id in &items {
-                query(&item)
-                    .bind(id)
-                    .bind(*item_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            ids.push((index, id));
-        }
+        let ids = self
+            .insert_messages(&mut tx, &run.messages, None, &now, run.log_position)
+            .await?;
         let warned = self.sql(
             "INSERT INTO warned_items (rule, item_id, window_key, at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT DO NOTHING",
@@ -320,6 +275,87 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// Writes messages to the outbox outside a rule run (the monthly report's mail, which
+    /// names the published report it carries): the warnings' log position is not touched.
+    /// Returns the ids of the messages written (a dedup key already stored writes none).
+    pub async fn queue_messages(
+        &self,
+        messages: &[Queued<'_>],
+        report: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let ids = self
+            .insert_messages(&mut tx, messages, report, &instant(now), 0)
+            .await?;
+        tx.commit().await?;
+        Ok(ids.into_iter().map(|(_, id)| id).collect())
+    }
+
+    /// Inserts `messages` (and the items each names) in `tx`; returns (index, id) of each
+    /// written.
+    async fn insert_messages(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        messages: &[Queued<'_>],
+        report: Option<&str>,
+        now: &str,
+        log_position: i64,
+    ) -> Result<Vec<(usize, i64)>, StoreError> {
+        let insert = self.sql(
+            "INSERT INTO messages (dedup_key, rule, department, channel, sender, role, recipient, \
+             address, items, subject, body, created_at, log_position, not_before, held, status) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'pending') \
+             ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+        );
+        let item = self.sql(
+            "INSERT INTO message_items (message_id, item_id) VALUES ($1, $2) \
+             ON CONFLICT DO NOTHING",
+        );
+        let mut ids = Vec::with_capacity(messages.len());
+        for (index, queued) in messages.iter().enumerate() {
+            let d = queued.draft;
+            let body = serde_json::to_string(&Body {
+                text: d.text.clone(),
+                params: d.params.clone(),
+                html: d.html.clone(),
+                markdown: d.markdown.clone(),
+                report: report.map(str::to_owned),
+            })
+            .map_err(|e| StoreError::Query(sqlx::Error::Encode(Box::new(e))))?;
+            let items: Vec<&str> = d.items.iter().map(|(i, _)| i.as_str()).collect();
+            let row = query(&insert)
+                .bind(d.dedup_key.clone())
+                .bind(d.rule.as_string())
+                .bind(d.department.clone())
+                .bind(d.channel.as_str())
+                .bind(d.sender.clone())
+                .bind(d.role.clone())
+                .bind(d.recipient.clone())
+                .bind(d.address.clone())
+                .bind(items.join(","))
+                .bind(d.subject.clone())
+                .bind(body)
+                .bind(now.to_owned())
+                .bind(log_position)
+                .bind(instant(queued.not_before))
+                .bind(i64::from(queued.held))
+                .fetch_optional(&mut **tx)
+                .await?;
+            let Some(row) = row else { continue };
+            let id: i64 = row.try_get("id")?;
+            for item_id in &items {
+                query(&item)
+                    .bind(id)
+                    .bind(*item_id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            ids.push((index, id));
+        }
         Ok(ids)
     }
 
@@ -367,6 +403,8 @@ impl Store {
                         html: body.html,
                         markdown: body.markdown,
                         chart_png: None,
+                        report: body.report,
+                        attachments: Vec::new(),
                     },
                     sender: row.try_get("sender")?,
                     department: row.try_get("department")?,

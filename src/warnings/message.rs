@@ -62,4 +62,19 @@ pub struct Outgoing {
     /// A PNG attached inline to the email (Content-ID `chart`).
     #[serde(default, skip)]
     pub chart_png: Option<Vec<u8>>,
+    /// The published rankings report (its period's key) an email carries: its workbook is
+    /// attached and its chart shown inline, made when it is sent from the stored report.
+    #[serde(default)]
+    pub report: Option<String>,
+    /// Files attached to the email.
+    #[serde(default, skip)]
+    pub attachments: Vec<Attached>,
+}
+
+/// A file attached to an email.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attached {
+    pub file_name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }

@@ -122,7 +122,11 @@ pub async fn deliver(shared: &Shared, senders: &Senders, claimed: Claimed) {
     let outcome = match senders.get(&sender) {
         Some(s) => {
             if message.channel == Channel::Email {
-                super::chart::attach(shared, &department, &mut message);
+                if message.report.is_some() {
+                    crate::rankings::schedule::attach(shared, &mut message).await;
+                } else {
+                    super::chart::attach(shared, &department, &mut message);
+                }
             }
             s.send(&message).await
         }

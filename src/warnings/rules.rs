@@ -132,6 +132,8 @@ pub enum RuleName {
     Digest,
     Forecast,
     Escalation(u8),
+    /// The monthly rankings report mailed to the office (`rankings::schedule`).
+    Report,
 }
 
 impl RuleName {
@@ -142,6 +144,7 @@ impl RuleName {
             RuleName::Digest => "digest".into(),
             RuleName::Forecast => "forecast".into(),
             RuleName::Escalation(n) => format!("escalation-{n}"),
+            RuleName::Report => "report".into(),
         }
     }
 
@@ -154,6 +157,7 @@ impl RuleName {
             RuleName::Forecast => "超期预报",
             RuleName::Escalation(1) => "督办单",
             RuleName::Escalation(_) => "督办升级",
+            RuleName::Report => "月度通报",
         }
     }
 }
@@ -297,6 +301,8 @@ pub fn decide(rules: &Rules, run: &Run, history: &dyn History, items: &[Open]) -
                 RuleName::Digest => rules.digest.clone()?,
                 RuleName::Forecast => rules.forecast.as_ref()?.to.clone(),
                 RuleName::Escalation(n) => rules.escalation.get(usize::from(n) - 1)?.to.clone(),
+                // Not a rule over items: `rankings::schedule` writes its messages.
+                RuleName::Report => return None,
             };
             items.sort_by(|(a, _), (b, _)| {
                 a.remaining
@@ -317,6 +323,7 @@ pub fn decide(rules: &Rules, run: &Run, history: &dyn History, items: &[Open]) -
 
 fn reason(rules: &Rules, rule: RuleName, count: usize) -> String {
     match rule {
+        RuleName::Report => format!("{count} 份月度通报"),
         RuleName::Near => format!(
             "{count} 件黄色事项剩余不超过 {} 个工作日",
             rules.near.as_ref().map_or(0, |n| n.days_left)

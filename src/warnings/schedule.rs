@@ -17,6 +17,8 @@ pub struct WorkingSchedule {
     pub cron: cron::Schedule,
     /// Only instants on working days (the default for every rule).
     pub working_days_only: bool,
+    /// Only instants on the first working day of their month (the monthly report's).
+    pub first_of_month: bool,
 }
 
 impl WorkingSchedule {
@@ -25,6 +27,7 @@ impl WorkingSchedule {
             .map(|cron| Self {
                 cron,
                 working_days_only,
+                first_of_month: false,
             })
             .map_err(|e| {
                 format!(
@@ -34,8 +37,23 @@ impl WorkingSchedule {
             })
     }
 
+    /// The same schedule, on the first working day of each month only.
+    pub fn first_working_day_of_month(self) -> Self {
+        Self {
+            working_days_only: true,
+            first_of_month: true,
+            ..self
+        }
+    }
+
     fn admits(&self, at: DateTime<Tz>, calendar: &Calendar) -> bool {
-        !self.working_days_only || calendar.is_working_day(at.date_naive()).unwrap_or(false)
+        let day = at.date_naive();
+        let working = |d: chrono::NaiveDate| calendar.is_working_day(d).unwrap_or(false);
+        if self.first_of_month {
+            use chrono::Datelike;
+            return working(day) && (1..day.day()).all(|d| !working(day.with_day(d).unwrap_or(day)));
+        }
+        !self.working_days_only || working(day)
     }
 
     /// The instant to run now: the latest scheduled instant in (`after`, `now`] on the

@@ -252,6 +252,7 @@ impl<'a> Words<'a> {
             RuleName::Digest => "超期未办结".into(),
             RuleName::Forecast => "将于近日超期".into(),
             RuleName::Escalation(_) => "超期已久".into(),
+            RuleName::Report => "月度通报".into(),
         }
     }
 

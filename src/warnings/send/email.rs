@@ -193,25 +193,42 @@ fn compose(from: &Mailbox, message: &Outgoing) -> Result<Message, Outcome> {
         .chart_png
         .as_ref()
         .map(|png| Attachment::new_inline("chart".to_owned()).body(png.clone(), png_type));
-    let built = match (&message.html, chart) {
+    // The text (and HTML with its inline chart) as one part, then the files beside it.
+    let content = match (&message.html, chart) {
         (Some(html), chart) => {
             let alternative = MultiPart::alternative_plain_html(message.text.clone(), html.clone());
             match chart {
-                Some(chart) => builder.multipart(
-                    MultiPart::related()
-                        .multipart(alternative)
-                        .singlepart(chart),
-                ),
-                None => builder.multipart(alternative),
+                Some(chart) => MultiPart::related()
+                    .multipart(alternative)
+                    .singlepart(chart)
+                    .into(),
+                None => alternative.into(),
             }
         }
         // Without HTML nothing refers to the chart, so it is an ordinary inline part.
-        (None, Some(chart)) => builder.multipart(
-            MultiPart::mixed()
-                .singlepart(SinglePart::plain(message.text.clone()))
-                .singlepart(chart),
-        ),
-        (None, None) => builder.singlepart(SinglePart::plain(message.text.clone())),
+        (None, Some(chart)) => MultiPart::mixed()
+            .singlepart(SinglePart::plain(message.text.clone()))
+            .singlepart(chart)
+            .into(),
+        (None, None) => Content::Single(SinglePart::plain(message.text.clone())),
+    };
+    let built = if message.attachments.is_empty() {
+        match content {
+            Content::Single(part) => builder.singlepart(part),
+            Content::Multi(part) => builder.multipart(part),
+        }
+    } else {
+        let mut mixed = match content {
+            Content::Single(part) => MultiPart::mixed().singlepart(part),
+            Content::Multi(part) => MultiPart::mixed().multipart(part),
+        };
+        for file in &message.attachments {
+            let kind = ContentType::parse(&file.content_type).map_err(|e| {
+                never("compose", format!("{} as a content type: {e}", file.content_type))
+            })?;
+            mixed = mixed.singlepart(Attachment::new(file.file_name.clone()).body(file.bytes.clone(), kind));
+        }
+        builder.multipart(mixed)
     };
     built.map_err(|e| {
         never(
@@ -219,6 +236,18 @@ fn compose(from: &Mailbox, message: &Outgoing) -> Result<Message, Outcome> {
             format!("the email could not be put together: {e}"),
         )
     })
+}
+
+/// An email's content before the files are put beside it.
+enum Content {
+    Single(SinglePart),
+    Multi(MultiPart),
+}
+
+impl From<MultiPart> for Content {
+    fn from(part: MultiPart) -> Self {
+        Content::Multi(part)
+    }
 }
 
 /// The server's id for the queued message, where its answer names one: Postfix's
@@ -333,6 +362,8 @@ mod tests {
             html: Some("<p>您部门有 3 项超期。</p><img src=\"cid:chart\">".into()),
             markdown: None,
             chart_png: Some(b"\x89PNG\r\n\x1a\nrest".to_vec()),
+            report: None,
+            attachments: Vec::new(),
         }
     }
 

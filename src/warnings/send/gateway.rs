@@ -393,6 +393,8 @@ mod tests {
             html: None,
             markdown: None,
             chart_png: None,
+            report: None,
+            attachments: Vec::new(),
         }
     }
 
