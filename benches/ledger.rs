@@ -5,7 +5,10 @@
 //! 1. reading the whole change log from position 0, 10,000 changes a page;
 //! 2. rebuilding every item as of a past date (the version standing then, graded as of
 //!    that day);
-//! 3. the store's size per item: the log's share (a version and its events) and in all.
+//! 3. the store's size per item: the log's share (a version and its events) and in all;
+//! 4. the monthly rankings report of October 2026 over the same store: in the process (as
+//!    `/rankings` computes it), and as `duban report monthly --format json` with its peak
+//!    memory (`/usr/bin/time -v`, the CLI being its own process).
 //!
 //! Run: `cargo bench --bench ledger` (SQLite; with `DUBAN_TEST_PG_URL` set, PostgreSQL too,
 //! in a database of its own). `DUBAN_BENCH_RECORDS` sets the count.
@@ -206,6 +209,58 @@ async fn run(label: &str, database_url: &str, dir: &Path) {
         log as f64 / 1e6,
         all as f64 / versions as f64,
         all as f64 / 1e6
+    );
+
+    // 4. The monthly report.
+    let period = duban::rankings::Period::parse("2026-10").unwrap();
+    let started = Instant::now();
+    let report = duban::rankings::gather::report(
+        store,
+        &shared.config,
+        &shared.calendar,
+        period,
+        chrono::DateTime::parse_from_rfc3339(NOW).unwrap().to_utc(),
+    )
+    .await
+    .unwrap();
+    println!(
+        "{label}: the monthly report of 2026-10 in {:.2} s in the process ({} items read, {} counted, {} departments)",
+        started.elapsed().as_secs_f64(),
+        report.items_read,
+        report.items.len(),
+        report.ranked.len() + report.unranked.len()
+    );
+    let out = dir.join("report.json");
+    let started = Instant::now();
+    let output = std::process::Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(env!("CARGO_BIN_EXE_duban"))
+        .args(["--config", dir.join("duban.toml").to_str().unwrap()])
+        .args([
+            "report",
+            "monthly",
+            "--month",
+            "2026-10",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args(["--now", NOW])
+        .output()
+        .unwrap();
+    let wall = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let peak = stderr
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .unwrap_or("?");
+    println!(
+        "{label}: duban report monthly --format json: {:.2} s wall, peak RSS {peak} kB, {} bytes written",
+        wall.as_secs_f64(),
+        std::fs::metadata(&out).unwrap().len()
     );
     running.stop(std::time::Duration::from_secs(5)).await;
 }

@@ -97,6 +97,7 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
         hub: Default::default(),
         metrics: Metrics::default(),
         feed_health: Default::default(),
+        ranking_panel: Default::default(),
     });
     let started = std::time::Instant::now();
     let items = shared
@@ -125,6 +126,24 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
     let mut tasks = JoinSet::new();
     tasks.spawn(grader::run(shared.clone(), shutdown.clone()));
     tasks.spawn(live::run(shared.clone(), shutdown.clone()));
+    if shared.config.rankings.publish {
+        tasks.spawn(crate::rankings::schedule::run(
+            shared.clone(),
+            shutdown.clone(),
+        ));
+    }
+    // A report reads every item: computed for the screens only when one shows it.
+    if shared
+        .config
+        .screens
+        .iter()
+        .any(|s| s.pages.iter().flatten().any(|p| p == "ranking"))
+    {
+        tasks.spawn(crate::rankings::panel::run(
+            shared.clone(),
+            shutdown.clone(),
+        ));
+    }
     tasks.spawn(live::deliver(shared.clone(), shutdown.clone()));
     tasks.spawn(checkpoints(shared.clone(), shutdown.clone()));
     let client = feeds::http_json::client()?;
@@ -163,12 +182,6 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
             senders,
             shutdown.clone(),
         ));
-        if shared.config.rankings.publish {
-            tasks.spawn(crate::rankings::schedule::run(
-                shared.clone(),
-                shutdown.clone(),
-            ));
-        }
     } else {
         tracing::warn!("no [warnings] in the config: nobody is warned about late items");
     }

@@ -64,6 +64,8 @@ pub struct Shared {
     /// Each feed's health: kept by the poller and `count_ungraded`, read by the API and
     /// the screens.
     pub feed_health: FeedHealthBook,
+    /// The screens' `ranking` panel as last computed (`rankings::panel`).
+    pub ranking_panel: parking_lot::Mutex<Option<String>>,
 }
 
 /// What one page of records came to.
@@ -75,6 +77,11 @@ pub struct Outcome {
 }
 
 impl Shared {
+    /// Replaces the screens' `ranking` panel (the live task sends it with the next frame).
+    pub fn set_ranking_panel(&self, panel: String) {
+        *self.ranking_panel.lock() = Some(panel);
+    }
+
     pub fn board(&self) -> parking_lot::MutexGuard<'_, Board> {
         self.board.lock()
     }

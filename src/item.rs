@@ -130,7 +130,8 @@ pub struct Item {
     pub pauses: Vec<Pause>,
     pub finished_at: Option<DateTime<FixedOffset>>,
     pub updated_at: DateTime<FixedOffset>,
-    /// The applicant's rating of the finished item (好差评), 1 to 5, where the feed has it.
+    /// The applicant's rating of the finished item (好差评), 1 to 5, where the feed has it
+    /// (0, which systems write for 未评价, reads as none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rating: Option<u8>,
 }
@@ -612,12 +613,15 @@ impl RawItem {
             finished_at,
             updated_at,
             rating: match self.rating {
-                None => None,
+                // Systems write 0 for 未评价 (not rated): no rating, not a bad record.
+                None | Some(0) => None,
                 Some(r @ 1..=5) => Some(r as u8),
                 Some(other) => {
                     return Err(fail(
                         "rating",
-                        format!("{other} is not a rating; the applicants' rating is 1 to 5 (or absent)"),
+                        format!(
+                            "{other} is not a rating; the applicants' rating is 1 to 5 (or absent)"
+                        ),
                     ));
                 }
             },

@@ -383,13 +383,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Report { command } => {
-            let (key, output) = match &command {
-                ReportCommand::Monthly { month, output } => (month, output),
-                ReportCommand::Bimonthly { bimonth, output } => (bimonth, output),
-                ReportCommand::Quarterly { quarter, output } => (quarter, output),
-                ReportCommand::Yearly { year, output } => (year, output),
+            use duban::rankings::Span;
+            let (key, output, span, flag) = match &command {
+                ReportCommand::Monthly { month, output } => {
+                    (month, output, Span::Month, "--month 2026-10")
+                }
+                ReportCommand::Bimonthly { bimonth, output } => {
+                    (bimonth, output, Span::Bimonth, "--bimonth 2026B5")
+                }
+                ReportCommand::Quarterly { quarter, output } => {
+                    (quarter, output, Span::Quarter, "--quarter 2026Q3")
+                }
+                ReportCommand::Yearly { year, output } => (year, output, Span::Year, "--year 2026"),
             };
             let period = duban::rankings::Period::parse(key)?;
+            if period.span != span {
+                anyhow::bail!(
+                    "{key} is a {} but this report is a {}: write {flag}, or use the report of that period",
+                    period.span.as_str(),
+                    span.as_str()
+                );
+            }
             let (config, calendar) = commands::load_offline(config)?;
             let line = runtime()?.block_on(commands::report::run(
                 &config,

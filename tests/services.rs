@@ -473,3 +473,11 @@ async fn the_sql_feed_reads_postgres() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_month_is_published_mailed_frozen_and_written_on_postgres() {
+    on_postgres(|url, dir| async move {
+        common::rankings::published_mailed_frozen_and_written(&url, dir.path()).await;
+    })
+    .await;
+}

@@ -178,9 +178,16 @@ pub const RANKING_WIDTH: u32 = 960;
 /// The rankings' chart (the report's PNG, the report mail's inline picture): each ranked
 /// department's score out of 100 as a bar, its on-time rate as a thinner bar beneath,
 /// the values at the bars' ends, the title and the period above.
-pub fn ranking(title: &str, subtitle: &str, rows: &[RankBar<'_>], font: &ChartFont) -> Result<Vec<u8>, ChartError> {
+pub fn ranking(
+    title: &str,
+    subtitle: &str,
+    rows: &[RankBar<'_>],
+    font: &ChartFont,
+) -> Result<Vec<u8>, ChartError> {
     let size = (RANKING_WIDTH, 120 + 40 * rows.len().max(3) as u32);
-    let pixels = render(size, |area| draw_ranking(area, size, title, subtitle, rows, font))?;
+    let pixels = render(size, |area| {
+        draw_ranking(area, size, title, subtitle, rows, font)
+    })?;
     encode(&pixels, size)
 }
 
@@ -193,7 +200,11 @@ fn draw_ranking(
     font: &ChartFont,
 ) -> Drawn {
     area.fill(&WHITE)?;
-    area.draw(&Text::new(title.to_owned(), (24, 30), font.style(26.0, &INK, HPos::Left, VPos::Center)))?;
+    area.draw(&Text::new(
+        title.to_owned(),
+        (24, 30),
+        font.style(26.0, &INK, HPos::Left, VPos::Center),
+    ))?;
     area.draw(&Text::new(
         subtitle.to_owned(),
         (24, 62),
@@ -202,10 +213,24 @@ fn draw_ranking(
     let (left, right) = (250, width as i32 - 90);
     let span = f64::from(right - left);
     let (score_colour, rate_colour) = (RGBColor(0x25, 0x63, 0xEB), RGBColor(0x16, 0xA3, 0x4A));
-    area.draw(&Rectangle::new([(left, 84), (left + 14, 96)], score_colour.filled()))?;
-    area.draw(&Text::new("综合得分（满分100）", (left + 20, 90), font.style(14.0, &INK, HPos::Left, VPos::Center)))?;
-    area.draw(&Rectangle::new([(left + 200, 87), (left + 214, 93)], rate_colour.filled()))?;
-    area.draw(&Text::new("按时办结率", (left + 220, 90), font.style(14.0, &INK, HPos::Left, VPos::Center)))?;
+    area.draw(&Rectangle::new(
+        [(left, 84), (left + 14, 96)],
+        score_colour.filled(),
+    ))?;
+    area.draw(&Text::new(
+        "综合得分（满分100）",
+        (left + 20, 90),
+        font.style(14.0, &INK, HPos::Left, VPos::Center),
+    ))?;
+    area.draw(&Rectangle::new(
+        [(left + 200, 87), (left + 214, 93)],
+        rate_colour.filled(),
+    ))?;
+    area.draw(&Text::new(
+        "按时办结率",
+        (left + 220, 90),
+        font.style(14.0, &INK, HPos::Left, VPos::Center),
+    ))?;
     for (i, row) in rows.iter().enumerate() {
         let y = 112 + 40 * i as i32;
         area.draw(&Text::new(
@@ -216,7 +241,10 @@ fn draw_ranking(
         let score = (span * (row.score / 100.0).clamp(0.0, 1.0)) as i32;
         area.draw(&PathElement::new([(left, y + 30), (right, y + 30)], RULE))?;
         if score > 0 {
-            area.draw(&Rectangle::new([(left, y), (left + score, y + 18)], score_colour.filled()))?;
+            area.draw(&Rectangle::new(
+                [(left, y), (left + score, y + 18)],
+                score_colour.filled(),
+            ))?;
         }
         area.draw(&Text::new(
             format!("{:.1}", row.score),
@@ -226,7 +254,10 @@ fn draw_ranking(
         if let Some(rate) = row.on_time_rate {
             let rate_w = (span * rate.clamp(0.0, 1.0)) as i32;
             if rate_w > 0 {
-                area.draw(&Rectangle::new([(left, y + 21), (left + rate_w, y + 27)], rate_colour.filled()))?;
+                area.draw(&Rectangle::new(
+                    [(left, y + 21), (left + rate_w, y + 27)],
+                    rate_colour.filled(),
+                ))?;
             }
             area.draw(&Text::new(
                 format!("{:.0}%", rate * 100.0),
@@ -238,12 +269,7 @@ fn draw_ranking(
     Ok(())
 }
 
-fn draw(
-    area: &Area<'_>,
-    department: &str,
-    counts: &Counts,
-    font: &ChartFont,
-) -> Drawn {
+fn draw(area: &Area<'_>, department: &str, counts: &Counts, font: &ChartFont) -> Drawn {
     let (width, height) = (SIZE.0 as i32, SIZE.1 as i32);
     area.fill(&WHITE)?;
     let title = if department.is_empty() {

@@ -35,12 +35,19 @@ impl Format {
     }
 }
 
-/// A report in `format`.
-pub fn render(report: &Report, format: Format, config: &Config) -> anyhow::Result<Vec<u8>> {
+/// A report in `format`; a published one's page says so (and what the data now would change).
+pub fn render(
+    report: &Report,
+    format: Format,
+    config: &Config,
+    published: Option<&html::Published<'_>>,
+) -> anyhow::Result<Vec<u8>> {
     Ok(match format {
         Format::Json => serde_json::to_vec_pretty(report)?,
-        Format::Html => html::document(report, config.timezone, html::Style::Inline, None).into_bytes(),
-        Format::Xlsx => workbook::workbook(report, config.timezone).context("laying out the workbook")?,
+        Format::Html => html::document(report, config.timezone, published).into_bytes(),
+        Format::Xlsx => {
+            workbook::workbook(report, config.timezone).context("laying out the workbook")?
+        }
         Format::Png => {
             let font = ChartFont::load(config.rankings.font.as_deref()).context(
                 "the PNG needs a CJK font ([rankings] font); the html, xlsx and json formats work without one",
@@ -65,14 +72,17 @@ pub async fn run(
             out.display()
         );
     };
-    let store = Store::open(&config.database_url)
-        .await
-        .with_context(|| format!("opening the store {}", crate::store::redact(&config.database_url)))?;
+    let store = Store::open(&config.database_url).await.with_context(|| {
+        format!(
+            "opening the store {}",
+            crate::store::redact(&config.database_url)
+        )
+    })?;
     let report = gather::report(&store, config, calendar, period, now)
         .await
         .context("reading the period's items, warnings and answers from the store")?;
     store.close().await;
-    let bytes = render(&report, format, config)?;
+    let bytes = render(&report, format, config, None)?;
     std::fs::write(out, &bytes).with_context(|| format!("writing {}", out.display()))?;
     let mut line = format!(
         "{} {}: {} departments ranked, {} apart, {} items counted of {} read, {} projects over target → {} ({} bytes)",

@@ -4,10 +4,10 @@
 //! works from any working directory. Secrets never live in the file: keys that need one
 //! name a `DUBAN_…` environment variable instead (see `secret`).
 
+pub mod rankings;
 pub mod screens;
 pub mod secret;
 pub mod toml_file;
-pub mod rankings;
 pub mod warnings;
 
 use std::collections::BTreeMap;

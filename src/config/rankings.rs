@@ -2,7 +2,8 @@
 //! (`[rankings.weights]`), the assessment's cut-offs (`[rankings.grades]`), the office hours
 //! an answer's delay is counted in, the monthly publication (a schedule that fires on the
 //! first working day of each month only) and its mail, and the CJK font of the PNG charts.
-//! Every key has a default, printed in every report.
+//! Every key has a default, printed in every report. Without a `[rankings]` table nothing is
+//! published on a schedule (reports are made on demand).
 
 use std::path::{Path, PathBuf};
 
@@ -23,7 +24,8 @@ pub struct Rankings {
     /// When last month's report is published (and mailed): on the first working day of the
     /// month, at the expression's time.
     pub publish_at: WorkingSchedule,
-    /// Whether the schedule publishes at all.
+    /// Whether the schedule publishes at all: by default when the config has a `[rankings]`
+    /// table (without one, reports are made on demand only).
     pub publish: bool,
     /// Mail the published report to the office.
     pub mail: bool,
@@ -42,7 +44,7 @@ impl Default for Rankings {
             cutoffs: Cutoffs::default(),
             office_hours: (time(8, 30), time(17, 30)),
             publish_at: first_working_day("0 0 8 * * *"),
-            publish: true,
+            publish: false,
             mail: true,
             mail_to: Vec::new(),
             sender: None,
@@ -114,7 +116,10 @@ pub(super) fn rankings(
         Some(v) if v.get_ref().is_finite() && *v.get_ref() >= 0.0 => Ok(*v.get_ref()),
         Some(v) => Err(file.error_at(
             v.span(),
-            format!("rankings.weights.{key} is a weight of 0 or more, not {}", v.get_ref()),
+            format!(
+                "rankings.weights.{key} is a weight of 0 or more, not {}",
+                v.get_ref()
+            ),
         )),
     };
     let (w, d) = (&raw.weights, Weights::default());
@@ -128,7 +133,9 @@ pub(super) fn rankings(
         red_item: weight(&w.red_item, d.red_item, "red_item")?,
     };
     let (g, d) = (&raw.grades, Cutoffs::default());
-    let cut = |value: &Option<Spanned<f64>>, default: f64| value.as_ref().map_or(default, |v| *v.get_ref());
+    let cut = |value: &Option<Spanned<f64>>, default: f64| {
+        value.as_ref().map_or(default, |v| *v.get_ref())
+    };
     out.cutoffs = Cutoffs {
         excellent: cut(&g.excellent, d.excellent),
         good: cut(&g.good, d.good),

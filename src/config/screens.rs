@@ -12,7 +12,7 @@ use super::secret::Secret;
 use super::toml_file::{FileError, TomlFile};
 
 /// The panels a screen page can show, as `[[screens]] panels` names them.
-pub const PANELS: [&str; 9] = [
+pub const PANELS: [&str; 10] = [
     "headline",
     "ring",
     "departments",
@@ -22,6 +22,7 @@ pub const PANELS: [&str; 9] = [
     "red_list",
     "overdue_list",
     "warnings",
+    "ranking",
 ];
 
 /// One big-screen layout.

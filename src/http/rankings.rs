@@ -2,7 +2,9 @@
 //! when the period was published, with what the data now would change — or computed now),
 //! `/api/rankings/download?period=…&format=xlsx|png|json|html`, and
 //! `POST /api/rankings/publish?period=…` (the office token: stores the report as it is now,
-//! frozen). No period: last month. `period=current` (the screens' panel): this month so far.
+//! frozen; a period not over yet is refused). No period: last month. `period=current`: this
+//! month so far. A published period's files are read from its edition, not computed; the
+//! page and the printed page compute the period again only to say what would differ.
 
 use std::sync::Arc;
 
@@ -16,8 +18,9 @@ use super::ApiError;
 use super::access::Caller;
 use crate::commands::report::{Format, render};
 use crate::ingest::Shared;
-use crate::rankings::compare::compare;
-use crate::rankings::{Period, Report, Span, gather, schedule};
+use crate::rankings::compare::{Comparison, compare};
+use crate::rankings::{Period, Report, Span, gather, html, schedule};
+use crate::store::reports::Published;
 
 #[derive(Debug, Deserialize)]
 pub struct PeriodQuery {
@@ -26,40 +29,72 @@ pub struct PeriodQuery {
 }
 
 fn period(shared: &Shared, asked: Option<&str>) -> Result<Period, ApiError> {
-    let today = shared
-        .clock
-        .now()
-        .with_timezone(&shared.config.timezone)
-        .date_naive();
+    let now = shared.clock.now();
     match asked.map(str::trim).filter(|p| !p.is_empty()) {
-        None => Ok(Period::containing(Span::Month, today).previous()),
-        Some("current") => Ok(Period::containing(Span::Month, today)),
+        None => Ok(schedule::period_for(now, shared.config.timezone)),
+        Some("current") => Ok(Period::containing(
+            Span::Month,
+            now.with_timezone(&shared.config.timezone).date_naive(),
+        )),
         Some(key) => Period::parse(key).map_err(|e| ApiError::BadRequest(e.to_string())),
     }
 }
 
-/// The report shown for a period: the published edition if there is one, else computed now.
-async fn shown(
-    shared: &Shared,
-    period: Period,
-) -> Result<(Report, Option<serde_json::Value>), ApiError> {
+/// A published edition, and what the data now would change in it.
+struct Shown {
+    report: Report,
+    edition: Option<Published>,
+    comparison: Option<Comparison>,
+}
+
+/// The report shown for a period: the published edition if there is one (compared with the
+/// data now when `compared`), else computed now.
+async fn shown(shared: &Shared, period: Period, compared: bool) -> Result<Shown, Response> {
     let now = shared.clock.now();
-    let computed = gather::report(&shared.store, &shared.config, &shared.calendar, period, now).await?;
+    let compute = || gather::report(&shared.store, &shared.config, &shared.calendar, period, now);
     match schedule::latest(&shared.store, &period.key()).await {
         Ok(Some((edition, published))) => {
-            let comparison = compare(&published, &computed);
-            let about = serde_json::json!({
-                "id": edition.id,
-                "published_at": edition.published_at,
-                "published_by": edition.published_by,
-                "digest": edition.digest,
-                "comparison": comparison,
-            });
-            Ok((published, Some(about)))
+            let comparison = if compared {
+                let computed = compute()
+                    .await
+                    .map_err(|e| ApiError::from(e).into_response())?;
+                Some(compare(&published, &computed))
+            } else {
+                None
+            };
+            Ok(Shown {
+                report: published,
+                edition: Some(edition),
+                comparison,
+            })
         }
-        Ok(None) => Ok((computed, None)),
-        Err(schedule::PublishError::Store(e)) => Err(e.into()),
-        Err(e) => Err(ApiError::BadRequest(e.to_string())),
+        Ok(None) => Ok(Shown {
+            report: compute()
+                .await
+                .map_err(|e| ApiError::from(e).into_response())?,
+            edition: None,
+            comparison: None,
+        }),
+        Err(e) => Err(failed(&e)),
+    }
+}
+
+/// A stored report that cannot be read back: the server's fault, said as such.
+fn failed(e: &schedule::PublishError) -> Response {
+    match e {
+        schedule::PublishError::NotOver { .. } => (
+            StatusCode::CONFLICT,
+            Json(serde_json::json!({ "error": e.to_string() })),
+        )
+            .into_response(),
+        _ => {
+            tracing::error!(error = %e, "a rankings request failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(serde_json::json!({ "error": e.to_string() })),
+            )
+                .into_response()
+        }
     }
 }
 
@@ -68,8 +103,20 @@ pub async fn report(
     Query(q): Query<PeriodQuery>,
 ) -> Result<Response, ApiError> {
     let period = period(&shared, q.period.as_deref())?;
-    let (report, published) = shown(&shared, period).await?;
-    Ok(Json(serde_json::json!({ "report": report, "published": published })).into_response())
+    let shown = match shown(&shared, period, true).await {
+        Ok(shown) => shown,
+        Err(response) => return Ok(response),
+    };
+    let published = shown.edition.map(|e| {
+        serde_json::json!({
+            "id": e.id,
+            "published_at": e.published_at,
+            "published_by": e.published_by,
+            "digest": e.digest,
+            "comparison": shown.comparison,
+        })
+    });
+    Ok(Json(serde_json::json!({ "report": shown.report, "published": published })).into_response())
 }
 
 pub async fn download(
@@ -88,15 +135,28 @@ pub async fn download(
             )));
         }
     };
-    let (report, _) = shown(&shared, period).await?;
-    let bytes = match render(&report, format, &shared.config) {
+    // Only the printed page says what the data now would change; the files are the
+    // published report as it was.
+    let shown = match shown(&shared, period, format == Format::Html).await {
+        Ok(shown) => shown,
+        Err(response) => return Ok(response),
+    };
+    let about = shown.edition.as_ref().map(|e| html::Published {
+        published_at: &e.published_at,
+        published_by: &e.published_by,
+        comparison: shown.comparison.as_ref(),
+    });
+    let bytes = match render(&shown.report, format, &shared.config, about.as_ref()) {
         Ok(bytes) => bytes,
         Err(e) => {
             return Ok((StatusCode::SERVICE_UNAVAILABLE, format!("{e:#}")).into_response());
         }
     };
     let (kind, ending) = match format {
-        Format::Xlsx => ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+        Format::Xlsx => (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        ),
         Format::Png => ("image/png", "png"),
         Format::Json => ("application/json", "json"),
         Format::Html => ("text/html; charset=utf-8", "html"),
@@ -105,7 +165,10 @@ pub async fn download(
     Ok((
         [
             (header::CONTENT_TYPE, kind.to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
         ],
         bytes,
     )
@@ -128,7 +191,16 @@ pub async fn publish(
     }
     let period = period(&shared, q.period.as_deref())?;
     let now = shared.clock.now();
-    match schedule::publish(&shared.store, &shared.config, &shared.calendar, period, "office", now).await {
+    match schedule::publish(
+        &shared.store,
+        &shared.config,
+        &shared.calendar,
+        period,
+        "office",
+        now,
+    )
+    .await
+    {
         Ok((edition, _)) => Ok((
             StatusCode::CREATED,
             Json(serde_json::json!({
@@ -140,6 +212,6 @@ pub async fn publish(
         )
             .into_response()),
         Err(schedule::PublishError::Store(e)) => Err(e.into()),
-        Err(e) => Err(ApiError::BadRequest(e.to_string())),
+        Err(e) => Ok(failed(&e)),
     }
 }

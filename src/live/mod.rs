@@ -338,7 +338,10 @@ impl Painter {
                 rows
             }
         };
-        let panels = self.panels(&figures)?;
+        let mut panels = self.panels(&figures)?;
+        if let Some(ranking) = shared.ranking_panel.lock().clone() {
+            panels.insert("ranking", ranking);
+        }
         Ok(Frame {
             data_time: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             feeds: feeds_json(shared),

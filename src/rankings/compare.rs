@@ -73,7 +73,10 @@ fn shown(row: &DepartmentRow) -> [(&'static str, String); 12] {
     let opt = |x: Option<f64>| x.map_or_else(|| "—".to_owned(), |x| format!("{x:.2}"));
     [
         ("综合得分", format!("{:.2}", row.score)),
-        ("名次", row.place.map_or_else(|| "—".to_owned(), |p| p.to_string())),
+        (
+            "名次",
+            row.place.map_or_else(|| "—".to_owned(), |p| p.to_string()),
+        ),
         ("受理件", row.received.to_string()),
         ("办结件", row.finished.to_string()),
         ("按时办结率", super::percent(row.on_time_rate)),
@@ -87,9 +90,15 @@ fn shown(row: &DepartmentRow) -> [(&'static str, String); 12] {
     ]
 }
 
-fn figures(then: Option<&DepartmentRow>, now: Option<&DepartmentRow>) -> Vec<(String, String, String)> {
+fn figures(
+    then: Option<&DepartmentRow>,
+    now: Option<&DepartmentRow>,
+) -> Vec<(String, String, String)> {
     let absent = || std::array::from_fn::<_, 12, _>(|_| ("", "—".to_owned()));
-    let (a, b) = (then.map_or_else(absent, shown), now.map_or_else(absent, shown));
+    let (a, b) = (
+        then.map_or_else(absent, shown),
+        now.map_or_else(absent, shown),
+    );
     a.into_iter()
         .zip(b)
         .filter(|((_, x), (_, y))| x != y)

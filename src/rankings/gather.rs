@@ -1,13 +1,14 @@
 //! A period's report from the store: the catalogue's departments, every stored project and
 //! item (read a chunk at a time, as start-up reads them), and the warnings and answers of
-//! the period and the one before, fed to a `score::Tally`. The thin I/O part of the
-//! rankings; everything it decides is `score`'s.
+//! the period and the one before, fed to a `score::Tally`; the places of the period before
+//! are its published edition's, when there is one. The thin I/O part of the rankings;
+//! everything it decides is `score`'s.
 
 use chrono::{DateTime, Utc};
 
+use super::Report;
 use super::period::Period;
 use super::score::{Rules, Tally};
-use super::Report;
 use crate::calendar::Calendar;
 use crate::config::Config;
 use crate::ledger::end_of_day;
@@ -43,20 +44,34 @@ pub async fn report(
         .for_each_project(|code, name, category| tally.project(code, name, category))
         .await?;
     store
-        .for_each_item(|stored| tally.item(&stored.item, stored.hash))
+        .for_each_item(|stored| tally.item(&stored.item))
         .await?;
-    let previous = period.previous();
-    let (from, to) = (
-        crate::grading::start_of_day(previous.from(), tz)
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_default(),
-        end_of_day(period.to(), tz).unwrap_or(now),
-    );
-    for fact in store.warned_between(from, to).await? {
-        tally.warned(&fact.item_id, &fact.department, fact.at);
+    for p in [period.previous(), period] {
+        let (from, to) = (
+            crate::grading::start_of_day(p.from(), tz)
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_default(),
+            end_of_day(p.to(), tz).unwrap_or(now),
+        );
+        for fact in store.warned_between(from, to).await? {
+            tally.warned(&fact.item_id, &fact.department, fact.at);
+        }
+        for fact in store.answered_between(from, to).await? {
+            tally.answered(&fact.item_id, &fact.department, fact.at, fact.warned_at);
+        }
     }
-    for fact in store.answered_between(from, to).await? {
-        tally.answered(&fact.item_id, &fact.department, fact.at, fact.warned_at);
+    let mut report = tally.finish(&config.rankings.city, now);
+    // A change of place is measured against what was announced for the period before,
+    // when it was published.
+    if let Some(edition) = store.published(&report.previous).await?.into_iter().next() {
+        match serde_json::from_str::<Report>(&edition.body) {
+            Ok(previous) => report.measure_from(&previous),
+            Err(e) => tracing::warn!(
+                period = report.previous,
+                error = %e,
+                "the published report of the period before cannot be read; places are compared with it computed again"
+            ),
+        }
     }
-    Ok(tally.finish(&config.rankings.city, now))
+    Ok(report)
 }

@@ -2,23 +2,17 @@
 //! the city's title and the period in the header of every section): the ranking with its
 //! chart, each department's overdue and red items, the projects over target, and the
 //! formula. The charts are SVG drawn here (bars of the score and the on-time rate), so
-//! the document needs no script and no font beyond the reader's. Pure: a report in, text
-//! out. `Style::Inline` carries its CSS (a file saved by `duban report`); `Style::Linked`
-//! links `/static/report.css` (the daemon's pages allow no inline style).
+//! the document needs no script and no font beyond the reader's, and it carries its own
+//! CSS (`report.css`): it is a file saved and printed, not a page of the daemon's. Pure: a
+//! report in, text out.
 
 use super::compare::Comparison;
-use super::workbook::{change_text, status_text};
+use super::workbook::change_text;
 use super::{DepartmentRow, Report, percent};
-use crate::commands::ledger::{category_word, grade_word};
+use crate::commands::ledger::{category_word, grade_word, status_word};
 use crate::warnings::wording::escape;
 
-pub const CSS: &str = include_str!("../../web/static/report.css");
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Style {
-    Inline,
-    Linked,
-}
+pub const CSS: &str = include_str!("report.css");
 
 /// What a published report's document says above its figures.
 pub struct Published<'a> {
@@ -27,21 +21,22 @@ pub struct Published<'a> {
     pub comparison: Option<&'a Comparison>,
 }
 
-pub fn document(report: &Report, tz: chrono_tz::Tz, style: Style, published: Option<&Published<'_>>) -> String {
+pub fn document(report: &Report, tz: chrono_tz::Tz, published: Option<&Published<'_>>) -> String {
     let title = format!("{}{}部门审批效能排名", report.city, report.title);
     let mut out = String::with_capacity(64 * 1024);
     out.push_str("<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">");
     out.push_str(&format!("<title>{}</title>", escape(&title)));
-    match style {
-        Style::Inline => out.push_str(&format!("<style>{CSS}</style>")),
-        Style::Linked => out.push_str("<link rel=\"stylesheet\" href=\"/static/report.css\">"),
-    }
+    out.push_str(&format!("<style>{CSS}</style>"));
     out.push_str("</head><body>");
     let stated = format!(
         "统计期间：{} 至 {}{}　数据时间：{}",
         report.from,
         report.to,
-        if report.so_far { "（本期截至目前，非最终结果）" } else { "" },
+        if report.so_far {
+            "（本期截至目前，非最终结果）"
+        } else {
+            ""
+        },
         report.data_time.with_timezone(&tz).format("%Y-%m-%d %H:%M")
     );
     let header = |out: &mut String, section: &str| {
@@ -75,7 +70,7 @@ pub fn document(report: &Report, tz: chrono_tz::Tz, style: Style, published: Opt
     for row in report.rows() {
         let items: Vec<_> = report
             .items_of(&row.department)
-            .filter(|i| i.overdue_days > 0 || i.red_at_end)
+            .filter(|i| i.is_late())
             .collect();
         if items.is_empty() {
             continue;
@@ -99,7 +94,7 @@ pub fn document(report: &Report, tz: chrono_tz::Tz, style: Style, published: Opt
                 i.allowed,
                 i.overdue_days,
                 i.finished_on.map(|d| d.to_string()).unwrap_or_default(),
-                status_text(&i.status),
+                status_word(i.status),
                 grade_word(i.grade)
             ));
         }
@@ -151,7 +146,7 @@ pub fn document(report: &Report, tz: chrono_tz::Tz, style: Style, published: Opt
     if !report.ungraded.is_empty() {
         out.push_str(&format!(
             "<p>未计入（其计时日期所在年份的节假日安排未载入）：{}</p>",
-            escape(&report.ungraded.join("、"))
+            escape(&super::ungraded_text(&report.ungraded))
         ));
     }
     out.push_str("</section></body></html>\n");
@@ -260,7 +255,9 @@ fn differences(c: &Comparison) -> String {
         let figures: Vec<String> = d
             .figures
             .iter()
-            .map(|(name, then, now)| format!("{}：{} → {}", escape(name), escape(then), escape(now)))
+            .map(|(name, then, now)| {
+                format!("{}：{} → {}", escape(name), escape(then), escape(now))
+            })
             .collect();
         out.push_str(&format!(
             "<li><b>{}</b>：得分变化 {:+.2}；{}</li>",

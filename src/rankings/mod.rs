@@ -9,11 +9,12 @@
 //! - `gather`: reading a period's inputs from the store into a `score::Tally` (I/O);
 //! - `workbook`, `html`: the outputs (pure: a report in, bytes or text out); the PNG is
 //!   `charts::png::ranking`.
-//! - `schedule`: the monthly publication and its mail.
+//! - `schedule`: the monthly publication and its mail; `panel`: the screens' ranking.
 
 pub mod compare;
 pub mod gather;
 pub mod html;
+pub mod panel;
 pub mod period;
 pub mod schedule;
 pub mod score;
@@ -26,8 +27,10 @@ use crate::grading::Grade;
 pub use period::{Period, Span};
 pub use score::{Cutoffs, Weights};
 
-/// A period's rankings as computed (or as published).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A period's rankings as computed (or as published). Every field has a default, so an
+/// edition published by an older release still reads back when fields are added.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Report {
     /// The period's key (`2026-10`).
     pub period: String,
@@ -72,12 +75,39 @@ impl Report {
     }
 
     pub fn items_of<'a>(&'a self, department: &'a str) -> impl Iterator<Item = &'a ItemLine> {
-        self.items.iter().filter(move |i| i.department == department)
+        self.items
+            .iter()
+            .filter(move |i| i.department == department)
+    }
+
+    /// Takes the places of the period before from its published edition, so that a change
+    /// of place is measured against what was announced.
+    pub fn measure_from(&mut self, previous: &Report) {
+        for row in &mut self.ranked {
+            row.previous_place = previous
+                .ranked
+                .iter()
+                .find(|p| p.department == row.department)
+                .and_then(|p| p.place);
+            row.change = row
+                .place
+                .zip(row.previous_place)
+                .map(|(now, then)| i64::from(then) - i64::from(now));
+        }
+    }
+}
+
+impl ItemLine {
+    /// Late: finished after its deadline, over it at the period's end, or red then (the
+    /// lists of overdue items).
+    pub fn is_late(&self) -> bool {
+        (self.finished && !self.on_time) || self.overdue_days > 0 || self.red_at_end
     }
 }
 
 /// A department's figures over the period.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DepartmentRow {
     pub department: String,
     /// `None` for a department without finished items.
@@ -121,8 +151,8 @@ pub struct ItemLine {
     pub allowed: u32,
     pub legal: u32,
     pub finished_on: Option<NaiveDate>,
-    /// finished, withdrawn, paused or pending (at the period's end).
-    pub status: String,
+    /// Finished or withdrawn in the period, or paused or pending at its end.
+    pub status: crate::item::Status,
     /// On its finish date, or at the period's end.
     pub grade: Grade,
     pub received: bool,
@@ -136,7 +166,8 @@ pub struct ItemLine {
 }
 
 /// A project over its target.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ProjectLine {
     pub project_code: String,
     pub project_name: String,
@@ -145,6 +176,17 @@ pub struct ProjectLine {
     pub government_days: u32,
     pub over_by: u32,
     pub departments: Vec<String>,
+}
+
+/// The items left out, as a cell or a paragraph says them: the first 50 ids and the count
+/// (a spreadsheet cell holds at most 32,767 characters).
+pub fn ungraded_text(ids: &[String]) -> String {
+    const SHOWN: usize = 50;
+    if ids.len() <= SHOWN {
+        ids.join("、")
+    } else {
+        format!("{} 等 {} 件", ids[..SHOWN].join("、"), ids.len())
+    }
 }
 
 /// A share as a percentage with one decimal (`87.5%`), or a dash.

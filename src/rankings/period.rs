@@ -6,9 +6,10 @@
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Span {
+    #[default]
     Month,
     Bimonth,
     Quarter,
@@ -192,8 +193,18 @@ mod tests {
             ("2026-10", day(2026, 10, 1), day(2026, 10, 31), "2026年10月"),
             ("2026-02", day(2026, 2, 1), day(2026, 2, 28), "2026年2月"),
             ("2026B5", day(2026, 9, 1), day(2026, 10, 31), "2026年9—10月"),
-            ("2026Q3", day(2026, 7, 1), day(2026, 9, 30), "2026年第三季度"),
-            ("2026Q4", day(2026, 10, 1), day(2026, 12, 31), "2026年第四季度"),
+            (
+                "2026Q3",
+                day(2026, 7, 1),
+                day(2026, 9, 30),
+                "2026年第三季度",
+            ),
+            (
+                "2026Q4",
+                day(2026, 10, 1),
+                day(2026, 12, 31),
+                "2026年第四季度",
+            ),
             ("2025", day(2025, 1, 1), day(2025, 12, 31), "2025年度"),
         ] {
             let period = Period::parse(key).expect(key);
@@ -205,7 +216,9 @@ mod tests {
 
     #[test]
     fn bad_keys_are_refused_with_the_forms_that_work() {
-        for key in ["2026-13", "2026-0", "2026Q5", "2026B7", "26-10", "october", ""] {
+        for key in [
+            "2026-13", "2026-0", "2026Q5", "2026B7", "26-10", "october", "",
+        ] {
             let err = Period::parse(key).expect_err(key);
             assert!(err.to_string().contains("2026Q3"), "{err}");
         }
@@ -213,10 +226,25 @@ mod tests {
 
     #[test]
     fn previous_and_containing_cross_the_year() {
-        assert_eq!(Period::parse("2026-01").expect("p").previous().key(), "2025-12");
-        assert_eq!(Period::parse("2026Q1").expect("p").previous().key(), "2025Q4");
-        assert_eq!(Period::parse("2026B1").expect("p").previous().key(), "2025B6");
-        assert_eq!(Period::containing(Span::Quarter, day(2026, 8, 15)).key(), "2026Q3");
-        assert_eq!(Period::containing(Span::Bimonth, day(2026, 10, 3)).key(), "2026B5");
+        assert_eq!(
+            Period::parse("2026-01").expect("p").previous().key(),
+            "2025-12"
+        );
+        assert_eq!(
+            Period::parse("2026Q1").expect("p").previous().key(),
+            "2025Q4"
+        );
+        assert_eq!(
+            Period::parse("2026B1").expect("p").previous().key(),
+            "2025B6"
+        );
+        assert_eq!(
+            Period::containing(Span::Quarter, day(2026, 8, 15)).key(),
+            "2026Q3"
+        );
+        assert_eq!(
+            Period::containing(Span::Bimonth, day(2026, 10, 3)).key(),
+            "2026B5"
+        );
     }
 }

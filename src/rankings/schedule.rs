@@ -13,8 +13,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use super::period::{Period, Span};
 use super::Report;
+use super::period::{Period, Span};
 use crate::calendar::Calendar;
 use crate::charts::png::{self, ChartFont, RankBar};
 use crate::config::Config;
@@ -32,7 +32,18 @@ pub enum PublishError {
     #[error("reading the store for the report: {0}")]
     Store(#[from] StoreError),
     #[error("the published report {period} (edition {id}) cannot be read back: {reason}")]
-    Unreadable { period: String, id: i64, reason: String },
+    Unreadable {
+        period: String,
+        id: i64,
+        reason: String,
+    },
+    #[error(
+        "{period} ends on {ends}: a period is published once it is over (until then its figures are so far, see /rankings?period={period})"
+    )]
+    NotOver {
+        period: String,
+        ends: chrono::NaiveDate,
+    },
 }
 
 /// Computes `period`'s report from the data now and stores it as published by `by_whom`.
@@ -44,20 +55,26 @@ pub async fn publish(
     by_whom: &str,
     now: DateTime<Utc>,
 ) -> Result<(Published, Report), PublishError> {
+    if now.with_timezone(&config.timezone).date_naive() <= period.to() {
+        return Err(PublishError::NotOver {
+            period: period.key(),
+            ends: period.to(),
+        });
+    }
     let report = super::gather::report(store, config, calendar, period, now).await?;
     let body = serde_json::to_string(&report).map_err(|e| PublishError::Unreadable {
         period: period.key(),
         id: 0,
         reason: e.to_string(),
     })?;
-    store
+    let id = store
         .publish_report(&report.period, &report.digest, &body, by_whom, now)
         .await?;
     let latest = store
         .published(&report.period)
         .await?
         .into_iter()
-        .next()
+        .find(|edition| edition.id == id)
         .ok_or_else(|| PublishError::Unreadable {
             period: period.key(),
             id: 0,
@@ -67,7 +84,10 @@ pub async fn publish(
 }
 
 /// The latest published edition of `period`, with its report as it was published.
-pub async fn latest(store: &Store, period: &str) -> Result<Option<(Published, Report)>, PublishError> {
+pub async fn latest(
+    store: &Store,
+    period: &str,
+) -> Result<Option<(Published, Report)>, PublishError> {
     let Some(edition) = store.published(period).await?.into_iter().next() else {
         return Ok(None);
     };
@@ -96,7 +116,11 @@ pub fn chart(report: &Report, font: &ChartFont) -> Result<Vec<u8>, crate::charts
             "综合得分与按时办结率 · 统计期间 {} 至 {}{}",
             report.from,
             report.to,
-            if report.so_far { "（截至目前）" } else { "" }
+            if report.so_far {
+                "（截至目前）"
+            } else {
+                ""
+            }
         ),
         &bars,
         font,
@@ -105,11 +129,16 @@ pub fn chart(report: &Report, font: &ChartFont) -> Result<Vec<u8>, crate::charts
 
 /// Puts the published report's workbook and chart on an email that names it.
 pub async fn attach(shared: &Shared, message: &mut Outgoing) {
-    let Some(period) = message.report.clone() else { return };
+    let Some(period) = message.report.clone() else {
+        return;
+    };
     let report = match latest(&shared.store, &period).await {
         Ok(Some((_, report))) => report,
         Ok(None) => {
-            tracing::warn!(period, "the report mail names a report that is not published; it goes without files");
+            tracing::warn!(
+                period,
+                "the report mail names a report that is not published; it goes without files"
+            );
             return;
         }
         Err(e) => {
@@ -120,7 +149,8 @@ pub async fn attach(shared: &Shared, message: &mut Outgoing) {
     match super::workbook::workbook(&report, shared.config.timezone) {
         Ok(bytes) => message.attachments.push(Attached {
             file_name: format!("部门审批效能排名-{period}.xlsx"),
-            content_type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".into(),
+            content_type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+                .into(),
             bytes,
         }),
         Err(e) => tracing::warn!(period, error = %e, "the report's workbook could not be made"),
@@ -130,34 +160,52 @@ pub async fn attach(shared: &Shared, message: &mut Outgoing) {
             Ok(bytes) => message.chart_png = Some(bytes),
             Err(e) => tracing::warn!(period, error = %e, "the report's chart could not be drawn"),
         },
-        None => tracing::warn!(period, "no CJK font: the report mail goes without its chart"),
+        None => tracing::warn!(
+            period,
+            "no CJK font: the report mail goes without its chart"
+        ),
     }
 }
 
 /// The configured font (`[rankings] font`), else the usual places; loaded once.
 pub fn font(shared: &Shared) -> Option<&'static ChartFont> {
     static FONT: std::sync::OnceLock<Option<ChartFont>> = std::sync::OnceLock::new();
-    FONT.get_or_init(|| match ChartFont::load(shared.config.rankings.font.as_deref()) {
-        Ok(font) => Some(font),
-        Err(e) => {
-            tracing::warn!(error = %e, "the rankings' PNG charts cannot be drawn");
-            None
-        }
-    })
+    FONT.get_or_init(
+        || match ChartFont::load(shared.config.rankings.font.as_deref()) {
+            Ok(font) => Some(font),
+            Err(e) => {
+                tracing::warn!(error = %e, "the rankings' PNG charts cannot be drawn");
+                None
+            }
+        },
+    )
     .as_ref()
 }
 
 /// The mail of a published report to each of the office's addresses.
-pub async fn queue_mail(shared: &Shared, report: &Report, now: DateTime<Utc>) -> Result<usize, StoreError> {
+pub async fn queue_mail(
+    shared: &Shared,
+    report: &Report,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
     let config = &shared.config;
     let Some(sender) = config
         .warnings
         .senders
         .iter()
         .filter(|s| s.channel == Channel::Email)
-        .find(|s| config.rankings.sender.as_ref().is_none_or(|name| *name == s.name))
+        .find(|s| {
+            config
+                .rankings
+                .sender
+                .as_ref()
+                .is_none_or(|name| *name == s.name)
+        })
     else {
-        tracing::warn!(period = report.period, "the report is published but not mailed: no email sender in [[warnings.senders]]");
+        tracing::warn!(
+            period = report.period,
+            "the report is published but not mailed: no email sender in [[warnings.senders]]"
+        );
         return Ok(0);
     };
     let mut to: Vec<(String, String)> = config
@@ -177,10 +225,13 @@ pub async fn queue_mail(shared: &Shared, report: &Report, now: DateTime<Utc>) ->
             .collect();
     }
     if to.is_empty() {
-        tracing::warn!(period = report.period, "the report is published but not mailed: no office contact with an email, and no [rankings] mail_to");
+        tracing::warn!(
+            period = report.period,
+            "the report is published but not mailed: no office contact with an email, and no [rankings] mail_to"
+        );
         return Ok(0);
     }
-    let (subject, text, html) = wording(report, config.timezone);
+    let (subject, text, html) = wording(report, config.timezone, font(shared).is_some());
     let drafts: Vec<Draft> = to
         .into_iter()
         .map(|(name, address)| Draft {
@@ -218,10 +269,19 @@ pub async fn queue_mail(shared: &Shared, report: &Report, now: DateTime<Utc>) ->
 
 /// The mail's subject, text and HTML: the top and the bottom of the ranking, the formula's
 /// place, and the chart inline.
-fn wording(report: &Report, tz: chrono_tz::Tz) -> (String, String, String) {
-    let subject = format!("{}{}部门审批效能排名（月度通报）", report.city, report.title);
+fn wording(report: &Report, tz: chrono_tz::Tz, chart: bool) -> (String, String, String) {
+    let subject = format!(
+        "{}{}部门审批效能排名（月度通报）",
+        report.city, report.title
+    );
     let mut lines = vec![
-        format!("{}，统计期间 {} 至 {}，数据时间 {}。", subject, report.from, report.to, report.data_time.with_timezone(&tz).format("%Y-%m-%d %H:%M")),
+        format!(
+            "{}，统计期间 {} 至 {}，数据时间 {}。",
+            subject,
+            report.from,
+            report.to,
+            report.data_time.with_timezone(&tz).format("%Y-%m-%d %H:%M")
+        ),
         String::new(),
     ];
     for r in &report.ranked {
@@ -236,14 +296,27 @@ fn wording(report: &Report, tz: chrono_tz::Tz) -> (String, String, String) {
         ));
     }
     if !report.unranked.is_empty() {
-        let names: Vec<&str> = report.unranked.iter().map(|r| r.department.as_str()).collect();
+        let names: Vec<&str> = report
+            .unranked
+            .iter()
+            .map(|r| r.department.as_str())
+            .collect();
         lines.push(format!("未参加排名（本期无办结件）：{}", names.join("、")));
     }
     lines.push(String::new());
-    lines.push(format!("超过“3211”目标的项目：{} 个。明细、超期办件与计分公式见附件工作簿。", report.projects_over.len()));
+    lines.push(format!(
+        "超过“3211”目标的项目：{} 个。明细、超期办件与计分公式见附件工作簿。",
+        report.projects_over.len()
+    ));
     let text = lines.join("\n");
+    // Without a CJK font there is no chart to show (the sender attaches none).
+    let picture = if chart {
+        "<p><img src=\"cid:chart\" alt=\"各部门综合得分与按时办结率\"></p>"
+    } else {
+        ""
+    };
     let html = format!(
-        "<p>{}</p><p><img src=\"cid:chart\" alt=\"各部门综合得分与按时办结率\"></p><pre>{}</pre>",
+        "<p>{}</p>{picture}<pre>{}</pre>",
         escape(&subject),
         escape(&text)
     );
@@ -273,40 +346,49 @@ pub async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
     }
 }
 
-/// Publishes and mails last month's report if its instant has come since the last run.
+/// Publishes and mails the report of each month whose instant has come since the last run,
+/// in order (a daemon down over two first working days catches up both). A fresh store
+/// starts from a day before now: it does not publish the months before it was installed.
 async fn run_once(shared: &Shared) -> Result<(), PublishError> {
     let config = &shared.config;
     let tz = config.timezone;
     let now = shared.clock.now();
-    let last = shared
+    let mut cursor = shared
         .store
         .warning_mark("schedule:report")
         .await?
         .and_then(|(_, at)| at)
         .unwrap_or(now - chrono::Duration::days(1));
-    let mut due = None;
-    let mut cursor = last;
-    while let Some(next) = config.rankings.publish_at.next_after(cursor, tz, &shared.calendar) {
-        if next > now {
-            break;
+    while let Some(at) = config
+        .rankings
+        .publish_at
+        .next_after(cursor, tz, &shared.calendar)
+        .filter(|at| *at <= now)
+    {
+        let period = period_for(at, tz);
+        let report = match latest(&shared.store, &period.key()).await? {
+            Some((_, report)) => report,
+            None => {
+                let (_, report) = publish(
+                    &shared.store,
+                    config,
+                    &shared.calendar,
+                    period,
+                    "schedule",
+                    now,
+                )
+                .await?;
+                tracing::info!(period = %period, "the monthly report is published");
+                report
+            }
+        };
+        // The mail goes through the warnings' outbox, which runs only with warnings on.
+        if config.rankings.mail && config.warnings.enabled {
+            let queued = queue_mail(shared, &report, now).await?;
+            tracing::info!(period = %period, queued, "the monthly report mail is queued");
         }
-        due = Some(next);
-        cursor = next;
+        shared.store.set_schedule_mark("report", at).await?;
+        cursor = at;
     }
-    let Some(at) = due else { return Ok(()) };
-    let period = period_for(at, tz);
-    let report = match latest(&shared.store, &period.key()).await? {
-        Some((_, report)) => report,
-        None => {
-            let (_, report) = publish(&shared.store, config, &shared.calendar, period, "schedule", now).await?;
-            tracing::info!(period = %period, "the monthly report is published");
-            report
-        }
-    };
-    if config.rankings.mail {
-        let queued = queue_mail(shared, &report, now).await?;
-        tracing::info!(period = %period, queued, "the monthly report mail is queued");
-    }
-    shared.store.set_schedule_mark("report", at).await?;
     Ok(())
 }

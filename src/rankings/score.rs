@@ -177,6 +177,15 @@ impl<'a> Tally<'a> {
         digest.update(period.key().as_bytes());
         digest.update(rules.calendar.fingerprint().as_bytes());
         digest.update(formula(&rules.weights).as_bytes());
+        // Everything else a figure depends on: a changed target, threshold, cut-off or
+        // office hours makes the same items score differently.
+        digest.update(
+            format!(
+                "{:?}|{:?}|{:?}|{:?}|{}",
+                rules.targets, rules.policy, rules.cutoffs, rules.hours, rules.tz
+            )
+            .as_bytes(),
+        );
         Self {
             rules,
             period,
@@ -205,11 +214,16 @@ impl<'a> Tally<'a> {
 
     /// A department to list whether or not anything of it counts (the catalogue's).
     pub fn department(&mut self, name: &str) {
+        use sha2::Digest;
+        self.digest.update(b"d");
+        self.digest.update(name.as_bytes());
         self.current.entry(name.to_owned()).or_default();
     }
 
-    /// One stored item, with its record hash (for the digest of the inputs).
-    pub fn item(&mut self, item: &Item, hash: u64) {
+    /// One stored item. The digest takes what the item counted as (its line, in this
+    /// period and the one before), not its record: an item pending at the end that
+    /// finishes later changes no figure of the period, nor its digest.
+    pub fn item(&mut self, item: &Item) {
         self.seen += 1;
         let tz = self.rules.tz;
         let clock = ClockInput::from_item(item, tz);
@@ -231,13 +245,18 @@ impl<'a> Tally<'a> {
         match (before, current) {
             (Ok(before), Ok(current)) => {
                 if let Some(part) = before {
-                    add(self.before.entry(item.department.clone()).or_default(), &part);
+                    self.digest_line(b"p", &part.line);
+                    add(
+                        self.before.entry(item.department.clone()).or_default(),
+                        &part,
+                    );
                 }
                 if let Some(part) = current {
-                    use sha2::Digest;
-                    self.digest.update(item.item_id.as_bytes());
-                    self.digest.update(hash.to_le_bytes());
-                    add(self.current.entry(item.department.clone()).or_default(), &part);
+                    self.digest_line(b"c", &part.line);
+                    add(
+                        self.current.entry(item.department.clone()).or_default(),
+                        &part,
+                    );
                     self.line_index
                         .insert(item.item_id.clone(), self.lines.len());
                     self.lines.push(part.line);
@@ -245,6 +264,14 @@ impl<'a> Tally<'a> {
             }
             _ => self.ungraded.push(item.item_id.clone()),
         }
+    }
+
+    fn digest_line(&mut self, tag: &[u8], line: &ItemLine) {
+        use sha2::Digest;
+        self.digest.update(tag);
+        // An `ItemLine` is strings, numbers and dates: it always serialises.
+        self.digest
+            .update(serde_json::to_vec(line).unwrap_or_default());
     }
 
     /// An item a rule warned at `at` (its department as stored).
@@ -279,9 +306,8 @@ impl<'a> Tally<'a> {
         warned_at: Option<DateTime<Utc>>,
     ) {
         let day = at.with_timezone(&self.rules.tz).date_naive();
-        let hours = warned_at.map(|w| {
-            working_hours(self.rules.calendar, self.rules.tz, self.rules.hours, w, at)
-        });
+        let hours = warned_at
+            .map(|w| working_hours(self.rules.calendar, self.rules.tz, self.rules.hours, w, at));
         for (period, counts) in [
             (self.period, &mut self.current),
             (self.previous, &mut self.before),
@@ -365,15 +391,14 @@ impl<'a> Tally<'a> {
                 legal: item.legal_days,
                 finished_on: ended.filter(|_| finished),
                 status: if finished {
-                    "finished"
+                    Status::Finished
                 } else if withdrawn_in {
-                    "withdrawn"
+                    Status::Withdrawn
                 } else if grading.paused {
-                    "paused"
+                    Status::Paused
                 } else {
-                    "pending"
-                }
-                .to_owned(),
+                    Status::Pending
+                },
                 grade: grading.grade,
                 received,
                 finished,
@@ -423,9 +448,14 @@ impl<'a> Tally<'a> {
                 row.grade = Some(rules.cutoffs.grade(row.score).to_owned());
             }
         }
-        let projects_over = projects_over(&rules, period, &projects, &project_clocks, &mut ungraded);
+        let projects_over =
+            projects_over(&rules, period, &projects, &project_clocks, &mut ungraded);
         lines.sort_by(|a, b| {
-            (&a.department, b.overdue_days, &a.item_id).cmp(&(&b.department, a.overdue_days, &b.item_id))
+            (&a.department, b.overdue_days, &a.item_id).cmp(&(
+                &b.department,
+                a.overdue_days,
+                &b.item_id,
+            ))
         });
         ungraded.sort();
         ungraded.dedup();
@@ -489,8 +519,8 @@ fn rows(rules: &Rules<'_>, counts: HashMap<String, Counts>) -> Vec<DepartmentRow
             let on_time_rate = ratio(f64::from(c.on_time), c.finished);
             let mean_share = ratio(c.share_sum, c.share_count);
             let compression = ratio(c.compression_sum, c.compression_count);
-            let answer_rate = (c.warnings > 0)
-                .then(|| (f64::from(c.answers) / f64::from(c.warnings)).min(1.0));
+            let answer_rate =
+                (c.warnings > 0).then(|| (f64::from(c.answers) / f64::from(c.warnings)).min(1.0));
             let rating = ratio(f64::from(c.rating_sum), c.rating_count);
             let parts = [
                 (w.on_time, on_time_rate),
@@ -503,7 +533,11 @@ fn rows(rules: &Rules<'_>, counts: HashMap<String, Counts>) -> Vec<DepartmentRow
                 .iter()
                 .filter_map(|(w, v)| v.map(|v| (w * v, *w)))
                 .fold((0.0, 0.0), |(p, t), (wp, w)| (p + wp, t + w));
-            let base = if weight > 0.0 { 100.0 * points / weight } else { 0.0 };
+            let base = if weight > 0.0 {
+                100.0 * points / weight
+            } else {
+                0.0
+            };
             let score = (base
                 - w.overdue_day * f64::from(c.overdue_days)
                 - w.red_item * f64::from(c.red_pending))
@@ -551,7 +585,11 @@ fn rank(rows: Vec<DepartmentRow>) -> (Vec<DepartmentRow>, Vec<DepartmentRow>) {
             std::cmp::Reverse(r.finished),
         )
     };
-    ranked.sort_by(|a, b| key(a).cmp(&key(b)).then_with(|| a.department.cmp(&b.department)));
+    ranked.sort_by(|a, b| {
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| a.department.cmp(&b.department))
+    });
     let mut place = 0;
     for i in 0..ranked.len() {
         if i == 0 || key(&ranked[i]) != key(&ranked[i - 1]) {

@@ -88,14 +88,68 @@ fn history() -> Vec<Item> {
     vec![
         // 甲局: on time (Oct 9, 10 counted: 2 of 3), late by 3 (5 of 2), and one still
         // pending on Oct 31, 16 days over (17 counted of 1) and red.
-        item(rec("a1", "PB", "甲局", at(2025, 9, 30, 10), 3, 0, Some(at(2025, 10, 10, 16)), None)),
-        item(rec("a2", "PB", "甲局", at(2025, 10, 9, 10), 2, 0, Some(at(2025, 10, 15, 16)), None)),
-        item(rec("a3", "PA", "甲局", at(2025, 10, 9, 10), 1, 0, None, None)),
+        item(rec(
+            "a1",
+            "PB",
+            "甲局",
+            at(2025, 9, 30, 10),
+            3,
+            0,
+            Some(at(2025, 10, 10, 16)),
+            None,
+        )),
+        item(rec(
+            "a2",
+            "PB",
+            "甲局",
+            at(2025, 10, 9, 10),
+            2,
+            0,
+            Some(at(2025, 10, 15, 16)),
+            None,
+        )),
+        item(rec(
+            "a3",
+            "PA",
+            "甲局",
+            at(2025, 10, 9, 10),
+            1,
+            0,
+            None,
+            None,
+        )),
         // 乙局 and 丙局: the same item each (3 of 5 days used, 3 of 10 legal), rated 5: a tie.
-        item(rec("b1", "PB", "乙局", at(2025, 10, 13, 10), 5, 10, Some(at(2025, 10, 16, 16)), Some(5))),
-        item(rec("c1", "PB", "丙局", at(2025, 10, 13, 10), 5, 10, Some(at(2025, 10, 16, 16)), Some(5))),
+        item(rec(
+            "b1",
+            "PB",
+            "乙局",
+            at(2025, 10, 13, 10),
+            5,
+            10,
+            Some(at(2025, 10, 16, 16)),
+            Some(5),
+        )),
+        item(rec(
+            "c1",
+            "PB",
+            "丙局",
+            at(2025, 10, 13, 10),
+            5,
+            10,
+            Some(at(2025, 10, 16, 16)),
+            Some(5),
+        )),
         // 乙局 alone finished in September: first then.
-        item(rec("b0", "PB", "乙局", at(2025, 9, 1, 10), 5, 0, Some(at(2025, 9, 3, 16)), None)),
+        item(rec(
+            "b0",
+            "PB",
+            "乙局",
+            at(2025, 9, 1, 10),
+            5,
+            0,
+            Some(at(2025, 9, 3, 16)),
+            None,
+        )),
         // 戊局: paused from Oct 29 across the month's end; nothing finished: listed apart.
         item(Record {
             pauses: vec![Pause {
@@ -107,7 +161,16 @@ fn history() -> Vec<Item> {
         }),
         // February 2026: accepted Thursday the 12th, limit 3: the 13th, the worked Saturday
         // 14th, then Tuesday the 24th (after the holiday) and the 25th: 4 of 3, late by 1.
-        item(rec("f1", "PB", "乙局", at(2026, 2, 12, 10), 3, 0, Some(at(2026, 2, 25, 11)), None)),
+        item(rec(
+            "f1",
+            "PB",
+            "乙局",
+            at(2026, 2, 12, 10),
+            3,
+            0,
+            Some(at(2026, 2, 25, 11)),
+            None,
+        )),
     ]
 }
 
@@ -132,13 +195,18 @@ fn report(period: &str, calendar: &Calendar) -> Report {
     }
     tally.project("PA", "拿地即开工项目", "land_start");
     tally.project("PB", "一般项目", "general_social");
-    for (n, item) in history().iter().enumerate() {
-        tally.item(item, n as u64);
+    for item in &history() {
+        tally.item(item);
     }
     // 甲局 warned about a3 on Monday Oct 20 at 09:00 and answered on Tuesday at 10:00:
     // 8.5 office hours that day (09:00–17:30) and 1.5 the next (08:30–10:00).
     tally.warned("a3", "甲局", utc(2025, 10, 20, 9));
-    tally.answered("a3", "甲局", utc(2025, 10, 21, 10), Some(utc(2025, 10, 20, 9)));
+    tally.answered(
+        "a3",
+        "甲局",
+        utc(2025, 10, 21, 10),
+        Some(utc(2025, 10, 20, 9)),
+    );
     tally.finish("示范市", utc(2025, 11, 3, 8))
 }
 
@@ -159,9 +227,16 @@ fn october_2025_scores_and_places_are_the_hand_computed_ones() {
         .map(|r| (r.department.as_str(), r.place))
         .collect();
     // 乙局 and 丙局 tie on every key and share first place, listed by name; 甲局 is third.
-    assert_eq!(names, [("丙局", Some(1)), ("乙局", Some(1)), ("甲局", Some(3))]);
+    assert_eq!(
+        names,
+        [("丙局", Some(1)), ("乙局", Some(1)), ("甲局", Some(3))]
+    );
     let unranked: Vec<&str> = r.unranked.iter().map(|r| r.department.as_str()).collect();
-    assert_eq!(unranked, ["丁局", "戊局"], "no finished items: listed apart");
+    assert_eq!(
+        unranked,
+        ["丁局", "戊局"],
+        "no finished items: listed apart"
+    );
 
     // 乙局: 100 × (40×1 + 20×(1−0.6) + 20×0.7 + 10×(5−1)/4) ÷ 90 = 80.
     let b = row(&r, "乙局");
@@ -183,7 +258,10 @@ fn october_2025_scores_and_places_are_the_hand_computed_ones() {
     assert_eq!((a.warnings, a.answers), (1, 1));
     assert_eq!(a.answer_hours, Some(10.0));
     assert_eq!(a.score, 32.36);
-    assert_eq!(a.previous_place, None, "not ranked in September (nothing finished)");
+    assert_eq!(
+        a.previous_place, None,
+        "not ranked in September (nothing finished)"
+    );
 
     // 丁局 has no items at all; 戊局's item, paused from Oct 29, is pending at the end, blue
     // as it was when its pause began (2 of 5 used).
@@ -191,19 +269,41 @@ fn october_2025_scores_and_places_are_the_hand_computed_ones() {
     assert_eq!((d.received, d.finished, d.place), (0, 0, None));
     let e = row(&r, "戊局");
     assert_eq!((e.received, e.red_pending), (1, 0));
-    let e1 = r.items.iter().find(|i| i.item_id == "e1").expect("e1 counted");
-    assert_eq!((e1.status.as_str(), e1.grade, e1.used), ("paused", Grade::Blue, 2));
+    let e1 = r
+        .items
+        .iter()
+        .find(|i| i.item_id == "e1")
+        .expect("e1 counted");
+    assert_eq!(
+        (e1.status, e1.grade, e1.used),
+        (Status::Paused, Grade::Blue, 2)
+    );
 
     // Items behind the figures: a2 late by 3, a3 pending 16 over and red.
     let a2 = r.items.iter().find(|i| i.item_id == "a2").expect("a2");
-    assert_eq!((a2.used, a2.allowed, a2.overdue_days, a2.on_time), (5, 2, 3, false));
+    assert_eq!(
+        (a2.used, a2.allowed, a2.overdue_days, a2.on_time),
+        (5, 2, 3, false)
+    );
     let a3 = r.items.iter().find(|i| i.item_id == "a3").expect("a3");
-    assert_eq!((a3.used, a3.overdue_days, a3.red_at_end, a3.warnings, a3.answers), (17, 16, true, 1, 1));
+    assert_eq!(
+        (
+            a3.used,
+            a3.overdue_days,
+            a3.red_at_end,
+            a3.warnings,
+            a3.answers
+        ),
+        (17, 16, true, 1, 1)
+    );
 
     // PA (拿地即开工, target 10): 17 government days at the month's end, 0 before it.
     assert_eq!(r.projects_over.len(), 1);
     let p = &r.projects_over[0];
-    assert_eq!((p.project_code.as_str(), p.government_days, p.over_by), ("PA", 17, 7));
+    assert_eq!(
+        (p.project_code.as_str(), p.government_days, p.over_by),
+        ("PA", 17, 7)
+    );
     assert!(!r.so_far);
     assert!(r.formula.contains("按时办结率×40"));
 }
@@ -215,7 +315,10 @@ fn february_2026_counts_the_worked_saturday_and_skips_the_spring_festival() {
     let b = row(&r, "乙局");
     assert_eq!((b.finished, b.on_time, b.overdue_days), (1, 0, 1));
     let f1 = r.items.iter().find(|i| i.item_id == "f1").expect("f1");
-    assert_eq!((f1.used, f1.deadline.to_string().as_str()), (4, "2026-02-24"));
+    assert_eq!(
+        (f1.used, f1.deadline.to_string().as_str()),
+        (4, "2026-02-24")
+    );
     // Nothing on time and no speed: 0, less half a point for the day over, floored at 0.
     assert_eq!(b.score, 0.0);
     assert_eq!(b.place, Some(1));
@@ -229,7 +332,11 @@ fn the_quarter_grades_by_the_cut_offs() {
     // Over the quarter the same October items count (nothing else happened).
     assert_eq!(row(&r, "乙局").grade.as_deref(), Some("良好"), "80 is 良好");
     assert_eq!(row(&r, "甲局").grade.as_deref(), Some("不合格"));
-    assert_eq!(row(&r, "丁局").grade, None, "not assessed without finished items");
+    assert_eq!(
+        row(&r, "丁局").grade,
+        None,
+        "not assessed without finished items"
+    );
 }
 
 #[test]
@@ -241,8 +348,26 @@ fn office_hours_skip_nights_and_rest_days() {
     );
     let tz = chrono_tz::Asia::Shanghai;
     // Friday Sep 30 2025 16:30 → Thursday Oct 9 09:30 (the holiday between): 1 + 1 hours.
-    assert_eq!(working_hours(&calendar, tz, hours, utc(2025, 9, 30, 16) + chrono::Duration::minutes(30), utc(2025, 10, 9, 9) + chrono::Duration::minutes(30)), 2.0);
-    assert_eq!(working_hours(&calendar, tz, hours, utc(2025, 10, 21, 10), utc(2025, 10, 20, 9)), 0.0);
+    assert_eq!(
+        working_hours(
+            &calendar,
+            tz,
+            hours,
+            utc(2025, 9, 30, 16) + chrono::Duration::minutes(30),
+            utc(2025, 10, 9, 9) + chrono::Duration::minutes(30)
+        ),
+        2.0
+    );
+    assert_eq!(
+        working_hours(
+            &calendar,
+            tz,
+            hours,
+            utc(2025, 10, 21, 10),
+            utc(2025, 10, 20, 9)
+        ),
+        0.0
+    );
 }
 
 #[test]
@@ -252,7 +377,11 @@ fn a_correction_after_publication_is_reported_beside_the_published_figures() {
     let mut corrected = published.clone();
     // As if a feed corrected 甲局's a2 to finished on time: recompute with it changed.
     corrected.digest = "other".into();
-    let a = corrected.ranked.iter_mut().find(|r| r.department == "甲局").expect("甲局");
+    let a = corrected
+        .ranked
+        .iter_mut()
+        .find(|r| r.department == "甲局")
+        .expect("甲局");
     a.on_time = 2;
     a.score = 50.0;
     let c = super::compare::compare(&published, &corrected);
@@ -261,5 +390,9 @@ fn a_correction_after_publication_is_reported_beside_the_published_figures() {
     let d = &c.differences[0];
     assert_eq!(d.department, "甲局");
     assert_eq!(d.score_change, 17.64);
-    assert!(d.figures.iter().any(|(name, then, now)| name == "综合得分" && then == "32.36" && now == "50.00"));
+    assert!(
+        d.figures
+            .iter()
+            .any(|(name, then, now)| name == "综合得分" && then == "32.36" && now == "50.00")
+    );
 }

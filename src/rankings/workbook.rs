@@ -9,7 +9,8 @@ use chrono::NaiveDate;
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
 
 use super::{DepartmentRow, ItemLine, Report};
-use crate::commands::ledger::{category_word, excel_date, grade_word};
+use crate::commands::ledger::{category_word, excel_date, grade_word, status_word};
+use crate::item::Status;
 
 /// The ranking's columns: header, width.
 pub const RANKING_COLUMNS: [(&str, f64); 17] = [
@@ -104,7 +105,11 @@ pub fn workbook(report: &Report, tz: chrono_tz::Tz) -> Result<Vec<u8>, XlsxError
         "统计期间：{} 至 {}{}　数据时间：{}",
         report.from,
         report.to,
-        if report.so_far { "（本期截至目前）" } else { "" },
+        if report.so_far {
+            "（本期截至目前）"
+        } else {
+            ""
+        },
         report.data_time.with_timezone(&tz).format("%Y-%m-%d %H:%M")
     );
     let title = format!("{}{}部门审批效能排名", report.city, report.title);
@@ -126,11 +131,14 @@ pub fn workbook(report: &Report, tz: chrono_tz::Tz) -> Result<Vec<u8>, XlsxError
     }
     book.push_worksheet(ranking);
 
-    let mut late = sheet("超期办件", &format!("{title}·超期办件"), &stated, &ITEM_COLUMNS, &f)?;
-    let overdue = report
-        .items
-        .iter()
-        .filter(|i| i.overdue_days > 0 || i.red_at_end);
+    let mut late = sheet(
+        "超期办件",
+        &format!("{title}·超期办件"),
+        &stated,
+        &ITEM_COLUMNS,
+        &f,
+    )?;
+    let overdue = report.items.iter().filter(|i| i.is_late());
     write_items(&mut late, overdue, &f)?;
     book.push_worksheet(late);
 
@@ -153,7 +161,13 @@ pub fn workbook(report: &Report, tz: chrono_tz::Tz) -> Result<Vec<u8>, XlsxError
     }
     book.push_worksheet(projects);
 
-    let mut all = sheet("明细", &format!("{title}·计入的办件"), &stated, &ITEM_COLUMNS, &f)?;
+    let mut all = sheet(
+        "明细",
+        &format!("{title}·计入的办件"),
+        &stated,
+        &ITEM_COLUMNS,
+        &f,
+    )?;
     write_items(&mut all, report.items.iter(), &f)?;
     book.push_worksheet(all);
 
@@ -205,7 +219,12 @@ fn department_row(
             None => sheet.write_string_with_format(row, col, "—", &f.text)?,
         };
     }
-    for (col, n) in [(10, r.overdue_days), (11, r.red_pending), (12, r.warnings), (13, r.answers)] {
+    for (col, n) in [
+        (10, r.overdue_days),
+        (11, r.red_pending),
+        (12, r.warnings),
+        (13, r.answers),
+    ] {
         sheet.write_number_with_format(row, col, n, &f.number)?;
     }
     for (col, x) in [(14, r.answer_hours), (15, r.rating)] {
@@ -236,10 +255,18 @@ pub fn counted_text(i: &ItemLine) -> String {
         parts.push("受理");
     }
     if i.finished {
-        parts.push(if i.on_time { "按时办结" } else { "超期办结" });
+        parts.push(if i.on_time {
+            "按时办结"
+        } else {
+            "超期办结"
+        });
     }
-    if i.status != "finished" && i.status != "withdrawn" {
-        parts.push(if i.overdue_days > 0 { "期末在办超期" } else { "期末在办" });
+    if matches!(i.status, Status::Pending | Status::Paused) {
+        parts.push(if i.overdue_days > 0 {
+            "期末在办超期"
+        } else {
+            "期末在办"
+        });
     }
     if i.red_at_end {
         parts.push("期末红灯");
@@ -253,15 +280,6 @@ pub fn counted_text(i: &ItemLine) -> String {
     parts.join("、")
 }
 
-pub fn status_text(status: &str) -> &'static str {
-    match status {
-        "finished" => "已办结",
-        "withdrawn" => "已撤回",
-        "paused" => "暂停计时",
-        _ => "在办",
-    }
-}
-
 fn write_items<'a>(
     sheet: &mut Worksheet,
     items: impl Iterator<Item = &'a ItemLine>,
@@ -271,7 +289,9 @@ fn write_items<'a>(
         Some(day) => sheet
             .write_datetime_with_format(row, col, excel_date(day)?, &f.date)
             .map(|_| ()),
-        None => sheet.write_string_with_format(row, col, "", &f.text).map(|_| ()),
+        None => sheet
+            .write_string_with_format(row, col, "", &f.text)
+            .map(|_| ()),
     };
     for (n, i) in items.enumerate() {
         let row = HEADER_ROW + 1 + n as u32;
@@ -290,7 +310,7 @@ fn write_items<'a>(
             sheet.write_number_with_format(row, col, n, &f.number)?;
         }
         date(sheet, row, 10, i.finished_on)?;
-        sheet.write_string_with_format(row, 11, status_text(&i.status), &f.text)?;
+        sheet.write_string_with_format(row, 11, status_word(i.status), &f.text)?;
         sheet.write_string_with_format(row, 12, grade_word(i.grade), &f.text)?;
         sheet.write_string_with_format(row, 13, counted_text(i), &f.text)?;
         match i.rating {
@@ -339,7 +359,7 @@ fn formula_sheet(
     if !report.ungraded.is_empty() {
         lines.push((
             "未计入（节假日安排缺年份）".into(),
-            report.ungraded.join("、"),
+            super::ungraded_text(&report.ungraded),
         ));
     }
     lines.push(("数据摘要（SHA-256）".into(), report.digest.clone()));

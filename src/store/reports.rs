@@ -33,16 +33,17 @@ pub struct Published {
 }
 
 impl Store {
-    /// The items warned in [`from`, `to`): each rule's warning of an item once a window.
+    /// The items warned in [`from`, `to`), each once, at its first warning then: an item red
+    /// for a month is in a digest every working day, and counts as one item warned.
     pub async fn warned_between(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<Fact>, StoreError> {
         let rows = query(&self.sql(
-            "SELECT w.item_id AS item_id, i.department AS department, w.at AS at \
+            "SELECT w.item_id AS item_id, i.department AS department, MIN(w.at) AS at \
              FROM warned_items w JOIN items i ON i.item_id = w.item_id \
-             WHERE w.at >= $1 AND w.at < $2 ORDER BY w.at",
+             WHERE w.at >= $1 AND w.at < $2 GROUP BY w.item_id, i.department ORDER BY at",
         ))
         .bind(instant(from))
         .bind(instant(to))
@@ -52,7 +53,8 @@ impl Store {
     }
 
     /// The departments' answers (not the office's silences) in [`from`, `to`), each with
-    /// its item's latest warning before it.
+    /// the item's first warning since its answer before (the daily digests that followed
+    /// that warning do not shorten the time to answer).
     pub async fn answered_between(
         &self,
         from: DateTime<Utc>,
@@ -60,8 +62,11 @@ impl Store {
     ) -> Result<Vec<Fact>, StoreError> {
         let rows = query(&self.sql(
             "SELECT a.item_id AS item_id, i.department AS department, a.at AS at, \
-                    (SELECT MAX(w.at) FROM warned_items w \
-                     WHERE w.item_id = a.item_id AND w.at <= a.at) AS warned_at \
+                    (SELECT MIN(w.at) FROM warned_items w \
+                     WHERE w.item_id = a.item_id AND w.at <= a.at \
+                       AND w.at > COALESCE((SELECT MAX(p.at) FROM answers p \
+                                            WHERE p.item_id = a.item_id AND p.kind = 'answer' \
+                                              AND p.at < a.at), '')) AS warned_at \
              FROM answers a JOIN items i ON i.item_id = a.item_id \
              WHERE a.kind = 'answer' AND a.at >= $1 AND a.at < $2 ORDER BY a.at",
         ))

@@ -51,7 +51,8 @@ impl WorkingSchedule {
         let working = |d: chrono::NaiveDate| calendar.is_working_day(d).unwrap_or(false);
         if self.first_of_month {
             use chrono::Datelike;
-            return working(day) && (1..day.day()).all(|d| !working(day.with_day(d).unwrap_or(day)));
+            return working(day)
+                && (1..day.day()).all(|d| !working(day.with_day(d).unwrap_or(day)));
         }
         !self.working_days_only || working(day)
     }

@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod ledger;
+pub mod rankings;
 pub mod sms_doubles;
 pub mod smtp;
 pub mod warnings;

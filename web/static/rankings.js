@@ -62,7 +62,7 @@
       var what = [];
       if (i.received) what.push('受理');
       if (i.finished) what.push(i.on_time ? '按时办结' : '超期办结');
-      if (i.status !== 'finished' && i.status !== 'withdrawn') what.push('期末在办');
+      if (i.status === 'pending' || i.status === 'paused') what.push(i.overdue_days > 0 ? '期末在办超期' : '期末在办');
       if (i.red_at_end) what.push('期末红灯');
       if (i.warnings) what.push('预警' + i.warnings);
       if (i.answers) what.push('回告' + i.answers);

@@ -13,7 +13,7 @@
   var setText = D.setText;
 
   var KNOWN = ['headline', 'ring', 'departments', 'stages', 'trend', 'projects', 'red_list',
-    'overdue_list', 'warnings'];
+    'overdue_list', 'warnings', 'ranking'];
   var DEFAULT_PAGE = KNOWN.slice(0, 7);
   // The two item lists: the newest red items, and the red items longest overdue.
   function isList(name) { return name === 'red_list' || name === 'overdue_list'; }
@@ -25,7 +25,8 @@
     projects: '项目"3211"用时',
     red_list: '最新超期件',
     overdue_list: '超期最久件',
-    warnings: '今日预警发送'
+    warnings: '今日预警发送',
+    ranking: '本月部门排名'
   };
   var GRADES = ['red', 'yellow', 'blue'];   // table column order: worst first
   var RED_MAX = 30;
@@ -504,6 +505,48 @@
       };
     },
 
+    ranking: function () {
+      // This month's ranking so far, computed by the server every few minutes (not per
+      // change): the panel says so, with the time its figures are from.
+      var f = frame('ranking');
+      f.body.classList.add('warn-body');
+      var table = el('div', 'gtable');
+      var head = el('div', 'gt-row gt-head');
+      ['名次', '部门', '得分', '按时率', '超期日'].forEach(function (t, i) {
+        head.appendChild(el('span', i >= 2 ? 'num-col' : null, t));
+      });
+      table.appendChild(head);
+      var rowsBox = el('div', 'gt-rows');
+      table.appendChild(rowsBox);
+      f.body.appendChild(table);
+      function makeRow() {
+        var row = el('div', 'gt-row');
+        row.appendChild(el('span', 'gt-num'));
+        row.appendChild(el('span', 'gt-name'));
+        row.appendChild(el('span', 'gt-num'));
+        row.appendChild(el('span', 'gt-num'));
+        row.appendChild(el('span', 'gt-num'));
+        return row;
+      }
+      return {
+        root: f.root,
+        render: function (d) {
+          var rows = Array.isArray(d.rows) ? d.rows : [];
+          sizeRows(rowsBox, rows.length, makeRow);
+          rows.forEach(function (r, i) {
+            var row = rowsBox.children[i];
+            row.dataset.department = r.department;
+            setText(row.children[0], r.place === null ? '—' : String(r.place));
+            setText(row.children[1], r.department);
+            setText(row.children[2], typeof r.score === 'number' ? r.score.toFixed(1) : '—');
+            setText(row.children[3], D.rate(r.on_time_rate));
+            setText(row.children[4], D.int(num(r.overdue_days)));
+          });
+          f.extra.replaceChildren((d.so_far ? '截至目前 · ' : '') + D.dataTimeText(d.data_time));
+        }
+      };
+    },
+
     red_list: function () { return itemList('red_list'); },
     overdue_list: function () { return itemList('overdue_list'); }
   };
@@ -644,11 +687,11 @@
   /* ---------- layout of one page ---------- */
   // Column weights for one-row layouts: wide charts get more room.
   var WEIGHT = { ring: 0.85, stages: 0.95, trend: 1, projects: 1.25, departments: 1.45, red_list: 1.15,
-    overdue_list: 1.15, warnings: 0.9 };
+    overdue_list: 1.15, warnings: 0.9, ranking: 0.95 };
   // On a wide wall's two rows, the panels that take both first: long lists, then charts
   // with a table beside them.
   var TALL = ['red_list', 'overdue_list', 'departments', 'projects', 'trend', 'stages', 'ring',
-    'warnings'];
+    'warnings', 'ranking'];
 
   function layout(page) {
     var names = [];

@@ -224,9 +224,13 @@ fn compose(from: &Mailbox, message: &Outgoing) -> Result<Message, Outcome> {
         };
         for file in &message.attachments {
             let kind = ContentType::parse(&file.content_type).map_err(|e| {
-                never("compose", format!("{} as a content type: {e}", file.content_type))
+                never(
+                    "compose",
+                    format!("{} as a content type: {e}", file.content_type),
+                )
             })?;
-            mixed = mixed.singlepart(Attachment::new(file.file_name.clone()).body(file.bytes.clone(), kind));
+            mixed = mixed
+                .singlepart(Attachment::new(file.file_name.clone()).body(file.bytes.clone(), kind));
         }
         builder.multipart(mixed)
     };
