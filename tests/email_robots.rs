@@ -58,6 +58,8 @@ fn warning_email(chart: Option<Vec<u8>>) -> Outgoing {
         ),
         markdown: None,
         chart_png: chart,
+        report: None,
+        attachments: Vec::new(),
     }
 }
 

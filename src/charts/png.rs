@@ -37,7 +37,10 @@ pub enum FontError {
          (or fonts-noto-cjk), or configure the path of a TrueType/OpenType font with Chinese glyphs"
     )]
     NotFound { tried: String },
-    #[error("the font file {path} could not be read: {source}; check the path and its permissions")]
+    #[error(
+        "the font file {path} could not be read: {source}; check the path and its permissions, \
+         or install fonts-wqy-microhei (or fonts-noto-cjk) and leave the path out"
+    )]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -181,25 +184,32 @@ pub const RANKING_WIDTH: u32 = 960;
 pub fn ranking(
     title: &str,
     subtitle: &str,
+    footer: &str,
     rows: &[RankBar<'_>],
     font: &ChartFont,
 ) -> Result<Vec<u8>, ChartError> {
-    let size = (RANKING_WIDTH, 120 + 40 * rows.len().max(3) as u32);
+    let size = (RANKING_WIDTH, 150 + 40 * rows.len().max(3) as u32);
     let pixels = render(size, |area| {
-        draw_ranking(area, size, title, subtitle, rows, font)
+        draw_ranking(area, size, title, subtitle, footer, rows, font)
     })?;
     encode(&pixels, size)
 }
 
 fn draw_ranking(
     area: &Area<'_>,
-    (width, _): (u32, u32),
+    (width, height): (u32, u32),
     title: &str,
     subtitle: &str,
+    footer: &str,
     rows: &[RankBar<'_>],
     font: &ChartFont,
 ) -> Drawn {
     area.fill(&WHITE)?;
+    area.draw(&Text::new(
+        footer.to_owned(),
+        (24, height as i32 - 18),
+        font.style(13.0, &MUTED_INK, HPos::Left, VPos::Center),
+    ))?;
     area.draw(&Text::new(
         title.to_owned(),
         (24, 30),

@@ -52,7 +52,7 @@ pub fn render(
             let font = ChartFont::load(config.rankings.font.as_deref()).context(
                 "the PNG needs a CJK font ([rankings] font); the html, xlsx and json formats work without one",
             )?;
-            schedule::chart(report, &font).map_err(|e| anyhow::anyhow!("{e}"))?
+            schedule::chart(report, config.timezone, &font).map_err(|e| anyhow::anyhow!("{e}"))?
         }
     })
 }

@@ -376,7 +376,7 @@ mod tests {
         assert!(
             e.contains("\"accept_time\" is not a field")
                 && e.contains("item_id, project_code")
-                && e.contains("finished_at or updated_at"),
+                && e.contains("updated_at or rating"),
             "{e}"
         );
         assert!(field("pause_kind").unwrap_err().contains("pause_fields"));
@@ -394,7 +394,7 @@ mod tests {
                 .contains("values.pause_kind")
         );
         let e = values_field("state").unwrap_err();
-        assert!(e.contains("updated_at or pause_kind"), "{e}");
+        assert!(e.contains("rating or pause_kind"), "{e}");
         assert!(source_name("").is_err());
         assert_eq!(source_name("办件编号"), Ok(()));
         assert!(source_word("已办结 ").unwrap_err().contains("\"已办结\""));

@@ -79,6 +79,17 @@ async fn shown(shared: &Shared, period: Period, compared: bool) -> Result<Shown,
     }
 }
 
+/// A stored instant (UTC) in the configured zone, as the pages show times.
+fn local(stored: &str, tz: chrono_tz::Tz) -> String {
+    chrono::DateTime::parse_from_rfc3339(stored).map_or_else(
+        |_| stored.to_owned(),
+        |t| {
+            t.with_timezone(&tz)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+        },
+    )
+}
+
 /// A stored report that cannot be read back: the server's fault, said as such.
 fn failed(e: &schedule::PublishError) -> Response {
     match e {
@@ -107,10 +118,11 @@ pub async fn report(
         Ok(shown) => shown,
         Err(response) => return Ok(response),
     };
+    let tz = shared.config.timezone;
     let published = shown.edition.map(|e| {
         serde_json::json!({
             "id": e.id,
-            "published_at": e.published_at,
+            "published_at": local(&e.published_at, tz),
             "published_by": e.published_by,
             "digest": e.digest,
             "comparison": shown.comparison,
@@ -141,8 +153,12 @@ pub async fn download(
         Ok(shown) => shown,
         Err(response) => return Ok(response),
     };
+    let published_at = shown
+        .edition
+        .as_ref()
+        .map(|e| local(&e.published_at, shared.config.timezone).replace('T', " "));
     let about = shown.edition.as_ref().map(|e| html::Published {
-        published_at: &e.published_at,
+        published_at: published_at.as_deref().unwrap_or_default(),
         published_by: &e.published_by,
         comparison: shown.comparison.as_ref(),
     });

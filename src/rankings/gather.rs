@@ -43,8 +43,17 @@ pub async fn report(
     store
         .for_each_project(|code, name, category| tally.project(code, name, category))
         .await?;
+    // Only what can count in the period or the one before: accepted by the period's end,
+    // not ended before the period before began; every item of a project with a target.
+    let categories: Vec<&str> = config.project_targets.keys().map(String::as_str).collect();
+    let ended_from = crate::grading::start_of_day(period.previous().from(), tz)
+        .map_or(now, |t| t.with_timezone(&Utc))
+        - chrono::Duration::days(1);
+    let accepted_before = end_of_day(period.to(), tz).unwrap_or(now) + chrono::Duration::days(1);
     store
-        .for_each_item(|stored| tally.item(&stored.item))
+        .for_each_item_between(ended_from, accepted_before, &categories, |stored| {
+            tally.item(&stored.item)
+        })
         .await?;
     for p in [period.previous(), period] {
         let (from, to) = (

@@ -181,10 +181,12 @@ fn ranking_table(report: &Report) -> String {
 fn row(r: &DepartmentRow, assessed: bool) -> String {
     let opt = |x: Option<f64>| x.map_or_else(|| "—".to_owned(), |x| format!("{x:.2}"));
     let mut out = format!(
-        "<tr><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{:.2}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}/{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>",
+        "<tr><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}/{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>",
         r.place.map_or_else(|| "—".to_owned(), |p| p.to_string()),
         escape(&r.department),
-        r.score,
+        // Not placed, not scored: listed for its figures.
+        r.place
+            .map_or_else(|| "—".to_owned(), |_| format!("{:.2}", r.score)),
         change_text(r),
         r.received,
         r.finished,

@@ -20,7 +20,7 @@ pub mod schedule;
 pub mod score;
 pub mod workbook;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use crate::grading::Grade;
@@ -45,8 +45,8 @@ pub struct Report {
     pub city: String,
     /// Computed before the period ended: figures so far (本期截至目前).
     pub so_far: bool,
-    /// When the data were read.
-    pub data_time: DateTime<Utc>,
+    /// When the data were read, in the configured zone (as the pages show times).
+    pub data_time: DateTime<chrono::FixedOffset>,
     pub formula: String,
     pub weights: Weights,
     /// The assessment's cut-offs (quarter and year).
@@ -125,6 +125,8 @@ pub struct DepartmentRow {
     pub compression: Option<f64>,
     pub overdue_days: u32,
     pub red_pending: u32,
+    /// Open (pending or paused) at the period's end.
+    pub pending_end: u32,
     pub warnings: u32,
     pub answers: u32,
     /// Mean working hours from an item's warning to its answer.

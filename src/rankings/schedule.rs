@@ -99,8 +99,25 @@ pub async fn latest(
     Ok(Some((edition, report)))
 }
 
-/// The report's chart as a PNG.
-pub fn chart(report: &Report, font: &ChartFont) -> Result<Vec<u8>, crate::charts::ChartError> {
+/// The report's chart as a PNG, with the data's time and the weights beneath (the formula
+/// in words is the workbook's and the printed page's).
+pub fn chart(
+    report: &Report,
+    tz: chrono_tz::Tz,
+    font: &ChartFont,
+) -> Result<Vec<u8>, crate::charts::ChartError> {
+    let w = &report.weights;
+    let footer = format!(
+        "数据时间 {} · 权重：按时办结率 {}、用时 {}、压缩率 {}、回告率 {}、满意度 {}；每超期工作日 −{}，每期末红灯件 −{} · 公式见“计分公式”",
+        report.data_time.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+        w.on_time,
+        w.speed,
+        w.compression,
+        w.answers,
+        w.rating,
+        w.overdue_day,
+        w.red_item
+    );
     let bars: Vec<RankBar<'_>> = report
         .ranked
         .iter()
@@ -122,6 +139,7 @@ pub fn chart(report: &Report, font: &ChartFont) -> Result<Vec<u8>, crate::charts
                 ""
             }
         ),
+        &footer,
         &bars,
         font,
     )
@@ -156,7 +174,7 @@ pub async fn attach(shared: &Shared, message: &mut Outgoing) {
         Err(e) => tracing::warn!(period, error = %e, "the report's workbook could not be made"),
     }
     match font(shared) {
-        Some(font) => match chart(&report, font) {
+        Some(font) => match chart(&report, shared.config.timezone, font) {
             Ok(bytes) => message.chart_png = Some(bytes),
             Err(e) => tracing::warn!(period, error = %e, "the report's chart could not be drawn"),
         },

@@ -53,8 +53,8 @@ impl Default for Weights {
             compression: 20.0,
             answers: 10.0,
             rating: 10.0,
-            overdue_day: 0.5,
-            red_item: 1.0,
+            overdue_day: 2.0,
+            red_item: 20.0,
         }
     }
 }
@@ -110,7 +110,7 @@ pub struct Rules<'a> {
 pub fn formula(weights: &Weights) -> String {
     format!(
         "综合得分 = 100 × (按时办结率×{} + (1−平均用时占比)×{} + 压缩率×{} + 回告率×{} + 满意度×{}) ÷ 有数据各项权重之和 \
-         − 超期工作日×{} − 期末红灯件×{}（最低0分）。满意度 = (平均评分−1)÷4；没有数据的一项不计入，其余各项按权重折算。\
+         − (超期工作日 ÷ 计入件数)×{} − (期末红灯件 ÷ 计入件数)×{}（最低0分），计入件数 = 本期办结件 + 期末在办件。满意度 = (平均评分−1)÷4；没有数据的一项不计入，其余各项按权重折算。\
          同分时依次比较：按时办结率高者在前、超期工作日少者在前、办结件多者在前；仍相同者并列。本期没有办结件的部门不参加排名，另列。",
         weights.on_time,
         weights.speed,
@@ -134,6 +134,8 @@ struct Counts {
     compression_count: u32,
     overdue_days: u32,
     red_pending: u32,
+    /// Pending (or paused) at the period's end.
+    pending_end: u32,
     warnings: u32,
     answers: u32,
     answer_hours_sum: f64,
@@ -266,12 +268,42 @@ impl<'a> Tally<'a> {
         }
     }
 
+    /// Every field of `line` that a figure or the drill-down shows, each text ended by a 0
+    /// byte (up to a million lines: written field by field, not serialised).
     fn digest_line(&mut self, tag: &[u8], line: &ItemLine) {
+        use chrono::Datelike;
         use sha2::Digest;
-        self.digest.update(tag);
-        // An `ItemLine` is strings, numbers and dates: it always serialises.
-        self.digest
-            .update(serde_json::to_vec(line).unwrap_or_default());
+        let d = &mut self.digest;
+        d.update(tag);
+        for text in [
+            line.item_id.as_str(),
+            &line.department,
+            &line.project_code,
+            &line.project_name,
+            &line.matter,
+            line.status.as_str(),
+            line.grade.as_str(),
+        ] {
+            d.update(text.as_bytes());
+            d.update([0]);
+        }
+        for day in [
+            Some(line.accepted_on),
+            Some(line.deadline),
+            line.finished_on,
+        ] {
+            d.update(day.map_or(0, |day| day.num_days_from_ce()).to_le_bytes());
+        }
+        for n in [line.used, line.allowed, line.legal, line.overdue_days] {
+            d.update(n.to_le_bytes());
+        }
+        d.update([
+            u8::from(line.received),
+            u8::from(line.finished),
+            u8::from(line.on_time),
+            u8::from(line.red_at_end),
+            line.rating.unwrap_or(0),
+        ]);
     }
 
     /// An item a rule warned at `at` (its department as stored).
@@ -469,7 +501,10 @@ impl<'a> Tally<'a> {
             to: period.to(),
             city: city.to_owned(),
             so_far: today <= period.to(),
-            data_time: now,
+            data_time: {
+                use chrono::SubsecRound;
+                now.trunc_subsecs(0).with_timezone(&rules.tz).fixed_offset()
+            },
             formula: formula(&rules.weights),
             weights: rules.weights,
             cutoffs: period.span.is_assessment().then_some(rules.cutoffs),
@@ -500,6 +535,7 @@ fn add(counts: &mut Counts, part: &Part) {
     }
     counts.overdue_days += line.overdue_days;
     counts.red_pending += u32::from(line.red_at_end);
+    counts.pending_end += u32::from(matches!(line.status, Status::Pending | Status::Paused));
     if let Some(r) = line.rating {
         counts.rating_sum += u32::from(r);
         counts.rating_count += 1;
@@ -538,10 +574,13 @@ fn rows(rules: &Rules<'_>, counts: HashMap<String, Counts>) -> Vec<DepartmentRow
             } else {
                 0.0
             };
+            // Per item the department had in hand (finished, or still open at the end), so a
+            // large department is not marked down for its size.
+            let load = f64::from((c.finished + c.pending_end).max(1));
             let score = (base
-                - w.overdue_day * f64::from(c.overdue_days)
-                - w.red_item * f64::from(c.red_pending))
-            .max(0.0);
+                - w.overdue_day * f64::from(c.overdue_days) / load
+                - w.red_item * f64::from(c.red_pending) / load)
+                .max(0.0);
             DepartmentRow {
                 department,
                 place: None,
@@ -555,6 +594,7 @@ fn rows(rules: &Rules<'_>, counts: HashMap<String, Counts>) -> Vec<DepartmentRow
                 compression,
                 overdue_days: c.overdue_days,
                 red_pending: c.red_pending,
+                pending_end: c.pending_end,
                 warnings: c.warnings,
                 answers: c.answers,
                 answer_hours: ratio(c.answer_hours_sum, c.answer_hours_count),

@@ -249,15 +249,16 @@ fn october_2025_scores_and_places_are_the_hand_computed_ones() {
     assert_eq!((b.previous_place, b.change), (Some(1), Some(0)));
 
     // 甲局: on-time 1 of 2; mean share (2/3 + 5/2) / 2 > 1, so no points for speed;
-    // answered 1 of 1 warnings: 100 × (40×0.5 + 0 + 10×1) ÷ 70 = 42.857…, less 0.5 × 19
-    // overdue days (3 finished late, 16 still pending) and 1 × 1 red at the end = 32.36.
+    // answered 1 of 1 warnings: 100 × (40×0.5 + 0 + 10×1) ÷ 70 = 42.857…; in hand 3 items
+    // (2 finished, 1 open at the end): less 2 × 19 overdue days (3 finished late, 16 still
+    // pending) ÷ 3 = 12.667 and 20 × 1 red at the end ÷ 3 = 6.667: 23.52.
     let a = row(&r, "甲局");
     assert_eq!((a.finished, a.on_time, a.received), (2, 1, 2));
     assert_eq!(a.on_time_rate, Some(0.5));
-    assert_eq!((a.overdue_days, a.red_pending), (19, 1));
+    assert_eq!((a.overdue_days, a.red_pending, a.pending_end), (19, 1, 1));
     assert_eq!((a.warnings, a.answers), (1, 1));
     assert_eq!(a.answer_hours, Some(10.0));
-    assert_eq!(a.score, 32.36);
+    assert_eq!(a.score, 23.52);
     assert_eq!(
         a.previous_place, None,
         "not ranked in September (nothing finished)"
@@ -319,7 +320,7 @@ fn february_2026_counts_the_worked_saturday_and_skips_the_spring_festival() {
         (f1.used, f1.deadline.to_string().as_str()),
         (4, "2026-02-24")
     );
-    // Nothing on time and no speed: 0, less half a point for the day over, floored at 0.
+    // Nothing on time and no speed: 0, less 2 points for the day over, floored at 0.
     assert_eq!(b.score, 0.0);
     assert_eq!(b.place, Some(1));
 }
@@ -389,10 +390,10 @@ fn a_correction_after_publication_is_reported_beside_the_published_figures() {
     assert_eq!(c.differences.len(), 1);
     let d = &c.differences[0];
     assert_eq!(d.department, "甲局");
-    assert_eq!(d.score_change, 17.64);
+    assert_eq!(d.score_change, 26.48);
     assert!(
         d.figures
             .iter()
-            .any(|(name, then, now)| name == "综合得分" && then == "32.36" && now == "50.00")
+            .any(|(name, then, now)| name == "综合得分" && then == "23.52" && now == "50.00")
     );
 }

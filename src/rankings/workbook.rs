@@ -208,7 +208,11 @@ fn department_row(
         None => sheet.write_string_with_format(row, 0, "—", &f.text)?,
     };
     sheet.write_string_with_format(row, 1, &r.department, &f.text)?;
-    sheet.write_number_with_format(row, 2, r.score, &f.decimal)?;
+    match r.place {
+        Some(_) => sheet.write_number_with_format(row, 2, r.score, &f.decimal)?,
+        // Not placed, not scored.
+        None => sheet.write_string_with_format(row, 2, "—", &f.text)?,
+    };
     sheet.write_string_with_format(row, 3, change_text(r), &f.text)?;
     for (col, n) in [(4, r.received), (5, r.finished), (6, r.on_time)] {
         sheet.write_number_with_format(row, col, n, &f.number)?;

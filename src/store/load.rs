@@ -97,6 +97,7 @@ impl Store {
             "project_code, project_name, category",
             "projects",
             "project_code",
+            "",
             |text| {
                 for ProjectRow(code, name, category) in decode("projects", text)? {
                     visit(&code, &name, &category);
@@ -108,12 +109,53 @@ impl Store {
     }
 
     /// Every stored item with its pauses, for the board at start-up.
-    pub async fn for_each_item(
+    pub async fn for_each_item(&self, visit: impl FnMut(StoredItem)) -> Result<usize, StoreError> {
+        self.for_each_item_where("", visit).await
+    }
+
+    /// The stored items that could count in a report from `ended_from` (an instant) to
+    /// before `accepted_before`: accepted before the latter and not ended before the former,
+    /// and every item of a project of `whole_categories` (a project's government time counts
+    /// all its items). The rankings read a month of a large store without the years behind.
+    pub async fn for_each_item_between(
         &self,
+        ended_from: DateTime<Utc>,
+        accepted_before: DateTime<Utc>,
+        whole_categories: &[&str],
+        visit: impl FnMut(StoredItem),
+    ) -> Result<usize, StoreError> {
+        // Instants as the store writes them (whole seconds, UTC, `Z`), so they compare as
+        // text; the categories are the config's, quoted as SQL text.
+        let text = |t: DateTime<Utc>| super::items::utc(&t);
+        let mut filter = format!(
+            "accepted_at < '{}' AND (finished_at IS NULL OR finished_at >= '{}'",
+            text(accepted_before),
+            text(ended_from)
+        );
+        if !whole_categories.is_empty() {
+            let quoted: Vec<String> = whole_categories
+                .iter()
+                .map(|c| format!("'{}'", c.replace('\'', "''")))
+                .collect();
+            filter.push_str(&format!(
+                " OR project_code IN (SELECT project_code FROM projects WHERE category IN ({}))",
+                quoted.join(", ")
+            ));
+        }
+        filter.push(')');
+        self.for_each_item_where(&filter, visit).await
+    }
+
+    /// The items matching `filter` (a condition on `items`, or empty for all).
+    async fn for_each_item_where(
+        &self,
+        filter: &str,
         mut visit: impl FnMut(StoredItem),
     ) -> Result<usize, StoreError> {
+        // Every pause is read (they are few beside the items): the filter as a subquery on
+        // `items` cost a scan of the items for each chunk of pauses.
         let mut pauses: foldhash::HashMap<String, Vec<Pause>> = Default::default();
-        self.for_each_chunk(PAUSE_COLUMNS, "pauses", "item_id, seq", |text| {
+        self.for_each_chunk(PAUSE_COLUMNS, "pauses", "item_id, seq", "", |text| {
             for row in decode("pauses", text)? {
                 add_pause(&mut pauses, row);
             }
@@ -121,7 +163,7 @@ impl Store {
         })
         .await?;
         let mut count = 0;
-        self.for_each_chunk(ITEM_COLUMNS, "items", "item_id", |text| {
+        self.for_each_chunk(ITEM_COLUMNS, "items", "item_id", filter, |text| {
             for row in decode("items", text)? {
                 visit(stored_item(row, &mut pauses));
                 count += 1;
@@ -141,9 +183,10 @@ impl Store {
         columns: &str,
         table: &str,
         order: &str,
+        filter: &str,
         mut visit: impl FnMut(&str) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let sql = self.chunk_sql(columns, table, order);
+        let sql = self.chunk_sql(columns, table, order, filter);
         let mut chunk = json_chunk(&self.pool, &sql, "").await?;
         while let Some((rows, last)) = chunk {
             // The next chunk is read by its own task: PostgreSQL's answer arrives through
@@ -163,7 +206,18 @@ impl Store {
     /// paging on the item is exact. The last key is the database's maximum, in the
     /// database's order of the key, never one taken in Rust, whose byte order a collation
     /// may not share.
-    pub(super) fn chunk_sql(&self, columns: &str, table: &str, order: &str) -> String {
+    /// `filter`, when not empty, is a further condition on the rows of a table with a unique
+    /// key (`items`): a chunk is still the next rows by key, and only those that meet it are
+    /// sent (`FILTER`), so the database pages through the key as without it (a condition
+    /// in the `WHERE` made PostgreSQL scan the whole table for every chunk), and a chunk
+    /// whose rows all fail it still moves the key on.
+    pub(super) fn chunk_sql(
+        &self,
+        columns: &str,
+        table: &str,
+        order: &str,
+        filter: &str,
+    ) -> String {
         let key = order.split(',').next().unwrap_or(order).trim();
         // The rows of a chunk need no order of their own (the next key is the database's
         // `MAX`), except an item's pauses, kept in their order. SQLite aggregates the ordered
@@ -187,9 +241,17 @@ impl Store {
                  ORDER BY {order}"
             )
         };
+        let (keep, only) = if filter.is_empty() || !unique {
+            (String::new(), String::new())
+        } else {
+            (
+                format!(", CASE WHEN {filter} THEN 1 ELSE 0 END AS keep"),
+                " FILTER (WHERE keep = 1)".to_owned(),
+            )
+        };
         self.sql(&format!(
-            "SELECT CAST({aggregate}({row}({columns}){ordered}) AS TEXT) AS rows, \
-                    MAX({key}) AS last FROM (SELECT {columns} FROM {table} {rows}) AS chunk"
+            "SELECT CAST({aggregate}({row}({columns}){ordered}){only} AS TEXT) AS rows, \
+                    MAX({key}) AS last FROM (SELECT {columns}{keep} FROM {table} {rows}) AS chunk"
         ))
     }
 }
@@ -219,7 +281,9 @@ pub(super) async fn json_chunk<'c>(
         .await?;
     let rows: Option<String> = row.try_get("rows")?;
     let last: Option<String> = row.try_get("last")?;
-    Ok(rows.zip(last))
+    // A filtered chunk whose rows all fail the filter has none to send, and a key to go on
+    // from.
+    Ok(last.map(|last| (rows.unwrap_or_else(|| "[]".to_owned()), last)))
 }
 
 /// A stored pause, added to its item's.

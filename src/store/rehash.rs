@@ -94,6 +94,7 @@ impl Store {
             "project_code, project_name, category",
             "projects",
             "project_code",
+            "",
         );
         let mut after = String::new();
         while let Some((rows, last)) = json_chunk(&mut **tx, &sql, &after).await? {
@@ -102,7 +103,7 @@ impl Store {
             }
             after = last;
         }
-        let items = self.chunk_sql(ITEM_COLUMNS, "items", "item_id");
+        let items = self.chunk_sql(ITEM_COLUMNS, "items", "item_id", "");
         // The chunk's items' pauses, in their order (which the hash covers): SQLite
         // aggregates the ordered subquery in its order, PostgreSQL is told.
         let (aggregate, row) = self.json_functions();

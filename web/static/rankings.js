@@ -76,10 +76,10 @@
   }
 
   function deptRow(report, r, body) {
-    var tr = el('tr', 'dept');
+    var tr = el('tr', 'rank-row');
     tr.dataset.department = r.department;
     [
-      [r.place === null ? '—' : r.place, 'n'], [r.department], [num(r.score), 'n'], [change(r)],
+      [r.place === null ? '—' : r.place, 'n'], [r.department], [r.place === null ? '—' : num(r.score), 'n'], [change(r)],
       [r.received, 'n'], [r.finished, 'n'], [pct(r.on_time_rate), 'n'], [pct(r.mean_share), 'n'],
       [pct(r.compression), 'n'], [r.overdue_days, 'n'], [r.red_pending, 'n'],
       [r.warnings + '/' + r.answers, 'n'], [num(r.answer_hours), 'n'], [num(r.rating), 'n'], [r.grade || '—']
