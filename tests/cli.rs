@@ -396,7 +396,7 @@ fn check_config_refuses_mapping_mistakes_at_their_line() {
             "feeds[1].fields.departement",
             "\"departement\" is not a field of the canonical record; write one of item_id, \
              project_code, project_name, project_category, matter, department, stage, status, \
-             accepted_at, limit_days, legal_days, extension_days, pauses, finished_at or updated_at",
+             accepted_at, limit_days, legal_days, extension_days, pauses, finished_at, updated_at or rating",
         ),
         (
             "[feeds.values.pause_kind]",

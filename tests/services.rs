@@ -481,3 +481,17 @@ async fn the_month_is_published_mailed_frozen_and_written_on_postgres() {
     })
     .await;
 }
+
+/// The warnings engine and outbox on PostgreSQL: 200 red items at night, one text a
+/// recipient held to the morning after the holiday, the email at once, the escalation.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_red_items_is_warned_once_a_recipient_on_postgres() {
+    on_postgres(|url, dir| async move {
+        common::flood::a_flood_of_red_items_at_night_is_one_text_a_recipient_sent_after_the_holiday(
+            &url,
+            dir.path(),
+        )
+        .await;
+    })
+    .await;
+}

@@ -5,6 +5,7 @@
 #![allow(dead_code, clippy::unwrap_used)] // each test binary uses part of it; a failed unwrap is a failed test
 
 pub mod browser;
+pub mod flood;
 pub mod ledger;
 pub mod rankings;
 pub mod sms_doubles;
@@ -488,6 +489,11 @@ pub fn live_config(dir: &std::path::Path, feed_url: &str, extra: &str) -> Config
 /// The text of `live_config`, for a test to change before loading it with `with_tokens`;
 /// `extra` goes in `[access]`.
 pub fn live_config_text(dir: &std::path::Path, feed_url: &str, extra: &str) -> String {
+    live_config_text_on(&sqlite_url(dir), feed_url, extra)
+}
+
+/// The same on the store at `database_url`.
+pub fn live_config_text_on(database_url: &str, feed_url: &str, extra: &str) -> String {
     let feeds = format!(
         r#"
 [[feeds]]
@@ -510,7 +516,7 @@ viewer_token_env = "DUBAN_VIEWER_TOKEN"
 {extra}
 "#
     );
-    config_text(&sqlite_url(dir), &feeds)
+    config_text(database_url, &feeds)
 }
 
 /// Loads `text` as `dir`/duban.toml, with `SCREEN_TOKEN` and `VIEWER_TOKEN` for its variables.
