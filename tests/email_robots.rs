@@ -16,7 +16,7 @@ use axum::extract::{Query, State};
 use axum::routing::post;
 use axum::{Json, Router};
 use base64::Engine as _;
-use common::smtp::{Behaviour, SmtpServer, Step};
+use common::smtp::{Behaviour, SmtpServer, Step, TestCertificate, TlsMode};
 use duban::charts::input::Counts;
 use duban::charts::png::{self as chart_png, ChartFont};
 use duban::clock::{Clock, ManualClock};
@@ -40,6 +40,7 @@ fn email_settings(server: &SmtpServer, credentials: Option<(&str, &str)>) -> Set
         password: credentials.map(|c| c.1.to_owned()),
         from: FROM.into(),
         timeout: Duration::from_secs(5),
+        ca: None,
     }
 }
 
@@ -295,6 +296,7 @@ async fn a_server_that_is_not_there_is_retried_later() {
         password: None,
         from: FROM.into(),
         timeout: Duration::from_secs(2),
+        ca: None,
     };
     let outcome = EmailSender::new("mail", settings)
         .unwrap()
@@ -656,4 +658,66 @@ async fn wecom_holds_the_21st_message_in_a_minute_too() {
     assert_eq!(code, "rate");
     assert!(matches!(retry, Retry::Later { after: Some(_) }));
     assert_eq!(double.lock().unwrap().requests.len(), 20);
+}
+
+/// STARTTLS (port 587's way) and implicit TLS (465's) against the test server with a
+/// certificate signed by a CA made for the test: trusted through `ca`, the mail arrives,
+/// after STARTTLS when that is the mode (the server refuses MAIL before it); without the CA
+/// the certificate is not trusted and the send fails as a TLS failure, tried again later.
+#[tokio::test]
+async fn email_goes_over_starttls_and_implicit_tls_with_the_configured_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let certificate = TestCertificate::make(dir.path());
+    let ca = std::fs::read(&certificate.ca).unwrap();
+    for (mode, security) in [
+        (TlsMode::Starttls, Security::Starttls),
+        (TlsMode::Implicit, Security::Tls),
+    ] {
+        let server = SmtpServer::start(
+            Behaviour::default()
+                .with_tls(mode, &certificate)
+                .with_credentials("duban", "s3cret"),
+        )
+        .await;
+        let settings = |ca: Option<Vec<u8>>| Settings {
+            security,
+            ca,
+            ..email_settings(&server, Some(("duban", "s3cret")))
+        };
+        let sender = EmailSender::new("mail", settings(Some(ca.clone()))).unwrap();
+        let outcome = sender.send(&warning_email(None)).await;
+        assert!(
+            matches!(outcome, Outcome::Accepted { .. }),
+            "{mode:?}: {outcome:?}"
+        );
+        let received = server.received();
+        assert_eq!(received.len(), 1, "{mode:?}");
+        assert_eq!(
+            received[0].auth.as_ref().map(|a| a.0.as_str()),
+            Some("duban")
+        );
+        let commands = server.commands();
+        assert_eq!(
+            commands.iter().any(|c| c == "STARTTLS"),
+            mode == TlsMode::Starttls,
+            "{commands:?}"
+        );
+
+        // Not told of the test's CA: the server's certificate is not trusted.
+        let untrusting = EmailSender::new("mail", settings(None)).unwrap();
+        match untrusting.send(&warning_email(None)).await {
+            Outcome::Failed {
+                retry,
+                code,
+                reason,
+                ..
+            } => {
+                assert_eq!(code, "tls", "{mode:?}: {reason}");
+                assert!(matches!(retry, Retry::Later { .. }), "{reason}");
+                assert!(reason.contains("certificate"), "{reason}");
+            }
+            other => panic!("{mode:?}: sent to an untrusted server: {other:?}"),
+        }
+        assert_eq!(server.received().len(), 1, "nothing more arrived");
+    }
 }

@@ -119,6 +119,8 @@ pub enum SenderKind {
         username: Option<String>,
         password: Option<Secret>,
         from: String,
+        /// Certificate authorities (PEM) to trust besides the public ones.
+        ca_file: Option<PathBuf>,
     },
     DingTalk {
         webhook: Secret,
@@ -204,6 +206,7 @@ struct RawSender {
     username: Option<String>,
     password_env: Option<Spanned<String>>,
     from: Option<Spanned<String>>,
+    ca_file: Option<Spanned<String>>,
     // Robots
     webhook_env: Option<Spanned<String>>,
     secret_env: Option<Spanned<String>>,
@@ -667,6 +670,23 @@ fn sender_spec(file: &TomlFile, spanned: &Spanned<RawSender>) -> Result<SenderSp
                     username: raw.username.clone(),
                     password: secret(&raw.password_env)?,
                     from: need_text(&raw.from, "from (\"督办办公室 <duban@example.gov.cn>\")")?,
+                    ca_file: match &raw.ca_file {
+                        None => None,
+                        Some(ca) => {
+                            let base = file.path().parent().unwrap_or(Path::new("."));
+                            let path = base.join(ca.get_ref());
+                            if !path.is_file() {
+                                return Err(file.error_at(
+                                    ca.span(),
+                                    format!(
+                                        "ca_file {} is not a file: give the PEM file of the certificate authority that signed the SMTP server's certificate",
+                                        path.display()
+                                    ),
+                                ));
+                            }
+                            Some(path)
+                        }
+                    },
                 },
             )
         }

@@ -2,14 +2,16 @@
 //! client to deliver through it (EHLO/HELO, AUTH PLAIN and LOGIN, MAIL, RCPT, DATA with
 //! the dot-stuffing undone, RSET, NOOP, QUIT), keeps each message's envelope and raw bytes
 //! for the test to parse, and can be told to refuse a given step with a given reply, to
-//! want credentials, or to accept connections and then say nothing.
+//! want credentials, to accept connections and then say nothing, or to speak TLS: offered
+//! by STARTTLS (and then required before MAIL) or from the first byte, with a certificate
+//! the test made (`TestCertificate`).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
 
 /// A step of the conversation a failure can be put on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +37,110 @@ pub struct Behaviour {
     pub silent: bool,
     /// A slow server: each message is kept at once, and its `250` sent this long after.
     pub delay: std::time::Duration,
+    /// TLS, and how it starts.
+    pub tls: Option<(TlsMode, Arc<rustls::ServerConfig>)>,
+}
+
+/// How a TLS server starts TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Offered after EHLO; MAIL is refused until the client took it.
+    Starttls,
+    /// From the first byte (port 465's way).
+    Implicit,
+}
+
+/// A certificate authority and a server certificate for 127.0.0.1 and localhost, made for
+/// one test by the `openssl` command (in a folder of the test's own): `ca` is what the
+/// client is told to trust (`ca_file`).
+pub struct TestCertificate {
+    pub ca: std::path::PathBuf,
+    pub server: Arc<rustls::ServerConfig>,
+}
+
+impl TestCertificate {
+    pub fn make(dir: &std::path::Path) -> Self {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .expect("the openssl command (Debian's openssl package)");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=duban test CA",
+        ]);
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        std::fs::write(
+            dir.join("san.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+        )
+        .unwrap();
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "3650",
+            "-extfile",
+            "san.ext",
+        ]);
+        let chain: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(dir.join("server.pem"))
+                .unwrap()
+                .map(|c| c.unwrap())
+                .collect();
+        let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap();
+        Self {
+            ca: dir.join("ca.pem"),
+            server: Arc::new(server),
+        }
+    }
 }
 
 impl Behaviour {
@@ -47,7 +153,18 @@ impl Behaviour {
         self.credentials = Some((username.to_owned(), password.to_owned()));
         self
     }
+
+    pub fn with_tls(mut self, mode: TlsMode, certificate: &TestCertificate) -> Self {
+        self.tls = Some((mode, certificate.server.clone()));
+        self
+    }
 }
+
+/// A connection, plain or TLS.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+type Lines = BufReader<tokio::io::ReadHalf<Box<dyn Stream>>>;
+type Writer = tokio::io::WriteHalf<Box<dyn Stream>>;
 
 /// One message taken, as it arrived.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +213,21 @@ impl SmtpServer {
                         let _ = tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut sink).await;
                         return;
                     }
-                    let _ = Session::new(behaviour, record).run(stream).await;
+                    let stream: Box<dyn Stream> = match &behaviour.tls {
+                        Some((TlsMode::Implicit, config)) => {
+                            match tokio_rustls::TlsAcceptor::from(config.clone())
+                                .accept(stream)
+                                .await
+                            {
+                                Ok(tls) => Box::new(tls),
+                                // A client that does not trust the certificate says so and goes.
+                                Err(_) => return,
+                            }
+                        }
+                        _ => Box::new(stream),
+                    };
+                    let secure = matches!(behaviour.tls, Some((TlsMode::Implicit, _)));
+                    let _ = Session::new(behaviour, record, secure).run(stream).await;
                 });
             }
         });
@@ -127,12 +258,14 @@ struct Session {
     mail_from: Option<String>,
     rcpt_to: Vec<String>,
     queued: usize,
+    /// The conversation is under TLS.
+    secure: bool,
 }
 
 type Io = std::io::Result<()>;
 
 impl Session {
-    fn new(behaviour: Behaviour, record: Arc<Mutex<Record>>) -> Self {
+    fn new(behaviour: Behaviour, record: Arc<Mutex<Record>>, secure: bool) -> Self {
         Self {
             behaviour,
             record,
@@ -140,7 +273,13 @@ impl Session {
             mail_from: None,
             rcpt_to: Vec::new(),
             queued: 0,
+            secure,
         }
+    }
+
+    /// STARTTLS is offered (and wanted) on this connection.
+    fn offers_starttls(&self) -> bool {
+        !self.secure && matches!(self.behaviour.tls, Some((TlsMode::Starttls, _)))
     }
 
     fn refusal(&self, step: Step) -> Option<String> {
@@ -151,10 +290,13 @@ impl Session {
             .map(|(_, code, text)| format!("{code} {text}\r\n"))
     }
 
-    async fn run(mut self, stream: TcpStream) -> Io {
-        let (read, mut write) = stream.into_split();
-        let mut lines = BufReader::new(read);
+    async fn run(self, stream: Box<dyn Stream>) -> Io {
+        let (read, mut write) = tokio::io::split(stream);
         write.write_all(b"220 duban-test ESMTP ready\r\n").await?;
+        self.converse(BufReader::new(read), write).await
+    }
+
+    async fn converse(mut self, mut lines: Lines, mut write: Writer) -> Io {
         loop {
             let Some(line) = read_line(&mut lines).await? else {
                 return Ok(());
@@ -176,8 +318,25 @@ impl Session {
                 "EHLO" | "HELO" => match self.refusal(Step::Ehlo) {
                     Some(refusal) => refusal,
                     None if verb == "HELO" => "250 duban-test\r\n".into(),
+                    None if self.offers_starttls() => "250-duban-test greets you\r\n250-8BITMIME\r\n250-STARTTLS\r\n250 SIZE 10485760\r\n".into(),
                     None => "250-duban-test greets you\r\n250-8BITMIME\r\n250-AUTH PLAIN LOGIN\r\n250 SIZE 10485760\r\n".into(),
                 },
+                "STARTTLS" if self.offers_starttls() => {
+                    write.write_all(b"220 2.0.0 Ready to start TLS\r\n").await?;
+                    let Some((_, config)) = self.behaviour.tls.clone() else {
+                        return Ok(());
+                    };
+                    let stream = lines.into_inner().unsplit(write);
+                    let Ok(tls) = tokio_rustls::TlsAcceptor::from(config).accept(stream).await
+                    else {
+                        return Ok(());
+                    };
+                    // A new conversation under TLS: the client says EHLO again.
+                    let stream: Box<dyn Stream> = Box::new(tls);
+                    let (read, write) = tokio::io::split(stream);
+                    let session = Session::new(self.behaviour.clone(), self.record.clone(), true);
+                    return Box::pin(session.converse(BufReader::new(read), write)).await;
+                }
                 "AUTH" => match self.refusal(Step::Auth) {
                     Some(refusal) => refusal,
                     None => self.auth(&rest, &mut lines, &mut write).await?,
@@ -185,6 +344,8 @@ impl Session {
                 "MAIL" => {
                     if let Some(refusal) = self.refusal(Step::Mail) {
                         refusal
+                    } else if self.offers_starttls() {
+                        "530 5.7.0 Must issue a STARTTLS command first\r\n".into()
                     } else if self.behaviour.credentials.is_some() && self.authenticated.is_none() {
                         "530 5.7.0 Authentication required\r\n".into()
                     } else if let Some(address) = path(&rest, "FROM:") {
@@ -264,8 +425,8 @@ impl Session {
     async fn auth(
         &mut self,
         rest: &str,
-        lines: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
-        write: &mut tokio::net::tcp::OwnedWriteHalf,
+        lines: &mut Lines,
+        write: &mut Writer,
     ) -> std::io::Result<String> {
         let b64 = base64::engine::general_purpose::STANDARD;
         let mut words = rest.split_whitespace();
@@ -323,9 +484,7 @@ impl Session {
 }
 
 /// One line without its CRLF; `None` when the client has gone.
-async fn read_line(
-    lines: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
-) -> std::io::Result<Option<String>> {
+async fn read_line(lines: &mut Lines) -> std::io::Result<Option<String>> {
     let mut buf = Vec::new();
     if lines.read_until(b'\n', &mut buf).await? == 0 {
         return Ok(None);
@@ -338,9 +497,7 @@ async fn read_line(
 
 /// The message after DATA, up to the line holding only a dot, each line's leading dot of
 /// the client's stuffing removed; `None` when the client went away before the dot.
-async fn read_data(
-    lines: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
-) -> std::io::Result<Option<Vec<u8>>> {
+async fn read_data(lines: &mut Lines) -> std::io::Result<Option<Vec<u8>>> {
     let mut data = Vec::new();
     loop {
         let mut line = Vec::new();

@@ -11,7 +11,7 @@ use std::time::Duration;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::Response;
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -48,6 +48,9 @@ pub struct Settings {
     /// message: a server that accepts the connection and then says nothing is given up on
     /// after it (lettre bounds only the connect).
     pub timeout: Duration,
+    /// Certificate authorities (PEM) to trust besides the public ones: an intranet relay's
+    /// certificate is usually signed by the organisation's own CA.
+    pub ca: Option<Vec<u8>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,11 +85,16 @@ impl EmailSender {
         let tls = match settings.security {
             Security::Plain => Tls::None,
             Security::Starttls | Security::Tls => {
-                let parameters =
-                    TlsParameters::new(settings.host.clone()).map_err(|e| EmailError::Tls {
-                        host: settings.host.clone(),
-                        reason: e.to_string(),
-                    })?;
+                let tls_error = |e: lettre::transport::smtp::Error| EmailError::Tls {
+                    host: settings.host.clone(),
+                    reason: e.to_string(),
+                };
+                let mut builder = TlsParameters::builder(settings.host.clone());
+                if let Some(pem) = &settings.ca {
+                    builder = builder
+                        .add_root_certificate(Certificate::from_pem(pem).map_err(tls_error)?);
+                }
+                let parameters = builder.build_rustls().map_err(tls_error)?;
                 if settings.security == Security::Tls {
                     Tls::Wrapper(parameters)
                 } else {
@@ -326,13 +334,15 @@ fn classify(server: &str, error: &lettre::transport::smtp::Error) -> Outcome {
             "response".to_owned(),
             format!("the SMTP server {server} gave an answer that is not SMTP ({error})"),
         )
-    } else if error.is_tls() {
+    } else if error.is_tls() || error.to_string().contains("certificate") {
+        // rustls's refusal of the server's certificate reaches here as a connection error.
         (
             later,
             "tls".to_owned(),
             format!(
                 "TLS with the SMTP server {server} failed ({error}); if it persists, check \
-                 the security setting and the server's certificate"
+                 the security setting and the server's certificate (one signed by the \
+                 organisation's own CA needs that CA's PEM as the sender's ca_file)"
             ),
         )
     } else {
@@ -462,6 +472,7 @@ mod tests {
             password: None,
             from: "duban@example.gov.cn".into(),
             timeout: Duration::from_secs(5),
+            ca: None,
         };
         assert!(matches!(
             EmailSender::new("mail", settings),

@@ -179,7 +179,17 @@ pub fn build(
                     username,
                     password,
                     from,
+                    ca_file,
                 } => {
+                    let ca = match ca_file {
+                        Some(path) => Some(std::fs::read(path).map_err(|e| {
+                            format!(
+                                "the email sender {name:?}: its ca_file {} cannot be read: {e}",
+                                path.display()
+                            )
+                        })?),
+                        None => None,
+                    };
                     let security = match security.as_str() {
                         "tls" => email::Security::Tls,
                         "plain" => email::Security::Plain,
@@ -193,6 +203,7 @@ pub fn build(
                         password: password.as_ref().map(|p| p.expose().to_owned()),
                         from: from.clone(),
                         timeout: spec.timeout,
+                        ca,
                     };
                     Arc::new(
                         email::EmailSender::new(name.clone(), settings).map_err(|e| failed(&e))?,
