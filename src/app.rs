@@ -54,6 +54,8 @@ pub struct Running {
     pub shared: Arc<Shared>,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
+    /// An SQLite store's lock, held while this daemon serves it (`store::claim_sqlite`).
+    _claim: Option<std::fs::File>,
 }
 
 /// Starts the daemon: binds the listener, migrates the store, rebuilds the board, spawns the
@@ -72,6 +74,7 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
     if config.warnings.link_base.is_empty() {
         config.warnings.link_base = format!("http://{}", reachable_address(addr));
     }
+    let claim = crate::store::claim_sqlite(&config.database_url)?;
     let store = Store::open(&config.database_url).await.with_context(|| {
         format!(
             "opening the store {}",
@@ -203,6 +206,7 @@ pub async fn start(config: Config, calendar: Calendar, clock: Clock) -> anyhow::
         shared,
         shutdown,
         tasks,
+        _claim: claim,
     })
 }
 

@@ -1306,3 +1306,27 @@ async fn rows_a_writer_adds_after_the_file_was_read_and_filed_are_read_too() {
     .await;
     app.stop().await;
 }
+
+/// An SQLite store has one daemon: a second one started on the same file is refused with
+/// what to do (several replicas share a PostgreSQL store), and once the first stops the
+/// store can be served again.
+#[tokio::test]
+async fn a_second_daemon_on_one_sqlite_store_is_refused() {
+    let dir = temp_dir();
+    let text = config_text(&sqlite_url(dir.path()), "");
+    let first = spawn_app(load_config(dir.path(), &text), fixed_clock().1).await;
+    let config = load_config(dir.path(), &text);
+    let calendar = config.load_calendar().unwrap();
+    let refused = duban::app::start(config, calendar, fixed_clock().1).await;
+    let Err(e) = refused else {
+        panic!("a second daemon started on the same SQLite store");
+    };
+    let said = format!("{e:#}");
+    assert!(
+        said.contains("another duban is serving the SQLite store") && said.contains("PostgreSQL"),
+        "{said}"
+    );
+    first.stop().await;
+    let again = spawn_app(load_config(dir.path(), &text), fixed_clock().1).await;
+    again.stop().await;
+}

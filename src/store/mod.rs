@@ -67,6 +67,17 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "another duban is serving the SQLite store {path} (it holds {path}.lock): an SQLite \
+         store has one daemon; several replicas need a PostgreSQL store they share \
+         ([store] database_url = \"postgres://…\")"
+    )]
+    Taken { path: String },
+    #[error("the lock file {path}.lock of the SQLite store: {source}")]
+    Lock {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -463,6 +474,40 @@ fn migration_name(migration: &sqlx::migrate::Migration) -> String {
         migration.version,
         migration.description.replace(' ', "_")
     )
+}
+
+/// Claims an SQLite store for this daemon alone, for as long as the returned file is held:
+/// an exclusive lock on `<database>.lock` beside it (released by the system when the process
+/// ends, however it ends). A second daemon on the same file is refused at start-up rather
+/// than writing beside the first. `None` for PostgreSQL (its replicas share one store) and
+/// an in-memory SQLite store.
+pub fn claim_sqlite(url: &str) -> Result<Option<std::fs::File>, StoreError> {
+    if !url.starts_with("sqlite:") {
+        return Ok(None);
+    }
+    let normalised = sqlite_url(url)?;
+    let rest = normalised.trim_start_matches("sqlite://");
+    let path = rest.split_once('?').map_or(rest, |(p, _)| p);
+    if path == ":memory:" || path.is_empty() {
+        return Ok(None);
+    }
+    let lock_error = |source| StoreError::Lock {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(format!("{path}.lock"))
+        .map_err(lock_error)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Taken {
+            path: path.to_owned(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(lock_error(e)),
+    }
 }
 
 /// `sqlite://data/duban.db` (relative to the working directory) or `sqlite:///abs/path`:

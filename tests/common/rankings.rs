@@ -324,6 +324,21 @@ pub async fn published_mailed_frozen_and_written(database_url: &str, dir: &Path)
         .await
         .unwrap();
     check_ranking(&xlsx);
+    // The office publishes again (the page's button): a new edition with the data as they
+    // are now, nothing left to differ; a month not over yet cannot be published.
+    let publish = |period: &str| {
+        app.client
+            .post(format!("{}/api/rankings/publish?period={period}", app.base))
+            .send()
+    };
+    assert_eq!(publish("2025-10").await.unwrap().status().as_u16(), 201);
+    let (_, shown) = app.get("/api/rankings?period=2025-10").await;
+    assert_eq!(shown["published"]["published_by"], "office");
+    assert_eq!(shown["report"]["ranked"][1]["score"], 77.59);
+    assert_eq!(shown["published"]["comparison"]["differences"], json!([]));
+    let refused = publish("current").await.unwrap();
+    assert_eq!(refused.status().as_u16(), 409);
+    assert!(refused.text().await.unwrap().contains("2025-11-30"));
     app.stop().await;
 
     // The CLI computes from the store as it is now (the correction counted): the land
