@@ -404,5 +404,9 @@ async fn the_audit_page_lists_opens_and_filters_the_messages() {
         .eval("document.getElementById('deliveries-link').getAttribute('href')")
         .await;
     assert_eq!(link, format!("/audit/deliveries?token={VIEWER_TOKEN}"));
+    let link = page
+        .eval("document.getElementById('rankings-link').getAttribute('href')")
+        .await;
+    assert_eq!(link, format!("/rankings?token={VIEWER_TOKEN}"));
     app.stop().await;
 }

@@ -158,6 +158,7 @@ pub async fn run(mut config: Config, calendar: Calendar) -> anyhow::Result<()> {
         println!("  big-screen (F11):     http://{api}/screen/{name}?token={token}");
     }
     println!("  dashboard:            http://{api}/?token={viewer}");
+    println!("  rankings (last month): http://{api}/rankings?token={viewer}");
     println!(
         "  a department's phone: http://{api}/m/dept/%E5%B8%82%E6%B0%94%E8%B1%A1%E5%B1%80?token={viewer}  (市气象局)"
     );

@@ -23,6 +23,7 @@
   var deptSelect = form.elements.department;
   document.getElementById('ledger-link').href = D.withToken('/ledger');
   document.getElementById('deliveries-link').href = D.withToken('/audit/deliveries');
+  document.getElementById('rankings-link').href = D.withToken('/rankings');
   var headFields = {};
   Array.prototype.forEach.call(document.querySelectorAll('#headline [data-field]'), function (n) {
     headFields[n.dataset.field] = n;
