@@ -168,7 +168,7 @@ enum ReportCommand {
 struct ReportOutput {
     /// html (prints on A4), xlsx, png or json; default: the ending of --out.
     #[arg(long, value_enum)]
-    format: Option<commands::report::Format>,
+    format: Option<duban::rankings::output::Format>,
     /// The file to write, replaced if it exists.
     #[arg(long, value_name = "PATH")]
     out: PathBuf,

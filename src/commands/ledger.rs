@@ -9,15 +9,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
+use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
-use rust_xlsxwriter::{ExcelDateTime, Format, FormatAlign, FormatBorder, Workbook, Worksheet};
+use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, Worksheet};
 
 use crate::calendar::Calendar;
 use crate::config::Config;
-use crate::grading::Grade;
 use crate::item::Status;
 use crate::ledger::table::{EventLine, ItemLine, Period, ProjectBlock};
+use crate::ledger::words::{category_word, excel_date, grade_word, status_word};
 use crate::ledger_view::{self, Rules};
 use crate::store::Store;
 use crate::store::ledger::LedgerFilter;
@@ -352,28 +352,6 @@ impl Sheets {
     }
 }
 
-pub(crate) fn excel_date(day: NaiveDate) -> Result<ExcelDateTime, rust_xlsxwriter::XlsxError> {
-    ExcelDateTime::from_ymd(day.year() as u16, day.month() as u8, day.day() as u8)
-}
-
-/// The words the pages use (`web/static/common.js`), so the workbook reads like the page.
-pub(crate) fn grade_word(grade: Grade) -> &'static str {
-    match grade {
-        Grade::Blue => "蓝 超前",
-        Grade::Yellow => "黄 正常",
-        Grade::Red => "红 超期",
-    }
-}
-
-pub(crate) fn status_word(status: Status) -> &'static str {
-    match status {
-        Status::Pending => "在办",
-        Status::Paused => "暂停计时",
-        Status::Finished => "已办结",
-        Status::Withdrawn => "已撤回",
-    }
-}
-
 fn stage_name(stage: u8) -> &'static str {
     match stage {
         1 => "立项用地规划许可",
@@ -381,16 +359,6 @@ fn stage_name(stage: u8) -> &'static str {
         3 => "施工许可",
         4 => "竣工验收",
         _ => "",
-    }
-}
-
-pub(crate) fn category_word(category: &str) -> &str {
-    match category {
-        "government_investment" => "政府投资",
-        "general_social" => "一般社会投资",
-        "simple_low_risk" => "简易低风险",
-        "land_start" => "拿地即开工",
-        other => other,
     }
 }
 

@@ -9,53 +9,10 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 
 use crate::calendar::Calendar;
-use crate::charts::png::ChartFont;
 use crate::config::Config;
-use crate::rankings::{Period, Report, gather, html, schedule, workbook};
+use crate::rankings::output::{Format, render};
+use crate::rankings::{Period, gather};
 use crate::store::Store;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Html,
-    Xlsx,
-    Png,
-    Json,
-}
-
-impl Format {
-    /// The format `path`'s ending names.
-    pub fn of(path: &Path) -> Option<Self> {
-        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
-            "html" | "htm" => Some(Format::Html),
-            "xlsx" => Some(Format::Xlsx),
-            "png" => Some(Format::Png),
-            "json" => Some(Format::Json),
-            _ => None,
-        }
-    }
-}
-
-/// A report in `format`; a published one's page says so (and what the data now would change).
-pub fn render(
-    report: &Report,
-    format: Format,
-    config: &Config,
-    published: Option<&html::Published<'_>>,
-) -> anyhow::Result<Vec<u8>> {
-    Ok(match format {
-        Format::Json => serde_json::to_vec_pretty(report)?,
-        Format::Html => html::document(report, config.timezone, published).into_bytes(),
-        Format::Xlsx => {
-            workbook::workbook(report, config.timezone).context("laying out the workbook")?
-        }
-        Format::Png => {
-            let font = ChartFont::load(config.rankings.font.as_deref()).context(
-                "the PNG needs a CJK font ([rankings] font); the html, xlsx and json formats work without one",
-            )?;
-            schedule::chart(report, config.timezone, &font).map_err(|e| anyhow::anyhow!("{e}"))?
-        }
-    })
-}
 
 /// Computes `period`'s report and writes it to `out`; returns the line to print.
 pub async fn run(

@@ -16,9 +16,9 @@ use serde::Deserialize;
 
 use super::ApiError;
 use super::access::Caller;
-use crate::commands::report::{Format, render};
 use crate::ingest::Shared;
 use crate::rankings::compare::{Comparison, compare};
+use crate::rankings::output::{Format, render};
 use crate::rankings::{Period, Report, Span, gather, html, schedule};
 use crate::store::reports::Published;
 

@@ -6,6 +6,7 @@
 //! projects out as the office prints them. No clock, no I/O.
 
 pub mod table;
+pub mod words;
 
 use std::borrow::Cow;
 use std::sync::Arc;

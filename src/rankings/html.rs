@@ -9,7 +9,7 @@
 use super::compare::Comparison;
 use super::workbook::change_text;
 use super::{DepartmentRow, Report, percent};
-use crate::commands::ledger::{category_word, grade_word, status_word};
+use crate::ledger::words::{category_word, grade_word, status_word};
 use crate::warnings::wording::escape;
 
 pub const CSS: &str = include_str!("report.css");

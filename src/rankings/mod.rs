@@ -8,12 +8,13 @@
 //! - `compare`: what differs between a published report and the data now (pure);
 //! - `gather`: reading a period's inputs from the store into a `score::Tally` (I/O);
 //! - `workbook`, `html`: the outputs (pure: a report in, bytes or text out); the PNG is
-//!   `charts::png::ranking`.
+//!   `charts::png::ranking`; `output` picks one by format.
 //! - `schedule`: the monthly publication and its mail; `panel`: the screens' ranking.
 
 pub mod compare;
 pub mod gather;
 pub mod html;
+pub mod output;
 pub mod panel;
 pub mod period;
 pub mod schedule;

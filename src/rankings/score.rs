@@ -204,10 +204,6 @@ impl<'a> Tally<'a> {
         }
     }
 
-    pub fn period(&self) -> Period {
-        self.period
-    }
-
     /// A project's name and category (before its items).
     pub fn project(&mut self, code: &str, name: &str, category: &str) {
         self.projects

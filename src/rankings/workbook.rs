@@ -9,8 +9,8 @@ use chrono::NaiveDate;
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
 
 use super::{DepartmentRow, ItemLine, Report};
-use crate::commands::ledger::{category_word, excel_date, grade_word, status_word};
 use crate::item::Status;
+use crate::ledger::words::{category_word, excel_date, grade_word, status_word};
 
 /// The ranking's columns: header, width.
 pub const RANKING_COLUMNS: [(&str, f64); 17] = [
